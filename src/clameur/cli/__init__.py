@@ -1,0 +1,5 @@
+"""The ``clameur`` command."""
+
+from clameur.cli.main import app, main
+
+__all__ = ["app", "main"]

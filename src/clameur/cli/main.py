@@ -1,0 +1,176 @@
+"""The ``clameur`` command: each sub-command parses, calls a package, prints."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from clameur import __version__
+from clameur.cli.output import emit_json, fail
+from clameur.cli.runtime import Runtime
+from clameur.cli.tenants import brand_app, tenant_app
+from clameur.db import current_revision, session_scope, upgrade
+from clameur.errors import ClameurError
+from clameur.pipeline import ImportResult
+from clameur.reports import stats as compute_stats
+from clameur.tenancy import get_tenant
+
+app = typer.Typer(
+    name="clameur",
+    help="Clameur — listen, analyse, detect, care, steer.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(brand_app, name="brand")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def init() -> None:
+    """Create or migrate the database (CLAMEUR_DATABASE_URL, default ./clameur.db)."""
+    runtime = Runtime.load()
+    upgrade(runtime.engine)
+    url = runtime.engine.url.render_as_string()
+    typer.echo(f"database ready: {url} (revision {current_revision(runtime.engine)})")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="A .jsonl or .csv file in the import format.")],
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Every line belongs to this tenant.")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="jsonl or csv (default: from the suffix).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run every line of FILE through the full pipeline. Exit 1 if any line was rejected."""
+    runtime = Runtime.load()
+    pipeline = runtime.pipeline()
+    console = Console(stderr=True)
+    show_bar = not as_json and console.is_terminal
+    if show_bar:
+        size = file.stat().st_size if file.exists() else 0
+        with Progress(
+            "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+            TimeRemainingColumn(), console=console, transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task(f"importing {file.name}", total=size)
+            result = pipeline.import_file(
+                file, tenant=tenant, fmt=fmt, progress=lambda done: bar.update(task, completed=done)
+            )
+    else:
+        result = pipeline.import_file(file, tenant=tenant, fmt=fmt)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        _print_import(result)
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+def _print_import(result: ImportResult) -> None:
+    typer.echo(
+        f"imported {result.imported}, updated {result.updated}, unchanged {result.unchanged}, "
+        f"unmatched {result.unmatched}, rejected {result.rejected}"
+    )
+    shown = sorted(result.errors, key=lambda e: e["line"])
+    for error in shown[:50]:
+        typer.echo(f"  line {error['line']}: {error['reason']}", err=True)
+    if len(shown) > 50:
+        typer.echo(f"  … and {len(shown) - 50} more (use --json for all)", err=True)
+
+
+@app.command()
+def stats(
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant slug (default: all).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Counts of mentions, authors, conversations and alerts."""
+    runtime = Runtime.load()
+    with session_scope(runtime.ready()) as session:
+        tenant_id = get_tenant(session, tenant).id if tenant else None
+        figures = compute_stats(session, tenant_id)
+    if as_json:
+        emit_json(figures)
+        return
+    for key, value in figures.items():
+        typer.echo(f"{key:<20} {value}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Start the web app and the API."""
+    import uvicorn
+
+    from clameur.web import create_app
+
+    runtime = Runtime.load()
+    runtime.ready()
+    typer.echo(f"Clameur is running at http://{host}:{port}/  (Ctrl-C to stop)")
+    uvicorn.run(create_app(runtime.settings), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    count: Annotated[int, typer.Option(help="How many demo mentions to generate.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 7,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Load the data, do not serve.")
+    ] = False,
+) -> None:
+    """Initialise, load the demo tenants, brands and mentions, then serve."""
+    from clameur.demo.load import load_demo
+
+    runtime = Runtime.load()
+    upgrade(runtime.engine)
+    with tempfile.TemporaryDirectory(prefix="clameur-demo-") as tmp:
+        result = load_demo(runtime.pipeline(), Path(tmp), count=count, seed=seed)
+    _print_import(result)
+    if not no_serve:
+        serve(host=host, port=port)
+
+
+@app.command()
+def worker() -> None:
+    """Consume the bus and run the pipeline (scaled-out deployments)."""
+    runtime = Runtime.load()
+    if runtime.settings.bus_url.startswith("memory://"):
+        raise ClameurError(
+            "CLAMEUR_BUS_URL is memory://: in the embedded deployment the pipeline runs "
+            "inside the importing or serving process; set a redis:// bus to run workers"
+        )
+    raise ClameurError(f"bus {runtime.settings.bus_url!r} is not supported yet")
+
+
+def main() -> None:
+    try:
+        app()
+    except ClameurError as exc:
+        raise SystemExit(fail(str(exc)).exit_code) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None

@@ -1,0 +1,228 @@
+"""Pipeline steps owned by mentions: dedupe, author resolution, storage."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import delete, insert, select, tuple_, update
+
+from clameur.mentions.draft import Draft, StepContext
+from clameur.mentions.models import Author, Mention
+from clameur.tenancy.models import MentionBrand
+
+_CHUNK = 500  # bound the size of IN (...) lists
+
+
+def _chunks(items: list[Any], size: int = _CHUNK) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def dedupe(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
+    """Drop what is already stored unchanged; turn edits into updates that keep history.
+
+    Idempotent on ``(source, external_id)``: the same record twice changes nothing. A text
+    seen before as an earlier version is stale and ignored, so replaying a file that holds
+    both versions of an edited mention leaves the newest in place.
+    """
+    # In-batch duplicates: the later occurrence of a key is the newer version.
+    latest: dict[tuple[str, str], Draft] = {}
+    for draft in drafts:
+        draft.content_hash = draft.mention.content_hash()
+        earlier = latest.get(draft.key)
+        if earlier is None:
+            latest[draft.key] = draft
+            continue
+        if earlier.content_hash == draft.content_hash:
+            ctx.report.mark(draft.line, "unchanged")  # the same version twice
+            continue
+        if earlier.mention.text != draft.mention.text:
+            draft.edit_history = [*earlier.edit_history, _version(ctx, earlier.mention.text)]
+        draft.superseded = [*earlier.superseded, earlier.line]
+        latest[draft.key] = draft
+    unique = list(latest.values())
+
+    keys = [d.key for d in unique]
+    stored: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    columns = (
+        Mention.id, Mention.tenant_id, Mention.source, Mention.external_id,
+        Mention.content_hash, Mention.text, Mention.edit_history,
+    )  # fmt: skip
+    for chunk in _chunks(keys):
+        stmt = select(*columns).where(tuple_(Mention.source, Mention.external_id).in_(chunk))
+        if ctx.tenant_id is not None:
+            stmt = stmt.where(Mention.tenant_id == ctx.tenant_id)
+        for row in ctx.session.execute(stmt):
+            stored[(row.source, row.external_id)].append(row)
+
+    out: list[Draft] = []
+    for draft in unique:
+        rows = stored.get(draft.key)
+        if not rows:
+            out.append(draft)
+            continue
+        changed = False
+        for row in rows:
+            older = {entry.get("text") for entry in row.edit_history}
+            if row.content_hash == draft.content_hash or draft.mention.text in older:
+                continue
+            changed = True
+            history = list(row.edit_history)
+            if row.text != draft.mention.text:
+                history.append(_version(ctx, row.text))
+            history.extend(draft.edit_history)
+            out.append(
+                Draft(
+                    line=draft.line,
+                    mention=draft.mention,
+                    tenant_id=row.tenant_id,
+                    existing_id=row.id,
+                    edit_history=history,
+                    content_hash=draft.content_hash,
+                    superseded=draft.superseded,
+                )
+            )
+        if not changed:
+            ctx.report.mark_draft(draft, "unchanged")
+    return out
+
+
+def _version(ctx: StepContext, text: str) -> dict[str, Any]:
+    return {"text": text, "replaced_at": ctx.clock.now().isoformat()}
+
+
+def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
+    """Find or create each draft's author (per tenant, source and handle), in bulk.
+
+    Profile fields (followers, name, verification) follow the author's latest mention in
+    event time, so replaying a file in any order of batches converges to the same profile.
+    """
+    by_key: dict[tuple[int, str, str], list[Draft]] = defaultdict(list)
+    for draft in drafts:
+        assert draft.tenant_id is not None, "resolve_authors runs after brand matching"
+        by_key[(draft.tenant_id, draft.mention.source, draft.mention.author.handle)].append(draft)
+    if not by_key:
+        return drafts
+
+    found: dict[tuple[int, str, str], Any] = {}
+    for chunk in _chunks(list(by_key)):
+        stmt = select(
+            Author.id, Author.tenant_id, Author.source, Author.handle,
+            Author.first_seen_at, Author.last_seen_at,
+        ).where(tuple_(Author.tenant_id, Author.source, Author.handle).in_(chunk))  # fmt: skip
+        for hit in ctx.session.execute(stmt):
+            found[(hit.tenant_id, hit.source, hit.handle)] = hit
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for key, group in by_key.items():
+        newest = max(group, key=lambda d: d.mention.created_at)
+        first = min(d.mention.created_at for d in group)
+        profile = _profile(newest)
+        row = found.get(key)
+        if row is None:
+            inserts.append(
+                {"tenant_id": key[0], "source": key[1], "handle": key[2],
+                 "first_seen_at": first, "last_seen_at": newest.mention.created_at, **profile}
+            )  # fmt: skip
+            continue
+        change: dict[str, Any] = {}
+        if newest.mention.created_at >= row.last_seen_at:
+            change.update(profile, last_seen_at=newest.mention.created_at)
+        if first < row.first_seen_at:
+            change["first_seen_at"] = first
+        if change:
+            updates.append({"id": row.id, **change})
+
+    ids = {key: row.id for key, row in found.items()}
+    if inserts:
+        returned = ctx.session.execute(
+            insert(Author).returning(Author.id, Author.tenant_id, Author.source, Author.handle),
+            inserts,
+        )
+        for r in returned:
+            ids[(r.tenant_id, r.source, r.handle)] = r.id
+    for update_row in updates:  # rare: profile changes; one statement per changed author
+        ctx.session.execute(
+            update(Author).where(Author.id == update_row.pop("id")).values(**update_row)
+        )
+    for key, group in by_key.items():
+        for draft in group:
+            draft.author_id = ids[key]
+    return drafts
+
+
+def _profile(draft: Draft) -> dict[str, Any]:
+    a = draft.mention.author
+    return {
+        "name": a.name, "followers": a.followers, "account_created_at": a.created_at,
+        "verified": a.verified, "url": a.url,
+    }  # fmt: skip
+
+
+def _columns(draft: Draft) -> dict[str, Any]:
+    m = draft.mention
+    a = draft.analysis
+    return {
+        "author_id": draft.author_id,
+        "text": m.text,
+        "created_at": m.created_at,
+        "url": m.url,
+        "in_reply_to": m.in_reply_to,
+        "rating": m.rating,
+        "metrics": m.metrics,
+        "raw": m.extra,
+        "content_hash": draft.content_hash,
+        "edit_history": draft.edit_history,
+        "lang": a.lang if a else m.lang,
+        "sentiment": a.sentiment if a else None,
+        "sentiment_score": a.sentiment_score if a else None,
+        "intent": a.intent if a else None,
+        "toxicity": a.toxicity if a else None,
+        "actionability": a.actionability if a else None,
+        "influence": a.influence if a else None,
+        "priority": a.priority if a else None,
+        "priority_level": a.priority_level if a else None,
+        "priority_reasons": list(a.priority_reasons) if a else [],
+    }
+
+
+def store(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
+    """Write new mentions (bulk insert) and edits (update in place), with brand links."""
+    new = [d for d in drafts if d.existing_id is None]
+    edited = [d for d in drafts if d.existing_id is not None]
+    now = ctx.clock.now()
+    if new:
+        rows = [
+            {"tenant_id": d.tenant_id, "source": d.mention.source,
+             "external_id": d.mention.external_id, "conversation_id": d.conversation_id,
+             "ingested_at": now, **_columns(d)}
+            for d in new
+        ]  # fmt: skip
+        returned = ctx.session.execute(
+            insert(Mention).returning(Mention.id, Mention.tenant_id, Mention.source,
+                                      Mention.external_id, sort_by_parameter_order=True),
+            rows,
+        )  # fmt: skip
+        for draft, row in zip(new, returned, strict=True):
+            draft.mention_id = row.id
+        for d in new:
+            ctx.report.mark_draft(d, "imported")
+    for d in edited:
+        d.mention_id = d.existing_id
+        ctx.session.execute(
+            update(Mention).where(Mention.id == d.existing_id).values(**_columns(d))
+        )
+        ctx.report.mark_draft(d, "updated")
+    if edited:
+        ctx.session.execute(
+            delete(MentionBrand).where(MentionBrand.mention_id.in_([d.existing_id for d in edited]))
+        )
+    links = [
+        {"tenant_id": d.tenant_id, "mention_id": d.mention_id, "brand_id": b}
+        for d in drafts
+        for b in dict.fromkeys(d.brand_ids)
+    ]
+    if links:
+        ctx.session.execute(insert(MentionBrand), links)
+    return drafts

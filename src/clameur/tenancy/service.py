@@ -1,0 +1,69 @@
+"""Tenants and brands: creation and lookup."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clameur.clock import Clock
+from clameur.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from clameur.tenancy.models import Brand, Tenant
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def check_slug(slug: str, what: str) -> str:
+    if not _SLUG.match(slug):
+        raise InvalidInputError(
+            f"{what} slug {slug!r} must be 1–63 lower-case letters, digits or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return slug
+
+
+def add_tenant(session: Session, clock: Clock, slug: str, name: str) -> Tenant:
+    check_slug(slug, "tenant")
+    if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        raise AlreadyExistsError(f"tenant {slug!r} exists already")
+    tenant = Tenant(slug=slug, name=name.strip() or slug, created_at=clock.now(), settings={})
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def get_tenant(session: Session, slug: str) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise NotFoundError(f"tenant {slug!r} not found (create it with `clameur tenant add`)")
+    return tenant
+
+
+def list_tenants(session: Session) -> Sequence[Tenant]:
+    return session.scalars(select(Tenant).order_by(Tenant.slug)).all()
+
+
+def add_brand(
+    session: Session, clock: Clock, tenant: Tenant, slug: str, name: str, queries: Sequence[str]
+) -> Brand:
+    check_slug(slug, "brand")
+    exists = select(Brand.id).where(Brand.tenant_id == tenant.id, Brand.slug == slug)
+    if session.scalar(exists) is not None:
+        raise AlreadyExistsError(f"brand {slug!r} exists already in tenant {tenant.slug!r}")
+    cleaned = [q.strip() for q in queries if q.strip()]
+    brand = Brand(
+        tenant_id=tenant.id, slug=slug, name=name.strip() or slug, queries=cleaned,
+        created_at=clock.now(),
+    )  # fmt: skip
+    session.add(brand)
+    session.flush()
+    return brand
+
+
+def list_brands(session: Session, tenant_id: int | None = None) -> Sequence[Brand]:
+    stmt = select(Brand).order_by(Brand.tenant_id, Brand.slug)
+    if tenant_id is not None:
+        stmt = stmt.where(Brand.tenant_id == tenant_id)
+    return session.scalars(stmt).all()
