@@ -1,10 +1,11 @@
 """Text fragments for the synthetic demo mentions (written for Clameur, not copied from anywhere).
 
 Every template is a ``str.format`` pattern. Placeholders are filled lazily by the generator:
-``{brand}`` (the brand as the author writes it), ``{city}``, ``{order}``, ``{amount}``, ``{days}``,
-``{hours}``, ``{agent}``, ``{product}``, ``{tracking}``, ``{ref}``, ``{day}``, ``{date}``, ``{time}``,
-``{n}``, ``{years}``, ``{link}``, ``{influencer}``. Body templates (the only required part of a
-post) always contain ``{brand}``; openers, details and closers never do.
+``{brand}`` (the brand as the author writes it), ``{city}``, ``{order}``, ``{amount}``,
+``{days}``, ``{hours}``, ``{agent}``, ``{product}``, ``{tracking}``, ``{ref}``, ``{day}``,
+``{date}``, ``{time}``, ``{n}``, ``{years}``, ``{link}``, ``{influencer}``.
+Body templates (the only required part of a post) always contain ``{brand}``;
+openers, details and closers never do.
 """
 
 from __future__ import annotations
@@ -14,149 +15,204 @@ from typing import Final
 Pool = tuple[str, ...]
 ByKey = dict[str, Pool]
 
+
+def _csv(text: str) -> Pool:
+    """Split a comma-separated list of words (keeps the word lists compact)."""
+    return tuple(word.strip() for word in text.split(","))
+
+
 # --------------------------------------------------------------------------- people and places
 
 FIRST_NAMES: Final[ByKey] = {
-    "fr": (
-        "Camille", "Léa", "Manon", "Chloé", "Inès", "Sarah", "Julie", "Emma", "Lucie", "Océane",
-        "Marion", "Clara", "Pauline", "Anaïs", "Élodie", "Nathalie", "Sandrine", "Isabelle",
-        "Sophie", "Céline", "Aurélie", "Margaux", "Zoé", "Yasmine", "Fatou", "Gaëlle", "Brigitte",
-        "Mireille", "Hugo", "Lucas", "Thomas", "Nicolas", "Julien", "Maxime", "Antoine", "Kévin",
-        "Romain", "Mehdi", "Karim", "Théo", "Mathieu", "Sébastien", "Olivier", "Laurent", "Franck",
-        "Guillaume", "Quentin", "Bastien", "Jérôme", "Yannick", "Loïc", "Samir", "Bruno",
-        "Patrick", "Christophe", "Rémi", "Enzo", "Arthur", "Noémie", "Adrien",
+    "fr": _csv(
+        "Camille, Léa, Manon, Chloé, Inès, Sarah, Julie, Emma, Lucie, Océane, Marion,"
+        " Clara, Pauline, Anaïs, Élodie, Nathalie, Sandrine, Isabelle, Sophie, "
+        "Céline, Aurélie, Margaux, Zoé, Yasmine, Fatou, Gaëlle, Brigitte, Mireille, "
+        "Hugo, Lucas, Thomas, Nicolas, Julien, Maxime, Antoine, Kévin, Romain, Mehdi,"
+        " Karim, Théo, Mathieu, Sébastien, Olivier, Laurent, Franck, Guillaume, "
+        "Quentin, Bastien, Jérôme, Yannick, Loïc, Samir, Bruno, Patrick, Christophe, "
+        "Rémi, Enzo, Arthur, Noémie, Adrien"
     ),
-    "en": (
-        "Emily", "Olivia", "Sophie", "Charlotte", "Amelia", "Grace", "Hannah", "Jessica", "Lucy",
-        "Megan", "Chloe", "Rachel", "Laura", "Priya", "Aisha", "Zoe", "Kate", "Ellie", "Jade",
-        "Nina", "James", "Oliver", "Jack", "Harry", "George", "Daniel", "Thomas", "Liam", "Ethan",
-        "Ryan", "Callum", "Connor", "Matt", "Sam", "Ben", "Josh", "Tom", "Chris", "Marcus", "Dev",
-        "Raj", "Kevin", "Mike", "Tyler", "Brandon", "Ashley", "Madison", "Taylor", "Jordan", "Alex",
+    "en": _csv(
+        "Emily, Olivia, Sophie, Charlotte, Amelia, Grace, Hannah, Jessica, Lucy, "
+        "Megan, Chloe, Rachel, Laura, Priya, Aisha, Zoe, Kate, Ellie, Jade, Nina, "
+        "James, Oliver, Jack, Harry, George, Daniel, Thomas, Liam, Ethan, Ryan, "
+        "Callum, Connor, Matt, Sam, Ben, Josh, Tom, Chris, Marcus, Dev, Raj, Kevin, "
+        "Mike, Tyler, Brandon, Ashley, Madison, Taylor, Jordan, Alex"
     ),
 }
 
 LAST_NAMES: Final[ByKey] = {
-    "fr": (
-        "Martin", "Bernard", "Dubois", "Durand", "Lefèvre", "Moreau", "Laurent", "Simon", "Michel",
-        "Garcia", "Roux", "Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine",
-        "Rousseau", "Vincent", "Muller", "Faure", "André", "Mercier", "Blanc", "Guérin", "Boyer",
-        "Garnier", "Chevalier", "François", "Legrand", "Gauthier", "Perrin", "Robin", "Clément",
-        "Morin", "Henry", "Roussel", "Masson", "Marchand", "Duval", "Denis", "Lemaire", "Benali",
-        "Haddad", "Nguyen", "Traoré", "Diallo", "Le Gall", "Kerbrat", "Ménard", "Picard", "Leroy",
-        "Caron", "Hoarau", "Barbier", "Brun", "Colin", "Morvan", "Lacroix", "Ferrand",
+    "fr": _csv(
+        "Martin, Bernard, Dubois, Durand, Lefèvre, Moreau, Laurent, Simon, Michel, "
+        "Garcia, Roux, Fournier, Girard, Bonnet, Dupont, Lambert, Fontaine, Rousseau,"
+        " Vincent, Muller, Faure, André, Mercier, Blanc, Guérin, Boyer, Garnier, "
+        "Chevalier, François, Legrand, Gauthier, Perrin, Robin, Clément, Morin, "
+        "Henry, Roussel, Masson, Marchand, Duval, Denis, Lemaire, Benali, Haddad, "
+        "Nguyen, Traoré, Diallo, Le Gall, Kerbrat, Ménard, Picard, Leroy, Caron, "
+        "Hoarau, Barbier, Brun, Colin, Morvan, Lacroix, Ferrand"
     ),
-    "en": (
-        "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson",
-        "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood",
-        "Jackson", "Clarke", "Patel", "Khan", "Lewis", "Hughes", "Edwards", "Turner", "Cooper",
-        "Hill", "Ward", "Morris", "Moore", "Clark", "Harris", "Scott", "Young", "King", "Baker",
-        "Murphy", "O'Brien", "Kelly", "Reed", "Carter", "Mitchell", "Campbell", "Bell", "Murray",
-        "Sullivan", "Fischer", "Nguyen", "Okafor",
+    "en": _csv(
+        "Smith, Jones, Taylor, Brown, Williams, Wilson, Johnson, Davies, Robinson, "
+        "Wright, Thompson, Evans, Walker, White, Roberts, Green, Hall, Wood, Jackson,"
+        " Clarke, Patel, Khan, Lewis, Hughes, Edwards, Turner, Cooper, Hill, Ward, "
+        "Morris, Moore, Clark, Harris, Scott, Young, King, Baker, Murphy, O'Brien, "
+        "Kelly, Reed, Carter, Mitchell, Campbell, Bell, Murray, Sullivan, Fischer, "
+        "Nguyen, Okafor"
     ),
 }
 
 HANDLE_WORDS: Final[ByKey] = {
-    "fr": (
-        "marmotte", "chaton", "grenadine", "lutin", "tournesol", "caribou", "pistache", "bretzel",
-        "nuage", "moustache", "cactus", "hibou", "loutre", "biscotte", "clementine", "galette",
-        "ecureuil", "cerise", "pingouin", "velo", "rando", "kiwi", "crepe", "mouette", "renard",
+    "fr": _csv(
+        "marmotte, chaton, grenadine, lutin, tournesol, caribou, pistache, bretzel, "
+        "nuage, moustache, cactus, hibou, loutre, biscotte, clementine, galette, "
+        "ecureuil, cerise, pingouin, velo, rando, kiwi, crepe, mouette, renard"
     ),
-    "en": (
-        "otter", "biscuit", "pickle", "maple", "fox", "rocket", "pixel", "nomad", "bramble",
-        "toast", "teacup", "falcon", "moss", "echo", "ginger", "muffin", "wombat", "comet",
-        "badger", "puffin", "sprout", "marmalade", "pebble", "heron", "cider",
+    "en": _csv(
+        "otter, biscuit, pickle, maple, fox, rocket, pixel, nomad, bramble, toast, "
+        "teacup, falcon, moss, echo, ginger, muffin, wombat, comet, badger, puffin, "
+        "sprout, marmalade, pebble, heron, cider"
     ),
 }
 
 CITIES: Final[ByKey] = {
-    "fr": (
-        "Paris", "Lyon", "Marseille", "Toulouse", "Nantes", "Lille", "Bordeaux", "Rennes",
-        "Strasbourg", "Montpellier", "Grenoble", "Dijon", "Angers", "Brest", "Nice", "Tours",
-        "Limoges", "Metz", "Rouen", "Reims", "Caen", "Nancy", "Perpignan", "Besançon", "Orléans",
-        "Poitiers", "Pau", "Annecy", "Saint-Étienne", "Villeurbanne", "Montreuil",
-        "Clermont-Ferrand", "Avignon", "La Rochelle", "Quimper", "Valence", "Chambéry",
+    "fr": _csv(
+        "Paris, Lyon, Marseille, Toulouse, Nantes, Lille, Bordeaux, Rennes, "
+        "Strasbourg, Montpellier, Grenoble, Dijon, Angers, Brest, Nice, Tours, "
+        "Limoges, Metz, Rouen, Reims, Caen, Nancy, Perpignan, Besançon, Orléans, "
+        "Poitiers, Pau, Annecy, Saint-Étienne, Villeurbanne, Montreuil, "
+        "Clermont-Ferrand, Avignon, La Rochelle, Quimper, Valence, Chambéry"
     ),
-    "en": (
-        "Paris", "Lyon", "Bordeaux", "Nice", "Toulouse", "Marseille", "Lille", "Montpellier",
-        "London", "Manchester", "Bristol", "Leeds", "Brighton", "Edinburgh", "Dublin",
-        "Brooklyn", "Boston", "Annecy", "Grenoble", "Biarritz",
+    "en": _csv(
+        "Paris, Lyon, Bordeaux, Nice, Toulouse, Marseille, Lille, Montpellier, "
+        "London, Manchester, Bristol, Leeds, Brighton, Edinburgh, Dublin, Brooklyn, "
+        "Boston, Annecy, Grenoble, Biarritz"
     ),
 }
 
 AGENTS: Final[ByKey] = {
-    "fr": ("Kevin", "Sandrine", "Nadia", "Yohan", "Mélanie", "Stéphane", "Amandine", "Rachid"),
-    "en": ("Kevin", "Sandrine", "Nadia", "Steve", "Melanie", "Paul", "Amanda", "Rachid"),
+    "fr": _csv("Kevin, Sandrine, Nadia, Yohan, Mélanie, Stéphane, Amandine, Rachid"),
+    "en": _csv("Kevin, Sandrine, Nadia, Steve, Melanie, Paul, Amanda, Rachid"),
 }
 
 PRODUCTS: Final[dict[str, ByKey]] = {
     "telecom": {
         "fr": (
-            "mon forfait 5G", "ma box fibre", "ma carte SIM", "mon eSIM", "le forfait 100 Go",
-            "mon nouveau téléphone", "la box 4G",
+            "mon forfait 5G",
+            "ma box fibre",
+            "ma carte SIM",
+            "mon eSIM",
+            "le forfait 100 Go",
+            "mon nouveau téléphone",
+            "la box 4G",
         ),
         "en": (
-            "my 5G plan", "my fibre router", "my SIM card", "my eSIM", "the 100 GB plan",
-            "my new phone", "the 4G home box",
+            "my 5G plan",
+            "my fibre router",
+            "my SIM card",
+            "my eSIM",
+            "the 100 GB plan",
+            "my new phone",
+            "the 4G home box",
         ),
     },
     "energy": {
         "fr": (
-            "mon contrat d'électricité", "l'offre gaz", "le compteur", "l'offre heures creuses",
-            "la borne de recharge", "l'offre verte",
+            "mon contrat d'électricité",
+            "l'offre gaz",
+            "le compteur",
+            "l'offre heures creuses",
+            "la borne de recharge",
+            "l'offre verte",
         ),
         "en": (
-            "my electricity contract", "the gas plan", "the meter", "the off-peak plan",
-            "the EV charger", "the green tariff",
+            "my electricity contract",
+            "the gas plan",
+            "the meter",
+            "the off-peak plan",
+            "the EV charger",
+            "the green tariff",
         ),
     },
     "retail": {
         "fr": (
-            "une lampe de chevet", "un plaid en laine", "une table basse", "des draps en lin",
-            "un miroir rond", "un lot de verres", "une veste en velours", "une parure de lit",
-            "un fauteuil", "un tapis berbère", "des rideaux", "un vase en grès",
+            "une lampe de chevet",
+            "un plaid en laine",
+            "une table basse",
+            "des draps en lin",
+            "un miroir rond",
+            "un lot de verres",
+            "une veste en velours",
+            "une parure de lit",
+            "un fauteuil",
+            "un tapis berbère",
+            "des rideaux",
+            "un vase en grès",
         ),
         "en": (
-            "a bedside lamp", "a wool throw", "a coffee table", "linen sheets", "a round mirror",
-            "a set of glasses", "a velvet jacket", "a duvet set", "an armchair", "a rug",
-            "curtains", "a stoneware vase",
+            "a bedside lamp",
+            "a wool throw",
+            "a coffee table",
+            "linen sheets",
+            "a round mirror",
+            "a set of glasses",
+            "a velvet jacket",
+            "a duvet set",
+            "an armchair",
+            "a rug",
+            "curtains",
+            "a stoneware vase",
         ),
     },
     "delivery": {
         "fr": (
-            "un colis", "un carton", "mon colis", "un paquet urgent", "les cadeaux de Noël",
-            "un colis fragile", "mes médicaments",
+            "un colis",
+            "un carton",
+            "mon colis",
+            "un paquet urgent",
+            "les cadeaux de Noël",
+            "un colis fragile",
+            "mes médicaments",
         ),
         "en": (
-            "a parcel", "a box", "my parcel", "an urgent package", "the Christmas presents",
-            "a fragile parcel", "my prescription",
+            "a parcel",
+            "a box",
+            "my parcel",
+            "an urgent package",
+            "the Christmas presents",
+            "a fragile parcel",
+            "my prescription",
         ),
     },
 }
 
 WEEKDAYS: Final[ByKey] = {
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "fr": _csv("lundi, mardi, mercredi, jeudi, vendredi, samedi, dimanche"),
+    "en": _csv("Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday"),
 }
 
 MONTHS: Final[ByKey] = {
-    "fr": (
-        "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-        "octobre", "novembre", "décembre",
+    "fr": _csv(
+        "janvier, février, mars, avril, mai, juin, juillet, août, septembre, octobre,"
+        " novembre, décembre"
     ),
-    "en": (
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+    "en": _csv(
+        "January, February, March, April, May, June, July, August, September, "
+        "October, November, December"
     ),
 }
 
-MASTODON_INSTANCES: Final[Pool] = (
-    "piaille.example", "pouet.example", "toot.example", "social.example", "fediverse.example",
+MASTODON_INSTANCES: Final[Pool] = _csv(
+    "piaille.example, pouet.example, toot.example, social.example, fediverse.example"
 )
-MAIL_DOMAINS: Final[Pool] = (
-    "courriel.example", "mail.example", "boite.example", "inbox.example", "post.example",
+MAIL_DOMAINS: Final[Pool] = _csv(
+    "courriel.example, mail.example, boite.example, inbox.example, post.example"
 )
 SPAM_HOSTS: Final[Pool] = (
-    "promo-deal.example", "bons-plans-flash.example", "cadeau-gratuit.example", "win-now.example",
+    "promo-deal.example",
+    "bons-plans-flash.example",
+    "cadeau-gratuit.example",
+    "win-now.example",
 )
 REDDIT_SUBS: Final[ByKey] = {
     "fr": ("conso_fr", "vivreenfrance", "teletravail_fr", "bonsplans_fr"),
@@ -180,24 +236,24 @@ NEWS_OUTLETS: Final[dict[str, tuple[tuple[str, str, str], ...]]] = {
 # --------------------------------------------------------------------------- decorations
 
 EMOJI: Final[ByKey] = {
-    "neg": ("😡", "🤬", "😤", "🙄", "😩", "😠", "💀", "🤦"),
-    "pos": ("👍", "🙏", "😍", "👏", "❤️", "✨", "🙌"),
+    "neg": _csv("😡, 🤬, 😤, 🙄, 😩, 😠, 💀, 🤦"),
+    "pos": _csv("👍, 🙏, 😍, 👏, ❤️, ✨, 🙌"),
     "ask": ("🤔", "🙏", "😕", "❓"),
     "neu": ("😅", "🙂", "👀", "🤷"),
-    "spam": ("🔥", "💸", "🎁", "👉", "💯"),
+    "spam": _csv("🔥, 💸, 🎁, 👉, 💯"),
 }
 
 HASHTAGS: Final[dict[str, ByKey]] = {
     "fr": {
-        "telecom": ("#panne", "#fibre", "#5G", "#forfait", "#réseau", "#SAV", "#télétravail"),
-        "energy": ("#électricité", "#facture", "#énergie", "#compteur", "#gaz", "#pouvoirdachat"),
-        "retail": ("#déco", "#shopping", "#SAV", "#remboursement", "#commande", "#maison"),
-        "delivery": ("#colis", "#livraison", "#retard", "#pointrelais", "#SAV"),
+        "telecom": _csv("#panne, #fibre, #5G, #forfait, #réseau, #SAV, #télétravail"),
+        "energy": _csv("#électricité, #facture, #énergie, #compteur, #gaz, #pouvoirdachat"),
+        "retail": _csv("#déco, #shopping, #SAV, #remboursement, #commande, #maison"),
+        "delivery": _csv("#colis, #livraison, #retard, #pointrelais, #SAV"),
         "neg": ("#servicesclients", "#arnaque", "#conso", "#ras_le_bol"),
         "pos": ("#merci", "#bonplan", "#satisfait"),
     },
     "en": {
-        "telecom": ("#outage", "#broadband", "#5G", "#mobile", "#customerservice", "#wfh"),
+        "telecom": _csv("#outage, #broadband, #5G, #mobile, #customerservice, #wfh"),
         "energy": ("#energybills", "#electricity", "#costofliving", "#smartmeter"),
         "retail": ("#homedecor", "#shopping", "#refund", "#onlineshopping"),
         "delivery": ("#parcel", "#delivery", "#lostparcel", "#customerservice"),
@@ -211,25 +267,50 @@ HASHTAGS: Final[dict[str, ByKey]] = {
 OPENERS: Final[dict[str, ByKey]] = {
     "fr": {
         "neg": (
-            "Franchement…", "Sérieusement ?", "Je n'en peux plus.", "Ras-le-bol.", "Incroyable.",
-            "Encore.", "C'est une blague ?", "Au secours.", "Coup de gueule.", "Je craque.",
-            "Bon.", "Alors là…", "Mais quelle galère.",
+            "Franchement…",
+            "Sérieusement ?",
+            "Je n'en peux plus.",
+            "Ras-le-bol.",
+            "Incroyable.",
+            "Encore.",
+            "C'est une blague ?",
+            "Au secours.",
+            "Coup de gueule.",
+            "Je craque.",
+            "Bon.",
+            "Alors là…",
+            "Mais quelle galère.",
         ),
         "pos": (
-            "Petit message pour dire merci.", "Agréablement surpris !", "Bravo !",
-            "Il faut le dire quand ça marche.", "Top !", "Bonne surprise ce matin.",
+            "Petit message pour dire merci.",
+            "Agréablement surpris !",
+            "Bravo !",
+            "Il faut le dire quand ça marche.",
+            "Top !",
+            "Bonne surprise ce matin.",
         ),
         "neu": ("Question bête.", "Petite info.", "Hello !", "Bon à savoir.", "Tiens tiens."),
         "ask": ("Bonjour !", "Help !", "Question :", "Besoin d'aide svp.", "Salut à tous !"),
     },
     "en": {
         "neg": (
-            "Honestly...", "Seriously?", "I give up.", "Unbelievable.", "Rant incoming.",
-            "Again.", "Are you kidding me?", "Fed up.", "Well, that's great.", "Wow.",
+            "Honestly...",
+            "Seriously?",
+            "I give up.",
+            "Unbelievable.",
+            "Rant incoming.",
+            "Again.",
+            "Are you kidding me?",
+            "Fed up.",
+            "Well, that's great.",
+            "Wow.",
         ),
         "pos": (
-            "Credit where it's due.", "Pleasantly surprised!", "Quick thank you.",
-            "Have to say it.", "Nice one!",
+            "Credit where it's due.",
+            "Pleasantly surprised!",
+            "Quick thank you.",
+            "Have to say it.",
+            "Nice one!",
         ),
         "neu": ("Random question.", "FYI.", "Quick one.", "Hmm.", "Hello!"),
         "ask": ("Hi!", "Help!", "Question:", "Anyone?", "Hi all!"),
@@ -239,12 +320,25 @@ OPENERS: Final[dict[str, ByKey]] = {
 CLOSERS: Final[dict[str, ByKey]] = {
     "fr": {
         "neg": (
-            "Lamentable.", "Inadmissible.", "J'attends une réponse.", "Merci de faire le nécessaire.",
-            "Vraiment déçu.", "On se moque de qui ?", "Je vais saisir le médiateur.", "Ça suffit.",
-            "Je ne lâcherai pas.", "Pathétique.", "Honteux.", "Bref, au secours.",
+            "Lamentable.",
+            "Inadmissible.",
+            "J'attends une réponse.",
+            "Merci de faire le nécessaire.",
+            "Vraiment déçu.",
+            "On se moque de qui ?",
+            "Je vais saisir le médiateur.",
+            "Ça suffit.",
+            "Je ne lâcherai pas.",
+            "Pathétique.",
+            "Honteux.",
+            "Bref, au secours.",
         ),
         "pos": (
-            "Merci !", "Continuez comme ça.", "Je recommande.", "Chapeau.", "Rien à redire.",
+            "Merci !",
+            "Continuez comme ça.",
+            "Je recommande.",
+            "Chapeau.",
+            "Rien à redire.",
             "Merci encore !",
         ),
         "neu": ("À suivre.", "Des retours ?", "On verra bien.", "Voilà voilà."),
@@ -252,9 +346,15 @@ CLOSERS: Final[dict[str, ByKey]] = {
     },
     "en": {
         "neg": (
-            "Disgraceful.", "Waiting for an answer.", "Sort it out.", "Really disappointed.",
-            "Who do you think you're fooling?", "Going to the ombudsman next.",
-            "Not good enough.", "Pathetic.", "Absolute joke.",
+            "Disgraceful.",
+            "Waiting for an answer.",
+            "Sort it out.",
+            "Really disappointed.",
+            "Who do you think you're fooling?",
+            "Going to the ombudsman next.",
+            "Not good enough.",
+            "Pathetic.",
+            "Absolute joke.",
         ),
         "pos": ("Thanks!", "Keep it up.", "Highly recommend.", "Nice one.", "Cheers!"),
         "neu": ("We'll see.", "Thoughts?", "Watch this space.", "Just saying."),
@@ -265,46 +365,62 @@ CLOSERS: Final[dict[str, ByKey]] = {
 DETAILS: Final[dict[str, ByKey]] = {
     "fr": {
         "telecom": (
-            "Numéro client {ref}.", "J'ai déjà redémarré la box {n} fois.",
+            "Numéro client {ref}.",
+            "J'ai déjà redémarré la box {n} fois.",
             "Service client appelé : {hours} minutes d'attente pour rien.",
-            "Et évidemment je paie {amount} par mois.", "Technicien promis pour {day}, jamais venu.",
+            "Et évidemment je paie {amount} par mois.",
+            "Technicien promis pour {day}, jamais venu.",
             "Le chat en ligne me renvoie vers la FAQ en boucle.",
         ),
         "energy": (
-            "Contrat n°{ref}.", "Relevé envoyé le {date}.",
-            "{hours} minutes d'attente au téléphone.", "Prélèvement de {amount} ce mois-ci.",
+            "Contrat n°{ref}.",
+            "Relevé envoyé le {date}.",
+            "{hours} minutes d'attente au téléphone.",
+            "Prélèvement de {amount} ce mois-ci.",
             "J'ai déjà envoyé {n} mails.",
         ),
         "retail": (
-            "Commande n°{order}.", "Montant payé : {amount}.", "J'ai déjà envoyé {n} mails.",
-            "Commande passée le {date}.", "Le formulaire de contact ne marche même pas.",
+            "Commande n°{order}.",
+            "Montant payé : {amount}.",
+            "J'ai déjà envoyé {n} mails.",
+            "Commande passée le {date}.",
+            "Le formulaire de contact ne marche même pas.",
         ),
         "delivery": (
             "Numéro de suivi {tracking}.",
             "Le suivi indique « en cours d'acheminement » depuis le {date}.",
-            "Le point relais ne sait rien non plus.", "J'ai posé une journée pour rien.",
+            "Le point relais ne sait rien non plus.",
+            "J'ai posé une journée pour rien.",
             "Livraison prévue {day} entre 8h et 13h.",
         ),
     },
     "en": {
         "telecom": (
-            "Account number {ref}.", "Already restarted the router {n} times.",
+            "Account number {ref}.",
+            "Already restarted the router {n} times.",
             "Called support: {hours} minutes on hold for nothing.",
             "And of course I'm paying {amount} a month.",
             "Engineer was booked for {day}, never showed.",
         ),
         "energy": (
-            "Account {ref}.", "Sent my meter reading on {date}.",
-            "{hours} minutes on hold.", "They took {amount} this month.",
+            "Account {ref}.",
+            "Sent my meter reading on {date}.",
+            "{hours} minutes on hold.",
+            "They took {amount} this month.",
             "I've sent {n} emails already.",
         ),
         "retail": (
-            "Order #{order}.", "Paid {amount} for it.", "I've sent {n} emails already.",
-            "Ordered on {date}.", "The contact form doesn't even work.",
+            "Order #{order}.",
+            "Paid {amount} for it.",
+            "I've sent {n} emails already.",
+            "Ordered on {date}.",
+            "The contact form doesn't even work.",
         ),
         "delivery": (
-            "Tracking number {tracking}.", "Tracking has said 'in transit' since {date}.",
-            "The pickup point knows nothing either.", "Took a day off work for this.",
+            "Tracking number {tracking}.",
+            "Tracking has said 'in transit' since {date}.",
+            "The pickup point knows nothing either.",
+            "Took a day off work for this.",
             "Delivery was due {day} between 8am and 1pm.",
         ),
     },
@@ -402,7 +518,7 @@ SECTOR_BODIES: Final[dict[str, dict[str, ByKey]]] = {
         },
         "retail": {
             "late": (
-                "Commande n°{order} passée il y a {days} jours chez {brand}, toujours pas expédiée.",
+                "Commande n°{order} passée il y a {days} jours chez {brand}, jamais expédiée.",
                 "{brand} annonçait 48 h, ça fait {days} jours que j'attends {product}.",
                 "Le suivi de ma commande {brand} n'a pas bougé depuis une semaine.",
                 "Toujours pas reçu {product} commandé chez {brand} pour un anniversaire. Raté.",
@@ -571,7 +687,7 @@ SECTOR_BODIES: Final[dict[str, dict[str, ByKey]]] = {
         },
         "retail": {
             "late": (
-                "Ordered from {brand} {days} days ago (order #{order}) and it still hasn't shipped.",
+                "Ordered from {brand} {days} days ago (order #{order}), still not shipped.",
                 "{brand} promised 48h delivery. Day {days}, still waiting for {product}.",
                 "Tracking for my {brand} order hasn't moved in a week.",
             ),
@@ -657,7 +773,7 @@ GENERIC_BODIES: Final[dict[str, ByKey]] = {
         "rude": (
             "Conseiller {brand} odieux au téléphone, il m'a raccroché au nez.",
             "On m'a répondu avec un mépris incroyable au service client {brand}.",
-            "{agent} du service client {brand} m'a fait comprendre que ce n'était pas son problème.",
+            "{agent} du service client {brand} m'a dit que ce n'était pas son problème.",
             "Service client {brand} : on me transfère {n} fois puis on raccroche.",
         ),
         "refund": (
@@ -777,7 +893,10 @@ REPLIES: Final[dict[str, ByKey]] = {
             "Perso j'ai quitté {brand} l'an dernier.",
             "Bonne question, je me demandais aussi pour {brand}.",
         ),
-        "spam": ("Signalé. Rien à voir avec {brand}.", "Arnaque, ce lien n'a rien à voir avec {brand}."),
+        "spam": (
+            "Signalé. Rien à voir avec {brand}.",
+            "Arnaque, ce lien n'a rien à voir avec {brand}.",
+        ),
     },
     "en": {
         "neg": (
@@ -858,7 +977,8 @@ REVIEW_OPENERS: Final[dict[str, ByKey]] = {
 REVIEW_CLOSERS: Final[dict[str, ByKey]] = {
     "fr": {
         "neg": (
-            "Je déconseille.", "Une étoile parce qu'on ne peut pas mettre zéro.",
+            "Je déconseille.",
+            "Une étoile parce qu'on ne peut pas mettre zéro.",
             "Allez voir ailleurs.",
         ),
         "pos": ("Je recommande vivement.", "Cinq étoiles méritées.", "Je reviendrai."),
@@ -873,11 +993,14 @@ REVIEW_CLOSERS: Final[dict[str, ByKey]] = {
 
 BLOG_TITLES: Final[ByKey] = {
     "fr": (
-        "Mon avis sur {brand} après {n} mois", "{brand} : mon retour d'expérience",
-        "Pourquoi je reste (ou pas) chez {brand}", "{brand}, le bilan honnête",
+        "Mon avis sur {brand} après {n} mois",
+        "{brand} : mon retour d'expérience",
+        "Pourquoi je reste (ou pas) chez {brand}",
+        "{brand}, le bilan honnête",
     ),
     "en": (
-        "My honest take on {brand} after {n} months", "{brand}: a customer's diary",
+        "My honest take on {brand} after {n} months",
+        "{brand}: a customer's diary",
         "Why I'm staying with {brand} (or not)",
     ),
 }
@@ -971,7 +1094,8 @@ EMAIL: Final[dict[str, ByKey]] = {
         ),
         "closing": (
             "Je vous prie d'agréer, Madame, Monsieur, l'expression de mes salutations distinguées.",
-            "Cordialement,", "Bien cordialement,",
+            "Cordialement,",
+            "Bien cordialement,",
             "Dans l'attente de votre retour, je vous adresse mes salutations.",
         ),
         "followup_subject": ("Relance : dossier {ref}", "Deuxième relance – réclamation {ref}"),
@@ -1034,69 +1158,109 @@ EMAIL: Final[dict[str, ByKey]] = {
 EMAIL_CASES: Final[dict[str, dict[str, tuple[tuple[str, str], ...]]]] = {
     "fr": {
         "telecom": (
-            ("Réclamation – interruption de service",
-             "Depuis le {date}, ma ligne ne fonctionne plus correctement : les appels coupent "
-             "et la connexion internet est inexistante."),
-            ("Contestation de facture",
-             "Ma dernière facture s'élève à {amount}, ce qui ne correspond en rien à l'offre "
-             "souscrite."),
-            ("Demande de résiliation",
-             "Compte tenu des dysfonctionnements répétés, je souhaite résilier mon abonnement "
-             "sans frais."),
+            (
+                "Réclamation – interruption de service",
+                "Depuis le {date}, ma ligne ne fonctionne plus correctement : les appels coupent "
+                "et la connexion internet est inexistante.",
+            ),
+            (
+                "Contestation de facture",
+                "Ma dernière facture s'élève à {amount}, ce qui ne correspond en rien à l'offre "
+                "souscrite.",
+            ),
+            (
+                "Demande de résiliation",
+                "Compte tenu des dysfonctionnements répétés, je souhaite résilier mon abonnement "
+                "sans frais.",
+            ),
         ),
         "energy": (
-            ("Contestation de régularisation",
-             "J'ai reçu une facture de régularisation de {amount} que je conteste, mes relevés "
-             "ayant été transmis régulièrement."),
-            ("Rendez-vous technicien non honoré",
-             "Le technicien attendu le {date} ne s'est pas présenté et personne ne m'a prévenu."),
-            ("Remboursement d'un trop-perçu",
-             "Mon contrat fait apparaître un trop-perçu de {amount} qui ne m'a toujours pas été "
-             "reversé."),
+            (
+                "Contestation de régularisation",
+                "J'ai reçu une facture de régularisation de {amount} que je conteste, mes relevés "
+                "ayant été transmis régulièrement.",
+            ),
+            (
+                "Rendez-vous technicien non honoré",
+                "Le technicien attendu le {date} ne s'est pas présenté et personne ne m'a prévenu.",
+            ),
+            (
+                "Remboursement d'un trop-perçu",
+                "Mon contrat fait apparaître un trop-perçu de {amount} qui ne m'a toujours pas été "
+                "reversé.",
+            ),
         ),
         "retail": (
-            ("Réclamation concernant ma commande n°{order}",
-             "Ma commande n°{order} du {date} ne m'est jamais parvenue malgré plusieurs relances."),
-            ("Produit endommagé – commande n°{order}",
-             "L'article reçu, {product}, est arrivé endommagé et inutilisable."),
-            ("Demande de remboursement",
-             "J'ai retourné ma commande n°{order} il y a {days} jours et n'ai reçu aucun "
-             "remboursement."),
+            (
+                "Réclamation concernant ma commande n°{order}",
+                "Ma commande n°{order} du {date} ne m'est jamais parvenue malgré mes relances.",
+            ),
+            (
+                "Produit endommagé – commande n°{order}",
+                "L'article reçu, {product}, est arrivé endommagé et inutilisable.",
+            ),
+            (
+                "Demande de remboursement",
+                "J'ai retourné ma commande n°{order} il y a {days} jours et n'ai reçu aucun "
+                "remboursement.",
+            ),
         ),
         "delivery": (
-            ("Colis non livré – {tracking}",
-             "Le colis {tracking} est indiqué comme livré alors que je ne l'ai jamais reçu."),
-            ("Réclamation – colis endommagé",
-             "Le colis {tracking} m'a été remis dans un état déplorable, son contenu est brisé."),
-            ("Retard de livraison",
-             "Le colis {tracking}, annoncé pour le {date}, n'a toujours pas été livré."),
+            (
+                "Colis non livré – {tracking}",
+                "Le colis {tracking} est indiqué comme livré alors que je ne l'ai jamais reçu.",
+            ),
+            (
+                "Réclamation – colis endommagé",
+                "Le colis {tracking} m'a été remis dans un état déplorable, son contenu est brisé.",
+            ),
+            (
+                "Retard de livraison",
+                "Le colis {tracking}, annoncé pour le {date}, n'a toujours pas été livré.",
+            ),
         ),
     },
     "en": {
         "telecom": (
-            ("Complaint - loss of service",
-             "Since {date} my line has not worked properly: calls drop and there is no internet."),
-            ("Disputed bill",
-             "My latest bill comes to {amount}, which does not match the plan I signed up for."),
+            (
+                "Complaint - loss of service",
+                "Since {date} my line has not worked properly: calls drop, no internet at all.",
+            ),
+            (
+                "Disputed bill",
+                "My latest bill comes to {amount}, which does not match the plan I signed up for.",
+            ),
         ),
         "energy": (
-            ("Disputed adjustment bill",
-             "I received an adjustment bill for {amount} which I dispute, as I have submitted "
-             "regular meter readings."),
-            ("Missed engineer appointment",
-             "The engineer expected on {date} did not turn up and nobody let me know."),
+            (
+                "Disputed adjustment bill",
+                "I received an adjustment bill for {amount} which I dispute, as I have submitted "
+                "regular meter readings.",
+            ),
+            (
+                "Missed engineer appointment",
+                "The engineer expected on {date} did not turn up and nobody let me know.",
+            ),
         ),
         "retail": (
-            ("Complaint about order #{order}",
-             "My order #{order} placed on {date} has never arrived despite several reminders."),
-            ("Damaged item - order #{order}",
-             "The item I received, {product}, arrived damaged and unusable."),
+            (
+                "Complaint about order #{order}",
+                "My order #{order} placed on {date} has never arrived despite several reminders.",
+            ),
+            (
+                "Damaged item - order #{order}",
+                "The item I received, {product}, arrived damaged and unusable.",
+            ),
         ),
         "delivery": (
-            ("Parcel not delivered - {tracking}",
-             "Parcel {tracking} is shown as delivered but I never received it."),
-            ("Complaint - damaged parcel",
-             "Parcel {tracking} reached me in a terrible state and the contents are broken."),
+            (
+                "Parcel not delivered - {tracking}",
+                "Parcel {tracking} is shown as delivered but I never received it.",
+            ),
+            (
+                "Complaint - damaged parcel",
+                "Parcel {tracking} reached me in a terrible state and the contents are broken.",
+            ),
         ),
     },
 }
@@ -1147,7 +1311,9 @@ WAVE_BODIES: Final[ByKey] = {
 BURST_SLOTS: Final[tuple[Pool, ...]] = (
     ("Arnaque totale !", "ARNAQUE totale.", "Arnaque complète !!", "Arnaque totale !!!"),
     (
-        "{brand} ne livre jamais.", "{brand} ne livre jamais rien.", "{brand} ne livre jamais !",
+        "{brand} ne livre jamais.",
+        "{brand} ne livre jamais rien.",
+        "{brand} ne livre jamais !",
     ),
     (
         "Commande payée il y a 3 semaines, aucune nouvelle.",

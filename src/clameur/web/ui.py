@@ -19,6 +19,16 @@ from clameur.web.deps import db_session
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "ui" / "templates")
+
+
+def web_link(url: str | None) -> str | None:
+    """An untrusted URL fit for ``href``: http(s) only (no ``javascript:``, ``data:``…)."""
+    if url and url.strip().lower().startswith(("https://", "http://")):
+        return url.strip()
+    return None
+
+
+templates.env.filters["web_link"] = web_link
 PAGE = 50
 
 

@@ -1,0 +1,3 @@
+from clameur.cli import main
+
+main()

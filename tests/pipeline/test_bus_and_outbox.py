@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from clameur.clock import FrozenClock
+from clameur.db import session_scope
+from clameur.mentions import Mention
+from clameur.pipeline import MENTIONS_STREAM, InMemoryBus, OutboxEvent, Pipeline, enqueue, relay
+from tests.conftest import Database, make_tenant
+from tests.factories import record
+
+
+def test_bus_delivers_to_one_consumer_per_group_and_redelivers_unacked() -> None:
+    bus = InMemoryBus()
+    ids = [bus.publish("s", {"n": i}) for i in range(5)]
+    a = bus.read("s", "g", "a", count=3)
+    b = bus.read("s", "g", "b", count=3)
+    assert [m.body["n"] for m in a] == [0, 1, 2]
+    assert [m.body["n"] for m in b] == [3, 4]
+    assert [m.body["n"] for m in bus.read("s", "other-group", "x", count=10)] == [0, 1, 2, 3, 4]
+    bus.ack("s", "g", ids[:3])
+    assert bus.pending("s", "g") == 2
+    # consumer b died: a claims what b left pending
+    assert [m.body["n"] for m in bus.claim_stale("s", "g", "a")] == [3, 4]
+    bus.ack("s", "g", ids[3:])
+    assert bus.pending("s", "g") == 0
+
+
+def test_pipeline_consumes_batches_from_the_bus(
+    db: Database, pipeline: Pipeline, clock: FrozenClock
+) -> None:
+    tenant = make_tenant(db, clock, "acme", {"acme": ["acme"]})
+    bus = InMemoryBus()
+    bus.publish(MENTIONS_STREAM, {"tenant_id": tenant.id, "records": [record("1", "acme a")]})
+    bus.publish(MENTIONS_STREAM, {"tenant_id": None, "records": [record("1", "acme a"),
+                                                                 record("2", "acme b")]})  # fmt: skip
+    assert pipeline.consume(bus, "w1") == 2
+    assert bus.pending(MENTIONS_STREAM, "pipeline") == 0
+    with session_scope(db.factory) as session:
+        assert sorted(session.scalars(select(Mention.external_id))) == ["1", "2"]
+
+
+def test_outbox_sends_nothing_on_rollback(db: Database, clock: FrozenClock) -> None:
+    session = db.session()
+    enqueue(session, clock, "webhook", {"x": 1}, None)
+    session.flush()
+    session.rollback()
+    session.close()
+    sent: list[dict[str, Any]] = []
+    assert relay(db.factory, clock, {"webhook": sent.append}) == 0
+    assert sent == []
+
+
+def test_outbox_retries_with_backoff_then_delivers_once(db: Database, clock: FrozenClock) -> None:
+    with session_scope(db.factory) as session:
+        enqueue(session, clock, "webhook", {"x": 1}, None)
+    calls: list[dict[str, Any]] = []
+
+    def flaky(payload: dict[str, Any]) -> None:
+        calls.append(payload)
+        if len(calls) <= 2:
+            raise ConnectionError("endpoint down")
+
+    assert relay(db.factory, clock, {"webhook": flaky}) == 0
+    assert relay(db.factory, clock, {"webhook": flaky}) == 0, "not due before the backoff"
+    clock.advance(timedelta(seconds=2))
+    assert relay(db.factory, clock, {"webhook": flaky}) == 0
+    clock.advance(timedelta(seconds=3))
+    assert relay(db.factory, clock, {"webhook": flaky}) == 0, "second backoff is 4 s"
+    clock.advance(timedelta(seconds=1))
+    assert relay(db.factory, clock, {"webhook": flaky}) == 1
+    clock.advance(timedelta(hours=1))
+    assert relay(db.factory, clock, {"webhook": flaky}) == 0
+    assert len(calls) == 3
+    with session_scope(db.factory) as session:
+        event = session.scalars(select(OutboxEvent)).one()
+        assert (event.status, event.attempts) == ("sent", 3)
+
+
+def test_outbox_gives_up_after_the_last_attempt(db: Database, clock: FrozenClock) -> None:
+    with session_scope(db.factory) as session:
+        enqueue(session, clock, "nobody-handles-this", {}, None)
+    for _ in range(3):
+        relay(db.factory, clock, {}, max_attempts=3)
+        clock.advance(timedelta(minutes=5))
+    with session_scope(db.factory) as session:
+        event = session.scalars(select(OutboxEvent)).one()
+        assert event.status == "dead"
+        assert "no handler" in (event.last_error or "")

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from clameur.clock import FrozenClock
+from clameur.config import Settings
+from clameur.pipeline import Pipeline
+from clameur.web import create_app
+from tests.conftest import Database, make_tenant
+from tests.factories import record, write_jsonl
+
+
+def _client(db: Database) -> TestClient:
+    return TestClient(create_app(Settings(database_url=db.url)))
+
+
+def test_openapi_and_health(db: Database) -> None:
+    client = _client(db)
+    spec = client.get("/api/v1/openapi.json")
+    assert spec.status_code == 200
+    assert "/api/v1/health" in spec.json()["paths"]
+    health = client.get("/api/v1/health").json()
+    assert health["status"] == "ok"
+    assert health["schema_current"] is True
+    assert health["database"] in {"sqlite", "postgresql"}
+
+
+def test_the_page_lists_the_latest_mentions_escaped(
+    db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path
+) -> None:
+    make_tenant(db, clock, "acme", {"acme": ["acme"]})
+    make_tenant(db, clock, "other", {"o": ["other"]})
+    hostile = '<script>alert("x")</script> acme <img src=x onerror=alert(1)>'
+    lines = [
+        record("1", "acme older", created_at="2026-11-16T08:00:00Z"),
+        record("2", hostile, created_at="2026-11-16T09:00:00Z",
+               url="javascript:alert(1)", author={"handle": "<b>h</b>"}),
+        record("3", "other tenant secret", created_at="2026-11-16T10:00:00Z"),
+    ]  # fmt: skip
+    pipeline.import_file(write_jsonl(tmp_path / "f.jsonl", lines))
+    client = _client(db)
+
+    home = client.get("/")
+    assert "Acme" in home.text
+    page = client.get("/t/acme")
+    assert page.status_code == 200
+    body = page.text
+    assert "<script>alert" not in body
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in body
+    assert "<b>h</b>" not in body
+    assert "javascript:" not in body, "only http(s) links are rendered"
+    assert "other tenant secret" not in body
+    assert body.index('data-external-id="2"') < body.index('data-external-id="1"'), "newest first"
+    assert client.get("/t/ghost").status_code == 404
