@@ -15,21 +15,63 @@ file gives the same conversations whatever the wall clock.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Table, bindparam, select, tuple_, update
 
 from clameur.care.models import OPEN_STATUSES, Conversation
+from clameur.db.bulk import insert_returning_ids
 from clameur.mentions.draft import Draft, StepContext
 from clameur.mentions.models import Mention
 
 _LEVELS = ("P1", "P2", "P3", "P4")
+_CHUNK = 500
+_TABLE = cast(Table, Conversation.__table__)
 
 
 def _higher(a: str | None, b: str | None) -> str | None:
     if a is None or b is None:
         return a or b
     return a if _LEVELS.index(a) <= _LEVELS.index(b) else b
+
+
+@dataclass(slots=True)
+class _Thread:
+    """A conversation while the batch is threaded (written back in bulk at the end)."""
+
+    tenant_id: int
+    author_id: int
+    source: str
+    root_external_id: str
+    opened_at: datetime
+    last_activity_at: datetime
+    mention_count: int = 0
+    brand_id: int | None = None
+    priority_level: str | None = None
+    id: int | None = None
+    dirty: bool = False
+    drafts: list[Draft] = field(default_factory=list)
+
+    def add(self, draft: Draft) -> None:
+        created = draft.mention.created_at
+        self.last_activity_at = max(self.last_activity_at, created)
+        self.opened_at = min(self.opened_at, created)
+        level = draft.analysis.priority_level if draft.analysis else None
+        self.priority_level = _higher(self.priority_level, level)
+        if self.brand_id is None and draft.brand_ids:
+            self.brand_id = draft.brand_ids[0]
+        self.mention_count += 1
+        self.dirty = True
+        self.drafts.append(draft)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "last_activity_at": self.last_activity_at, "opened_at": self.opened_at,
+            "priority_level": self.priority_level, "brand_id": self.brand_id,
+            "mention_count": self.mention_count,
+        }  # fmt: skip
 
 
 def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
@@ -40,96 +82,105 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     if not new:
         return drafts
     window = timedelta(hours=ctx.conversation_window_hours)
-    session = ctx.session
+    parents = _stored_parents(ctx, new)
+    threads = _open_threads(ctx, new)
 
-    # Parents this batch replies to, stored earlier (one query).
-    parent_keys = {
-        (d.tenant_id, d.mention.source, d.mention.in_reply_to) for d in new if d.mention.in_reply_to
-    }
-    parents: dict[tuple[int | None, str, str], tuple[int, int | None]] = {}
-    keys = list(parent_keys)
-    for i in range(0, len(keys), 500):
+    latest: dict[tuple[int, int, str], _Thread] = {}
+    for open_thread in threads.values():
+        key = (open_thread.tenant_id, open_thread.author_id, open_thread.source)
+        if key not in latest or latest[key].last_activity_at <= open_thread.last_activity_at:
+            latest[key] = open_thread
+    by_mention: dict[tuple[int, str, str], _Thread] = {}
+    created: list[_Thread] = []
+    for draft in new:
+        m = draft.mention
+        tenant_id, author_id = cast(int, draft.tenant_id), cast(int, draft.author_id)
+        thread: _Thread | None = None
+        if m.in_reply_to:
+            parent_key = (tenant_id, m.source, m.in_reply_to)
+            parent = by_mention.get(parent_key)
+            if parent is not None:
+                thread = parent if parent.author_id == author_id else None
+            elif parent_key in parents:
+                parent_author, conversation_id = parents[parent_key]
+                if parent_author == author_id and conversation_id is not None:
+                    thread = threads.get(conversation_id)
+        author_key = (tenant_id, author_id, m.source)
+        if thread is None:
+            candidate = latest.get(author_key)
+            if candidate is not None and abs(m.created_at - candidate.last_activity_at) <= window:
+                thread = candidate
+        if thread is None:
+            thread = _Thread(tenant_id, author_id, m.source, m.external_id, m.created_at,
+                             m.created_at)  # fmt: skip
+            created.append(thread)
+        thread.add(draft)
+        latest[author_key] = thread
+        by_mention[(tenant_id, m.source, m.external_id)] = thread
+
+    _write(ctx, created, [t for t in threads.values() if t.dirty])
+    for written in [*created, *threads.values()]:
+        for draft in written.drafts:
+            draft.conversation_id = written.id
+    return drafts
+
+
+def _stored_parents(
+    ctx: StepContext, new: list[Draft]
+) -> dict[tuple[int, str, str], tuple[int, int | None]]:
+    """Author and conversation of the stored mentions this batch replies to."""
+    keys = list({(d.tenant_id, d.mention.source, d.mention.in_reply_to)
+                 for d in new if d.mention.in_reply_to})  # fmt: skip
+    out: dict[tuple[int, str, str], tuple[int, int | None]] = {}
+    for i in range(0, len(keys), _CHUNK):
         stmt = select(
             Mention.tenant_id, Mention.source, Mention.external_id, Mention.author_id,
             Mention.conversation_id,
+        ).where(tuple_(Mention.tenant_id, Mention.source, Mention.external_id).in_(
+            keys[i : i + _CHUNK]))  # fmt: skip
+        for row in ctx.session.execute(stmt):
+            out[(row.tenant_id, row.source, row.external_id)] = (row.author_id, row.conversation_id)
+    return out
+
+
+def _open_threads(ctx: StepContext, new: list[Draft]) -> dict[int, _Thread]:
+    """The open conversations of the batch's authors on the batch's sources."""
+    keys = list({(d.tenant_id, d.author_id, d.mention.source) for d in new})
+    c = Conversation
+    out: dict[int, _Thread] = {}
+    for i in range(0, len(keys), _CHUNK):
+        stmt = select(
+            c.id, c.tenant_id, c.author_id, c.source, c.root_external_id, c.opened_at,
+            c.last_activity_at, c.mention_count, c.brand_id, c.priority_level,
         ).where(
-            tuple_(Mention.tenant_id, Mention.source, Mention.external_id).in_(keys[i : i + 500])
+            tuple_(c.tenant_id, c.author_id, c.source).in_(keys[i : i + _CHUNK]),
+            c.status.in_(OPEN_STATUSES),
         )  # fmt: skip
-        for row in session.execute(stmt):
-            parents[(row.tenant_id, row.source, row.external_id)] = (
-                row.author_id,
-                row.conversation_id,
-            )
+        for r in ctx.session.execute(stmt):
+            out[r.id] = _Thread(
+                r.tenant_id, r.author_id, r.source, r.root_external_id, r.opened_at,
+                r.last_activity_at, r.mention_count, r.brand_id, r.priority_level, id=r.id,
+            )  # fmt: skip
+    return out
 
-    # The latest open conversation of each author of the batch on each source (one query).
-    author_keys = list({(d.tenant_id, d.author_id, d.mention.source) for d in new})
-    latest: dict[tuple[int | None, int | None, str], Conversation] = {}
-    for i in range(0, len(author_keys), 500):
-        stmt_c = (
-            select(Conversation)
-            .where(
-                tuple_(Conversation.tenant_id, Conversation.author_id, Conversation.source).in_(
-                    author_keys[i : i + 500]
-                ),
-                Conversation.status.in_(OPEN_STATUSES),
-            )
-            .order_by(Conversation.last_activity_at)
+
+def _write(ctx: StepContext, created: list[_Thread], changed: list[_Thread]) -> None:
+    if created:
+        rows = [
+            {"tenant_id": t.tenant_id, "author_id": t.author_id, "source": t.source,
+             "root_external_id": t.root_external_id, "status": "open", "flags": [],
+             **t.values()}
+            for t in created
+        ]  # fmt: skip
+        ids = insert_returning_ids(
+            ctx.session, _TABLE, rows, ("tenant_id", "source", "root_external_id")
         )
-        for found in session.scalars(stmt_c):
-            latest[(found.tenant_id, found.author_id, found.source)] = found
-
-    by_key: dict[tuple[int | None, str, str], Conversation] = {}
-    touched: list[tuple[Draft, Conversation]] = []
-    for draft in new:
-        m = draft.mention
-        conv: Conversation | None = None
-        if m.in_reply_to:
-            parent_key = (draft.tenant_id, m.source, m.in_reply_to)
-            parent = by_key.get(parent_key)
-            if parent is not None and parent.author_id == draft.author_id:
-                conv = parent
-            elif parent is None and parent_key in parents:
-                author_id, conversation_id = parents[parent_key]
-                if author_id == draft.author_id and conversation_id is not None:
-                    conv = session.get(Conversation, conversation_id)
-        author_key = (draft.tenant_id, draft.author_id, m.source)
-        if conv is None:
-            candidate = latest.get(author_key)
-            if (
-                candidate is not None
-                and candidate.last_activity_at - window <= m.created_at
-                and m.created_at <= candidate.last_activity_at + window
-            ):
-                conv = candidate
-        level = draft.analysis.priority_level if draft.analysis else None
-        if conv is None:
-            assert draft.tenant_id is not None
-            assert draft.author_id is not None
-            conv = Conversation(
-                tenant_id=draft.tenant_id,
-                source=m.source,
-                author_id=draft.author_id,
-                brand_id=draft.brand_ids[0] if draft.brand_ids else None,
-                status="open",
-                priority_level=level,
-                root_external_id=m.external_id,
-                opened_at=m.created_at,
-                last_activity_at=m.created_at,
-                mention_count=0,
-                flags=[],
-            )
-            session.add(conv)
-        else:
-            conv.last_activity_at = max(conv.last_activity_at, m.created_at)
-            conv.opened_at = min(conv.opened_at, m.created_at)
-            conv.priority_level = _higher(conv.priority_level, level)
-            if conv.brand_id is None and draft.brand_ids:
-                conv.brand_id = draft.brand_ids[0]
-        conv.mention_count += 1
-        latest[author_key] = conv
-        by_key[(draft.tenant_id, m.source, m.external_id)] = conv
-        touched.append((draft, conv))
-    session.flush()
-    for draft, conv in touched:
-        draft.conversation_id = conv.id
-    return drafts
+        for thread, new_id in zip(created, ids, strict=True):
+            thread.id = new_id
+    if changed:
+        stmt = (
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("b_id"))
+            .values({k: bindparam(k) for k in changed[0].values()})
+        )
+        ctx.session.execute(stmt, [{"b_id": t.id, **t.values()} for t in changed])

@@ -20,6 +20,8 @@ from clameur.mentions.draft import Draft, StepContext
 from clameur.tenancy.models import Brand, Tenant
 
 _NON_WORD = re.compile(r"[^\w@#]+")
+# Combining marks of the Basic Multilingual Plane, dropped after NFKD: "é" → "e".
+_COMBINING = {c: None for c in range(0x10000) if unicodedata.combining(chr(c))}
 
 
 @lru_cache(maxsize=4096)
@@ -31,8 +33,7 @@ def fold(text: str) -> str:
     """Lower-case, strip accents, keep letters, digits, ``@`` and ``#``; pad with spaces."""
     stripped = text.casefold()
     if not stripped.isascii():
-        decomposed = unicodedata.normalize("NFKD", stripped)
-        stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+        stripped = unicodedata.normalize("NFKD", stripped).translate(_COMBINING)
     return f" {_NON_WORD.sub(' ', stripped).replace('_', ' ').strip()} "
 
 

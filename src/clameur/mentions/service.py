@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 
+from clameur.db.bulk import insert_returning_ids
 from clameur.mentions.draft import Draft, StepContext
 from clameur.mentions.models import Author, Mention
 from clameur.tenancy.models import MentionBrand
 
 _CHUNK = 500  # bound the size of IN (...) lists
+# Bulk writes go through Core tables: the ORM's bulk paths cost more than the SQL here.
+AUTHORS = cast(Table, Author.__table__)
+MENTIONS = cast(Table, Mention.__table__)
+MENTION_BRANDS = cast(Table, MentionBrand.__table__)
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> list[list[Any]]:
@@ -136,20 +141,31 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
 
     ids = {key: row.id for key, row in found.items()}
     if inserts:
-        returned = ctx.session.execute(
-            insert(Author).returning(Author.id, Author.tenant_id, Author.source, Author.handle),
-            inserts,
+        new_ids = insert_returning_ids(
+            ctx.session, AUTHORS, inserts, ("tenant_id", "source", "handle")
         )
-        for r in returned:
-            ids[(r.tenant_id, r.source, r.handle)] = r.id
-    for update_row in updates:  # rare: profile changes; one statement per changed author
-        ctx.session.execute(
-            update(Author).where(Author.id == update_row.pop("id")).values(**update_row)
-        )
+        for row, new_id in zip(inserts, new_ids, strict=True):
+            ids[(row["tenant_id"], row["source"], row["handle"])] = new_id
+    _update_by_id(ctx, AUTHORS, updates)
     for key, group in by_key.items():
         for draft in group:
             draft.author_id = ids[key]
     return drafts
+
+
+def _update_by_id(ctx: StepContext, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany UPDATE per set of changed columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        columns = tuple(sorted(k for k in row if k != "id"))
+        groups[columns].append({f"v_{k}": v for k, v in row.items()})
+    for columns, params in groups.items():
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("v_id"))
+            .values({c: bindparam(f"v_{c}") for c in columns})
+        )
+        ctx.session.execute(stmt, params)
 
 
 def _profile(draft: Draft) -> dict[str, Any]:
@@ -199,13 +215,11 @@ def store(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
              "ingested_at": now, **_columns(d)}
             for d in new
         ]  # fmt: skip
-        returned = ctx.session.execute(
-            insert(Mention).returning(Mention.id, Mention.tenant_id, Mention.source,
-                                      Mention.external_id, sort_by_parameter_order=True),
-            rows,
-        )  # fmt: skip
-        for draft, row in zip(new, returned, strict=True):
-            draft.mention_id = row.id
+        ids = insert_returning_ids(
+            ctx.session, MENTIONS, rows, ("tenant_id", "source", "external_id")
+        )
+        for draft, new_id in zip(new, ids, strict=True):
+            draft.mention_id = new_id
         for d in new:
             ctx.report.mark_draft(d, "imported")
     for d in edited:
@@ -224,5 +238,5 @@ def store(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         for b in dict.fromkeys(d.brand_ids)
     ]
     if links:
-        ctx.session.execute(insert(MentionBrand), links)
+        ctx.session.execute(insert(MENTION_BRANDS), links)
     return drafts
