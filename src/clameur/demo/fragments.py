@@ -1,15 +1,22 @@
-"""Text fragments for the synthetic demo mentions (written for Clameur, not copied from anywhere).
+"""Text fragments and mix tables for the synthetic demo mentions.
+
+Written for Clameur, not copied from any data set or website.
 
 Every template is a ``str.format`` pattern. Placeholders are filled lazily by the generator:
 ``{brand}`` (the brand as the author writes it), ``{city}``, ``{order}``, ``{amount}``,
-``{days}``, ``{hours}``, ``{agent}``, ``{product}``, ``{tracking}``, ``{ref}``, ``{day}``,
-``{date}``, ``{time}``, ``{n}``, ``{years}``, ``{link}``, ``{influencer}``.
+``{days}``, ``{hours}``, ``{minutes}``, ``{agent}``, ``{product}``, ``{tracking}``, ``{ref}``,
+``{day}``, ``{date}``, ``{time}``, ``{n}``, ``{years}``, ``{link}``, ``{influencer}``.
 Body templates (the only required part of a post) always contain ``{brand}``;
 openers, details and closers never do.
 """
 
 from __future__ import annotations
 
+import random
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Final
 
 Pool = tuple[str, ...]
@@ -367,7 +374,7 @@ DETAILS: Final[dict[str, ByKey]] = {
         "telecom": (
             "Numéro client {ref}.",
             "J'ai déjà redémarré la box {n} fois.",
-            "Service client appelé : {hours} minutes d'attente pour rien.",
+            "Service client appelé : {minutes} minutes d'attente pour rien.",
             "Et évidemment je paie {amount} par mois.",
             "Technicien promis pour {day}, jamais venu.",
             "Le chat en ligne me renvoie vers la FAQ en boucle.",
@@ -375,7 +382,7 @@ DETAILS: Final[dict[str, ByKey]] = {
         "energy": (
             "Contrat n°{ref}.",
             "Relevé envoyé le {date}.",
-            "{hours} minutes d'attente au téléphone.",
+            "{minutes} minutes d'attente au téléphone.",
             "Prélèvement de {amount} ce mois-ci.",
             "J'ai déjà envoyé {n} mails.",
         ),
@@ -398,14 +405,14 @@ DETAILS: Final[dict[str, ByKey]] = {
         "telecom": (
             "Account number {ref}.",
             "Already restarted the router {n} times.",
-            "Called support: {hours} minutes on hold for nothing.",
+            "Called support: {minutes} minutes on hold for nothing.",
             "And of course I'm paying {amount} a month.",
             "Engineer was booked for {day}, never showed.",
         ),
         "energy": (
             "Account {ref}.",
             "Sent my meter reading on {date}.",
-            "{hours} minutes on hold.",
+            "{minutes} minutes on hold.",
             "They took {amount} this month.",
             "I've sent {n} emails already.",
         ),
@@ -521,10 +528,10 @@ SECTOR_BODIES: Final[dict[str, dict[str, ByKey]]] = {
                 "Commande n°{order} passée il y a {days} jours chez {brand}, jamais expédiée.",
                 "{brand} annonçait 48 h, ça fait {days} jours que j'attends {product}.",
                 "Le suivi de ma commande {brand} n'a pas bougé depuis une semaine.",
-                "Toujours pas reçu {product} commandé chez {brand} pour un anniversaire. Raté.",
+                "Toujours pas reçu ma commande {brand}, c'était pour un anniversaire. Raté.",
             ),
             "damaged": (
-                "Reçu {product} de chez {brand} complètement abîmé, carton éventré.",
+                "Reçu {product} de chez {brand} : état lamentable, carton éventré.",
                 "Produit arrivé cassé et {brand} me demande des photos pour la {n}e fois.",
                 "Commande {brand} reçue tachée, et une couture lâche déjà.",
                 "Commandé un plaid beige chez {brand}, reçu un coussin vert. Bravo.",
@@ -549,12 +556,12 @@ SECTOR_BODIES: Final[dict[str, dict[str, ByKey]]] = {
                 "{brand} les soldes commencent quand cette année ?",
             ),
             "praise": (
-                "Reçu ma commande {brand} en 2 jours, {product} magnifique.",
+                "Reçu ma commande {brand} en 2 jours : {product}, encore plus beau qu'en photo.",
                 "Service client {brand} au top, échange fait sans discuter.",
                 "Encore une super commande chez {brand}, emballage soigné et joli mot.",
             ),
             "neutral": (
-                "Je regarde {product} chez {brand}, quelqu'un l'a déjà ?",
+                "Je regarde {product} chez {brand}, quelqu'un a déjà testé ?",
                 "Nouvelle collection {brand} en ligne, quelques jolies pièces.",
                 "Vu la pub {brand} à la télé hier soir.",
             ),
@@ -714,7 +721,7 @@ SECTOR_BODIES: Final[dict[str, dict[str, ByKey]]] = {
                 "How do I return something to {brand} without the label?",
             ),
             "praise": (
-                "My {brand} order arrived in 2 days and {product} is gorgeous.",
+                "My {brand} order arrived in 2 days and it's gorgeous.",
                 "{brand} customer service swapped my item without any fuss.",
             ),
             "neutral": (
@@ -991,6 +998,46 @@ REVIEW_CLOSERS: Final[dict[str, ByKey]] = {
     },
 }
 
+# Neutral reviews (the social "neutral" bodies are chatter and questions, not reviews).
+REVIEW_NEUTRAL: Final[ByKey] = {
+    "fr": (
+        "Service correct chez {brand}, sans plus.",
+        "{brand} fait le job, rien d'exceptionnel.",
+        "Prix corrects chez {brand} mais délais un peu longs.",
+        "Client de {brand} depuis {years} ans : quelques couacs, mais réglés à chaque fois.",
+        "{brand} : bon rapport qualité-prix, service client difficile à joindre.",
+    ),
+    "en": (
+        "{brand} is fine, nothing special.",
+        "Decent prices at {brand} but slow to respond.",
+        "With {brand} for {years} years: a few hiccups, always sorted in the end.",
+        "{brand} does the job. Customer service hard to reach though.",
+    ),
+}
+
+BLOG_LINES: Final[dict[str, ByKey]] = {
+    "fr": {
+        "intro": (
+            "Petit retour d'expérience après plusieurs mois.", "Je vous raconte.",
+            "On me pose souvent la question, alors voilà.", "Billet un peu long, désolé.",
+        ),
+        "outro": (
+            "Je mettrai ce billet à jour si ça bouge.", "Et vous, votre expérience ?",
+            "Bilan : à vous de voir.", "Voilà, c'était mon petit coup de gueule (ou de cœur).",
+        ),
+    },
+    "en": {
+        "intro": (
+            "A quick write-up after a few months.", "Long story, bear with me.",
+            "People keep asking, so here goes.",
+        ),
+        "outro": (
+            "I'll update this post if anything changes.", "What's your experience been?",
+            "Make of that what you will.",
+        ),
+    },
+}  # fmt: skip
+
 BLOG_TITLES: Final[ByKey] = {
     "fr": (
         "Mon avis sur {brand} après {n} mois",
@@ -1087,6 +1134,7 @@ EMAIL: Final[dict[str, ByKey]] = {
             "À défaut de réponse sous quinze jours, je saisirai le médiateur compétent.",
             "Je vous remercie de me tenir informé des suites données à ma réclamation.",
         ),
+        "ask_praise": ("Bonne continuation à toute l'équipe.", "Encore merci."),
         "ask_other": (
             "Je vous remercie par avance pour votre réponse.",
             "Pourriez-vous me rappeler au numéro indiqué dans mon espace client ?",
@@ -1110,8 +1158,20 @@ EMAIL: Final[dict[str, ByKey]] = {
             "Je souhaitais simplement saluer la réactivité de l'équipe {brand} lors de mon "
             "dernier échange.",
         ),
-        "question_subject": ("Demande d'information", "Question sur mon contrat", "Renseignement"),
-        "request_subject": ("Demande de modification", "Demande de rappel", "Changement d'adresse"),
+        "question": (
+            "Pourriez-vous m'indiquer la démarche pour modifier les informations de mon compte ?",
+            "Je souhaiterais connaître le délai de traitement habituel d'une réclamation.",
+            "Pourriez-vous me préciser les frais éventuels en cas de résiliation ?",
+            "Je souhaiterais savoir où en est ma demande en cours.",
+        ),
+        "request": (
+            "Je souhaiterais mettre à jour les coordonnées associées à mon compte.",
+            "Je vous prie de bien vouloir m'adresser un duplicata de ma dernière facture.",
+            "Je souhaiterais être rappelé par un conseiller au sujet de mon dossier.",
+            "Je vous remercie de bien vouloir modifier mon adresse postale dès que possible.",
+        ),
+        "question_subject": ("Demande d'information", "Question", "Renseignement"),
+        "request_subject": ("Demande", "Demande concernant mon compte", "Ma demande"),
     },
     "en": {
         "subject_word": ("Subject:",),
@@ -1133,6 +1193,7 @@ EMAIL: Final[dict[str, ByKey]] = {
             "If I do not hear back within fourteen days, I will escalate to the ombudsman.",
             "Please keep me informed of the outcome of this complaint.",
         ),
+        "ask_praise": ("Keep up the good work.", "Many thanks again."),
         "ask_other": (
             "Thank you in advance for your reply.",
             "Could you call me back on the number in my account?",
@@ -1149,8 +1210,18 @@ EMAIL: Final[dict[str, ByKey]] = {
             "I wanted to thank {agent} from {brand} customer service for their professionalism.",
             "I simply wished to commend the {brand} team for their quick response last week.",
         ),
-        "question_subject": ("Information request", "Question about my contract", "Enquiry"),
-        "request_subject": ("Change request", "Callback request", "Change of address"),
+        "question": (
+            "Could you tell me how to update the details on my account?",
+            "I would like to know whether there are any fees if I cancel.",
+            "Could you let me know how long a complaint usually takes to process?",
+        ),
+        "request": (
+            "I would like to update the contact details on my account.",
+            "Please send me a copy of my latest invoice.",
+            "I would like an adviser to call me back about my case.",
+        ),
+        "question_subject": ("Information request", "Question", "Enquiry"),
+        "request_subject": ("Request", "Request about my account", "My request"),
     },
 }
 
@@ -1286,7 +1357,7 @@ WAVE_BODIES: Final[ByKey] = {
         "C'est quand que ça revient {brand} ? J'ai un rendez-vous médical à appeler.",
         "Panne {brand} : j'ai redémarré mon téléphone {n} fois pour rien.",
         "Si la panne {brand} dure encore, je résilie.",
-        "{brand} toujours rien à {city}. Une heure de rétablissement ?",
+        "{brand} toujours rien à {city}. Une idée de l'heure de retour du réseau ?",
         "Ma mère ne peut plus appeler depuis ce matin, {brand} vous faites quoi ?",
         "Même chose à {city}. Chez {brand}, silence radio sur l'appli.",
         "Le site de {brand} affiche « aucun incident »… bah voyons.",
@@ -1295,7 +1366,7 @@ WAVE_BODIES: Final[ByKey] = {
         "Je suis commerçant à {city}, plus de terminal de paiement à cause de {brand}.",
         "Plus de SMS, plus de data, plus rien. {brand} on attend des explications.",
         "{brand} un geste commercial pour cette panne ce serait la moindre des choses.",
-        "Le service client {brand} sature, {hours} minutes d'attente puis ça coupe.",
+        "Le service client {brand} sature, {minutes} minutes d'attente puis ça coupe.",
     ),
     "en": (
         "{influencer} same here, no {brand} signal at all in {city}.",
@@ -1324,3 +1395,286 @@ BURST_SLOTS: Final[tuple[Pool, ...]] = (
     ("Service client injoignable.", "Service client aux abonnés absents.", ""),
     ("Fuyez !!", "FUYEZ !", "Fuyez.", "À fuir !!", "Fuyez !!!"),
 )
+
+# --------------------------------------------------------------------------- mix tables
+
+SOURCE_WEIGHTS: Final = {
+    "twitter": 30.0, "facebook": 16.0, "review": 12.0, "forum": 9.0, "instagram": 8.0,
+    "reddit": 6.0, "mastodon": 5.0, "bluesky": 4.5, "email": 4.0, "blog": 3.0, "news": 2.5,
+}  # fmt: skip
+# Sources where posts get replies (e-mails get follow-ups from the same author), and how often.
+REPLY_RATE: Final = {
+    "twitter": 0.2, "facebook": 0.25, "instagram": 0.15, "mastodon": 0.2, "bluesky": 0.2,
+    "reddit": 0.35, "forum": 0.35, "blog": 0.15, "email": 0.12,
+}  # fmt: skip
+WAVE_SOURCES: Final = (
+    ("twitter", 30.0), ("facebook", 25.0), ("forum", 10.0), ("reddit", 8.0), ("mastodon", 8.0),
+    ("bluesky", 8.0), ("instagram", 6.0),
+)  # fmt: skip
+SECTOR_WEIGHT: Final = {"telecom": 35.0, "energy": 20.0, "retail": 27.0, "delivery": 18.0}
+COMPLAINTS: Final = {
+    "telecom": (("outage", 3.0), ("billing", 3.0), ("churn", 2.0), ("rude", 1.0), ("refund", 1.0)),
+    "energy": (("outage", 2.0), ("billing", 4.0), ("churn", 2.0), ("rude", 1.0), ("refund", 1.0)),
+    "retail": (
+        ("late", 3.0), ("damaged", 2.0), ("lost", 1.0), ("refund", 2.0), ("churn", 1.0),
+        ("rude", 1.0),
+    ),
+    "delivery": (
+        ("late", 3.0), ("lost", 2.0), ("damaged", 2.0), ("rude", 2.0), ("refund", 1.0),
+        ("churn", 1.0),
+    ),
+}  # fmt: skip
+INTENTS: Final = {
+    "social": (
+        ("complaint", 36.0), ("question", 15.0), ("request", 8.0), ("praise", 16.0),
+        ("neutral", 15.0), ("spam", 6.0), ("toxic", 4.0),
+    ),
+    "review": (
+        ("complaint", 45.0), ("praise", 36.0), ("neutral", 15.0), ("spam", 2.0), ("toxic", 2.0),
+    ),
+    "email": (("complaint", 62.0), ("question", 18.0), ("request", 14.0), ("praise", 6.0)),
+    "blog": (("complaint", 45.0), ("praise", 30.0), ("neutral", 25.0)),
+}  # fmt: skip
+# Tone of an intent; every complaint sub-type and "toxic" are "neg".
+TONE: Final = {
+    "question": "ask", "request": "ask", "praise": "pos", "neutral": "neu", "spam": "spam",
+}  # fmt: skip
+# Relative volume per local hour (0-23), weekdays and weekends.
+WEEKDAY_RHYTHM: Final = (
+    0.6, 0.35, 0.2, 0.15, 0.15, 0.25, 0.6, 1.5, 3.0, 4.4, 5.4, 5.9,
+    5.0, 4.6, 4.8, 4.6, 4.4, 4.7, 5.3, 5.9, 6.3, 6.0, 4.3, 2.2,
+)  # fmt: skip
+WEEKEND_RHYTHM: Final = (
+    1.0, 0.7, 0.4, 0.25, 0.2, 0.2, 0.3, 0.6, 1.3, 2.4, 3.4, 4.0,
+    4.1, 3.9, 3.7, 3.6, 3.6, 3.8, 4.1, 4.5, 4.9, 4.8, 3.8, 2.3,
+)  # fmt: skip
+# external_id prefix and first number per source.
+ID_PREFIX: Final = {
+    "twitter": ("tw", 1843520001), "facebook": ("fb", 5120004417), "instagram": ("ig", 3310000123),
+    "mastodon": ("md", 1133000441), "bluesky": ("bs", 3100008821), "reddit": ("rd", 9100000077),
+    "forum": ("fo", 410023), "blog": ("bl", 80311), "news": ("nw", 700141),
+    "review": ("rv", 2200417), "email": ("em", 610000), "web": ("wb", 1000), "other": ("ot", 1000),
+}  # fmt: skip
+TEXT_LIMIT: Final = {"twitter": 280, "bluesky": 300, "mastodon": 500, "instagram": 900}
+# URL patterns on fictional hosts. Keys: h (handle), host, num, code, page, sub, slug, sector, ym.
+AUTHOR_URLS: Final = {
+    "twitter": "https://x.example/{h}", "facebook": "https://facebook.example/{h}",
+    "instagram": "https://instagram.example/{h}", "mastodon": "https://{host}/@{h}",
+    "bluesky": "https://bsky.example/profile/{h}", "reddit": "https://reddit.example/user/{h}",
+    "forum": "https://forum-conso.example/u/{h}", "blog": "https://{blog}.blog.example/",
+    "news": "https://{host}/", "review": "https://etoiles-avis.example/membre/{h}",
+}  # fmt: skip
+POST_URLS: Final = {
+    "twitter": "https://x.example/{h}/status/{num}",
+    "facebook": "https://facebook.example/{page}/posts/{num}",
+    "instagram": "https://instagram.example/p/{code}",
+    "mastodon": "https://{host}/@{h}/{num}",
+    "bluesky": "https://bsky.example/profile/{h}/post/{code}",
+    "reddit": "https://reddit.example/r/{sub}/comments/{code}/",
+    "forum": "https://forum-conso.example/t/{slug}/{num}",
+    "blog": "https://{blog}.blog.example/{ym}/{code}",
+    "news": "https://{host}/{sector}/{code}-{num}",
+    "review": "https://etoiles-avis.example/avis/{slug}/{num}",
+}
+
+# --------------------------------------------------------------------------- text utilities
+
+B36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+_WORD_RE: Final = re.compile(r"[^\W\d_]{4,}")
+
+
+def strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", strip_accents(text).lower())
+
+
+def typo(rng: random.Random, text: str, protect: str) -> str:
+    """Introduce one plausible typo, never inside ``protect``, a handle, a tag or a link."""
+    words = list(_WORD_RE.finditer(text))
+    if not words:
+        return text
+    match = words[int(rng.random() * len(words))]
+    a, b = match.span()
+    if a and text[a - 1] in "@#/._-":
+        return text
+    pos = text.find(protect) if protect else -1
+    while pos >= 0:
+        if pos < b and a < pos + len(protect):
+            return text
+        pos = text.find(protect, pos + 1)
+    word, op = match.group(), rng.random()
+    i = rng.randrange(1, len(word) - 1)
+    if op < 0.35:
+        new = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    elif op < 0.6:
+        new = word[:i] + word[i + 1 :]
+    elif op < 0.85 and strip_accents(word) != word:
+        new = strip_accents(word)
+    else:
+        new = word[:i] + word[i] + word[i:]
+    return text[:a] + new + text[b:]
+
+
+class Placeholders(dict[str, str]):
+    """Placeholder values for one record, drawn lazily (and once each) from the caller's RNG."""
+
+    def __init__(
+        self, rng: random.Random, lang: str, when: datetime, sector: str, ref_prefix: str,
+        formal_terms: Pool, social_terms: Pool, tags: Pool, *, formal: bool,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.rng, self.lang, self.when, self.sector, self.ref_prefix = (
+            rng, lang, when, sector, ref_prefix,
+        )  # fmt: skip
+        self.formal_terms, self.social_terms, self.tags = formal_terms, social_terms, tags
+        self.formal = formal
+
+    def __missing__(self, key: str) -> str:
+        value = _FILLERS[key](self)
+        self[key] = value
+        return value
+
+    def brand(self) -> str:
+        """The brand as this author writes it: name, @handle or #tag, case and accents vary."""
+        rng = self.rng
+        social = not self.formal and rng.random() > 0.62
+        term = rng.choice(self.social_terms if social else self.formal_terms)
+        roll = rng.random()
+        if roll < 0.1 and not self.formal:
+            return term.lower()
+        return strip_accents(term) if roll < 0.18 else term
+
+    def amount(self) -> str:
+        euros = int(self.rng.lognormvariate(3.8, 0.8)) + 1
+        cents = self.rng.choice((0, 90, 99, 49, 50, self.rng.randrange(100)))
+        return f"{euros},{cents:02d} €" if self.lang == "fr" else f"€{euros}.{cents:02d}"
+
+    def day(self) -> str:
+        return WEEKDAYS[self.lang][(self.when.weekday() - self.rng.randint(1, 3)) % 7]
+
+    def date(self) -> str:
+        past = self.when - timedelta(days=self.rng.randint(2, 20))
+        day = "1er" if past.day == 1 and self.lang == "fr" else str(past.day)
+        return f"{day} {MONTHS[self.lang][past.month - 1]}"
+
+    def time(self) -> str:
+        past = self.when - timedelta(minutes=self.rng.randint(20, 300))
+        if self.lang == "fr":
+            return f"{past.hour}h{past.minute:02d}"
+        return f"{(past.hour - 1) % 12 + 1}:{past.minute:02d}{'am' if past.hour < 12 else 'pm'}"
+
+    def link(self) -> str:
+        token = "".join(self.rng.choice(B36) for _ in range(6))
+        return f"https://{self.rng.choice(SPAM_HOSTS)}/{token}"
+
+
+_FILLERS: Final[dict[str, Callable[[Placeholders], str]]] = {
+    "brand": Placeholders.brand,
+    "amount": Placeholders.amount,
+    "day": Placeholders.day,
+    "date": Placeholders.date,
+    "time": Placeholders.time,
+    "link": Placeholders.link,
+    "city": lambda c: c.rng.choice(CITIES[c.lang]),
+    "agent": lambda c: c.rng.choice(AGENTS[c.lang]),
+    "product": lambda c: c.rng.choice(PRODUCTS[c.sector][c.lang]),
+    "order": lambda c: str(c.rng.randrange(10000, 99999)),
+    "tracking": lambda c: f"LU{c.rng.randrange(10**8, 10**9)}",
+    "ref": lambda c: f"{c.ref_prefix}-{c.rng.randrange(10**6, 10**7)}",
+    "days": lambda c: str(c.rng.randint(2, 21)),
+    "hours": lambda c: str(c.rng.randint(2, 36)),
+    "minutes": lambda c: str(c.rng.randint(15, 95)),
+    "n": lambda c: str(c.rng.randint(2, 6)),
+    "years": lambda c: str(c.rng.randint(2, 12)),
+}
+
+# All bodies for (lang, sector, intent): the sector's own plus the generic ones.
+BODIES: Final = {
+    (lang, sector, intent): SECTOR_BODIES[lang][sector].get(intent, ())
+    + GENERIC_BODIES[lang].get(intent, ())
+    for lang in ("fr", "en")
+    for sector in SECTOR_BODIES[lang]
+    for intent in {*GENERIC_BODIES[lang], *SECTOR_BODIES[lang][sector]}
+}
+
+
+# --------------------------------------------------------------------------- assembling texts
+
+
+def decorate(text: str, ctx: Placeholders, tone: str, source: str, *, tags: bool = True) -> str:
+    """Social-media touches: the odd typo, case, emoji and hashtags; respect length limits."""
+    rng, lang, plain = ctx.rng, ctx.lang, text
+    if tone != "spam" and rng.random() < (0.12 if lang == "fr" else 0.07):
+        text = typo(rng, text, ctx.get("brand", ""))
+    roll = rng.random()
+    if tone == "neg" and roll < 0.02:
+        text = text.upper()
+    elif roll < 0.1 and text[:1].isupper() and lang == "fr":
+        text = text[0].lower() + text[1:]
+    if tone in EMOJI and rng.random() < 0.33:
+        text += " " + rng.choice(EMOJI[tone]) * rng.choice((1, 1, 1, 2, 3))
+    rate = 0.55 if source == "instagram" else 0.22
+    if tags and source in ("twitter", "instagram", "mastodon", "bluesky") and rng.random() < rate:
+        pool = HASHTAGS[lang][ctx.sector] + HASHTAGS[lang].get(tone, ())
+        chosen = rng.sample(pool, k=min(len(pool), rng.randint(1, 2)))
+        if ctx.tags and rng.random() < 0.3:
+            chosen.append(rng.choice(ctx.tags))
+        text += " " + " ".join(chosen)
+    limit = TEXT_LIMIT.get(source, 0)
+    if limit and len(text) > limit:  # drop the decorations, then cut the tail if need be
+        text = plain if len(plain) <= limit else plain[: limit - 1].rstrip() + "…"
+    return text
+
+
+def compose(ctx: Placeholders, intent: str, tone: str, *, review: bool = False) -> str:
+    """A post or review: optional opener, a body for the intent, detail and closer."""
+    rng, lang = ctx.rng, ctx.lang
+    sector = ctx.sector
+    parts = []
+    openers = REVIEW_OPENERS if review else OPENERS
+    closers = REVIEW_CLOSERS if review else CLOSERS
+    if tone in openers[lang] and rng.random() < (0.45 if review else 0.28):
+        parts.append(rng.choice(openers[lang][tone]))
+    neutral_review = review and intent == "neutral"
+    bodies = REVIEW_NEUTRAL[lang] if neutral_review else BODIES[(lang, sector, intent)]
+    parts.append(rng.choice(bodies))
+    if tone in ("neg", "ask") and intent not in ("toxic", "question") and rng.random() < 0.4:
+        parts.append(rng.choice(DETAILS[lang][sector]))
+    if tone in closers[lang] and rng.random() < (0.5 if review else 0.3):
+        parts.append(rng.choice(closers[lang][tone]))
+    return " ".join(parts).format_map(ctx)
+
+
+def email(ctx: Placeholders, intent: str, signature: str) -> str:
+    """A formal e-mail: subject, greeting, context, the problem or question, request, closing."""
+    rng, lang = ctx.rng, ctx.lang
+    e = EMAIL[lang]
+    if intent == "complaint":
+        subject, problem = rng.choice(EMAIL_CASES[lang][ctx.sector])
+        if rng.random() < 0.6:
+            problem += " " + rng.choice(e["insist"])
+        ask = rng.choice(e["ask_complaint"])
+    else:
+        subject = rng.choice(e[f"{intent}_subject"])
+        problem = rng.choice(e[intent])
+        ask = rng.choice(e["ask_praise" if intent == "praise" else "ask_other"])
+    intro, closing = rng.choice(e["intro"]), rng.choice(e["closing"])
+    lines = (
+        f"{e['subject_word'][0]} {subject}", "", rng.choice(e["greeting"]), "",
+        f"{intro} {problem}", "", ask, "", closing, signature,
+    )  # fmt: skip
+    return "\n".join(lines).format_map(ctx)
+
+
+def email_followup(ctx: Placeholders, signature: str) -> str:
+    """A reminder about an earlier e-mail that got no answer."""
+    rng, e = ctx.rng, EMAIL[ctx.lang]
+    lines = (
+        f"{e['subject_word'][0]} {rng.choice(e['followup_subject'])}", "",
+        rng.choice(e["greeting"]), "", f"{rng.choice(e['followup'])} {rng.choice(e['insist'])}",
+        "", rng.choice(e["ask_complaint"]), "", rng.choice(e["closing"]), signature,
+    )  # fmt: skip
+    return "\n".join(lines).format_map(ctx)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clameur.demo.generator import DEMO_TENANTS, generate_mentions, write_jsonl
 from sqlalchemy import select
 
 from clameur.db import session_scope
+from clameur.demo.generator import DEMO_TENANTS, generate_mentions, write_jsonl
 from clameur.pipeline import ImportResult, Pipeline
 from clameur.tenancy import Tenant, add_brand, add_tenant, get_tenant, list_brands
 
