@@ -1,14 +1,14 @@
 """Deterministic generator of realistic synthetic mentions (demo data and benchmarks).
 
-Everything is produced from templates in :mod:`clameur.demo.fragments` combined with a seeded
-:class:`random.Random`; no text comes from any data set. The generator streams: memory is bounded
-by the author pool and a small window of recent posts, whatever ``count`` is, and records come out
-in non-decreasing ``created_at`` order.
+Everything is produced from the templates of the sibling modules (assembled by
+:mod:`clameur.demo.fragments`) combined with a seeded :class:`random.Random`; no text comes from
+any data set. The generator streams: memory is bounded by the author pool
+(:mod:`clameur.demo.people`) and a small window of recent posts, whatever ``count`` is, and
+records come out in non-decreasing ``created_at`` order.
 """
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import json
 import math
@@ -18,12 +18,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from . import fragments as frag
-
-T = TypeVar("T")
+from clameur.demo import fragments as frag
+from clameur.demo import posts, reviews_news, scenarios, words
+from clameur.demo.people import ZONES, People, Person
+from clameur.demo.sampling import Weighted, allocate, sorted_uniforms
 
 
 @dataclass(frozen=True)
@@ -71,48 +72,6 @@ SOURCES: Final[tuple[str, ...]] = (
 SECTORS: Final[tuple[str, ...]] = ("telecom", "energy", "retail", "delivery")
 DEFAULT_START: Final = datetime(2026, 11, 16, tzinfo=UTC)
 
-_ZONES: Final = {
-    "fr": ZoneInfo("Europe/Paris"),
-    "en-gb": ZoneInfo("Europe/London"),
-    "en-us": ZoneInfo("America/New_York"),
-}
-
-
-class _Weighted(Generic[T]):
-    """Weighted choice in O(log n) with a caller-supplied RNG."""
-
-    __slots__ = ("items", "cum", "total")
-
-    def __init__(self, pairs: Iterable[tuple[T, float]]) -> None:
-        self.items: list[T] = []
-        self.cum: list[float] = []
-        acc = 0.0
-        for item, weight in pairs:
-            acc += weight
-            self.items.append(item)
-            self.cum.append(acc)
-        self.total = acc
-
-    def pick(self, rng: random.Random) -> T:
-        index = bisect.bisect_right(self.cum, rng.random() * self.total)
-        return self.items[min(index, len(self.items) - 1)]
-
-
-@dataclass(slots=True)
-class _Person:
-    handle: str
-    name: str  # as displayed: full name, initial, first name or a nickname
-    full: str  # for e-mail signatures
-    lang: str
-    zone: ZoneInfo
-    followers: int
-    created_ts: int
-    kind: str = "customer"  # customer | influencer | bot | outlet | fresh
-    verified: bool = False
-    host: str = "piaille.example"  # Mastodon instance, or the outlet's site for news
-    mail: str = ""
-    iso: str = ""  # created_at, formatted on first use
-
 
 @dataclass(frozen=True, slots=True)
 class _BrandInfo:
@@ -133,28 +92,9 @@ class _BrandInfo:
 @dataclass(frozen=True, slots=True)
 class _Post:
     external_id: str
-    person: _Person
+    person: Person
     brand: _BrandInfo
     tone: str
-
-
-def _sorted_uniforms(rng: random.Random, n: int) -> Iterator[float]:
-    """n sorted uniforms in [0, 1), one at a time (successive minima), O(1) memory."""
-    x = 0.0
-    for k in range(n, 0, -1):
-        x += (1.0 - x) * (1.0 - rng.random() ** (1.0 / k))
-        yield min(x, 0.999999)
-
-
-def _allocate(total: int, weights: Sequence[float]) -> list[int]:
-    """Split total into integer parts proportional to weights (largest remainder)."""
-    scale = total / sum(weights)
-    raw = [w * scale for w in weights]
-    counts = [int(r) for r in raw]
-    order = sorted(range(len(raw)), key=lambda i: counts[i] - raw[i])
-    for i in order[: total - sum(counts)]:
-        counts[i] += 1
-    return counts
 
 
 def _background_times(
@@ -165,9 +105,9 @@ def _background_times(
         local = datetime.fromtimestamp(start_ts + hour * 3600 + 1800, tz=zone)
         rhythm = frag.WEEKEND_RHYTHM if local.weekday() >= 5 else frag.WEEKDAY_RHYTHM
         weights.append(rhythm[local.hour] * rng.uniform(0.8, 1.25))
-    for hour, k in enumerate(_allocate(n, weights)):
+    for hour, k in enumerate(allocate(n, weights)):
         base = start_ts + hour * 3600
-        for u in _sorted_uniforms(rng, k):
+        for u in sorted_uniforms(rng, k):
             yield base + int(u * 3600)
 
 
@@ -195,20 +135,19 @@ class _Generator:
                 raise ValueError(f"unsupported sector {info.brand.sector!r}")
         if count and not brands:
             raise ValueError("no brand to mention")
-        self.brands = _Weighted((b, frag.SECTOR_WEIGHT[b.brand.sector]) for b in brands)
+        self.brands = Weighted((b, frag.SECTOR_WEIGHT[b.brand.sector]) for b in brands)
         self.telecom = next((b for b in brands if b.brand.sector == "telecom"), None)
         self.retail = next((b for b in brands if b.brand.sector == "retail"), None)
-        self.complaints = {s: _Weighted(pairs) for s, pairs in frag.COMPLAINTS.items()}
-        self.intents = {k: _Weighted(pairs) for k, pairs in frag.INTENTS.items()}
-        self.sources = _Weighted(frag.SOURCE_WEIGHTS.items())
-        self.wave_sources = _Weighted(frag.WAVE_SOURCES)
+        self.complaints = {s: Weighted(pairs) for s, pairs in frag.COMPLAINTS.items()}
+        self.intents = {k: Weighted(pairs) for k, pairs in frag.INTENTS.items()}
+        self.sources = Weighted(frag.SOURCE_WEIGHTS.items())
+        self.wave_sources = Weighted(frag.WAVE_SOURCES)
         self.counters = dict.fromkeys(SOURCES, 0)
         self.windows: dict[tuple[str, str], deque[_Post]] = {}
         self.wave_recent: deque[str] = deque(maxlen=40)
-        self.fresh_seq = 1000
         self.infl_id = ""
         self._plan()
-        self._build_people()
+        self.people = People(self.rng, count, self.start_ts)
 
     # ------------------------------------------------------------------ planning
     def _plan(self) -> None:
@@ -236,107 +175,17 @@ class _Generator:
         norm = 1.0 - math.exp(-span / mean)
         wave = (
             min(last, self.t_infl + 90 + int(-mean * math.log(1.0 - u * norm)))
-            for u in _sorted_uniforms(wave_rng, self.n_wave)
+            for u in sorted_uniforms(wave_rng, self.n_wave)
         )
         burst = (
             min(last, self.t_burst + int(u * 3000))
-            for u in _sorted_uniforms(burst_rng, self.n_burst)
+            for u in sorted_uniforms(burst_rng, self.n_burst)
         )
         return [
             _tag(_INFLUENCER, [self.t_infl] * self.n_infl),
             _tag(_WAVE, wave),
             _tag(_BURST, burst),
         ]
-
-    # ------------------------------------------------------------------ people
-    def _person(self, lang: str, zkey: str, *, fresh_at: int | None = None) -> _Person:
-        rng = self.rng
-        first, last = rng.choice(frag.FIRST_NAMES[lang]), rng.choice(frag.LAST_NAMES[lang])
-        f, surname = frag.slug(first), frag.slug(last)
-        word = rng.choice(frag.HANDLE_WORDS[lang])
-        zone = _ZONES[zkey]
-        if fresh_at is not None:  # new, throw-away or first-time account
-            self.fresh_seq += rng.randint(1, 9)
-            handle, kind = f"{f}{surname[0]}_{self.fresh_seq}", "fresh"
-            followers = int(rng.expovariate(0.25))
-            created = fresh_at - rng.randint(3600, 20 * 86400)
-        else:
-            handle = rng.choice(
-                (f"{f}{surname}", f"{f}_{surname}", f"{f}.{surname}", f"{f}_{surname[0]}",
-                 f"{f}{rng.randint(10, 99)}", f"{word}_{f}", f"{word}{rng.randint(10, 99)}",
-                 f"{f}{surname[:3]}", f"{word}.{f}" if lang == "fr" else f"the_{word}")
-            )  # fmt: skip
-            while handle in self.used:
-                handle += rng.choice("xyzkq")
-            self.used.add(handle)
-            kind, followers = "customer", min(60000, int(rng.lognormvariate(4.6, 1.5)))
-            created = self.start_ts - int(rng.uniform(150, 15 * 365) * 86400)
-        roll = rng.random()
-        name = (
-            f"{first} {last}" if roll < 0.6
-            else f"{first} {last[0]}." if roll < 0.82
-            else first if roll < 0.92
-            else word.capitalize()
-        )  # fmt: skip
-        mail = f"{handle}@{rng.choice(frag.MAIL_DOMAINS)}"
-        host = rng.choice(frag.MASTODON_INSTANCES)
-        full = f"{first} {last}"
-        return _Person(handle, name, full, lang, zone, followers, created, kind, False, host, mail)
-
-    def _special(
-        self, lang: str, handle: str, kind: str, followers: int, age_days: int, name: str = ""
-    ) -> _Person:
-        """A non-customer account; ``handle`` may use ``{}`` for a generated one."""
-        p = self._person(lang, "fr" if lang == "fr" else "en-gb")
-        p.handle, p.kind, p.followers = handle.format(p.handle), kind, followers
-        p.name = name or p.full
-        p.created_ts = self.start_ts - age_days * 86400
-        p.mail = f"{p.handle}@{self.rng.choice(frag.MAIL_DOMAINS)}"
-        return p
-
-    def _build_people(self) -> None:
-        rng = self.rng
-        self.used: set[str] = set()
-        size = min(4000, max(300, self.count // 8))
-        shares = {"fr": 0.62, "en-gb": 0.26, "en-us": 0.12}
-        self.pools: dict[str, _Weighted[_Person]] = {}
-        wave_order: dict[str, list[_Person]] = {"fr": [], "en": []}
-        for zkey, share in shares.items():
-            lang = zkey[:2]
-            people = [self._person(lang, zkey) for _ in range(max(20, int(size * share)))]
-            self.pools[zkey] = _Weighted((p, 1.0 / (i + 3) ** 0.9) for i, p in enumerate(people))
-            wave_order[lang].extend(people)
-        for order in wave_order.values():
-            rng.shuffle(order)
-        self.wave_people = {lang: iter(order) for lang, order in wave_order.items()}
-        self.influencers: dict[str, list[_Person]] = {"fr": [], "en": []}
-        for i, lang in enumerate(("fr", "fr", "fr", "fr", "fr", "en", "en", "en")):
-            handle = "{}_officiel" if lang == "fr" else "real_{}"
-            followers = rng.randint(440_000, 465_000) if i == 0 else rng.randint(100_000, 900_000)
-            p = self._special(lang, handle, "influencer", followers, rng.randint(1800, 5000))
-            p.verified = True
-            self.influencers[lang].append(p)
-        self.bots: dict[str, list[_Person]] = {"fr": [], "en": []}
-        for lang, bots in self.bots.items():
-            for _ in range(15):
-                handle = (
-                    f"{frag.slug(rng.choice(frag.HANDLE_WORDS[lang]))}deals{rng.randint(10, 999)}"
-                )
-                name = rng.choice(("Bons Plans", "Promo Flash", "Deals 24/7"))
-                bots.append(self._special(lang, handle, "bot", rng.randint(0, 40), 90, name))
-        self.outlets: dict[str, list[_Person]] = {}
-        for lang, outlets in frag.NEWS_OUTLETS.items():
-            self.outlets[lang] = []
-            for name, handle, host in outlets:
-                followers, age = rng.randint(20_000, 300_000), rng.randint(3000, 7000)
-                p = self._special(lang, handle, "outlet", followers, age, name)
-                p.verified, p.host, p.mail = True, host, f"redaction@{host}"
-                self.outlets[lang].append(p)
-
-    def _customer(self, lang: str) -> _Person:
-        if lang == "fr":
-            return self.pools["fr"].pick(self.rng)
-        return self.pools["en-gb" if self.rng.random() < 0.7 else "en-us"].pick(self.rng)
 
     def _ctx(
         self, lang: str, info: _BrandInfo, when: datetime, *, formal: bool
@@ -348,7 +197,7 @@ class _Generator:
 
     # ------------------------------------------------------------------ records
     def _emit(
-        self, source: str, person: _Person, lang: str, text: str, when: datetime,
+        self, source: str, person: Person, lang: str, text: str, when: datetime,
         info: _BrandInfo, tone: str, *, parent: str | None = None, rating: int | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         rng = self.rng
@@ -379,7 +228,7 @@ class _Generator:
         return record
 
     def _author(
-        self, p: _Person, source: str, num: int, info: _BrandInfo, lang: str, when: datetime
+        self, p: Person, source: str, num: int, info: _BrandInfo, lang: str, when: datetime
     ) -> tuple[dict[str, Any], str | None]:
         """The author object and the post URL (None for e-mails)."""
         if source == "email":
@@ -391,7 +240,7 @@ class _Generator:
             handle = f"{p.handle.replace('_', '-')}.bsky.example"
         if not p.iso:
             p.iso = datetime.fromtimestamp(p.created_ts, tz=p.zone).isoformat()
-        subs = frag.REDDIT_SUBS[lang]
+        subs = words.REDDIT_SUBS[lang]
         keys = {
             "h": p.handle if source == "mastodon" else handle, "host": p.host, "num": num,
             "code": format(num * 7919, "x"), "page": info.brand.slug.replace("-", ""),
@@ -406,7 +255,7 @@ class _Generator:
         post_url = frag.POST_URLS.get(source)
         return author, post_url.format_map(keys) if post_url else None
 
-    def _metrics(self, p: _Person, source: str, tone: str) -> dict[str, int]:
+    def _metrics(self, p: Person, source: str, tone: str) -> dict[str, int]:
         rng = self.rng
         reach = 0.3 + p.followers**0.62 / 12.0
         reach *= 1.5 if tone == "neg" else 0.2 if tone == "spam" else 1.0
@@ -428,11 +277,11 @@ class _Generator:
         info = self.brands.pick(rng)
         sector = info.brand.sector
         if source == "news":
-            person = rng.choice(self.outlets[lang])
+            person = rng.choice(self.people.outlets[lang])
             when = datetime.fromtimestamp(ts, tz=person.zone)
             ctx = self._ctx(lang, info, when, formal=True)
-            head = rng.choice(frag.NEWS_HEADLINES[lang][sector])
-            leads = rng.sample(frag.NEWS_LEADS[lang], k=2)
+            head = rng.choice(reviews_news.NEWS_HEADLINES[lang][sector])
+            leads = rng.sample(reviews_news.NEWS_LEADS[lang], k=2)
             text = f"{head}\n\n{leads[0]} {leads[1]}".format_map(ctx)
             return self._emit(source, person, lang, text, when, info, "neu")
         table = source if source in ("review", "email", "blog") else "social"
@@ -441,11 +290,11 @@ class _Generator:
             intent = self.complaints[sector].pick(rng)
         tone = frag.TONE.get(intent, "neg")
         if intent == "spam":
-            person = rng.choice(self.bots[lang])
+            person = rng.choice(self.people.bots[lang])
         elif rng.random() < 0.006 and source not in ("email", "review"):
-            person = rng.choice(self.influencers[lang])
+            person = rng.choice(self.people.influencers[lang])
         else:
-            person = self._customer(lang)
+            person = self.people.customer(lang)
         when = datetime.fromtimestamp(ts, tz=person.zone)
         formal = source in ("email", "review", "blog")
         ctx = self._ctx(lang, info, when, formal=formal)
@@ -463,9 +312,10 @@ class _Generator:
                 rating = rng.choice((3, 3, 3, 2, 4))
             text = frag.decorate(text, ctx, tone, source, tags=False)
         elif source == "blog":
-            lines, other = frag.BLOG_LINES[lang], rng.choice(("praise", "neutral", "question"))
+            lines = reviews_news.BLOG_LINES[lang]
+            other = rng.choice(("praise", "neutral", "question"))
             paragraphs = (
-                rng.choice(frag.BLOG_TITLES[lang]).format_map(ctx),
+                rng.choice(reviews_news.BLOG_TITLES[lang]).format_map(ctx),
                 f"{rng.choice(lines['intro'])} {frag.compose(ctx, intent, tone)}",
                 frag.compose(ctx, other, frag.TONE[other]), rng.choice(lines["outro"]),
             )  # fmt: skip
@@ -479,15 +329,15 @@ class _Generator:
         size = len(window)
         parent = window[size - 1 - int(size * rng.random() ** 2)]
         follow_up = source == "email" or rng.random() < 0.25
-        person = parent.person if follow_up else self._customer(lang)
+        person = parent.person if follow_up else self.people.customer(lang)
         if person is parent.person and not follow_up:
-            person = self._customer(lang)
+            person = self.people.customer(lang)
         when = datetime.fromtimestamp(ts, tz=person.zone)
         ctx = self._ctx(lang, parent.brand, when, formal=source == "email")
         if source == "email":
             text = frag.email_followup(ctx, person.full)
         else:
-            table = frag.FOLLOWUPS if follow_up else frag.REPLIES
+            table = posts.FOLLOWUPS if follow_up else posts.REPLIES
             text = rng.choice(table[lang][parent.tone]).format_map(ctx)
             text = frag.decorate(text, ctx, parent.tone, source, tags=False)
         return self._emit(
@@ -496,11 +346,11 @@ class _Generator:
 
     def _influencer_post(self, ts: int) -> dict[str, Any]:
         assert self.telecom is not None
-        person = self.influencers["fr"][0]
+        person = self.people.influencers["fr"][0]
         when = datetime.fromtimestamp(ts, tz=person.zone)
         ctx = self._ctx("fr", self.telecom, when, formal=False)
         ctx["hours"] = "3"
-        text = self.rng.choice(frag.INFLUENCER_POSTS).format_map(ctx) + " 😡"
+        text = self.rng.choice(scenarios.INFLUENCER_POSTS).format_map(ctx) + " 😡"
         record = self._emit("twitter", person, "fr", text, when, self.telecom, "neg")
         record["metrics"] = {
             "likes": self.rng.randint(3000, 9000),
@@ -514,12 +364,12 @@ class _Generator:
         assert self.telecom is not None
         rng = self.rng
         lang = "fr" if rng.random() < 0.9 else "en"
-        person = next(self.wave_people[lang], None)
+        person = next(self.people.wave_people[lang], None)
         if person is None:
-            person = self._person(lang, "fr" if lang == "fr" else "en-gb", fresh_at=ts)
+            person = self.people.person(lang, "fr" if lang == "fr" else "en-gb", fresh_at=ts)
         when = datetime.fromtimestamp(ts, tz=person.zone)
         ctx = self._ctx(lang, self.telecom, when, formal=False)
-        ctx["influencer"] = "@" + self.influencers["fr"][0].handle
+        ctx["influencer"] = "@" + self.people.influencers["fr"][0].handle
         ctx["hours"] = str(rng.randint(2, 6))
         roll, parent = rng.random(), None
         if roll < 0.55:
@@ -528,11 +378,11 @@ class _Generator:
             source, parent = "twitter", rng.choice(self.wave_recent)
         else:
             source = self.wave_sources.pick(rng)
-        parts = [rng.choice(frag.WAVE_BODIES[lang])]
+        parts = [rng.choice(scenarios.WAVE_BODIES[lang])]
         if rng.random() < 0.25:
-            parts.insert(0, rng.choice(frag.OPENERS[lang]["neg"]))
+            parts.insert(0, rng.choice(posts.OPENERS[lang]["neg"]))
         if rng.random() < 0.25:
-            parts.append(rng.choice(frag.CLOSERS[lang]["neg"]))
+            parts.append(rng.choice(posts.CLOSERS[lang]["neg"]))
         text = frag.decorate(" ".join(parts).format_map(ctx), ctx, "neg", source)
         record = self._emit(source, person, lang, text, when, self.telecom, "neg", parent=parent)
         if source == "twitter":
@@ -542,11 +392,11 @@ class _Generator:
     def _burst_review(self, ts: int) -> dict[str, Any]:
         assert self.retail is not None
         rng = self.rng
-        person = self._person("fr", "fr", fresh_at=ts)
+        person = self.people.person("fr", "fr", fresh_at=ts)
         person.followers = rng.randint(0, 6)
         when = datetime.fromtimestamp(ts, tz=person.zone)
         ctx = self._ctx("fr", self.retail, when, formal=True)
-        parts = [rng.choice(slot) for slot in frag.BURST_SLOTS]
+        parts = [rng.choice(slot) for slot in scenarios.BURST_SLOTS]
         text = " ".join(p for p in parts if p).format_map(ctx)
         if rng.random() < 0.2:
             text += " 😡"
@@ -556,7 +406,7 @@ class _Generator:
         streams = self._scenario_times()
         for kind, zkey in _BG_KINDS.items():
             rng = random.Random(self.time_seeds[kind - 3])  # noqa: S311
-            times = _background_times(rng, self.n_bg[zkey], _ZONES[zkey], self.start_ts, self.days)
+            times = _background_times(rng, self.n_bg[zkey], ZONES[zkey], self.start_ts, self.days)
             streams.append(_tag(kind, times))
         for ts, kind, _seq in heapq.merge(*streams):
             if kind == _INFLUENCER:

@@ -38,6 +38,8 @@ class Mention(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "source", "external_id"),
         Index("ix_mentions_tenant_created", "tenant_id", "created_at"),
+        # dedupe looks a mention up across tenants when the import names none
+        Index("ix_mentions_source_external", "source", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

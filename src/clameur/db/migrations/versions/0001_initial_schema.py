@@ -294,6 +294,9 @@ def upgrade() -> None:
             "ix_mentions_tenant_created", ["tenant_id", "created_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_mentions_tenant_id"), ["tenant_id"], unique=False)
+        batch_op.create_index(
+            "ix_mentions_source_external", ["source", "external_id"], unique=False
+        )
 
     op.create_table(
         "mention_brands",
@@ -342,6 +345,7 @@ def downgrade() -> None:
     op.drop_table("mention_brands")
     with op.batch_alter_table("mentions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_mentions_tenant_id"))
+        batch_op.drop_index("ix_mentions_source_external")
         batch_op.drop_index("ix_mentions_tenant_created")
         batch_op.drop_index(batch_op.f("ix_mentions_conversation_id"))
         batch_op.drop_index(batch_op.f("ix_mentions_author_id"))
