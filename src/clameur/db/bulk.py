@@ -1,8 +1,8 @@
 """Bulk inserts that give back the new ids, fast on SQLite and PostgreSQL alike.
 
 ``INSERT … RETURNING`` with a guaranteed row order makes SQLAlchemy execute one row at a
-time on SQLite; one ``executemany`` followed by one indexed select on the natural key is
-several times faster on both backends.
+time on SQLite. Returning the natural key with the id needs no order: rows go out in
+multi-row ``VALUES`` batches and are matched back by key.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert, select, tuple_
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
-
-_CHUNK = 500
 
 
 def insert_returning_ids(
@@ -22,12 +20,7 @@ def insert_returning_ids(
     """Insert ``rows``; return their ids in the same order. ``key`` must be unique."""
     if not rows:
         return []
-    session.execute(insert(table), list(rows))
-    keys = [tuple(row[k] for k in key) for row in rows]
     columns = [table.c[k] for k in key]
-    found: dict[tuple[Any, ...], int] = {}
-    for i in range(0, len(keys), _CHUNK):
-        stmt = select(table.c.id, *columns).where(tuple_(*columns).in_(keys[i : i + _CHUNK]))
-        for row in session.execute(stmt):
-            found[tuple(row[1:])] = row[0]
-    return [found[k] for k in keys]
+    returned = session.execute(insert(table).returning(table.c.id, *columns), list(rows))
+    found = {tuple(row[1:]): row[0] for row in returned}
+    return [found[tuple(row[k] for k in key)] for row in rows]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,13 +21,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
 def create_engine_for(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys, or PostgreSQL (psycopg 3)."""
+    options: dict[str, Any] = {"echo": echo, "json_serializer": _json_dumps}
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 10})
+        engine = create_engine(url, connect_args={"timeout": 10}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **options)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
