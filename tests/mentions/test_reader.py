@@ -41,7 +41,7 @@ def test_csv_nests_author_and_metrics_columns_and_counts_physical_lines() -> Non
         "source,external_id,text,created_at,author_handle,author_followers,metrics_likes\n"
         'twitter,1,"two\nlines",2026-11-16T09:00:00Z,bob,10,3\n'
         "twitter,2,\xe9t\xe9,2026-11-16T09:00:00Z,ann,,\n"
-    ).encode("utf-8")
+    ).encode()
     data += b"twitter,3,\xff,2026-11-16T09:00:00Z,zed,1,1\n"
     data += b"twitter,4,a,b,c,d,e,f,g\n"
     items = list(read_csv(io.BytesIO(data)))

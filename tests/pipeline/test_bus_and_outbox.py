@@ -35,8 +35,8 @@ def test_pipeline_consumes_batches_from_the_bus(
     tenant = make_tenant(db, clock, "acme", {"acme": ["acme"]})
     bus = InMemoryBus()
     bus.publish(MENTIONS_STREAM, {"tenant_id": tenant.id, "records": [record("1", "acme a")]})
-    bus.publish(MENTIONS_STREAM, {"tenant_id": None, "records": [record("1", "acme a"),
-                                                                 record("2", "acme b")]})  # fmt: skip
+    both = [record("1", "acme a"), record("2", "acme b")]
+    bus.publish(MENTIONS_STREAM, {"tenant_id": None, "records": both})
     assert pipeline.consume(bus, "w1") == 2
     assert bus.pending(MENTIONS_STREAM, "pipeline") == 0
     with session_scope(db.factory) as session:

@@ -153,7 +153,8 @@ def test_without_tenant_brand_queries_route_mentions_to_every_matching_tenant(
     result = pipeline.import_file(path)
     assert (result.imported, result.unmatched) == (2, 2)
     with session_scope(db.factory) as session:
-        owned = sorted(tuple(r) for r in session.execute(select(Mention.tenant_id, Mention.external_id)))
+        rows = session.execute(select(Mention.tenant_id, Mention.external_id))
+        owned = sorted(tuple(r) for r in rows)
         links = session.execute(select(MentionBrand.mention_id)).all()
     assert owned == sorted([(a.id, "1"), (a.id, "2"), (b.id, "2")])
     assert len(links) == 3

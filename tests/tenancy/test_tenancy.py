@@ -24,8 +24,9 @@ def test_repository_never_returns_another_tenants_rows(
     a = make_tenant(db, clock, "alpha", {"a": ["alpha"]})
     b = make_tenant(db, clock, "beta", {"b": ["beta"]})
     pipeline.import_file(
-        write_jsonl(tmp_path / "f.jsonl", [record("1", "alpha"), record("2", "beta"),
-                                           record("3", "alpha")])  # fmt: skip
+        write_jsonl(
+            tmp_path / "f.jsonl", [record("1", "alpha"), record("2", "beta"), record("3", "alpha")]
+        )  # fmt: skip
     )
     with session_scope(db.factory) as session:
         repo_a = MentionRepository(session, a.id)
