@@ -146,6 +146,8 @@ def _stored_parents(
 def _open_threads(ctx: StepContext, new: list[Draft]) -> dict[int, _Thread]:
     """The open conversations of the batch's authors on the batch's sources."""
     keys = list({(d.tenant_id, d.author_id, d.mention.source) for d in new})
+    window = timedelta(hours=ctx.conversation_window_hours)
+    since = min(d.mention.created_at for d in new) - window  # older ones cannot be joined
     c = Conversation
     out: dict[int, _Thread] = {}
     for i in range(0, len(keys), _CHUNK):
@@ -155,6 +157,7 @@ def _open_threads(ctx: StepContext, new: list[Draft]) -> dict[int, _Thread]:
         ).where(
             tuple_(c.tenant_id, c.author_id, c.source).in_(keys[i : i + _CHUNK]),
             c.status.in_(OPEN_STATUSES),
+            c.last_activity_at >= since,
         )  # fmt: skip
         for r in ctx.session.execute(stmt):
             out[r.id] = _Thread(

@@ -17,7 +17,7 @@ class OutboxEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("tenants.id", ondelete="CASCADE")
     )
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(json_type())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clameur.db.base import Base, BigId, TenantOwned, UTCDateTime, json_type
@@ -37,10 +37,11 @@ class MentionBrand(TenantOwned, Base):
     """Which brands a stored mention is about (a mention may concern several)."""
 
     __tablename__ = "mention_brands"
+    __table_args__ = (Index("ix_mention_brands_tenant_brand", "tenant_id", "brand_id"),)
 
     mention_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True
     )
     brand_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("brands.id", ondelete="CASCADE"), primary_key=True, index=True
+        BigId, ForeignKey("brands.id", ondelete="CASCADE"), primary_key=True
     )
