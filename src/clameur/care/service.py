@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy import Table, select, tuple_
 
 from clameur.care.models import OPEN_STATUSES, Conversation
-from clameur.db.bulk import insert_returning_ids
+from clameur.db.bulk import insert_returning_ids, update_by_id
 from clameur.mentions.draft import Draft, StepContext
 from clameur.mentions.models import Mention
 
@@ -180,10 +180,4 @@ def _write(ctx: StepContext, created: list[_Thread], changed: list[_Thread]) -> 
         )
         for thread, new_id in zip(created, ids, strict=True):
             thread.id = new_id
-    if changed:
-        stmt = (
-            update(_TABLE)
-            .where(_TABLE.c.id == bindparam("b_id"))
-            .values({k: bindparam(k) for k in changed[0].values()})
-        )
-        ctx.session.execute(stmt, [{"b_id": t.id, **t.values()} for t in changed])
+    update_by_id(ctx.session, _TABLE, [{"id": t.id, **t.values()} for t in changed])

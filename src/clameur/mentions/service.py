@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Table, delete, insert, select, tuple_, update
 
-from clameur.db.bulk import insert_returning_ids
+from clameur.db.bulk import insert_returning_ids, update_by_id
 from clameur.mentions.draft import Draft, StepContext
 from clameur.mentions.models import Author, Mention
 from clameur.tenancy.models import MentionBrand
@@ -146,26 +146,11 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         )
         for row, new_id in zip(inserts, new_ids, strict=True):
             ids[(row["tenant_id"], row["source"], row["handle"])] = new_id
-    _update_by_id(ctx, AUTHORS, updates)
+    update_by_id(ctx.session, AUTHORS, updates)
     for key, group in by_key.items():
         for draft in group:
             draft.author_id = ids[key]
     return drafts
-
-
-def _update_by_id(ctx: StepContext, table: Table, rows: list[dict[str, Any]]) -> None:
-    """One executemany UPDATE per set of changed columns."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        columns = tuple(sorted(k for k in row if k != "id"))
-        groups[columns].append({f"v_{k}": v for k, v in row.items()})
-    for columns, params in groups.items():
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("v_id"))
-            .values({c: bindparam(f"v_{c}") for c in columns})
-        )
-        ctx.session.execute(stmt, params)
 
 
 def _profile(draft: Draft) -> dict[str, Any]:
