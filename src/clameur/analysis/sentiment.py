@@ -1,0 +1,275 @@
+"""Multilingual tweet sentiment: hashed char/word n-grams + multinomial logistic regression.
+
+Inference is numpy only (:class:`SentimentModel`); training (:func:`train_sentiment`) uses
+scikit-learn, imported lazily. See ``docs/models.md`` for figures.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from clameur.analysis.features import FeatureConfig, extract
+
+LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
+LANGUAGES: tuple[str, ...] = ("fr", "en", "de", "es", "it", "pt", "ar", "hi")
+DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "sentiment.npz"
+_BATCH = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    text: str
+    label: str
+
+
+def read_rows(path: Path) -> list[Row]:
+    """Read a ``{text, label}`` JSON Lines file."""
+    rows: list[Row] = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                obj = json.loads(line)
+                rows.append(Row(text=str(obj["text"]), label=str(obj["label"])))
+    return rows
+
+
+@dataclass(slots=True)
+class SentimentModel:
+    """Linear model over hashed features; ``predict`` returns ``(label, confidence)``."""
+
+    weights: NDArray[np.float32]  # (n_features, n_labels)
+    bias: NDArray[np.float32]  # (n_labels,)
+    config: FeatureConfig = field(default_factory=FeatureConfig)
+    labels: tuple[str, ...] = LABELS
+    temperature: float = 1.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(texts), _BATCH):
+            batch = extract(texts[start : start + _BATCH], self.config)
+            scores = (batch.dot(self.weights) + self.bias) / np.float32(self.temperature)
+            scores -= scores.max(axis=1, keepdims=True)
+            probs = np.exp(scores)
+            probs /= probs.sum(axis=1, keepdims=True)
+            out[start : start + len(probs)] = probs
+        return out
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        if not texts:
+            return []
+        probs = self.predict_proba(texts)
+        best = probs.argmax(axis=1)
+        return [
+            (self.labels[int(i)], float(min(1.0, max(0.0, p))))
+            for i, p in zip(best, probs[np.arange(len(best)), best], strict=True)
+        ]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = {
+            "labels": list(self.labels),
+            "config": self.config.to_dict(),
+            "temperature": self.temperature,
+        }
+        with path.open("wb") as handle:
+            np.savez_compressed(
+                handle,
+                weights=self.weights.astype(np.float16),
+                bias=self.bias.astype(np.float32),
+                header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+            )
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_ARTIFACT) -> SentimentModel:
+        with np.load(path, allow_pickle=False) as archive:
+            header = json.loads(bytes(archive["header"]).decode())
+            weights = archive["weights"].astype(np.float32)
+            bias = archive["bias"].astype(np.float32)
+        config = FeatureConfig.from_dict(header["config"])
+        if weights.shape[0] != 1 << config.bits:
+            raise ValueError(f"{path}: weights do not match {config.bits} hash bits")
+        return cls(
+            weights=weights,
+            bias=bias,
+            config=config,
+            labels=tuple(header["labels"]),
+            temperature=float(header["temperature"]),
+        )
+
+
+# --- evaluation --------------------------------------------------------------------------
+
+
+def evaluate(model: SentimentModel, rows: Sequence[Row]) -> dict[str, Any]:
+    """Macro-F1, accuracy, per-class precision/recall/F1/support and throughput."""
+    texts = [r.text for r in rows]
+    start = time.perf_counter()
+    predicted = [label for label, _ in model.predict(texts)]
+    elapsed = time.perf_counter() - start
+    gold = [r.label for r in rows]
+    per_class: dict[str, dict[str, float | int]] = {}
+    for label in model.labels:
+        tp = sum(1 for g, p in zip(gold, predicted, strict=True) if g == p == label)
+        n_pred = predicted.count(label)
+        support = gold.count(label)
+        precision = tp / n_pred if n_pred else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[label] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+        }
+    n = len(rows)
+    present = [lab for lab in model.labels if per_class[lab]["support"]] or list(model.labels)
+    return {
+        "macro_f1": float(np.mean([per_class[lab]["f1"] for lab in present])),
+        "accuracy": (sum(g == p for g, p in zip(gold, predicted, strict=True)) / n) if n else 0.0,
+        "n": n,
+        "per_second": (n / elapsed) if elapsed > 0 else float("inf"),
+        "per_class": per_class,
+    }
+
+
+# --- training ----------------------------------------------------------------------------
+
+
+def _fit(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    config: FeatureConfig,
+    *,
+    c: float,
+    seed: int,
+    sample_weight: NDArray[np.float64] | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    x = extract(texts, config).to_scipy()
+    y = np.array([LABELS.index(lab) for lab in labels])
+    clf = LogisticRegression(C=c, solver="saga", max_iter=100, tol=1e-4, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(x, y, sample_weight=sample_weight)
+    coef = np.zeros((len(LABELS), x.shape[1]), dtype=np.float64)
+    bias = np.zeros(len(LABELS), dtype=np.float64)
+    coef[clf.classes_] = clf.coef_
+    bias[clf.classes_] = clf.intercept_
+    if len(clf.classes_) == 2:  # binary problem: sklearn keeps one row; make it symmetric
+        coef[clf.classes_[0]] = -clf.coef_[0] / 2
+        coef[clf.classes_[1]] = clf.coef_[0] / 2
+        bias[clf.classes_[0]] = -clf.intercept_[0] / 2
+        bias[clf.classes_[1]] = clf.intercept_[0] / 2
+        bias[[i for i in range(len(LABELS)) if i not in clf.classes_]] = -1e4
+    return coef.T.astype(np.float32), bias.astype(np.float32)
+
+
+def _fit_temperature(model: SentimentModel, rows: Sequence[Row]) -> float:
+    """Temperature minimising the negative log-likelihood on ``rows`` (grid search)."""
+    model.temperature = 1.0
+    probs = model.predict_proba([r.text for r in rows]).astype(np.float64)
+    logits = np.log(np.clip(probs, 1e-12, 1.0))
+    gold = np.array([model.labels.index(r.label) for r in rows])
+    best_t, best_nll = 1.0, float("inf")
+    for t in np.arange(0.3, 3.01, 0.05):
+        z = logits / t
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        nll = float(-logp[np.arange(len(gold)), gold].mean())
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return round(best_t, 2)
+
+
+def train_sentiment(
+    data_dir: Path,
+    *,
+    seed: int = 0,
+    languages: Iterable[str] = LANGUAGES,
+    config: FeatureConfig | None = None,
+    c: float = 10.0,
+    max_rows_per_language: int | None = None,
+    reviews_weight: float = 0.0,
+    calibrate: bool = True,
+) -> SentimentModel:
+    """Train one shared model on the train splits of ``languages`` under ``data_dir``.
+
+    ``data_dir`` is the shared data folder (holding ``sentiment/<lang>/train.jsonl``).
+    ``reviews_weight`` > 0 adds the French reviews (``sentiment_reviews/fr``) with that
+    sample weight. With ``calibrate``, a softmax temperature is fitted on the val splits
+    (labels are unchanged by it). Deterministic for a given seed.
+    """
+    config = config or FeatureConfig()
+    langs = tuple(languages)
+    texts: list[str] = []
+    labels: list[str] = []
+    weights: list[float] = []
+    files: list[str] = []
+    rng = np.random.default_rng(seed)
+    for lang in langs:
+        path = data_dir / "sentiment" / lang / "train.jsonl"
+        rows = read_rows(path)
+        if max_rows_per_language is not None and len(rows) > max_rows_per_language:
+            keep = np.sort(rng.permutation(len(rows))[:max_rows_per_language])
+            rows = [rows[int(i)] for i in keep]
+        files.append(str(path.relative_to(data_dir)))
+        texts += [r.text for r in rows]
+        labels += [r.label for r in rows]
+        weights += [1.0] * len(rows)
+    if reviews_weight > 0:
+        path = data_dir / "sentiment_reviews" / "fr" / "train.jsonl"
+        rows = read_rows(path)
+        files.append(str(path.relative_to(data_dir)))
+        texts += [r.text for r in rows]
+        labels += [r.label for r in rows]
+        weights += [reviews_weight] * len(rows)
+    coef, bias = _fit(
+        texts, labels, config, c=c, seed=seed, sample_weight=np.asarray(weights, np.float64)
+    )
+    model = SentimentModel(weights=coef, bias=bias, config=config)
+    # Round-trip through float16 now, so the in-memory model equals the saved one.
+    model.weights = model.weights.astype(np.float16).astype(np.float32)
+    val_rows: dict[str, list[Row]] = {
+        lang: read_rows(data_dir / "sentiment" / lang / "val.jsonl")
+        for lang in langs
+        if (data_dir / "sentiment" / lang / "val.jsonl").exists()
+    }
+    if calibrate and val_rows:
+        model.temperature = _fit_temperature(model, [r for v in val_rows.values() for r in v])
+    model.metadata = {
+        "data_files": files,
+        "seed": seed,
+        "hyper_parameters": {
+            "features": config.to_dict(),
+            "classifier": "multinomial logistic regression (scikit-learn saga, L2, 100 epochs)",
+            "C": c,
+            "reviews_weight": reviews_weight,
+            "max_rows_per_language": max_rows_per_language,
+            "temperature": model.temperature,
+        },
+        "n_train": len(texts),
+    }
+    return model
+
+
+def validation_report(
+    model: SentimentModel, data_dir: Path, languages: Iterable[str] = LANGUAGES
+) -> Mapping[str, dict[str, Any]]:
+    """:func:`evaluate` on every language's val split."""
+    return {
+        lang: evaluate(model, read_rows(data_dir / "sentiment" / lang / "val.jsonl"))
+        for lang in languages
+    }
