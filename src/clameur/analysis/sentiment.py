@@ -273,3 +273,23 @@ def validation_report(
         lang: evaluate(model, read_rows(data_dir / "sentiment" / lang / "val.jsonl"))
         for lang in languages
     }
+
+
+def train_and_save(
+    data_dir: Path, *, seed: int = 0, out: Path = DEFAULT_ARTIFACT
+) -> dict[str, Any]:
+    """Train on ``data_dir``, write the artifact and ``<out>.json`` metadata; return it."""
+    model = train_sentiment(data_dir, seed=seed)
+    model.save(out)
+    report = validation_report(model, data_dir)
+    f1 = {lang: round(float(r["macro_f1"]), 4) for lang, r in report.items()}
+    meta = {
+        "model": "sentiment",
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        **model.metadata,
+        "val_macro_f1": f1,
+        "val_macro_f1_average": round(float(np.mean(list(f1.values()))), 4),
+        "artifact_bytes": out.stat().st_size,
+    }
+    out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta

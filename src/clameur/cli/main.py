@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from clameur import __version__
+from clameur.cli.models import evaluate_command, train_app
 from clameur.cli.output import emit_json, fail
 from clameur.cli.runtime import Runtime
 from clameur.cli.tenants import brand_app, tenant_app
@@ -30,6 +31,8 @@ app = typer.Typer(
 )
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(brand_app, name="brand")
+app.add_typer(train_app, name="train")
+app.command("eval")(evaluate_command)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 

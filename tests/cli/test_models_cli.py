@@ -1,0 +1,66 @@
+"""`clameur eval` contract, through a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.factories import write_jsonl
+
+
+def _clameur(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clameur", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_eval_sentiment_prints_the_contract(tmp_path: Path) -> None:
+    rows = [
+        {"text": "Merci, service au top, je recommande !", "label": "positive"},
+        {"text": "Nul, panne depuis trois jours et personne ne répond", "label": "negative"},
+        {"text": "Le magasin ouvre à 9h demain", "label": "neutral"},
+        {"text": "Super équipe, bravo", "label": "positive"},
+    ]
+    result = _clameur("eval", "sentiment", str(write_jsonl(tmp_path / "v.jsonl", rows)), "--json",
+                      cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) == {"macro_f1", "accuracy", "n", "per_second", "per_class"}
+    assert out["n"] == 4
+    assert 0.0 <= out["macro_f1"] <= 1.0
+    assert set(out["per_class"]) == {"negative", "neutral", "positive"}
+
+
+def test_eval_refuses_bad_files_naming_the_line(tmp_path: Path) -> None:
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"text": "ok", "label": "positive"},
+                                               {"text": "x", "label": "angry"}])  # fmt: skip
+    result = _clameur("eval", "sentiment", str(bad), "--json", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "bad.jsonl:2: label 'angry' is not one of negative, neutral, positive" in result.stderr
+    toxicity = _clameur("eval", "toxicity", str(bad), "--json", cwd=tmp_path)
+    assert toxicity.returncode == 1
+    assert "no toxicity model yet" in toxicity.stderr
+
+
+DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def test_train_sentiment_writes_an_artifact_that_loads(tmp_path: Path) -> None:
+    if not (DATA_DIR / "sentiment").is_dir():
+        pytest.skip(f"shared data not found at {DATA_DIR} (../shared/data relative to the repo)")
+    out = tmp_path / "sentiment.npz"
+    result = _clameur("train", "sentiment", "--data", str(DATA_DIR), "--out", str(out),
+                      cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("fr\t")
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["val_macro_f1"]["fr"] > 0.55
+    from clameur.analysis.sentiment import SentimentModel
+
+    assert SentimentModel.load(out).predict(["génial"])[0][0] in {"negative", "neutral", "positive"}
