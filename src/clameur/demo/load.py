@@ -29,6 +29,11 @@ def ensure_demo_tenants(pipeline: Pipeline) -> None:
                     )
 
 
+def _as_query(term: str) -> str:
+    """A demo brand term in the query language: a name of several words is a phrase."""
+    return f'"{term}"' if " " in term else term
+
+
 def load_demo(pipeline: Pipeline, workdir: Path, *, count: int, seed: int) -> ImportResult:
     ensure_demo_tenants(pipeline)
     path = workdir / "demo-mentions.jsonl"

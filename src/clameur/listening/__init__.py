@@ -1,5 +1,5 @@
-"""Listening: which brands (of which tenants) a mention is about."""
+"""Listening: the query language and which brands (of which tenants) a mention is about."""
 
-from clameur.listening.matcher import BrandCatalog, fold, match_brands
+from clameur.listening.matcher import BrandCatalog, match_brands
 
-__all__ = ["BrandCatalog", "fold", "match_brands"]
+__all__ = ["BrandCatalog", "match_brands"]

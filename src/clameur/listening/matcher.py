@@ -1,14 +1,14 @@
-"""Brand matching, first version: case- and accent-insensitive whole-word term match.
+"""Brand matching: which brands (of which tenants) each mention of a batch is about.
 
-Each of a brand's queries is read as one term or phrase (``Volta Mobile``, ``@voltamobile``,
-``#voltamobile``). The boolean query language and the indexed matcher of the listening
-issue replace this module's matching; the step's contract stays.
+Every brand query is parsed once (cached) into the query language of
+:mod:`clameur.listening.query`. An inverted index maps each query's required keys (words,
+``#tags``, ``@handles``) to the queries that need them, so a mention is tested only against
+the queries it could match, plus the few that cannot be indexed (wildcards, fields alone).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,25 +16,22 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clameur.listening.query import Document, Node, QuerySyntaxError, evaluate, parse, prepare
+from clameur.listening.query import required_terms as _required_terms
 from clameur.mentions.draft import Draft, StepContext
 from clameur.tenancy.models import Brand, Tenant
 
-_NON_WORD = re.compile(r"[^\w@#]+")
-# Combining marks of the Basic Multilingual Plane, dropped after NFKD: "é" → "e".
-_COMBINING = {c: None for c in range(0x10000) if unicodedata.combining(chr(c))}
+log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=4096)
-def _fold_term(term: str) -> str:
-    return fold(term)
+@lru_cache(maxsize=65536)
+def parse_cached(query: str) -> Node:
+    return parse(query)
 
 
-def fold(text: str) -> str:
-    """Lower-case, strip accents, keep letters, digits, ``@`` and ``#``; pad with spaces."""
-    stripped = text.casefold()
-    if not stripped.isascii():
-        stripped = unicodedata.normalize("NFKD", stripped).translate(_COMBINING)
-    return f" {_NON_WORD.sub(' ', stripped).replace('_', ' ').strip()} "
+@lru_cache(maxsize=65536)
+def required_terms(query: Node) -> frozenset[str] | None:
+    return _required_terms(query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +40,26 @@ class BrandEntry:
     tenant_slug: str
     brand_id: int
     slug: str
-    terms: tuple[str, ...]
+    queries: tuple[Node, ...]
 
 
 class BrandCatalog:
-    """Every brand with its folded terms, loaded once per batch."""
+    """Every brand with its parsed queries and the index over their required keys."""
 
     def __init__(self, entries: list[BrandEntry]) -> None:
         self.entries = entries
         self.by_slug: dict[str, list[BrandEntry]] = defaultdict(list)
-        for entry in entries:
+        self._index: dict[str, list[tuple[int, Node]]] = defaultdict(list)
+        self._unindexed: list[tuple[int, Node]] = []
+        for number, entry in enumerate(entries):
             self.by_slug[entry.slug].append(entry)
+            for query in entry.queries:
+                keys = required_terms(query)
+                if keys is None:
+                    self._unindexed.append((number, query))
+                    continue
+                for key in keys:
+                    self._index[key].append((number, query))
 
     @classmethod
     def load(cls, session: Session, tenant_id: int | None = None) -> BrandCatalog:
@@ -64,13 +70,37 @@ class BrandCatalog:
             stmt = stmt.where(Brand.tenant_id == tenant_id)
         entries = []
         for brand_id, tid, slug, queries, tenant_slug in session.execute(stmt):
-            terms = tuple(t for t in (_fold_term(q) for q in queries) if t.strip())
-            entries.append(BrandEntry(tid, tenant_slug, brand_id, slug, terms))
+            parsed = []
+            for text in queries:
+                try:
+                    parsed.append(parse_cached(text))
+                except QuerySyntaxError as exc:  # saved before validation existed
+                    log.warning(
+                        "brand query ignored",
+                        extra={"brand": slug, "query": text, "error": str(exc)},
+                    )
+            entries.append(BrandEntry(tid, tenant_slug, brand_id, slug, tuple(parsed)))
         return cls(entries)
 
-    def matches(self, text: str) -> list[BrandEntry]:
-        folded = fold(text)
-        return [e for e in self.entries if any(term in folded for term in e.terms)]
+    def matches(self, doc: Document) -> list[BrandEntry]:
+        prepared = prepare(doc)
+        candidates = list(self._unindexed)
+        for key in prepared.keys:
+            candidates.extend(self._index.get(key, ()))
+        found: set[int] = set()
+        for number, query in candidates:
+            if number not in found and evaluate(query, prepared):
+                found.add(number)
+        return [self.entries[number] for number in sorted(found)]
+
+
+def document_of(draft: Draft) -> Document:
+    m = draft.mention
+    lang = draft.analysis.lang if draft.analysis and draft.analysis.lang else m.lang
+    return Document(
+        text=m.text, author=m.author.handle, source=m.source, lang=lang, url=m.url,
+        rating=m.rating,
+    )  # fmt: skip
 
 
 def match_brands(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
@@ -87,7 +117,7 @@ def match_brands(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     for draft in drafts:
         if draft.existing_id is not None:
             draft.brand_ids = [
-                e.brand_id for e in catalog.matches(draft.mention.text)
+                e.brand_id for e in catalog.matches(document_of(draft))
                 if e.tenant_id == draft.tenant_id
             ]  # fmt: skip
             out.append(draft)
@@ -112,7 +142,7 @@ def match_brands(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
             draft.brand_ids = [candidates[0].brand_id]
             out.append(draft)
             continue
-        found = catalog.matches(draft.mention.text)
+        found = catalog.matches(document_of(draft))
         if ctx.tenant_id is not None:
             draft.tenant_id = ctx.tenant_id
             draft.brand_ids = [e.brand_id for e in found if e.tenant_id == ctx.tenant_id]

@@ -52,7 +52,7 @@ def add_brand(
     exists = select(Brand.id).where(Brand.tenant_id == tenant.id, Brand.slug == slug)
     if session.scalar(exists) is not None:
         raise AlreadyExistsError(f"brand {slug!r} exists already in tenant {tenant.slug!r}")
-    cleaned = [q.strip() for q in queries if q.strip()]
+    cleaned = check_queries(queries)
     brand = Brand(
         tenant_id=tenant.id, slug=slug, name=name.strip() or slug, queries=cleaned,
         created_at=clock.now(),
@@ -60,6 +60,19 @@ def add_brand(
     session.add(brand)
     session.flush()
     return brand
+
+
+def check_queries(queries: Sequence[str]) -> list[str]:
+    """Parse every query; the first malformed one is refused with its position."""
+    from clameur.listening.query import QuerySyntaxError, parse
+
+    cleaned = [q.strip() for q in queries if q.strip()]
+    for number, query in enumerate(cleaned, start=1):
+        try:
+            parse(query)
+        except QuerySyntaxError as exc:
+            raise InvalidInputError(f"query {number} ({query!r}): {exc}") from None
+    return cleaned
 
 
 def list_brands(session: Session, tenant_id: int | None = None) -> Sequence[Brand]:
