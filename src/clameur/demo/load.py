@@ -24,9 +24,8 @@ def ensure_demo_tenants(pipeline: Pipeline) -> None:
             have = {b.slug for b in list_brands(session, tenant.id)}
             for brand in spec.brands:
                 if brand.slug not in have:
-                    add_brand(
-                        session, pipeline.clock, tenant, brand.slug, brand.name, brand.queries
-                    )
+                    queries = [_as_query(term) for term in brand.queries]
+                    add_brand(session, pipeline.clock, tenant, brand.slug, brand.name, queries)
 
 
 def _as_query(term: str) -> str:
