@@ -303,11 +303,19 @@ def _word_features(
     return np.concatenate(rows_parts), np.concatenate(cols_parts)
 
 
-def extract(texts: Sequence[str], config: FeatureConfig | None = None) -> HashedBatch:
-    """Hashed, sublinear-TF, L2-normalised features of a batch of raw texts."""
+def extract(
+    texts: Sequence[str],
+    config: FeatureConfig | None = None,
+    *,
+    normed: Sequence[str] | None = None,
+) -> HashedBatch:
+    """Hashed, sublinear-TF, L2-normalised features of a batch of raw texts.
+
+    ``normed`` may pass ``normalise_batch(texts)`` when the caller already has it.
+    """
     config = config or FeatureConfig()
     n_features = 1 << config.bits
-    normed = normalise_batch(texts)
+    normed = normalise_batch(texts) if normed is None else normed
     r1, c1 = _char_hashes(normed, config)
     r2, c2 = _word_features(normed, config)
     rows = np.concatenate((r1, r2))
@@ -331,3 +339,11 @@ def extract(texts: Sequence[str], config: FeatureConfig | None = None) -> Hashed
     indptr = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(np.bincount(out_rows, minlength=len(texts)), out=indptr[1:])
     return HashedBatch(indptr=indptr, indices=out_cols, data=values, n_features=n_features)
+
+
+def word_hashes(normed: Sequence[str]) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """64-bit hashes and text ids of the words of normalised texts (split on non-word chars).
+
+    The same tokens (and hashes, before bucketing) as the word n-gram features.
+    """
+    return _word_spans(_NON_WORD.sub(" ", "\x00".join(normed)))

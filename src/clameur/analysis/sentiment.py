@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from clameur.analysis.features import FeatureConfig, extract
+from clameur.analysis.features import FeatureConfig, extract, normalise_batch
+from clameur.analysis.wordvec import Vocabulary, mean_pool
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 LANGUAGES: tuple[str, ...] = ("fr", "en", "de", "es", "it", "pt", "ar", "hi")
@@ -42,6 +43,23 @@ def read_rows(path: Path) -> list[Row]:
 
 
 @dataclass(slots=True)
+class FrenchHead:
+    """French-only classifier (n-grams + pooled word vectors), used when ``is_french`` fires.
+
+    ``lang_weights``/``lang_bias``: a linear French-vs-other detector on the same hashed
+    features. ``table``: the word vectors already projected onto the classifier's weights
+    (standardisation folded into ``bias``), so the dense part is a mean of table rows.
+    """
+
+    lang_weights: NDArray[np.float32]  # (n_features,)
+    lang_bias: float
+    weights: NDArray[np.float32]  # (n_features, n_labels)
+    bias: NDArray[np.float32]  # (n_labels,)
+    vocab: Vocabulary
+    table: NDArray[np.float32]  # (n_vectors, n_labels)
+
+
+@dataclass(slots=True)
 class SentimentModel:
     """Linear model over hashed features; ``predict`` returns ``(label, confidence)``."""
 
@@ -51,12 +69,43 @@ class SentimentModel:
     labels: tuple[str, ...] = LABELS
     temperature: float = 1.0
     metadata: dict[str, Any] = field(default_factory=dict)
+    french: FrenchHead | None = None
+    _stacked: tuple[int, int, NDArray[np.float32]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def _stacked_weights(self) -> NDArray[np.float32]:
+        """``[shared | french | detector]`` weight columns, so one gather serves all three."""
+        head = self.french
+        if head is None:
+            return self.weights
+        key = (id(self.weights), id(head.weights))
+        if self._stacked is None or self._stacked[:2] != key:
+            stacked = np.hstack((self.weights, head.weights, head.lang_weights[:, None]))
+            self._stacked = (*key, stacked.astype(np.float32))
+        return self._stacked[2]
+
+    def raw_scores(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Logits before temperature: the French head's for texts detected as French."""
+        k = len(self.labels)
+        normed = normalise_batch(texts)
+        scores = extract(texts, self.config, normed=normed).dot(self._stacked_weights())
+        head = self.french
+        if head is None:
+            return scores + self.bias
+        out = scores[:, :k] + self.bias
+        is_fr = scores[:, 2 * k] + np.float32(head.lang_bias) > 0
+        if is_fr.any():
+            idx = np.flatnonzero(is_fr)
+            dense = mean_pool(head.vocab, head.table, [normed[int(i)] for i in idx])
+            out[idx] = scores[idx, k : 2 * k] + head.bias + dense
+        return out
 
     def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float32]:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for start in range(0, len(texts), _BATCH):
-            batch = extract(texts[start : start + _BATCH], self.config)
-            scores = (batch.dot(self.weights) + self.bias) / np.float32(self.temperature)
+            scores = self.raw_scores(texts[start : start + _BATCH])
+            scores /= np.float32(self.temperature)
             scores -= scores.max(axis=1, keepdims=True)
             probs = np.exp(scores)
             probs /= probs.sum(axis=1, keepdims=True)
@@ -79,14 +128,25 @@ class SentimentModel:
             "labels": list(self.labels),
             "config": self.config.to_dict(),
             "temperature": self.temperature,
+            "french_head": self.french is not None,
         }
+        arrays: dict[str, Any] = {
+            "weights": self.weights.astype(np.float16),
+            "bias": self.bias.astype(np.float32),
+            "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+        }
+        if (head := self.french) is not None:
+            arrays |= {
+                "fr_lang_weights": head.lang_weights.astype(np.float16),
+                "fr_lang_bias": np.array([head.lang_bias], dtype=np.float32),
+                "fr_weights": head.weights.astype(np.float16),
+                "fr_bias": head.bias.astype(np.float32),
+                "fr_vocab_keys": head.vocab.keys.astype(np.uint64),
+                "fr_vocab_rows": head.vocab.rows.astype(np.uint16),
+                "fr_table": head.table.astype(np.float32),
+            }
         with path.open("wb") as handle:
-            np.savez_compressed(
-                handle,
-                weights=self.weights.astype(np.float16),
-                bias=self.bias.astype(np.float32),
-                header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-            )
+            np.savez_compressed(handle, **arrays)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_ARTIFACT) -> SentimentModel:
@@ -94,6 +154,19 @@ class SentimentModel:
             header = json.loads(bytes(archive["header"]).decode())
             weights = archive["weights"].astype(np.float32)
             bias = archive["bias"].astype(np.float32)
+            french = None
+            if header.get("french_head"):
+                french = FrenchHead(
+                    lang_weights=archive["fr_lang_weights"].astype(np.float32),
+                    lang_bias=float(archive["fr_lang_bias"][0]),
+                    weights=archive["fr_weights"].astype(np.float32),
+                    bias=archive["fr_bias"].astype(np.float32),
+                    vocab=Vocabulary(
+                        keys=archive["fr_vocab_keys"].astype(np.uint64),
+                        rows=archive["fr_vocab_rows"].astype(np.int64),
+                    ),
+                    table=archive["fr_table"].astype(np.float32),
+                )
         config = FeatureConfig.from_dict(header["config"])
         if weights.shape[0] != 1 << config.bits:
             raise ValueError(f"{path}: weights do not match {config.bits} hash bits")
@@ -103,6 +176,7 @@ class SentimentModel:
             config=config,
             labels=tuple(header["labels"]),
             temperature=float(header["temperature"]),
+            french=french,
         )
 
 
@@ -177,6 +251,72 @@ def _fit(
     return coef.T.astype(np.float32), bias.astype(np.float32)
 
 
+def _fit_french_head(
+    texts: Sequence[str],
+    is_french: Sequence[bool],
+    fr_rows: Sequence[Row],
+    config: FeatureConfig,
+    *,
+    c: float,
+    dense_scale: float,
+    seed: int,
+) -> FrenchHead:
+    """Fit the French detector and the French classifier (needs spaCy ``fr_core_news_md``).
+
+    The classifier sees ``[n-gram features, dense_scale * standardised mean word vector /
+    sqrt(dim)]``; the standardisation and the weights are then folded into a projected
+    vector table and the bias, so inference needs no 300-d arithmetic.
+    """
+    import warnings
+
+    from scipy import sparse  # type: ignore[import-untyped]
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    from clameur.analysis.wordvec import load_spacy_vectors
+
+    x_all = extract(texts, config).to_scipy()
+    detector = LogisticRegression(C=10.0, max_iter=2000, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        detector.fit(x_all, np.asarray(is_french, dtype=np.int64))
+    vocab, vectors = load_spacy_vectors()
+    fr_texts = [r.text for r in fr_rows]
+    dense = mean_pool(vocab, vectors, normalise_batch(fr_texts)).astype(np.float64)
+    mu = dense.mean(axis=0)
+    scale = dense_scale / ((dense.std(axis=0) + 1e-6) * np.sqrt(dense.shape[1]))
+    x_fr = sparse.hstack(
+        (extract(fr_texts, config).to_scipy(), sparse.csr_matrix((dense - mu) * scale))
+    ).tocsr()
+    y = np.array([LABELS.index(r.label) for r in fr_rows])
+    clf = LogisticRegression(C=c, max_iter=3000, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(x_fr, y)
+    if len(clf.classes_) != len(LABELS):
+        raise ValueError("the French training data must hold all three labels")
+    n_sparse = 1 << config.bits
+    coef = clf.coef_.T  # (n_features + dim, n_labels)
+    dense_w = coef[n_sparse:] * scale[:, None]  # raw mean vector -> logits
+    return FrenchHead(
+        lang_weights=detector.coef_[0].astype(np.float16).astype(np.float32),
+        lang_bias=float(detector.intercept_[0]),
+        weights=coef[:n_sparse].astype(np.float16).astype(np.float32),
+        bias=(clf.intercept_ - mu @ dense_w).astype(np.float32),
+        vocab=vocab,
+        table=(vectors.astype(np.float64) @ dense_w).astype(np.float32),
+    )
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _fit_temperature(model: SentimentModel, rows: Sequence[Row]) -> float:
     """Temperature minimising the negative log-likelihood on ``rows`` (grid search)."""
     model.temperature = 1.0
@@ -204,13 +344,19 @@ def train_sentiment(
     max_rows_per_language: int | None = None,
     reviews_weight: float = 0.0,
     calibrate: bool = True,
+    french_head: bool = False,
+    french_c: float = 1.0,
+    french_dense_scale: float = 1.0,
 ) -> SentimentModel:
     """Train one shared model on the train splits of ``languages`` under ``data_dir``.
 
     ``data_dir`` is the shared data folder (holding ``sentiment/<lang>/train.jsonl``).
     ``reviews_weight`` > 0 adds the French reviews (``sentiment_reviews/fr``) with that
     sample weight. With ``calibrate``, a softmax temperature is fitted on the val splits
-    (labels are unchanged by it). Deterministic for a given seed.
+    (labels are unchanged by it). With ``french_head`` (needs spaCy and ``fr_core_news_md``
+    installed, training only), a French classifier over n-grams + pooled French word vectors
+    is fitted on the French train split, with a French detector routing texts to it.
+    Deterministic for a given seed.
     """
     config = config or FeatureConfig()
     langs = tuple(languages)
@@ -218,6 +364,8 @@ def train_sentiment(
     labels: list[str] = []
     weights: list[float] = []
     files: list[str] = []
+    is_french: list[bool] = []
+    fr_rows: list[Row] = []
     rng = np.random.default_rng(seed)
     for lang in langs:
         path = data_dir / "sentiment" / lang / "train.jsonl"
@@ -229,6 +377,9 @@ def train_sentiment(
         texts += [r.text for r in rows]
         labels += [r.label for r in rows]
         weights += [1.0] * len(rows)
+        is_french += [lang == "fr"] * len(rows)
+        if lang == "fr":
+            fr_rows = rows
     if reviews_weight > 0:
         path = data_dir / "sentiment_reviews" / "fr" / "train.jsonl"
         rows = read_rows(path)
@@ -242,6 +393,18 @@ def train_sentiment(
     model = SentimentModel(weights=coef, bias=bias, config=config)
     # Round-trip through float16 now, so the in-memory model equals the saved one.
     model.weights = model.weights.astype(np.float16).astype(np.float32)
+    if french_head:
+        if not fr_rows or all(is_french):
+            raise ValueError("french_head needs French and non-French training languages")
+        model.french = _fit_french_head(
+            texts[: len(is_french)],
+            is_french,
+            fr_rows,
+            config,
+            c=french_c,
+            dense_scale=french_dense_scale,
+            seed=seed,
+        )
     val_rows: dict[str, list[Row]] = {
         lang: read_rows(data_dir / "sentiment" / lang / "val.jsonl")
         for lang in langs
@@ -259,6 +422,19 @@ def train_sentiment(
             "reviews_weight": reviews_weight,
             "max_rows_per_language": max_rows_per_language,
             "temperature": model.temperature,
+            "french_head": (
+                {
+                    "routing": "French texts (linear fr-vs-other detector, C = 10, same "
+                    "features) go to a French-only logistic regression (lbfgs, L2)",
+                    "C": french_c,
+                    "word_vectors": f"fr_core_news_md {_package_version('fr_core_news_md')}",
+                    "dense_features": "mean of L2-normalised spaCy fr_core_news_md vectors "
+                    "(300-d) over known words, standardised, scaled by "
+                    f"{french_dense_scale}/sqrt(300)",
+                }
+                if french_head
+                else None
+            ),
         },
         "n_train": len(texts),
     }
@@ -279,7 +455,7 @@ def train_and_save(
     data_dir: Path, *, seed: int = 0, out: Path = DEFAULT_ARTIFACT
 ) -> dict[str, Any]:
     """Train on ``data_dir``, write the artifact and ``<out>.json`` metadata; return it."""
-    model = train_sentiment(data_dir, seed=seed)
+    model = train_sentiment(data_dir, seed=seed, french_head=True)
     model.save(out)
     report = validation_report(model, data_dir)
     f1 = {lang: round(float(r["macro_f1"]), 4) for lang, r in report.items()}
