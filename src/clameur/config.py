@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     """A customer's new mention joins their open conversation on the same source when the
     conversation saw activity within this many hours (event time)."""
 
+    analysis_languages: str = "fr,en,de,es,it,nl,pt,ar"
+    """Languages the language detector chooses among (ISO 639-1, comma-separated)."""
+
+    sentiment_onnx: str = ""
+    """Path of an ONNX sentiment model to use instead of the shipped one (needs the
+    ``onnx`` extra: onnxruntime). See docs/models.md, "Bring your own ONNX model"."""
+
     allow_private_fetch: bool = False
     """Let connectors fetch loopback, private and link-local addresses (tests, intranets)."""
 

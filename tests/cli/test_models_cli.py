@@ -45,7 +45,7 @@ def test_eval_refuses_bad_files_naming_the_line(tmp_path: Path) -> None:
     assert "bad.jsonl:2: label 'angry' is not one of negative, neutral, positive" in result.stderr
     toxicity = _clameur("eval", "toxicity", str(bad), "--json", cwd=tmp_path)
     assert toxicity.returncode == 1
-    assert "no toxicity model yet" in toxicity.stderr
+    assert "bad.jsonl:1: label 'positive' is not one of normal, toxic" in toxicity.stderr
 
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -1,13 +1,15 @@
 """The analysis interface and the ``analyse`` pipeline step.
 
-The models (language, sentiment, intent, toxicity, actionability, influence, priority) come
-with the analysis issue; until then :class:`PlaceholderAnalyzer` keeps the language hint of
-the record and leaves every other field empty, honestly.
+The analyzer of record is :class:`clameur.analysis.engine.ModelAnalyzer` (language,
+sentiment, intent, toxicity, actionability, author influence score and reach, all per
+mention). Influence percentile and priority need the tenant, so they are filled later by
+the ``prioritise`` step (:mod:`clameur.analysis.prioritise`). :class:`PlaceholderAnalyzer`
+keeps only the language hint: for tests of other steps that do not need models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -28,6 +30,9 @@ class AnalysisInput:
     author_followers: int | None = None
     author_verified: bool = False
     author_created_at: datetime | None = None
+    author_handle: str | None = None
+    author_name: str | None = None
+    metrics: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +41,15 @@ class Analysis:
     sentiment: str | None = None
     sentiment_score: float | None = None
     intent: str | None = None
+    intent_score: float | None = None
     toxicity: float | None = None
+    toxicity_labels: tuple[str, ...] = field(default_factory=tuple)
     actionability: str | None = None
+    author_score: float | None = None
+    """The author's influence score (see :mod:`clameur.analysis.influence`)."""
+    reach: int | None = None
     influence: float | None = None
+    """The author's influence percentile within the tenant (set by ``prioritise``)."""
     priority: float | None = None
     priority_level: str | None = None
     priority_reasons: tuple[str, ...] = field(default_factory=tuple)
@@ -69,6 +80,9 @@ def analyse(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
             author_followers=d.mention.author.followers,
             author_verified=d.mention.author.verified,
             author_created_at=d.mention.author.created_at,
+            author_handle=d.mention.author.handle,
+            author_name=d.mention.author.name,
+            metrics=d.mention.metrics,
         )
         for d in drafts
     ]

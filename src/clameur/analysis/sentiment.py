@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from clameur.analysis.features import FeatureConfig, extract, normalise_batch
+from clameur.analysis.features import FeatureConfig, HashedBatch, extract, normalise_batch
 from clameur.analysis.wordvec import Vocabulary, mean_pool
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
@@ -87,9 +87,12 @@ class SentimentModel:
 
     def raw_scores(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Logits before temperature: the French head's for texts detected as French."""
-        k = len(self.labels)
         normed = normalise_batch(texts)
-        scores = extract(texts, self.config, normed=normed).dot(self._stacked_weights())
+        return self._logits(extract(texts, self.config, normed=normed), normed)
+
+    def _logits(self, batch: HashedBatch, normed: Sequence[str]) -> NDArray[np.float32]:
+        k = len(self.labels)
+        scores = batch.dot(self._stacked_weights())
         head = self.french
         if head is None:
             return scores + self.bias
@@ -101,14 +104,29 @@ class SentimentModel:
             out[idx] = scores[idx, k : 2 * k] + head.bias + dense
         return out
 
+    def _calibrated(self, logits: NDArray[np.float32]) -> NDArray[np.float32]:
+        scores: NDArray[np.float32] = logits / np.float32(self.temperature)
+        scores -= scores.max(axis=1, keepdims=True)
+        probs: NDArray[np.float32] = np.exp(scores).astype(np.float32)
+        probs /= probs.sum(axis=1, keepdims=True)
+        return probs
+
+    def scores_from(
+        self, batch: HashedBatch, normed: Sequence[str], texts: Sequence[str]
+    ) -> NDArray[np.float32]:
+        """Calibrated probabilities ``(n, 3)`` in ``labels`` order, from shared features.
+
+        ``batch`` must be ``extract(texts, FeatureConfig(), normed=normed)``: the combined
+        analyser extracts the features once for every model.
+        """
+        if batch.n_rows != len(texts):
+            raise ValueError(f"batch has {batch.n_rows} rows for {len(texts)} texts")
+        return self._calibrated(self._logits(batch, normed))
+
     def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float32]:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for start in range(0, len(texts), _BATCH):
-            scores = self.raw_scores(texts[start : start + _BATCH])
-            scores /= np.float32(self.temperature)
-            scores -= scores.max(axis=1, keepdims=True)
-            probs = np.exp(scores)
-            probs /= probs.sum(axis=1, keepdims=True)
+            probs = self._calibrated(self.raw_scores(texts[start : start + _BATCH]))
             out[start : start + len(probs)] = probs
         return out
 

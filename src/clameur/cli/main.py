@@ -12,9 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from clameur import __version__
+from clameur.cli.analyse import analyse_command
 from clameur.cli.models import evaluate_command, train_app
 from clameur.cli.output import emit_json, fail
 from clameur.cli.runtime import Runtime
+from clameur.cli.search import search_command
 from clameur.cli.tenants import brand_app, tenant_app
 from clameur.db import current_revision, session_scope, upgrade
 from clameur.errors import ClameurError
@@ -33,6 +35,8 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(brand_app, name="brand")
 app.add_typer(train_app, name="train")
 app.command("eval")(evaluate_command)
+app.command("search")(search_command)
+app.command("analyse")(analyse_command)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 

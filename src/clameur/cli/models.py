@@ -50,10 +50,14 @@ def evaluate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Score a model on a labelled file: macro-F1, accuracy, throughput, per class."""
+    if kind == "intent":
+        _evaluate_intent(file, as_json)
+        return
+    if kind == "toxicity":
+        _evaluate_toxicity(file, as_json)
+        return
     if kind != "sentiment":
-        if kind == "toxicity":
-            raise ClameurError("no toxicity model yet (issue #4): only 'sentiment' can be scored")
-        raise ClameurError(f"unknown model {kind!r}: use sentiment or toxicity")
+        raise ClameurError(f"unknown model {kind!r}: use sentiment, toxicity or intent")
     from clameur.analysis.sentiment import LABELS, Row, SentimentModel, evaluate
 
     rows = [Row(text=t, label=label) for t, label in read_labelled(file, LABELS)]
@@ -88,3 +92,94 @@ def train_sentiment_command(
     for lang, value in meta["val_macro_f1"].items():
         typer.echo(f"{lang}\t{value:.3f}")
     typer.echo(f"avg\t{meta['val_macro_f1_average']:.3f}")
+
+
+def _evaluate_intent(file: Path, as_json: bool) -> None:
+    from clameur.analysis.intent import LABELS, IntentModel, Row, evaluate
+
+    rows = [Row(text=t, label=label) for t, label in read_labelled(file, LABELS)]
+    result = evaluate(IntentModel.load(), rows)
+    if as_json:
+        emit_json(result)
+        return
+    typer.echo(
+        f"macro-F1 {result['macro_f1']:.3f}  accuracy {result['accuracy']:.3f}  "
+        f"n {result['n']}  {result['per_second']:.0f} texts/s"
+    )
+    for label, figures in result["per_class"].items():
+        typer.echo(f"  {label:<12} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
+                   f"F1 {figures['f1']:.3f}  n {figures['support']}")  # fmt: skip
+
+
+@train_app.command("intent")
+def train_intent_command(
+    data_dir: Annotated[
+        Path, typer.Option("--data", help="The shared data folder (English intent sets).")
+    ] = DEFAULT_DATA,
+    seed: Annotated[int, typer.Option(help="Random seed (also picks the held-out 25 %).")] = 0,
+    seed_dir: Annotated[
+        Path | None,
+        typer.Option("--seed-dir", help="Folder of intent_seed_{fr,en}.jsonl (default: repo)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Artifact path (default: shipped).")] = None,
+) -> None:
+    """Train the intent model (seed sets + mapped English datasets), write artifact + metadata."""
+    from clameur.analysis.intent import DEFAULT_ARTIFACT
+    from clameur.analysis.intent_train import SEED_DIR, train_and_save
+
+    seeds = seed_dir or SEED_DIR
+    if not (seeds / "intent_seed_fr.jsonl").is_file():
+        raise ClameurError(f"no intent_seed_fr.jsonl in {seeds} (use --seed-dir DIR)")
+    if not (data_dir / "intent").is_dir():
+        raise ClameurError(f"no intent data under {data_dir} (use --data DIR)")
+    typer.echo(f"training intent on {seeds} and {data_dir} (about a minute)…", err=True)
+    meta = train_and_save(data_dir, seed=seed, seed_dir=seeds, out=out or DEFAULT_ARTIFACT)
+    for name, figures in meta["metrics"].items():
+        typer.echo(f"{name}\t{figures['macro_f1']:.3f}")
+
+
+def _evaluate_toxicity(file: Path, as_json: bool) -> None:
+    from clameur.analysis.toxicity import LABELS, Row, ToxicityModel, evaluate
+
+    rows = [Row(text=t, label=label) for t, label in read_labelled(file, LABELS)]
+    result = evaluate(ToxicityModel.load(), rows)
+    if as_json:
+        emit_json(result)
+        return
+    typer.echo(
+        f"macro-F1 {result['macro_f1']:.3f}  accuracy {result['accuracy']:.3f}  "
+        f"n {result['n']}  {result['per_second']:.0f} texts/s"
+    )
+    for label, figures in result["per_class"].items():
+        typer.echo(f"  {label:<10} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
+                   f"F1 {figures['f1']:.3f}  n {figures['support']}")  # fmt: skip
+
+
+@train_app.command("toxicity")
+def train_toxicity_command(
+    data_dir: Annotated[
+        Path, typer.Option("--data", help="The shared data folder.")
+    ] = DEFAULT_DATA,
+    seed: Annotated[int, typer.Option(help="Random seed (also picks the held-out 15 %).")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Artifact path (default: shipped).")] = None,
+    eval_files: Annotated[
+        list[Path] | None,
+        typer.Option("--eval", help="Also score this {text, label} file (model and baseline)."),
+    ] = None,
+) -> None:
+    """Train the toxicity model (and the plain n-gram baseline), write artifact + metadata."""
+    from clameur.analysis.toxicity import DEFAULT_ARTIFACT, train_and_save
+
+    if not (data_dir / "toxicity" / "mlma").is_dir():
+        raise ClameurError(f"no toxicity/mlma data under {data_dir} (use --data DIR)")
+    for path in eval_files or []:
+        read_labelled(path, ("toxic", "normal"))  # a bad file fails before training
+    typer.echo(f"training toxicity on {data_dir} (about a minute)…", err=True)
+    meta = train_and_save(
+        data_dir, seed=seed, out=out or DEFAULT_ARTIFACT, extra_eval=eval_files or []
+    )
+    for lang, value in meta["val_macro_f1"].items():
+        typer.echo(f"{lang}\t{value:.3f}\tbaseline {meta['baseline']['val_macro_f1'][lang]:.3f}")
+    for name, figures in meta["extra_eval"].items():
+        typer.echo(f"{name}\t{figures['model_macro_f1']:.3f}\t"
+                   f"baseline {figures['baseline_macro_f1']:.3f}")  # fmt: skip

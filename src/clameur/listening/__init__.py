@@ -1,5 +1,43 @@
-"""Listening: the query language and which brands (of which tenants) a mention is about."""
+"""Listening: the query language, which brands (of which tenants) a mention is about, and
+archive search over stored mentions."""
 
 from clameur.listening.matcher import BrandCatalog, match_brands
+from clameur.listening.search import (
+    QueryPreview,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    compile_query,
+    describe_query_error,
+    preview_query,
+    search,
+)
+from clameur.listening.search_index import (
+    document_keys,
+    filter_holds,
+    index_token,
+    key_decider,
+    metadata_only,
+    search_text,
+    text_filter,
+)
 
-__all__ = ["BrandCatalog", "match_brands"]
+__all__ = [
+    "BrandCatalog",
+    "QueryPreview",
+    "SearchHit",
+    "SearchQuery",
+    "SearchResult",
+    "compile_query",
+    "describe_query_error",
+    "document_keys",
+    "filter_holds",
+    "index_token",
+    "key_decider",
+    "metadata_only",
+    "match_brands",
+    "preview_query",
+    "search",
+    "search_text",
+    "text_filter",
+]

@@ -16,8 +16,21 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clameur.listening.query import Document, Node, QuerySyntaxError, evaluate, parse, prepare
+from clameur.listening.query import (
+    Document,
+    Hashtag,
+    Mention,
+    Node,
+    Or,
+    PreparedDocument,
+    QuerySyntaxError,
+    Term,
+    evaluate,
+    parse,
+    prepare,
+)
 from clameur.listening.query import required_terms as _required_terms
+from clameur.listening.query.text import query_tokens
 from clameur.mentions.draft import Draft, StepContext
 from clameur.tenancy.models import Brand, Tenant
 
@@ -49,17 +62,21 @@ class BrandCatalog:
     def __init__(self, entries: list[BrandEntry]) -> None:
         self.entries = entries
         self.by_slug: dict[str, list[BrandEntry]] = defaultdict(list)
-        self._index: dict[str, list[tuple[int, Node]]] = defaultdict(list)
-        self._unindexed: list[tuple[int, Node]] = []
+        # Candidates are (entry number, query, decided by the index alone), indexed by key.
+        self._candidates: list[tuple[int, Node, bool]] = []
+        self._index: dict[str, list[int]] = defaultdict(list)
+        self._unindexed: list[int] = []
         for number, entry in enumerate(entries):
             self.by_slug[entry.slug].append(entry)
             for query in entry.queries:
                 keys = required_terms(query)
+                cid = len(self._candidates)
+                self._candidates.append((number, query, keys is not None and _exact(query)))
                 if keys is None:
-                    self._unindexed.append((number, query))
+                    self._unindexed.append(cid)
                     continue
                 for key in keys:
-                    self._index[key].append((number, query))
+                    self._index[key].append(cid)
 
     @classmethod
     def load(cls, session: Session, tenant_id: int | None = None) -> BrandCatalog:
@@ -82,16 +99,42 @@ class BrandCatalog:
             entries.append(BrandEntry(tid, tenant_slug, brand_id, slug, tuple(parsed)))
         return cls(entries)
 
-    def matches(self, doc: Document) -> list[BrandEntry]:
-        prepared = prepare(doc)
-        candidates = list(self._unindexed)
-        for key in prepared.keys:
-            candidates.extend(self._index.get(key, ()))
+    def matches(self, doc: Document | PreparedDocument) -> list[BrandEntry]:
+        prepared = doc if isinstance(doc, PreparedDocument) else prepare(doc)
         found: set[int] = set()
-        for number, query in candidates:
+        tried: set[int] = set()
+        candidates = self._candidates
+        index = self._index
+        for cid in self._unindexed:
+            number, query, _ = candidates[cid]
             if number not in found and evaluate(query, prepared):
                 found.add(number)
+        for key in prepared.keys:
+            for cid in index.get(key, ()):
+                if cid in tried:
+                    continue
+                tried.add(cid)
+                number, query, exact = candidates[cid]
+                if number not in found and (exact or evaluate(query, prepared)):
+                    found.add(number)
         return [self.entries[number] for number in sorted(found)]
+
+
+def _exact(node: Node) -> bool:
+    """Whether finding one of the query's index keys in a document proves that it matches.
+
+    True for a plain (not ``raw:``) one-word term, a hashtag, a mention, and an OR of those:
+    their keys are exactly the folded tokens they look for.
+    """
+    match node:
+        case Hashtag() | Mention():
+            return True
+        case Term(text, raw):
+            tokens = query_tokens(text)
+            return not raw and len(tokens) == 1 and tokens[0].kind == "word"
+        case Or(children):
+            return all(_exact(child) for child in children)
+    return False
 
 
 def document_of(draft: Draft) -> Document:
@@ -116,8 +159,10 @@ def match_brands(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     out: list[Draft] = []
     for draft in drafts:
         if draft.existing_id is not None:
+            prepared = prepare(document_of(draft))
+            draft.search_keys = prepared.keys
             draft.brand_ids = [
-                e.brand_id for e in catalog.matches(document_of(draft))
+                e.brand_id for e in catalog.matches(prepared)
                 if e.tenant_id == draft.tenant_id
             ]  # fmt: skip
             out.append(draft)
@@ -142,7 +187,9 @@ def match_brands(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
             draft.brand_ids = [candidates[0].brand_id]
             out.append(draft)
             continue
-        found = catalog.matches(document_of(draft))
+        prepared = prepare(document_of(draft))
+        draft.search_keys = prepared.keys  # reused by the store step for archive search
+        found = catalog.matches(prepared)
         if ctx.tenant_id is not None:
             draft.tenant_id = ctx.tenant_id
             draft.brand_ids = [e.brand_id for e in found if e.tenant_id == ctx.tenant_id]
@@ -168,5 +215,6 @@ def _for_tenant(draft: Draft, tenant_id: int, brand_ids: list[int]) -> Draft:
         edit_history=list(draft.edit_history),
         brand_ids=brand_ids,
         analysis=draft.analysis,
+        search_keys=draft.search_keys,
         superseded=draft.superseded,
     )

@@ -38,6 +38,9 @@ class Draft:
     content_hash: str = ""
     brand_ids: list[int] = field(default_factory=list)
     analysis: Analysis | None = None
+    search_keys: frozenset[str] | None = None
+    """Index keys of the text (folded words, #tags, @handles), kept by the match step from its
+    tokenisation so that the store step need not tokenise again for archive search."""
     author_id: int | None = None
     conversation_id: int | None = None
     mention_id: int | None = None

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clameur.db.base import Base, BigId, TenantOwned, UTCDateTime, json_type
@@ -25,6 +35,8 @@ class Author(TenantOwned, Base):
     account_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     url: Mapped[str | None] = mapped_column(Text)
+    influence_score: Mapped[float | None] = mapped_column(Float)
+    """See :mod:`clameur.analysis.influence` (follows the latest profile, like the others)."""
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     """Event time of this author's earliest mention."""
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -49,6 +61,9 @@ class Mention(TenantOwned, Base):
         BigId, ForeignKey("authors.id", ondelete="CASCADE"), index=True
     )
     text: Mapped[str] = mapped_column(Text)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """The text's index keys for archive search (``clameur.listening.search_index``), set
+    on store; indexed by FTS5 (SQLite) or GIN (PostgreSQL), both made by migration 0002."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     url: Mapped[str | None] = mapped_column(Text)
     in_reply_to: Mapped[str | None] = mapped_column(String(300))
@@ -69,9 +84,14 @@ class Mention(TenantOwned, Base):
     sentiment: Mapped[str | None] = mapped_column(String(16))
     sentiment_score: Mapped[float | None] = mapped_column(Float)
     intent: Mapped[str | None] = mapped_column(String(32))
+    intent_score: Mapped[float | None] = mapped_column(Float)
     toxicity: Mapped[float | None] = mapped_column(Float)
+    toxicity_labels: Mapped[list[str]] = mapped_column(json_type(), default=list)
     actionability: Mapped[str | None] = mapped_column(String(32))
     influence: Mapped[float | None] = mapped_column(Float)
+    """The author's influence percentile within the tenant when the mention was analysed."""
+    reach: Mapped[int | None] = mapped_column(BigInteger)
+    """Estimated people reached (see :mod:`clameur.analysis.influence`)."""
     priority: Mapped[float | None] = mapped_column(Float)
     priority_level: Mapped[str | None] = mapped_column(String(4))
     priority_reasons: Mapped[list[str]] = mapped_column(json_type(), default=list)

@@ -7,7 +7,10 @@ from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, tuple_, update
 
+from clameur.analysis.influence import author_score
+from clameur.analysis.prioritise import record_influence
 from clameur.db.bulk import insert_returning_ids, update_by_id
+from clameur.listening.search_index import document_keys, search_text
 from clameur.mentions.draft import Draft, StepContext
 from clameur.mentions.models import Author, Mention
 from clameur.tenancy.models import MentionBrand
@@ -113,13 +116,14 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     for chunk in _chunks(list(by_key)):
         stmt = select(
             Author.id, Author.tenant_id, Author.source, Author.handle,
-            Author.first_seen_at, Author.last_seen_at,
+            Author.first_seen_at, Author.last_seen_at, Author.influence_score,
         ).where(tuple_(Author.tenant_id, Author.source, Author.handle).in_(chunk))  # fmt: skip
         for hit in ctx.session.execute(stmt):
             found[(hit.tenant_id, hit.source, hit.handle)] = hit
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    influence: list[tuple[int, float | None, float | None]] = []
     for key, group in by_key.items():
         newest = max(group, key=lambda d: d.mention.created_at)
         first = min(d.mention.created_at for d in group)
@@ -130,10 +134,12 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
                 {"tenant_id": key[0], "source": key[1], "handle": key[2],
                  "first_seen_at": first, "last_seen_at": newest.mention.created_at, **profile}
             )  # fmt: skip
+            influence.append((key[0], None, profile["influence_score"]))
             continue
         change: dict[str, Any] = {}
         if newest.mention.created_at >= row.last_seen_at:
             change.update(profile, last_seen_at=newest.mention.created_at)
+            influence.append((key[0], row.influence_score, profile["influence_score"]))
         if first < row.first_seen_at:
             change["first_seen_at"] = first
         if change:
@@ -147,6 +153,7 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         for row, new_id in zip(inserts, new_ids, strict=True):
             ids[(row["tenant_id"], row["source"], row["handle"])] = new_id
     update_by_id(ctx.session, AUTHORS, updates)
+    record_influence(ctx.session, influence)
     for key, group in by_key.items():
         for draft in group:
             draft.author_id = ids[key]
@@ -155,9 +162,12 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
 
 def _profile(draft: Draft) -> dict[str, Any]:
     a = draft.mention.author
+    score = draft.analysis.author_score if draft.analysis is not None else None
+    if score is None:
+        score = author_score(a.followers, a.verified, a.created_at, draft.mention.created_at)
     return {
         "name": a.name, "followers": a.followers, "account_created_at": a.created_at,
-        "verified": a.verified, "url": a.url,
+        "verified": a.verified, "url": a.url, "influence_score": score,
     }  # fmt: skip
 
 
@@ -167,6 +177,10 @@ def _columns(draft: Draft) -> dict[str, Any]:
     return {
         "author_id": draft.author_id,
         "text": m.text,
+        # the match step's tokens when it kept them; tokenising again otherwise
+        "search_text": search_text(
+            draft.search_keys if draft.search_keys is not None else document_keys(m.text)
+        ),
         "created_at": m.created_at,
         "url": m.url,
         "in_reply_to": m.in_reply_to,
@@ -179,9 +193,12 @@ def _columns(draft: Draft) -> dict[str, Any]:
         "sentiment": a.sentiment if a else None,
         "sentiment_score": a.sentiment_score if a else None,
         "intent": a.intent if a else None,
+        "intent_score": a.intent_score if a else None,
         "toxicity": a.toxicity if a else None,
+        "toxicity_labels": list(a.toxicity_labels) if a else [],
         "actionability": a.actionability if a else None,
         "influence": a.influence if a else None,
+        "reach": a.reach if a else None,
         "priority": a.priority if a else None,
         "priority_level": a.priority_level if a else None,
         "priority_reasons": list(a.priority_reasons) if a else [],

@@ -1,10 +1,11 @@
 """The one path every mention takes, as a chain of plain steps over a batch.
 
-normalise → dedupe → analyse → match brands → (authors) → detect → care → store
+normalise → dedupe → analyse → match brands → authors → prioritise → detect → care → store
 
 ``normalise`` turns raw records into drafts (bad records are reported, not raised); each
 following step takes and returns a list of drafts. Author resolution sits between matching
-and detection because authors are per tenant and conversations need them.
+and detection because authors are per tenant and conversations need them; ``prioritise``
+follows it because influence is a percentile within the tenant.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clameur.analysis import analyse
+from clameur.analysis.prioritise import prioritise
 from clameur.care import assign_conversations
 from clameur.detection import detect
 from clameur.listening import match_brands
@@ -30,6 +32,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("analyse", analyse),
     ("match", match_brands),
     ("authors", resolve_authors),
+    ("prioritise", prioritise),
     ("detect", detect),
     ("care", assign_conversations),
     ("store", store),

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from clameur.analysis import Analyzer, PlaceholderAnalyzer
+from clameur.analysis import Analyzer, default_analyzer
 from clameur.clock import Clock, SystemClock
 from clameur.config import Settings
 from clameur.db.engine import session_scope
@@ -58,7 +58,7 @@ class Pipeline:
     factory: sessionmaker[Session]
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
-    analyzer: Analyzer = field(default_factory=PlaceholderAnalyzer)
+    analyzer: Analyzer = field(default_factory=default_analyzer)
     detector: Detector = field(default_factory=NullDetector)
 
     def _context(self, session: Session, tenant_id: int | None) -> StepContext:

@@ -6,6 +6,7 @@ mention is prepared once (:func:`prepare`) and then tested against any number of
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,14 @@ class PreparedDocument:
     by_raw: dict[str, list[int]] = field(default_factory=dict)
     keys: frozenset[str] = frozenset()
     host: str | None = None
+    _sorted: dict[bool, list[str]] = field(default_factory=dict)
+
+    def sorted_words(self, raw: bool) -> list[str]:
+        """The distinct words (raw or folded), sorted: prefix lookups by bisection."""
+        words = self._sorted.get(raw)
+        if words is None:
+            words = self._sorted[raw] = sorted(self.by_raw if raw else self.by_norm)
+        return words
 
     @property
     def norms(self) -> list[str]:
@@ -167,11 +176,18 @@ def wildcard_match(pattern: str, word: str) -> bool:
 
 def _wildcard(pattern: str, raw: bool, doc: PreparedDocument) -> list[Span]:
     pattern = nfc(pattern) if raw else fold(nfc(pattern))
-    return [
-        (p, p)
-        for p, token in enumerate(doc.tokens)
-        if wildcard_match(pattern, token.raw if raw else token.norm)
-    ]
+    where = doc.by_raw if raw else doc.by_norm
+    words = doc.sorted_words(raw)
+    joker = pattern.find("?")
+    stem = pattern.rstrip("*") if joker < 0 else pattern[:joker]
+    positions: list[int] = []
+    for k in range(bisect_left(words, stem), len(words)):
+        word = words[k]
+        if not word.startswith(stem):
+            break
+        if wildcard_match(pattern, word):
+            positions.extend(where[word])
+    return [(p, p) for p in sorted(positions)]
 
 
 def _near(left: Iterable[Span], right: Iterable[Span], distance: int, ordered: bool) -> bool:

@@ -59,7 +59,9 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+@lru_cache(maxsize=1 << 17)
 def _token(raw: str, kind: TokenKind) -> Token:
+    """Tokens are immutable: the same word anywhere is the same object (cached)."""
     return Token(raw, fold(raw) or raw.casefold(), kind)
 
 

@@ -1,0 +1,197 @@
+"""Archive search and query test-drive over the REST API (``/api/v1``).
+
+Until authentication lands, the tenant is named by a required ``tenant`` query parameter
+(its slug): an interim measure, documented in docs/queries.md. An unknown tenant is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from clameur.clock import Clock, SystemClock
+from clameur.errors import InvalidInputError, NotFoundError
+from clameur.listening import SearchHit, describe_query_error, preview_query, search
+from clameur.listening.query import QuerySyntaxError
+from clameur.tenancy import Tenant, get_tenant
+from clameur.web.deps import db_session
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+MAX_PAGE = 200
+
+
+class MentionOut(BaseModel):
+    id: int
+    source: str
+    external_id: str
+    created_at: datetime
+    text: str
+    author: str
+    url: str | None
+    lang: str | None
+    sentiment: str | None
+    rating: int | None
+    brands: list[str] = Field(description="Slugs of the tenant's brands the mention is about.")
+
+
+class FacetCount(BaseModel):
+    value: str | None = Field(description="null: mentions without this field (or brand).")
+    count: int
+
+
+class Facets(BaseModel):
+    source: list[FacetCount]
+    sentiment: list[FacetCount]
+    lang: list[FacetCount]
+    brand: list[FacetCount]
+
+
+class MentionPage(BaseModel):
+    items: list[MentionOut] = Field(description="Newest first.")
+    next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+    total: int | None = Field(description="Size of the whole match set (first page, facets).")
+    facets: Facets | None = Field(description="Counts over the whole match set (first page).")
+
+
+class QueryTestDriveIn(BaseModel):
+    query: str = Field(description="A draft listening query (docs/queries.md).")
+    days: int = Field(30, ge=1, le=366, description="Look at the mentions of the last N days.")
+    sample_size: int = Field(10, ge=0, le=MAX_PAGE, description="How many matches to show.")
+
+
+class QueryTestDriveOut(BaseModel):
+    query: str = Field(description="The query as understood (canonical form).")
+    days: int
+    since: datetime
+    until: datetime
+    mentions: int = Field(description="The tenant's stored mentions in the window.")
+    matched: int = Field(description="How many of them the query matches.")
+    sample: list[MentionOut] = Field(description="The newest matches.")
+    facets: Facets
+
+
+class SearchError(Exception):
+    """A bad parameter, reported as a 422 in FastAPI's validation-error shape."""
+
+    def __init__(self, loc: list[str], message: str, kind: str, column: int | None = None):
+        super().__init__(message)
+        self.detail: dict[str, Any] = {"loc": loc, "msg": message, "type": kind}
+        if column is not None:
+            self.detail["column"] = column
+
+
+async def search_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SearchError)
+    return JSONResponse(status_code=422, content={"detail": [exc.detail]})
+
+
+def _tenant(session: Session, slug: str) -> Tenant:
+    try:
+        return get_tenant(session, slug)
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+def _hit(hit: SearchHit) -> MentionOut:
+    return MentionOut(
+        id=hit.id, source=hit.source, external_id=hit.external_id, created_at=hit.created_at,
+        text=hit.text, author=hit.author, url=hit.url, lang=hit.lang, sentiment=hit.sentiment,
+        rating=hit.rating, brands=list(hit.brands),
+    )  # fmt: skip
+
+
+def _facets(counts: dict[str, list[tuple[str | None, int]]]) -> Facets:
+    return Facets(
+        **{
+            name: [FacetCount(value=value, count=count) for value, count in pairs]
+            for name, pairs in counts.items()
+        }
+    )
+
+
+TenantParam = Annotated[
+    str, Query(description="Tenant slug (interim: replaced by the API token's tenant).")
+]
+
+
+@router.get(
+    "/mentions",
+    response_model=MentionPage,
+    summary="Search the tenant's stored mentions with the listening query language",
+    responses={404: {"description": "Unknown tenant"}, 422: {"description": "Bad query"}},
+)
+def list_mentions(
+    session: Annotated[Session, Depends(db_session)],
+    tenant: TenantParam,
+    q: Annotated[str | None, Query(description="A listening query; absent: every mention.")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Created at or after (ISO 8601 with zone).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Created before (ISO 8601 with zone).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
+    facets: Annotated[
+        bool,
+        Query(
+            description="With the first page (no cursor): `total` and counts per source, "
+            "sentiment, lang and brand over the whole match set."
+        ),
+    ] = True,
+) -> MentionPage:
+    owner = _tenant(session, tenant)
+    facets = facets and cursor is None  # the first page carries them; later pages need not
+    try:
+        found = search(
+            session, owner.id, q, since=since, until=until, limit=limit, cursor=cursor,
+            facets=facets, brands=True,
+        )  # fmt: skip
+    except QuerySyntaxError as exc:
+        raise SearchError(
+            ["query", "q"], describe_query_error(exc), "query_syntax", exc.column
+        ) from None
+    except InvalidInputError as exc:
+        raise SearchError(["query", exc.where or "q"], exc.reason, "value_error") from None
+    return MentionPage(
+        items=[_hit(hit) for hit in found.hits],
+        next=found.next_cursor,
+        total=found.total if facets else None,
+        facets=_facets(found.facets) if found.facets is not None else None,
+    )
+
+
+@router.post(
+    "/queries/test-drive",
+    response_model=QueryTestDriveOut,
+    summary="How many recent mentions a draft query matches, with a sample (nothing saved)",
+    responses={404: {"description": "Unknown tenant"}, 422: {"description": "Bad query"}},
+)
+def query_test_drive(
+    request: Request,
+    session: Annotated[Session, Depends(db_session)],
+    tenant: TenantParam,
+    body: QueryTestDriveIn,
+) -> QueryTestDriveOut:
+    owner = _tenant(session, tenant)
+    clock: Clock = getattr(request.app.state, "clock", None) or SystemClock()
+    try:
+        preview = preview_query(
+            session, owner.id, body.query, now=clock.now(), days=body.days,
+            sample_size=body.sample_size,
+        )  # fmt: skip
+    except QuerySyntaxError as exc:
+        raise SearchError(
+            ["body", "query"], describe_query_error(exc), "query_syntax", exc.column
+        ) from None
+    return QueryTestDriveOut(
+        query=preview.query, days=preview.days, since=preview.since, until=preview.until,
+        mentions=preview.mentions, matched=preview.matched,
+        sample=[_hit(hit) for hit in preview.sample], facets=_facets(preview.facets),
+    )  # fmt: skip

@@ -1,0 +1,165 @@
+"""GET /api/v1/mentions and POST /api/v1/queries/test-drive, on both backends."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from clameur.clock import FrozenClock
+from clameur.config import Settings
+from clameur.pipeline import Pipeline
+from clameur.web import create_app
+from tests.conftest import Database, make_tenant
+from tests.factories import record, write_jsonl
+
+LINES = [
+    record("1", "Volta en panne", created_at="2026-11-10T08:00:00Z"),
+    record("2", "Volta : plus de réseau", created_at="2026-11-15T08:00:00Z", source="facebook"),
+    record("3", "volta encore en panne !", created_at="2026-11-16T08:00:00Z", lang="fr"),
+    record("4", "La lune, rien à voir", created_at="2026-11-16T09:00:00Z"),
+    record("5", "#Volta concours", created_at="2026-11-16T10:00:00Z", source="review", rating=5),
+]
+
+
+@pytest.fixture
+def client(db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path) -> TestClient:
+    make_tenant(db, clock, "volta", {"volta": ["volta"], "lune": ["lune"]})
+    make_tenant(db, clock, "other", {"o": ["volta"]})
+    pipeline.import_file(write_jsonl(tmp_path / "v.jsonl", LINES), tenant="volta")
+    secret = [record("s1", "volta panne chez un autre client", created_at="2026-11-16T11:00:00Z")]
+    pipeline.import_file(write_jsonl(tmp_path / "o.jsonl", secret), tenant="other")
+    app = create_app(Settings(database_url=db.url))
+    app.state.clock = FrozenClock(datetime(2026, 11, 16, 12, tzinfo=UTC))
+    return TestClient(app)
+
+
+def _ids(body: dict[str, Any]) -> list[str]:
+    return [item["external_id"] for item in body["items"]]
+
+
+def test_search_with_facets(client: TestClient) -> None:
+    response = client.get("/api/v1/mentions", params={"tenant": "volta", "q": "volta panne"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert _ids(body) == ["3", "1"]
+    assert body["total"] == 2
+    assert body["next"] is None
+    assert body["facets"]["source"] == [{"value": "twitter", "count": 2}]
+    assert body["facets"]["brand"] == [{"value": "volta", "count": 2}]
+    langs = Counter(item["lang"] for item in body["items"])  # as the analyser stored them
+    assert {f["value"]: f["count"] for f in body["facets"]["lang"]} == langs
+    first = body["items"][0]
+    assert first["brands"] == ["volta"]
+    assert first["created_at"].startswith("2026-11-16T08:00:00")
+    assert first["author"] == "client1"
+
+
+def test_pagination_date_range_and_listing(client: TestClient) -> None:
+    seen: list[str] = []
+    params: dict[str, Any] = {"tenant": "volta", "q": "volta", "limit": 2}
+    for _ in range(5):
+        body = client.get("/api/v1/mentions", params=params).json()
+        seen += _ids(body)
+        first = "cursor" not in params
+        assert (body["facets"] is not None, body["total"]) == (
+            (True, 4) if first else (False, None)
+        )
+        if body["next"] is None:
+            break
+        params["cursor"] = body["next"]
+    assert seen == ["5", "3", "2", "1"]
+    without = client.get("/api/v1/mentions", params={"tenant": "volta", "facets": "false"})
+    assert without.json()["facets"] is None
+
+    ranged = client.get(
+        "/api/v1/mentions",
+        params={
+            "tenant": "volta",
+            "since": "2026-11-15T00:00:00Z",
+            "until": "2026-11-16T09:00:00Z",
+        },
+    ).json()
+    assert _ids(ranged) == ["3", "2"]
+    assert ranged["total"] == 2
+    assert _ids(client.get("/api/v1/mentions", params={"tenant": "volta"}).json()) == [
+        "5", "4", "3", "2", "1",
+    ]  # fmt: skip
+
+
+def test_tenants_see_only_their_mentions(client: TestClient) -> None:
+    mine = client.get("/api/v1/mentions", params={"tenant": "volta", "q": "autre"}).json()
+    assert mine["items"] == []
+    assert mine["total"] == 0
+    theirs = client.get("/api/v1/mentions", params={"tenant": "other", "q": "volta"}).json()
+    assert _ids(theirs) == ["s1"]
+
+
+def test_errors(client: TestClient) -> None:
+    unknown = client.get("/api/v1/mentions", params={"tenant": "ghost", "q": "volta"})
+    assert unknown.status_code == 404
+    assert "ghost" in unknown.json()["detail"]
+    assert client.get("/api/v1/mentions", params={"q": "volta"}).status_code == 422
+
+    bad = client.get("/api/v1/mentions", params={"tenant": "volta", "q": "volta (panne OR"})
+    assert bad.status_code == 422
+    (detail,) = bad.json()["detail"]
+    assert detail["loc"] == ["query", "q"]
+    assert detail["type"] == "query_syntax"
+    assert detail["column"] == 16
+    assert "column 16" in detail["msg"]
+
+    too_many = client.get("/api/v1/mentions", params={"tenant": "volta", "limit": 201})
+    assert too_many.status_code == 422
+    cursor = client.get("/api/v1/mentions", params={"tenant": "volta", "cursor": "x!"})
+    assert cursor.status_code == 422
+    assert cursor.json()["detail"][0]["loc"] == ["query", "cursor"]
+    naive = client.get("/api/v1/mentions", params={"tenant": "volta", "since": "2026-11-15"})
+    assert naive.status_code == 422
+    assert naive.json()["detail"][0]["loc"] == ["query", "since"]
+
+
+def test_test_drive(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/queries/test-drive",
+        params={"tenant": "volta"},
+        json={"query": "volta -concours", "days": 2, "sample_size": 1},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # window: 2026-11-14T12:00Z .. 2026-11-16T12:00Z (the app's clock)
+    assert (body["mentions"], body["matched"]) == (4, 2)
+    assert [m["external_id"] for m in body["sample"]] == ["3"]
+    assert body["query"] == "volta AND NOT concours"
+    assert body["facets"]["source"] == [
+        {"value": "facebook", "count": 1}, {"value": "twitter", "count": 1},
+    ]  # fmt: skip
+
+    bad = client.post(
+        "/api/v1/queries/test-drive", params={"tenant": "volta"}, json={"query": "vo*"}
+    )
+    assert bad.status_code == 422
+    (detail,) = bad.json()["detail"]
+    assert detail["loc"] == ["body", "query"]
+    assert detail["column"] == 3
+    empty = client.post(
+        "/api/v1/queries/test-drive", params={"tenant": "volta"}, json={"query": ""}
+    )
+    assert empty.status_code == 422
+    assert "column 1" in empty.json()["detail"][0]["msg"]
+    assert (
+        client.post(
+            "/api/v1/queries/test-drive", params={"tenant": "ghost"}, json={"query": "volta"}
+        ).status_code
+        == 404
+    )
+
+
+def test_the_routes_are_in_the_openapi_description(client: TestClient) -> None:
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "get" in paths["/api/v1/mentions"]
+    assert "post" in paths["/api/v1/queries/test-drive"]
