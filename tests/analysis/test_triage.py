@@ -176,6 +176,13 @@ def test_influencer_churn_threat_is_p1_with_reasons() -> None:
     assert reasons[:3] == ("influencer 452k followers", "churn threat", "negative")
 
 
+def test_a_small_tenants_top_author_is_not_called_an_influencer() -> None:
+    _, _, reasons = prioritise(_item(intent="complaint", influence=96.0, followers=1_300))
+    assert reasons[0] == "top 4% audience (1.3k followers)"
+    _, _, anonymous = prioritise(_item(intent="complaint", influence=99.5, followers=None))
+    assert anonymous[0] == "top 1% audience"
+
+
 def test_ordinary_praise_is_p4_and_spam_lowest() -> None:
     _, praise_level, _ = prioritise(
         _item(intent="praise", sentiment="positive", sentiment_score=0.9)

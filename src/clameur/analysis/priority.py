@@ -42,6 +42,8 @@ INTENT_REASON: Final[dict[str, str]] = {
     "question": "question", "spam": "spam",
 }  # fmt: skip
 MAX_REASONS: Final = 4
+INFLUENCER_FOLLOWERS: Final = 10_000
+"""Below this, a top-percentile author is called "top N% audience", not "influencer"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +83,13 @@ def prioritise(item: PriorityInput) -> tuple[float, str, tuple[str, ...]]:
     elif influence >= 75:
         audience = 5.0
     if audience >= 12:
-        audience_reason = (
-            f"influencer {humanise(item.followers)} followers"
-            if item.followers
-            else f"influence top {max(1, round(100 - influence))}%"
-        )
+        top = f"top {max(1, round(100 - influence))}% audience"
+        if item.followers and item.followers >= INFLUENCER_FOLLOWERS:
+            audience_reason = f"influencer {humanise(item.followers)} followers"
+        elif item.followers:
+            audience_reason = f"{top} ({humanise(item.followers)} followers)"
+        else:
+            audience_reason = top
     by_reach = 25.0 if item.reach >= 100_000 else 12.0 if item.reach >= 10_000 else 0.0
     if by_reach > audience:
         audience, audience_reason = by_reach, f"reach ~{humanise(item.reach)}"
