@@ -17,6 +17,7 @@ and those small rows. The vectors themselves are needed at training time only
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -145,8 +146,11 @@ def pool_rows(
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def load_spacy_vectors(package: str = SPACY_PACKAGE) -> tuple[Vocabulary, NDArray[np.float32]]:
-    """The vocabulary and L2-normalised vector table of a spaCy package (training only)."""
+    """The vocabulary and L2-normalised vector table of a spaCy package (training only).
+
+    Cached for the process (reading 500,000 keys takes seconds): treat as read-only."""
     import spacy  # type: ignore[import-not-found,unused-ignore]
 
     nlp: Any = spacy.load(package, exclude=list(_COMPONENTS))
