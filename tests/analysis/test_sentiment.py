@@ -50,7 +50,12 @@ def _val(lang: str) -> list[Row]:
 def test_small_shared_training_is_deterministic_and_beats_majority() -> None:
     from clameur.analysis.sentiment_train import train_sentiment
 
-    kwargs = {"seed": 3, "languages": SMALL_LANGS, "max_rows_per_language": 300}
+    kwargs = {
+        "seed": 3,
+        "languages": SMALL_LANGS,
+        "max_rows_per_language": 300,
+        "config": FeatureConfig(bits=14),  # small tables: a fast fit
+    }
     first = train_sentiment(DATA_DIR, calibrate=False, language_heads=False, **kwargs)  # type: ignore[arg-type]
     second = train_sentiment(DATA_DIR, calibrate=False, language_heads=False, **kwargs)  # type: ignore[arg-type]
     assert not first.heads
@@ -76,6 +81,7 @@ def test_small_language_heads_training_is_deterministic(tmp_path: Path) -> None:
         "languages": ("fr", "en"),
         "max_rows_per_language": 200,
         "top_n": 500,
+        "config": FeatureConfig(bits=14),
         "calibrate": False,
         "cache_dir": tmp_path,  # the first run embeds the words, the second reads the cache
     }

@@ -87,7 +87,9 @@ def train_sentiment_command(
 
     if not (data_dir / "sentiment").is_dir():
         raise ClameurError(f"no sentiment data under {data_dir} (use --data DIR)")
-    typer.echo(f"training sentiment on {data_dir} (about a minute)…", err=True)
+    typer.echo(
+        f"training sentiment on {data_dir} (2–5 minutes; word vectors are cached)…", err=True
+    )
     meta = train_and_save(data_dir, seed=seed, out=out or DEFAULT_ARTIFACT)
     for lang, value in meta["val_macro_f1"].items():
         typer.echo(f"{lang}\t{value:.3f}")
