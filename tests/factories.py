@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 
 def record(external_id: str, text: str, **overrides: Any) -> dict[str, Any]:
     """One valid import-contract record; override any field."""
@@ -31,3 +33,15 @@ def write_jsonl(path: Path, lines: Iterable[dict[str, Any] | bytes | str]) -> Pa
             else:
                 handle.write(line + b"\n")
     return path
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+"""The training and validation sets (``../shared/data`` next to the checkout)."""
+
+
+def needs_shared_data(subdir: str) -> pytest.MarkDecorator:
+    """Skip a test when ``../shared/data/<subdir>`` is absent (it is not in the repo)."""
+    return pytest.mark.skipif(
+        not (SHARED_DATA / subdir).is_dir(),
+        reason=f"shared data not found at {SHARED_DATA} (../shared/data relative to the repo)",
+    )

@@ -34,12 +34,10 @@ from clameur.analysis.intent_train import (
     split_seed,
     train_intent,
 )
+from tests.factories import SHARED_DATA, needs_shared_data
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not (DATA_DIR / "intent").is_dir(),
-    reason=f"shared data not found at {DATA_DIR} (../shared/data relative to the repo)",
-)
+DATA_DIR = SHARED_DATA
+needs_data = needs_shared_data("intent")
 HOSTILE = [
     "",
     "😀😡🎉",

@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx  # dev extra, locked: builds the test models (onnxruntime runs them)
 import pytest
+from onnx import TensorProto, helper
 
-onnx = pytest.importorskip("onnx", reason="the onnx package (dev extra) builds the test models")
-pytest.importorskip("onnxruntime", reason="onnxruntime (onnx extra) runs the models")
-from onnx import TensorProto, helper  # noqa: E402
-
-from clameur.analysis.features import FeatureConfig, extract  # noqa: E402
-from clameur.analysis.onnx_backend import OnnxTextClassifier  # noqa: E402
-from clameur.errors import InvalidInputError  # noqa: E402
+from clameur.analysis.features import FeatureConfig, extract
+from clameur.analysis.onnx_backend import OnnxTextClassifier
+from clameur.errors import InvalidInputError
 
 BITS = 10
 

@@ -18,12 +18,10 @@ from clameur.analysis.sentiment import (
     read_rows,
 )
 from clameur.analysis.wordvec import mean_pool, vocabulary_of
+from tests.factories import SHARED_DATA, needs_shared_data
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not (DATA_DIR / "sentiment").is_dir(),
-    reason=f"shared data not found at {DATA_DIR} (../shared/data relative to the repo)",
-)
+DATA_DIR = SHARED_DATA
+needs_data = needs_shared_data("sentiment")
 SMALL_LANGS = ("fr", "en", "de")
 HOSTILE = ["", "😀😡🎉", "a" * 100_000, "Bonjour مرحبا नमस्ते 你好 hello", "\ud800", "\x00\x00", " "]
 # Written for these tests: one clearly positive and one clearly negative text per language.

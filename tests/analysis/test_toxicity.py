@@ -23,16 +23,13 @@ from clameur.analysis.toxicity import (
     train_toxicity,
 )
 from clameur.analysis.toxicity_rules import CUE_NAMES, Lexicon, cues, read_lexicon
-from tests.factories import write_jsonl
+from tests.factories import SHARED_DATA, needs_shared_data, write_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
-DATA_DIR = REPO.parent / "shared" / "data"
+DATA_DIR = SHARED_DATA
 HARD = REPO / "tests" / "data" / "toxicity_hard_fr.jsonl"
 DEV = REPO / "tests" / "data" / "toxicity_dev_fr.jsonl"
-needs_data = pytest.mark.skipif(
-    not (DATA_DIR / "toxicity" / "mlma").is_dir(),
-    reason=f"shared data not found at {DATA_DIR} (../shared/data relative to the repo)",
-)
+needs_data = needs_shared_data("toxicity/mlma")
 HOSTILE = ["", "😀😡🎉", "a" * 100_000, "Bonjour مرحبا नमस्ते 你好 hello", "\ud800", "\x00\x00", " "]
 HARD_FLOOR = 0.85
 """Macro-F1 the shipped artifact must keep on the hard-case set (0.928 when shipped)."""
