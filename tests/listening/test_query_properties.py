@@ -29,6 +29,7 @@ from clameur.listening.query import (
     tokenize,
 )
 from clameur.listening.query.ast import has_positive
+from clameur.listening.query.compile import compile_query
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -225,3 +226,13 @@ def test_required_terms_are_sound(query: Node, doc: Document) -> None:
     assert keys
     if matched:
         assert not keys.isdisjoint(prepared.keys), (format_query(query), doc.text, keys)
+
+
+@SETTINGS
+@given(queries, documents)
+def test_compiled_queries_agree_with_the_reference_evaluator(query: Node, doc: Document) -> None:
+    prepared = prepare(doc)
+    expected = evaluate(query, prepared)
+    assert compile_query(query)(prepared) is expected, (format_query(query), doc.text)
+    # Raw lookups build their index lazily: a fresh document must give the same answer.
+    assert compile_query(query)(prepare(doc)) is expected

@@ -25,11 +25,11 @@ from clameur.listening.query import (
     PreparedDocument,
     QuerySyntaxError,
     Term,
-    evaluate,
     parse,
     prepare,
 )
 from clameur.listening.query import required_terms as _required_terms
+from clameur.listening.query.compile import Predicate, compile_query
 from clameur.listening.query.text import query_tokens
 from clameur.mentions.draft import Draft, StepContext
 from clameur.tenancy.models import Brand, Tenant
@@ -62,8 +62,8 @@ class BrandCatalog:
     def __init__(self, entries: list[BrandEntry]) -> None:
         self.entries = entries
         self.by_slug: dict[str, list[BrandEntry]] = defaultdict(list)
-        # Candidates are (entry number, query, decided by the index alone), indexed by key.
-        self._candidates: list[tuple[int, Node, bool]] = []
+        # Candidates are (entry number, compiled query, decided by the index alone), by key.
+        self._candidates: list[tuple[int, Predicate, bool]] = []
         self._index: dict[str, list[int]] = defaultdict(list)
         self._unindexed: list[int] = []
         for number, entry in enumerate(entries):
@@ -71,7 +71,9 @@ class BrandCatalog:
             for query in entry.queries:
                 keys = required_terms(query)
                 cid = len(self._candidates)
-                self._candidates.append((number, query, keys is not None and _exact(query)))
+                self._candidates.append(
+                    (number, compile_query(query), keys is not None and _exact(query))
+                )
                 if keys is None:
                     self._unindexed.append(cid)
                     continue
@@ -106,16 +108,16 @@ class BrandCatalog:
         candidates = self._candidates
         index = self._index
         for cid in self._unindexed:
-            number, query, _ = candidates[cid]
-            if number not in found and evaluate(query, prepared):
+            number, test, _ = candidates[cid]
+            if number not in found and test(prepared):
                 found.add(number)
         for key in prepared.keys:
             for cid in index.get(key, ()):
                 if cid in tried:
                     continue
                 tried.add(cid)
-                number, query, exact = candidates[cid]
-                if number not in found and (exact or evaluate(query, prepared)):
+                number, test, exact = candidates[cid]
+                if number not in found and (exact or test(prepared)):
                     found.add(number)
         return [self.entries[number] for number in sorted(found)]
 

@@ -7,7 +7,6 @@ mention is prepared once (:func:`prepare`) and then tested against any number of
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -51,10 +50,20 @@ class PreparedDocument:
     doc: Document
     tokens: tuple[Token, ...]
     by_norm: dict[str, list[int]] = field(default_factory=dict)
-    by_raw: dict[str, list[int]] = field(default_factory=dict)
+    raw_index: dict[str, list[int]] | None = None  # built on first use: few queries are raw
     keys: frozenset[str] = frozenset()
     host: str | None = None
     _sorted: dict[bool, list[str]] = field(default_factory=dict)
+
+    @property
+    def by_raw(self) -> dict[str, list[int]]:
+        """Positions of each word as written (NFC), for ``raw:`` queries."""
+        index = self.raw_index
+        if index is None:
+            index = self.raw_index = {}
+            for position, token in enumerate(self.tokens):
+                index.setdefault(token.raw, []).append(position)
+        return index
 
     def sorted_words(self, raw: bool) -> list[str]:
         """The distinct words (raw or folded), sorted: prefix lookups by bisection."""
@@ -71,17 +80,18 @@ class PreparedDocument:
 def prepare(doc: Document) -> PreparedDocument:
     """Tokenise and index ``doc`` once."""
     tokens = tokenize(doc.text)
-    by_norm: dict[str, list[int]] = defaultdict(list)
-    by_raw: dict[str, list[int]] = defaultdict(list)
-    keys: set[str] = set()
+    by_norm: dict[str, list[int]] = {}
+    tags: list[str] = []
     for position, token in enumerate(tokens):
-        by_norm[token.norm].append(position)
-        by_raw[token.raw].append(position)
-        keys.add(token.norm)
-        keys.add(token.key)
-    return PreparedDocument(
-        doc, tokens, dict(by_norm), dict(by_raw), frozenset(keys), host_of(doc.url)
-    )
+        positions = by_norm.get(token.norm)
+        if positions is None:
+            by_norm[token.norm] = [position]
+        else:
+            positions.append(position)
+        if token.kind != "word":
+            tags.append(token.key)
+    keys = frozenset(by_norm).union(tags) if tags else frozenset(by_norm)
+    return PreparedDocument(doc, tokens, by_norm, None, keys, host_of(doc.url))
 
 
 def host_of(url: str | None) -> str | None:

@@ -9,7 +9,7 @@ Because queries are cut the same way, a multi-token query term is matched as a p
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -20,16 +20,18 @@ _SIGIL: dict[str, str] = {"word": "", "hashtag": "#", "mention": "@"}
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """One token: ``raw`` as written (NFC, no sigil), ``norm`` folded."""
+    """One token: ``raw`` as written (NFC, no sigil), ``norm`` folded.
+
+    ``key`` is the index key: the folded word, with ``#``/``@`` for hashtags and mentions.
+    """
 
     raw: str
     norm: str
     kind: TokenKind
+    key: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> str:
-        """The index key: the folded word, with ``#``/``@`` for hashtags and mentions."""
-        return _SIGIL[self.kind] + self.norm
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", _SIGIL[self.kind] + self.norm)
 
 
 def is_word_start(char: str) -> bool:
