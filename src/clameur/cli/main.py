@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from clameur import __version__
+from clameur.cli.alerts import alerts_command, rule_app
 from clameur.cli.analyse import analyse_command
 from clameur.cli.models import evaluate_command, train_app
 from clameur.cli.output import emit_json, fail
@@ -37,6 +38,8 @@ app.add_typer(train_app, name="train")
 app.command("eval")(evaluate_command)
 app.command("search")(search_command)
 app.command("analyse")(analyse_command)
+app.command("alerts")(alerts_command)
+app.add_typer(rule_app, name="alert-rule")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 

@@ -46,6 +46,10 @@ class Draft:
     mention_id: int | None = None
     superseded: list[int] = field(default_factory=list)
     """Earlier lines of the same batch with older versions of this mention."""
+    flags: list[str] = field(default_factory=list)
+    """Set by detection: "campaign" for a suspected member of a coordinated campaign."""
+    alert_ids: list[int] = field(default_factory=list)
+    """Alerts (incidents) this mention was attached to by detection, for care's grouping."""
 
     @property
     def key(self) -> tuple[str, str]:

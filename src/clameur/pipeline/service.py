@@ -15,7 +15,7 @@ from clameur.analysis import Analyzer, default_analyzer
 from clameur.clock import Clock, SystemClock
 from clameur.config import Settings
 from clameur.db.engine import session_scope
-from clameur.detection import Detector, NullDetector
+from clameur.detection import Detector, default_detector
 from clameur.errors import InvalidInputError
 from clameur.mentions import BatchReport, StepContext, reader_for
 from clameur.pipeline.bus import Bus, Message
@@ -59,7 +59,7 @@ class Pipeline:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     analyzer: Analyzer = field(default_factory=default_analyzer)
-    detector: Detector = field(default_factory=NullDetector)
+    detector: Detector = field(default_factory=default_detector)
 
     def _context(self, session: Session, tenant_id: int | None) -> StepContext:
         return StepContext(

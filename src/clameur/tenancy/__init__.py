@@ -1,7 +1,14 @@
 """Tenancy: tenants (client companies) and their brands."""
 
 from clameur.tenancy.models import Brand, MentionBrand, Tenant
-from clameur.tenancy.service import add_brand, add_tenant, get_tenant, list_brands, list_tenants
+from clameur.tenancy.service import (
+    add_brand,
+    add_tenant,
+    get_brand,
+    get_tenant,
+    list_brands,
+    list_tenants,
+)
 
 __all__ = [
     "Brand",
@@ -9,6 +16,7 @@ __all__ = [
     "Tenant",
     "add_brand",
     "add_tenant",
+    "get_brand",
     "get_tenant",
     "list_brands",
     "list_tenants",

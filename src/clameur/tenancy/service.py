@@ -41,6 +41,15 @@ def get_tenant(session: Session, slug: str) -> Tenant:
     return tenant
 
 
+def get_brand(session: Session, tenant_id: int, slug: str) -> Brand:
+    brand = session.scalars(
+        select(Brand).where(Brand.tenant_id == tenant_id, Brand.slug == slug)
+    ).one_or_none()
+    if brand is None:
+        raise NotFoundError(f"no brand {slug!r} in this tenant")
+    return brand
+
+
 def list_tenants(session: Session) -> Sequence[Tenant]:
     return session.scalars(select(Tenant).order_by(Tenant.slug)).all()
 

@@ -1,0 +1,189 @@
+"""Raising, updating and listing alerts: one incident is one alert.
+
+Detectors call :func:`raise_or_update` with an incident key (``spike:brand:12``,
+``influencer:twitter:1234``, ``campaign:…``). While an open alert with that key exists and
+its cool-down has not passed in event time, the same alert is updated (count, severity,
+evidence); otherwise a new one is raised. Notifications are scheduled through the outbox in
+the same transaction (``clameur.detection.notify``): when an alert is raised, and when an
+update raises its severity above what was already sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clameur.detection.models import Alert, AlertMention
+from clameur.detection.rules import Rules, severity_rank
+from clameur.tenancy.models import Brand
+
+if TYPE_CHECKING:
+    from clameur.clock import Clock
+    from clameur.mentions.draft import Draft
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A mention to attach to an alert as evidence."""
+
+    source: str
+    external_id: str
+    author: str
+    created_at: datetime
+    role: str = "member"
+
+    @classmethod
+    def of(cls, draft: Draft, role: str = "member") -> Member:
+        m = draft.mention
+        return cls(m.source, m.external_id, m.author.handle, m.created_at, role)
+
+
+def open_alert(
+    session: Session, tenant_id: int, key: str, at: datetime, cooldown: timedelta
+) -> Alert | None:
+    """The open incident with ``key`` still within its cool-down at event time ``at``."""
+    alert = session.scalars(
+        select(Alert)
+        .where(Alert.tenant_id == tenant_id, Alert.key == key, Alert.status == "open")
+        .order_by(Alert.id.desc())
+        .limit(1)
+    ).first()
+    if alert is None:
+        return None
+    if at - alert.updated_at > cooldown:
+        alert.status = "closed"
+        return None
+    return alert
+
+
+def raise_or_update(
+    session: Session,
+    clock: Clock,
+    rules: Rules,
+    *,
+    tenant_id: int,
+    brand_id: int | None,
+    kind: str,
+    key: str,
+    severity: str,
+    at: datetime,
+    summary: str,
+    evidence: dict[str, Any],
+    members: Iterable[Member] = (),
+    cooldown: timedelta | None = None,
+) -> Alert:
+    """Raise the incident ``key`` at event time ``at``, or update the open one."""
+    cooldown = cooldown if cooldown is not None else timedelta(minutes=rules.cooldown_minutes)
+    alert = open_alert(session, tenant_id, key, at, cooldown)
+    if alert is None:
+        alert = Alert(
+            tenant_id=tenant_id, brand_id=brand_id, kind=kind, severity=severity, key=key,
+            triggered_at=at, updated_at=at, status="open", summary=summary, count=0,
+            evidence=evidence,
+        )  # fmt: skip
+        session.add(alert)
+        session.flush()
+        change = "raised"
+    else:
+        change = "updated"
+        alert.kind = kind
+        alert.updated_at = max(alert.updated_at, at)
+        alert.summary = summary
+        alert.evidence = {**alert.evidence, **evidence}
+        if severity_rank(severity) > severity_rank(alert.severity):
+            alert.severity = severity
+    attach(session, alert, members)
+    if enabled(rules, kind):
+        from clameur.detection import notify  # late: notify imports the outbox
+
+        notify.on_alert(session, clock, alert, rules, change)
+    return alert
+
+
+def enabled(rules: Rules, kind: str) -> bool:
+    return kind in rules.enabled
+
+
+def attach(session: Session, alert: Alert, members: Iterable[Member]) -> int:
+    """Attach mentions to ``alert`` once each; returns how many were new."""
+    wanted = {(m.source, m.external_id): m for m in members}
+    if not wanted:
+        return 0
+    known = set(
+        session.execute(
+            select(AlertMention.source, AlertMention.external_id).where(
+                AlertMention.alert_id == alert.id,
+                AlertMention.external_id.in_([k[1] for k in wanted]),
+            )
+        ).tuples()
+    )
+    added = 0
+    for key, m in wanted.items():
+        if key in known:
+            continue
+        session.add(
+            AlertMention(
+                tenant_id=alert.tenant_id,
+                alert_id=alert.id,
+                source=m.source,
+                external_id=m.external_id,
+                author=m.author,
+                created_at=m.created_at,
+                role=m.role,
+            )  # fmt: skip
+        )
+        added += 1
+    alert.count = (alert.count or 0) + added
+    session.flush()
+    return added
+
+
+def alerts_of(
+    session: Session, tenant_id: int, *, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The contract of ``clameur alerts --json``: every alert of the tenant, oldest first."""
+    stmt = (
+        select(Alert, Brand.slug)
+        .join(Brand, Brand.id == Alert.brand_id, isouter=True)
+        .where(Alert.tenant_id == tenant_id)
+        .order_by(Alert.triggered_at, Alert.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = session.execute(stmt).all()
+    members: dict[int, list[AlertMention]] = {alert.id: [] for alert, _ in rows}
+    if members:
+        for m in session.scalars(
+            select(AlertMention)
+            .where(AlertMention.alert_id.in_(list(members)))
+            .order_by(AlertMention.created_at, AlertMention.external_id)
+        ):
+            members[m.alert_id].append(m)
+    out = []
+    for alert, brand in rows:
+        attached = members[alert.id]
+        authors = list(dict.fromkeys(m.author for m in attached))
+        out.append(
+            {
+                "id": alert.id,
+                "kind": alert.kind,
+                "severity": alert.severity,
+                "status": alert.status,
+                "triggered_at": alert.triggered_at.isoformat(),
+                "updated_at": alert.updated_at.isoformat(),
+                "brand": brand,
+                "summary": alert.summary,
+                "count": alert.count,
+                "evidence": {
+                    **alert.evidence,
+                    "mentions": [m.external_id for m in attached],
+                    "authors": authors,
+                },
+            }
+        )
+    return out
