@@ -39,6 +39,22 @@ class Settings(BaseSettings):
     allow_private_fetch: bool = False
     """Let connectors fetch loopback, private and link-local addresses (tests, intranets)."""
 
+    smtp_host: str = "127.0.0.1"
+    """SMTP server that alert e-mails are handed to (a local relay by default)."""
+    smtp_port: int = 25
+    smtp_from: str = "clameur@localhost"
+    """Sender address of alert e-mails; its domain also names their Message-IDs."""
+    smtp_user: str = ""
+    """Log in with this user (and ``smtp_password``) when set."""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    """Upgrade the SMTP connection with STARTTLS (certificate verified) before sending."""
+    smtp_timeout: float = 30.0
+    """Seconds before an SMTP connection or command gives up (the outbox retries)."""
+
+    webhook_timeout: float = 10.0
+    """Seconds before an alert webhook POST gives up (the outbox retries)."""
+
     require_services: bool = False
     """Tests: fail instead of skipping when PostgreSQL, Redis or Chromium is absent."""
 

@@ -16,6 +16,7 @@ from clameur.cli.alerts import alerts_command, rule_app
 from clameur.cli.analyse import analyse_command
 from clameur.cli.models import evaluate_command, train_app
 from clameur.cli.output import emit_json, fail
+from clameur.cli.replay import replay_command
 from clameur.cli.runtime import Runtime
 from clameur.cli.search import search_command
 from clameur.cli.tenants import brand_app, tenant_app
@@ -40,6 +41,7 @@ app.command("search")(search_command)
 app.command("analyse")(analyse_command)
 app.command("alerts")(alerts_command)
 app.add_typer(rule_app, name="alert-rule")
+app.command("replay")(replay_command)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 

@@ -132,7 +132,7 @@ class People:
 def _record(
     source: str, external_id: str, text: str, at: datetime, author: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
-    record = {
+    record: dict[str, Any] = {
         "source": source, "external_id": external_id, "text": text,
         "created_at": at.isoformat(), "author": author, "lang": "fr",
     }  # fmt: skip

@@ -114,14 +114,15 @@ def attach(session: Session, alert: Alert, members: Iterable[Member]) -> int:
     wanted = {(m.source, m.external_id): m for m in members}
     if not wanted:
         return 0
-    known = set(
-        session.execute(
+    known = {
+        (source, external_id)
+        for source, external_id in session.execute(
             select(AlertMention.source, AlertMention.external_id).where(
                 AlertMention.alert_id == alert.id,
                 AlertMention.external_id.in_([k[1] for k in wanted]),
             )
-        ).tuples()
-    )
+        )
+    }
     added = 0
     for key, m in wanted.items():
         if key in known:

@@ -30,18 +30,21 @@ _EXCERPT = 280
 
 
 def complains(draft: Draft) -> bool:
-    """A complaint or churn threat, or a negative post that is not a question or praise;
-    never a post the sentiment model reads as positive.
+    """A complaint or a churn threat (or a request in a negative tone).
 
-    Stricter than the spike detectors' "negative": one post raises this alert on its own, so
-    a negative-sounding question from a big account must not page anyone.
+    Stricter than the spike detectors' "negative": one post raises this alert on its own.
+    The intent model decides, because on short posts it is the more reliable of the two
+    (the sentiment model reads some idioms — "pas mal" — as negative); a post the sentiment
+    model is confident is positive is left out.
     """
     a = draft.analysis
-    if a is None or a.sentiment == "positive":
+    if a is None:
+        return False
+    if a.sentiment == "positive" and (a.sentiment_score or 0) >= 0.8:
         return False
     if a.intent in NEGATIVE_INTENTS:
         return True
-    return a.sentiment == "negative" and a.intent not in {"question", "praise"}
+    return a.intent == "request" and a.sentiment == "negative"
 
 
 def influential(draft: Draft, rules: Rules) -> bool:

@@ -173,7 +173,8 @@ class Series:
         elif day is not None and self.day.get(hour % 24, [0, 0, 0])[2] >= 0.99:
             slot, basis = day, "same hour of the day"
         elif self.level[2] >= 0.99:
-            return Expectation(*self.level, "recent hours")
+            total, negative, hours = self.level
+            return Expectation(total, negative, hours, "recent hours")
         else:
             cold = rules.cold_rate_per_hour
             return Expectation(cold * 0.25, cold * 0.125, 0.25, "cold start")
@@ -280,8 +281,8 @@ def judge(series: Series, at: datetime, total: int, neg: int, rules: Rules) -> V
     mean, shape = e.window(fraction, False, rules.dispersion)
     mean_neg, shape_neg = e.window(fraction, True, rules.dispersion)
     learning = series.closed < 24  # stricter while the series has less than a day of history
-    ratio = rules.min_ratio * (2 if learning else 1)
-    least = math.ceil(rules.min_count * (1.5 if learning else 1))
+    ratio = rules.min_ratio * (3 if learning else 1)
+    least = math.ceil(rules.min_count * (2 if learning else 1))
     volume = total >= max(
         least, math.ceil(ratio * mean),
         threshold(round(mean, 3), round(shape, 2), rules.alpha),
@@ -382,6 +383,17 @@ class _Incident:
     last_at: datetime
     members: list[Draft] = field(default_factory=list)
     sources: Counter[str] = field(default_factory=Counter)
+    peaks: dict[str, list[Any]] = field(default_factory=dict)
+    """"total"/"negative" → [highest window count, its expectation, baseline], the first
+    of equal peaks kept: the same whatever the batch size."""
+
+    def peak(self, v: Verdict) -> None:
+        for name, count, mean in (
+            ("total", v.count, v.expected),
+            ("negative", v.negative, v.expected_negative),
+        ):
+            if name not in self.peaks or count > self.peaks[name][0]:
+                self.peaks[name] = [count, round(mean, 2), v.basis]
 
 
 class SpikeDetector:
@@ -451,6 +463,7 @@ def _note(
         runs.append(current)
     elif _strongest([current.verdict, v]) is v:
         current.verdict = v
+    current.peak(v)
     current.last_at = at
     current.members.append(draft)
     current.sources[draft.mention.source] += 1
@@ -466,14 +479,6 @@ def _raise(ctx: StepContext, tenant_id: int, incident: _Incident, rules: Rules) 
     for draft in incident.members:
         terms.update(terms_of(draft))
         authors[draft.mention.author.handle] += 1
-    what = "negative mentions" if v.kind == "negative_spike" else "mentions"
-    peak = v.negative if v.kind == "negative_spike" else v.count
-    expected = v.expected_negative if v.kind == "negative_spike" else v.expected
-    top = ", ".join(t for t, _ in terms.most_common(5))
-    summary = (
-        f"{peak} {what} in {rules.window_minutes} min against {expected:.1f} expected "
-        f"({v.basis})" + (f"; top terms: {top}" if top else "")
-    )
     existing = ctx.session.scalars(
         select(Alert)
         .where(Alert.tenant_id == tenant_id, Alert.key == key, Alert.status == "open")
@@ -481,22 +486,34 @@ def _raise(ctx: StepContext, tenant_id: int, incident: _Incident, rules: Rules) 
         .limit(1)
     ).first()
     previous = existing.evidence if existing is not None else {}
-    merged_terms = Counter(previous.get("terms", {})) + terms
-    merged_authors = Counter(previous.get("author_counts", {})) + authors
-    evidence = {
-        "peak": max(int(previous.get("peak", 0)), peak),
-        "expected": round(expected, 2),
-        "window_minutes": rules.window_minutes,
-        "baseline": v.basis,
-        "sources": dict(Counter(previous.get("sources", {})) + incident.sources),
-        "terms": dict(merged_terms.most_common(20)),
-        "author_counts": dict(merged_authors.most_common(20)),
-        "top_terms": [t for t, _ in merged_terms.most_common(10)],
-        "top_authors": [a for a, _ in merged_authors.most_common(10)],
-    }
     kind = v.kind
     if existing is not None and existing.kind == "negative_spike":
         kind = "negative_spike"  # an incident that turned negative stays negative
+    peaks = {k: list(p) for k, p in previous.get("peaks", {}).items()}
+    for name, peak in incident.peaks.items():
+        if name not in peaks or peak[0] > peaks[name][0]:
+            peaks[name] = peak
+    merged_terms = Counter(previous.get("terms", {})) + terms
+    merged_authors = Counter(previous.get("author_counts", {})) + authors
+    top_terms = _top(merged_terms, 10)
+    shown = peaks["negative" if kind == "negative_spike" else "total"]
+    what = "negative mentions" if kind == "negative_spike" else "mentions"
+    summary = (
+        f"{shown[0]} {what} in {rules.window_minutes} min at the peak against {shown[1]:.1f} "
+        f"expected ({shown[2]})" + (f"; top terms: {', '.join(top_terms[:5])}" if top_terms else "")
+    )
+    evidence = {
+        "peak": shown[0],
+        "expected": shown[1],
+        "baseline": shown[2],
+        "peaks": peaks,
+        "window_minutes": rules.window_minutes,
+        "sources": dict(Counter(previous.get("sources", {})) + incident.sources),
+        "terms": dict((t, merged_terms[t]) for t in _top(merged_terms, 500)),
+        "author_counts": dict((a, merged_authors[a]) for a in _top(merged_authors, 500)),
+        "top_terms": top_terms,
+        "top_authors": _top(merged_authors, 10),
+    }
     alert = raise_or_update(
         ctx.session, ctx.clock, rules, tenant_id=tenant_id,
         brand_id=incident.brand_id or None, kind=kind, key=key, severity=v.severity,
@@ -507,6 +524,11 @@ def _raise(ctx: StepContext, tenant_id: int, incident: _Incident, rules: Rules) 
     for draft in incident.members:
         if alert.id not in draft.alert_ids:
             draft.alert_ids.append(alert.id)
+
+
+def _top(counts: Counter[str], n: int) -> list[str]:
+    """The ``n`` most frequent keys, ties by name: the same whatever the batch size."""
+    return [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
 def _load(session: Session, tenant_id: int) -> dict[tuple[int, str], DetectionState]:

@@ -3,16 +3,34 @@
 A rollback discards the event with the data that caused it, so nothing is ever sent for
 work that did not happen. The relay delivers each due event through the handler of its
 kind, retries with exponential backoff, and gives up (``dead``) after ``max_attempts``.
+
+Several relays may run at once (any number of workers, SQLite or PostgreSQL). They share
+the work through *leases*, without a lock held across network calls:
+
+1. **claim**: one short transaction takes a batch of due events and, for each, counts the
+   attempt and moves ``available_at`` to ``now + lease`` (PostgreSQL: ``FOR UPDATE SKIP
+   LOCKED`` in the same statement, so two relays never claim the same row); commit. The
+   attempt number is the lease token.
+2. **deliver**, one event at a time: renew the lease (only while the token is still ours),
+   call the handler outside any transaction, then record ``sent`` or the retry, again only
+   while the token is ours.
+
+A relay that dies mid-batch leaves its events with a lease that expires; another relay then
+claims them (a new attempt, a new token). Delivery is therefore at-least-once: an event is
+sent twice only if a relay dies (or loses the database) between a successful handler call
+and the commit that records it. Handlers receive the event id (``_event_id``) so receivers
+can drop such duplicates.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.clock import Clock
@@ -22,6 +40,12 @@ from clameur.pipeline.models import OutboxEvent
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], None]
+"""Delivers one event. It receives a copy of the payload with ``_event_id`` (int, stable
+across retries: an idempotency key) and ``_created_at`` (ISO 8601) added; raising means
+"retry later"."""
+
+LEASE = timedelta(minutes=5)
+"""How long a claimed event is reserved for its relay. Longer than any handler's timeout."""
 
 
 def enqueue(
@@ -36,6 +60,16 @@ def enqueue(
     return event
 
 
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempt: int
+    """The lease token: the relay owns the event while ``attempts`` equals it."""
+    created_at: datetime
+
+
 def relay(
     factory: sessionmaker[Session],
     clock: Clock,
@@ -44,34 +78,129 @@ def relay(
     limit: int = 100,
     max_attempts: int = 6,
     base_delay: timedelta = timedelta(seconds=2),
+    lease: timedelta = LEASE,
 ) -> int:
     """Deliver due events once; returns how many were delivered."""
-    delivered = 0
     with session_scope(factory) as session:
-        due = session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.status == "pending", OutboxEvent.available_at <= clock.now())
-            .order_by(OutboxEvent.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)  # several relays never take the same event
-        ).all()
-        for event in due:
-            handler = handlers.get(event.kind)
-            event.attempts += 1
-            try:
-                if handler is None:
-                    raise LookupError(f"no handler for outbox events of kind {event.kind!r}")
-                handler(event.payload)
-            except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
-                event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                if event.attempts >= max_attempts:
-                    event.status = "dead"
-                    log.error("outbox event dead", extra={"event": event.id, "kind": event.kind})
-                else:
-                    event.available_at = clock.now() + base_delay * 2 ** (event.attempts - 1)
-                continue
-            event.status = "sent"
-            event.sent_at = clock.now()
+        _bury_abandoned(session, clock, max_attempts)
+        claimed = _claim(session, clock, limit, max_attempts, lease)
+    delivered = 0
+    for event in claimed:
+        if _deliver(factory, clock, handlers, event, max_attempts, base_delay, lease):
             delivered += 1
-            session.commit()  # one delivered event is never delivered again
     return delivered
+
+
+def _bury_abandoned(session: Session, clock: Clock, max_attempts: int) -> None:
+    """Events whose last allowed attempt never reported back (its relay died) are dead."""
+    result = session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.status == "pending",
+            OutboxEvent.available_at <= clock.now(),
+            OutboxEvent.attempts >= max_attempts,
+        )
+        .values(status="dead", last_error="lease expired: the relay stopped during the last try")
+        .execution_options(synchronize_session=False)
+    )
+    if count := _rowcount(result):
+        log.error("outbox events dead after an abandoned attempt", extra={"count": count})
+
+
+def _claim(
+    session: Session, clock: Clock, limit: int, max_attempts: int, lease: timedelta
+) -> list[_Claimed]:
+    now = clock.now()
+    due = (
+        select(OutboxEvent.id)
+        .where(OutboxEvent.status == "pending", OutboxEvent.available_at <= now)
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # ignored by SQLite, whose writers take turns
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.id.in_(due),
+            # re-checked on the row itself: a relay that raced us to it makes this false
+            OutboxEvent.status == "pending",
+            OutboxEvent.available_at <= now,
+            OutboxEvent.attempts < max_attempts,
+        )
+        .values(attempts=OutboxEvent.attempts + 1, available_at=now + lease)
+        .returning(
+            OutboxEvent.id,
+            OutboxEvent.kind,
+            OutboxEvent.payload,
+            OutboxEvent.attempts,
+            OutboxEvent.created_at,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((_Claimed(*row) for row in rows), key=lambda e: e.id)
+
+
+def _deliver(
+    factory: sessionmaker[Session],
+    clock: Clock,
+    handlers: Mapping[str, Handler],
+    event: _Claimed,
+    max_attempts: int,
+    base_delay: timedelta,
+    lease: timedelta,
+) -> bool:
+    """Deliver one claimed event and record the outcome; False if it failed or was lost."""
+    with session_scope(factory) as session:  # the batch before us may have taken a while
+        if not _owned(session, event, available_at=clock.now() + lease):
+            log.warning("outbox lease lost before delivery", extra={"event": event.id})
+            return False
+    error: str | None = None
+    try:
+        handler = handlers.get(event.kind)
+        if handler is None:
+            raise LookupError(f"no handler for outbox events of kind {event.kind!r}")
+        handler(
+            {**event.payload, "_event_id": event.id, "_created_at": event.created_at.isoformat()}
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+    now = clock.now()
+    with session_scope(factory) as session:
+        if error is None:
+            outcome: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
+        elif event.attempt >= max_attempts:
+            outcome = {"status": "dead", "last_error": error}
+        else:
+            backoff = base_delay * 2 ** (event.attempt - 1)
+            outcome = {"available_at": now + backoff, "last_error": error}
+        if not _owned(session, event, **outcome):
+            log.warning("outbox lease lost during delivery", extra={"event": event.id})
+            return False
+    if error is not None:
+        level = logging.ERROR if outcome.get("status") == "dead" else logging.WARNING
+        log.log(
+            level,
+            "outbox delivery failed",
+            extra={"event": event.id, "kind": event.kind, "attempt": event.attempt, "error": error},
+        )
+    return error is None
+
+
+def _owned(session: Session, event: _Claimed, **values: Any) -> bool:
+    """Update the event only while this relay's lease token is still current."""
+    result = session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.id == event.id,
+            OutboxEvent.status == "pending",
+            OutboxEvent.attempts == event.attempt,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0
