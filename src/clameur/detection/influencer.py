@@ -20,7 +20,7 @@ from sqlalchemy import select
 from clameur.analysis.influence import humanise
 from clameur.detection.alerts import Member, attach, raise_or_update
 from clameur.detection.models import Alert, AlertMention
-from clameur.detection.rules import RuleBook, Rules
+from clameur.detection.rules import RuleBook, Rules, severity_rank
 from clameur.detection.spikes import NEGATIVE_INTENTS
 from clameur.mentions.draft import Draft, StepContext
 
@@ -42,7 +42,7 @@ def complains(draft: Draft) -> bool:
         return False
     if a.sentiment == "positive" and (a.sentiment_score or 0) >= 0.8:
         return False
-    if a.intent in NEGATIVE_INTENTS:
+    if a.intent in NEGATIVE_INTENTS and (a.intent_score or 0) >= 0.5:
         return True
     return a.intent == "request" and a.sentiment == "negative"
 
@@ -89,23 +89,26 @@ class InfluencerDetector:
             for tenant_id, source, external_id, alert_id in rows:
                 if (tenant_id, source, external_id) in parents:
                     known[(tenant_id, source, external_id)] = alert_id
+        replies: dict[int, list[Draft]] = {}
         for draft in drafts:
             if draft.tenant_id is None:
                 continue
             m = draft.mention
             parent = (draft.tenant_id, m.source, m.in_reply_to) if m.in_reply_to else None
             if parent is not None and parent in known:
-                self._reply(ctx, draft, known[parent], rulebook_for(draft.tenant_id))
+                replies.setdefault(known[parent], []).append(draft)
                 known[(draft.tenant_id, m.source, m.external_id)] = known[parent]
                 continue
             brand_id = draft.brand_ids[0] if draft.brand_ids else None
             rules = rulebook_for(draft.tenant_id).for_brand(brand_id)
-            if "influencer" not in rules.enabled or not complains(draft):
+            if "influencer" not in rules.enabled or m.source in rules.influencer_ignored_sources:
                 continue
-            if not influential(draft, rules):
+            if not complains(draft) or not influential(draft, rules):
                 continue
             alert = self._raise(ctx, draft, brand_id, rules)
             known[(draft.tenant_id, m.source, m.external_id)] = alert.id
+        for alert_id, thread in replies.items():
+            self._replies(ctx, alert_id, thread, rulebook_for)
 
     def _raise(self, ctx: StepContext, draft: Draft, brand_id: int | None, rules: Rules) -> Alert:
         m = draft.mention
@@ -136,22 +139,33 @@ class InfluencerDetector:
         draft.alert_ids.append(alert.id)
         return alert
 
-    def _reply(self, ctx: StepContext, draft: Draft, alert_id: int, book: RuleBook) -> None:
+    def _replies(
+        self,
+        ctx: StepContext,
+        alert_id: int,
+        thread: list[Draft],
+        rulebook_for: Callable[[int], RuleBook],
+    ) -> None:
+        """Attach a batch's replies to an influencer's incident at once."""
         alert = ctx.session.get(Alert, alert_id)
-        if alert is None or draft.mention.created_at - alert.triggered_at > INCIDENT:
+        if alert is None:
             return
-        if attach(ctx.session, alert, [Member.of(draft, "reply")]):
-            replies = int(alert.evidence.get("replies", 0)) + 1
-            alert.evidence = {**alert.evidence, "replies": replies}
-            alert.updated_at = max(alert.updated_at, draft.mention.created_at)
-            followers = int(alert.evidence.get("followers", 0))
-            severity = severity_of(followers, False, replies)
-            if severity != alert.severity:
-                rules = book.for_brand(alert.brand_id)
-                raise_or_update(
-                    ctx.session, ctx.clock, rules, tenant_id=alert.tenant_id,
-                    brand_id=alert.brand_id, kind="influencer", key=alert.key,
-                    severity=severity, at=draft.mention.created_at, summary=alert.summary,
-                    evidence={"replies": replies}, cooldown=INCIDENT,
-                )  # fmt: skip
-        draft.alert_ids.append(alert_id)
+        fresh = [d for d in thread if d.mention.created_at - alert.triggered_at <= INCIDENT]
+        added = attach(ctx.session, alert, [Member.of(d, "reply") for d in fresh])
+        for draft in fresh:
+            draft.alert_ids.append(alert_id)
+        if not added:
+            return
+        replies = int(alert.evidence.get("replies", 0)) + added
+        alert.evidence = {**alert.evidence, "replies": replies}
+        alert.updated_at = max(alert.updated_at, max(d.mention.created_at for d in fresh))
+        followers = int(alert.evidence.get("followers", 0))
+        severity = severity_of(followers, False, replies)
+        if severity_rank(severity) > severity_rank(alert.severity):
+            rules = rulebook_for(alert.tenant_id).for_brand(alert.brand_id)
+            raise_or_update(
+                ctx.session, ctx.clock, rules, tenant_id=alert.tenant_id,
+                brand_id=alert.brand_id, kind="influencer", key=alert.key, severity=severity,
+                at=alert.updated_at, summary=alert.summary, evidence={"replies": replies},
+                cooldown=INCIDENT,
+            )  # fmt: skip

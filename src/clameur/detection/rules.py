@@ -58,6 +58,9 @@ class Rules:
     """… among authors with at least this many followers…"""
     influencer_followers: int = 100_000
     """… or any author with at least this many followers."""
+    influencer_ignored_sources: tuple[str, ...] = ("news",)
+    """Press articles are coverage, not a person complaining (and the intent model reads
+    news prose poorly): they feed spikes, not the influencer trigger."""
     # -- campaigns
     campaign_min_authors: int = 5
     campaign_window_hours: int = 24
