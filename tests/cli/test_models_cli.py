@@ -15,7 +15,7 @@ from tests.factories import write_jsonl
 def _clameur(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "clameur", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+        cwd=cwd, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
 
 

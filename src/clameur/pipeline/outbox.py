@@ -7,10 +7,10 @@ kind, retries with exponential backoff, and gives up (``dead``) after ``max_atte
 Several relays may run at once (any number of workers, SQLite or PostgreSQL). They share
 the work through *leases*, without a lock held across network calls:
 
-1. **claim**: one short transaction takes a batch of due events and, for each, counts the
-   attempt and moves ``available_at`` to ``now + lease`` (PostgreSQL: ``FOR UPDATE SKIP
-   LOCKED`` in the same statement, so two relays never claim the same row); commit. The
-   attempt number is the lease token.
+1. **claim**: one short transaction takes a batch of due events (PostgreSQL: ``FOR UPDATE
+   SKIP LOCKED``, so two relays never wait for nor take the same rows) and, for each, counts
+   the attempt and moves ``available_at`` to ``now + lease``; commit. The attempt number is
+   the lease token.
 2. **deliver**, one event at a time: renew the lease (only while the token is still ours),
    call the handler outside any transaction, then record ``sent`` or the retry, again only
    while the token is ours.
@@ -111,18 +111,21 @@ def _claim(
     session: Session, clock: Clock, limit: int, max_attempts: int, lease: timedelta
 ) -> list[_Claimed]:
     now = clock.now()
-    due = (
+    # Two statements, not ``UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``:
+    # PostgreSQL may re-run such a subquery for each row and then claims far more than n.
+    ids = session.scalars(
         select(OutboxEvent.id)
         .where(OutboxEvent.status == "pending", OutboxEvent.available_at <= now)
         .order_by(OutboxEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)  # ignored by SQLite, whose writers take turns
-        .scalar_subquery()
-    )
+    ).all()
+    if not ids:
+        return []
     rows = session.execute(
         update(OutboxEvent)
         .where(
-            OutboxEvent.id.in_(due),
+            OutboxEvent.id.in_(ids),
             # re-checked on the row itself: a relay that raced us to it makes this false
             OutboxEvent.status == "pending",
             OutboxEvent.available_at <= now,
