@@ -41,7 +41,7 @@ def test_import_contract_and_exit_codes(run, tmp_path: Path) -> None:  # type: i
                 "--query", "Acme Mobile", "--query", "@acmemobile", "--json")  # fmt: skip
     assert json.loads(added.stdout)["queries"] == ["Acme Mobile", "@acmemobile"]
 
-    lines = [record(str(i), f"Acme Mobile {i}") for i in range(5)]
+    lines = [record(str(i), f"Acme Mobile {i}: my bill is wrong, please help") for i in range(5)]
     good = write_jsonl(tmp_path / "good.jsonl", lines)
     first = run("import", str(good), "--tenant", "acme", "--json")
     assert first.returncode == 0, first.stderr

@@ -176,12 +176,14 @@ def test_threads_one_conversation_per_customer(
     star = {"handle": "star", "followers": 450_000, "verified": True}
     lines = [record("root", "acme is down again!", author=star, created_at=_at(0))]
     for i in range(20):  # 20 customers reply to the influencer
-        lines.append(record(f"r{i}", f"acme same here {i}", author={"handle": f"c{i}"},
+        lines.append(record(f"r{i}", f"acme down again {i}, still waiting for my refund",
+                            author={"handle": f"c{i}"},
                             in_reply_to="root", created_at=_at(1 + i)))  # fmt: skip
     # customer c0 follows up on their own reply, and again much later
     lines.append(record("f1", "acme still down", author={"handle": "c0"}, in_reply_to="r0",
                         created_at=_at(30)))  # fmt: skip
-    lines.append(record("f2", "acme back", author={"handle": "c0"}, created_at=_at(60 * 24 * 5)))
+    lines.append(record("f2", "acme down again, still waiting for my refund",
+                        author={"handle": "c0"}, created_at=_at(60 * 24 * 5)))  # fmt: skip
     pipeline.import_file(write_jsonl(tmp_path / "t.jsonl", lines), tenant="acme")
 
     conversations = _conversations(db)
@@ -203,7 +205,8 @@ def test_event_time_results_do_not_depend_on_wall_clock_or_batching(
         author = {"handle": f"c{i % 23}", "followers": i}
         parent = {"in_reply_to": str(i - 5)} if i % 4 == 0 and i >= 5 else {}
         minutes = i * 17 + (60 * 24 * 4 if i >= 150 else 0)  # a four-day lull halfway
-        lines.append(record(str(i), f"acme {i}", author=author, created_at=_at(minutes), **parent))
+        text = f"acme {i}: my bill is wrong, please help"  # actionable: opens a conversation
+        lines.append(record(str(i), text, author=author, created_at=_at(minutes), **parent))
     path = write_jsonl(tmp_path / "replay.jsonl", lines)
 
     outcomes = []

@@ -1,6 +1,23 @@
-"""Threading mentions into conversations, in event time.
+"""Triage and threading: which mentions become work, and in which conversation (event time).
 
-A conversation is a thread with one customer on one channel. A new mention joins:
+**Triage.** Only actionable mentions open a conversation: complaints, questions, requests,
+churn threats, first-hand facts (actionability ``actionable``), negative mentions, and
+anything written to the brand privately (e-mail), and every mention detection attached to
+an incident (a reply to an influencer's complaint is a customer to answer even when the
+models misread its words); confident spam never does. Praise and ordinary chatter do not open one, but they join the
+author's conversation when there is one (a customer's "thanks, it works now" belongs in the
+thread). Suspected campaign posts (detection's ``campaign`` flag) get a conversation flagged
+``campaign`` and grouped under the campaign's incident — never queued as ordinary work.
+
+**Incidents.** A mention detection attached to an alert (an influencer's post and its
+replies, a spike, a campaign) puts its conversation in that alert's incident: one
+:class:`Incident` per alert, so 2,000 customers answering one celebrity make 2,000
+conversations under one incident.
+
+**Contacts.** Each author is an identity of a contact (created with the author's first
+conversation); agents merge and split contacts (:mod:`clameur.care.contacts`).
+
+A new mention joins:
 
 1. the conversation of the mention it replies to, when that mention is by the same author
    (a customer following up on their own post);
@@ -19,12 +36,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, func, insert, select, tuple_
 
-from clameur.care.models import OPEN_STATUSES, Conversation
+from clameur.care.models import OPEN_STATUSES, Contact, ContactIdentity, Conversation, Incident
 from clameur.db.bulk import insert_returning_ids, update_by_id
+from clameur.detection.models import Alert
 from clameur.mentions.draft import Draft, StepContext
-from clameur.mentions.models import Mention
+from clameur.mentions.models import Author, Mention
 
 _LEVELS = ("P1", "P2", "P3", "P4")
 _CHUNK = 500
@@ -53,6 +71,11 @@ class _Thread:
     id: int | None = None
     dirty: bool = False
     drafts: list[Draft] = field(default_factory=list)
+    priority: float | None = None
+    lang: str | None = None
+    flags: list[str] = field(default_factory=list)
+    incident_id: int | None = None
+    contact_id: int | None = None
 
     def add(self, draft: Draft) -> None:
         created = draft.mention.created_at
@@ -62,6 +85,14 @@ class _Thread:
         self.priority_level = _higher(self.priority_level, level)
         if self.brand_id is None and draft.brand_ids:
             self.brand_id = draft.brand_ids[0]
+        score = draft.analysis.priority if draft.analysis else None
+        if score is not None and (self.priority is None or score > self.priority):
+            self.priority = score
+        if self.lang is None and draft.analysis is not None:
+            self.lang = draft.analysis.lang
+        for flag in draft.flags:
+            if flag not in self.flags:
+                self.flags.append(flag)
         self.mention_count += 1
         self.dirty = True
         self.drafts.append(draft)
@@ -70,8 +101,34 @@ class _Thread:
         return {
             "last_activity_at": self.last_activity_at, "opened_at": self.opened_at,
             "priority_level": self.priority_level, "brand_id": self.brand_id,
-            "mention_count": self.mention_count,
+            "mention_count": self.mention_count, "priority": self.priority, "lang": self.lang,
+            "flags": self.flags, "incident_id": self.incident_id,
+            "last_customer_at": self.last_activity_at,
         }  # fmt: skip
+
+
+ACTIONABLE_INTENTS = frozenset({"complaint", "question", "request", "churn_threat"})
+PRIVATE_SOURCES = frozenset({"email"})
+
+
+def opens_conversation(draft: Draft) -> bool:
+    """Triage: whether this mention is work for an agent on its own."""
+    if "campaign" in draft.flags:
+        return True  # grouped and flagged, kept out of the queues by routing
+    if draft.alert_ids:
+        return True  # part of an incident (a reply to an influencer, a spike): answered
+    if draft.mention.source in PRIVATE_SOURCES:
+        return True
+    a = draft.analysis
+    if a is None:
+        return True  # not analysed (no analyzer): a human decides
+    if a.intent == "spam" and (a.intent_score or 0) >= 0.8 and a.sentiment != "negative":
+        return False
+    return (
+        a.intent in ACTIONABLE_INTENTS
+        or a.actionability == "actionable"
+        or a.sentiment == "negative"  # an unhappy customer is work, whatever the intent
+    )
 
 
 def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
@@ -84,6 +141,7 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     window = timedelta(hours=ctx.conversation_window_hours)
     parents = _stored_parents(ctx, new)
     threads = _open_threads(ctx, new)
+    incidents = _incidents(ctx, new)
 
     latest: dict[tuple[int, int, str], _Thread] = {}
     for open_thread in threads.values():
@@ -111,13 +169,18 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
             if candidate is not None and abs(m.created_at - candidate.last_activity_at) <= window:
                 thread = candidate
         if thread is None:
+            if not opens_conversation(draft):
+                continue  # praise, chatter: stored, no conversation
             thread = _Thread(tenant_id, author_id, m.source, m.external_id, m.created_at,
                              m.created_at)  # fmt: skip
             created.append(thread)
+        if thread.incident_id is None and draft.alert_ids:
+            thread.incident_id = incidents.get((tenant_id, draft.alert_ids[0]))
         thread.add(draft)
         latest[author_key] = thread
         by_mention[(tenant_id, m.source, m.external_id)] = thread
 
+    _link_contacts(ctx, created)
     _write(ctx, created, [t for t in threads.values() if t.dirty])
     for written in [*created, *threads.values()]:
         for draft in written.drafts:
@@ -153,7 +216,8 @@ def _open_threads(ctx: StepContext, new: list[Draft]) -> dict[int, _Thread]:
     for i in range(0, len(keys), _CHUNK):
         stmt = select(
             c.id, c.tenant_id, c.author_id, c.source, c.root_external_id, c.opened_at,
-            c.last_activity_at, c.mention_count, c.brand_id, c.priority_level,
+            c.last_activity_at, c.mention_count, c.brand_id, c.priority_level, c.priority,
+            c.lang, c.flags, c.incident_id, c.contact_id,
         ).where(
             tuple_(c.tenant_id, c.author_id, c.source).in_(keys[i : i + _CHUNK]),
             c.status.in_(OPEN_STATUSES),
@@ -163,6 +227,8 @@ def _open_threads(ctx: StepContext, new: list[Draft]) -> dict[int, _Thread]:
             out[r.id] = _Thread(
                 r.tenant_id, r.author_id, r.source, r.root_external_id, r.opened_at,
                 r.last_activity_at, r.mention_count, r.brand_id, r.priority_level, id=r.id,
+                priority=r.priority, lang=r.lang, flags=list(r.flags or []),
+                incident_id=r.incident_id, contact_id=r.contact_id,
             )  # fmt: skip
     return out
 
@@ -171,8 +237,8 @@ def _write(ctx: StepContext, created: list[_Thread], changed: list[_Thread]) -> 
     if created:
         rows = [
             {"tenant_id": t.tenant_id, "author_id": t.author_id, "source": t.source,
-             "root_external_id": t.root_external_id, "status": "open", "flags": [],
-             **t.values()}
+             "root_external_id": t.root_external_id, "status": "open", "tags": [], "sla": {},
+             "contact_id": t.contact_id, **t.values()}
             for t in created
         ]  # fmt: skip
         ids = insert_returning_ids(
@@ -181,3 +247,78 @@ def _write(ctx: StepContext, created: list[_Thread], changed: list[_Thread]) -> 
         for thread, new_id in zip(created, ids, strict=True):
             thread.id = new_id
     update_by_id(ctx.session, _TABLE, [{"id": t.id, **t.values()} for t in changed])
+
+
+def _incidents(ctx: StepContext, new: list[Draft]) -> dict[tuple[int, int], int]:
+    """The incident of each alert the batch's mentions were attached to (made if new)."""
+    wanted = {(cast(int, d.tenant_id), d.alert_ids[0]) for d in new if d.alert_ids}
+    if not wanted:
+        return {}
+    out: dict[tuple[int, int], int] = {}
+    rows = ctx.session.execute(
+        select(Incident.tenant_id, Incident.alert_id, Incident.id).where(
+            Incident.alert_id.in_(sorted({a for _, a in wanted}))
+        )
+    )
+    for tenant_id, alert_id, incident_id in rows:
+        if alert_id is not None:
+            out[(tenant_id, alert_id)] = incident_id
+    for tenant_id, alert_id in sorted(wanted - set(out)):
+        alert = ctx.session.get(Alert, alert_id)
+        if alert is None or alert.tenant_id != tenant_id:
+            continue
+        incident = Incident(
+            tenant_id=tenant_id, alert_id=alert_id, brand_id=alert.brand_id,
+            title=f"{alert.kind.replace('_', ' ')}: {' '.join(alert.summary.split())[:250]}",
+            status="open", opened_at=alert.triggered_at,
+        )  # fmt: skip
+        ctx.session.add(incident)
+        ctx.session.flush()
+        out[(tenant_id, alert_id)] = incident.id
+    return out
+
+
+def _link_contacts(ctx: StepContext, created: list[_Thread]) -> None:
+    """Each new conversation's contact: the author's, or a new one for a new author."""
+    if not created:
+        return
+    author_ids = sorted({t.author_id for t in created})
+    known: dict[int, int] = {}
+    for i in range(0, len(author_ids), _CHUNK):
+        rows = ctx.session.execute(
+            select(ContactIdentity.author_id, ContactIdentity.contact_id).where(
+                ContactIdentity.author_id.in_(author_ids[i : i + _CHUNK])
+            )
+        )
+        known.update({author: contact for author, contact in rows})
+    missing = [t for t in created if t.author_id not in known]
+    if missing:
+
+        firsts: dict[int, _Thread] = {}
+        for t in missing:
+            firsts.setdefault(t.author_id, t)
+        names: dict[int, str] = {
+            author_id: name
+            for author_id, name in ctx.session.execute(
+                select(Author.id, func.coalesce(Author.name, Author.handle)).where(
+                    Author.id.in_(list(firsts))
+                )
+            )
+        }
+        contact_rows: list[dict[str, Any]] = [
+            {"tenant_id": t.tenant_id, "name": names.get(a), "emails": [],
+             "created_at": t.opened_at, "origin_author_id": a}
+            for a, t in firsts.items()
+        ]  # fmt: skip
+        ids = insert_returning_ids(
+            ctx.session, cast(Table, Contact.__table__), contact_rows,
+            ("tenant_id", "origin_author_id"),
+        )  # fmt: skip
+        identity_rows = [
+            {"tenant_id": t.tenant_id, "author_id": a, "contact_id": cid, "linked_at": t.opened_at}
+            for (a, t), cid in zip(firsts.items(), ids, strict=True)
+        ]  # fmt: skip
+        ctx.session.execute(insert(ContactIdentity), identity_rows)
+        known.update({a: cid for a, cid in zip(firsts, ids, strict=True)})
+    for t in created:
+        t.contact_id = known[t.author_id]

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from clameur import __version__
 from clameur.cli.alerts import alerts_command, rule_app
 from clameur.cli.analyse import analyse_command
+from clameur.cli.care import conversations_app, user_app
 from clameur.cli.models import evaluate_command, train_app
 from clameur.cli.output import emit_json, fail
 from clameur.cli.replay import replay_command
@@ -42,6 +43,8 @@ app.command("analyse")(analyse_command)
 app.command("alerts")(alerts_command)
 app.add_typer(rule_app, name="alert-rule")
 app.command("replay")(replay_command)
+app.add_typer(conversations_app, name="conversations")
+app.add_typer(user_app, name="user")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 

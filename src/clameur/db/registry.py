@@ -2,6 +2,7 @@
 
 from clameur.analysis import models as analysis_models
 from clameur.care import models as care_models
+from clameur.detection import campaign_models
 from clameur.detection import models as detection_models
 from clameur.mentions import models as mentions_models
 from clameur.pipeline import models as pipeline_models
@@ -13,5 +14,6 @@ MODULES = (
     analysis_models,
     care_models,
     detection_models,
+    campaign_models,
     pipeline_models,
 )

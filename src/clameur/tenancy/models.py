@@ -45,3 +45,40 @@ class MentionBrand(TenantOwned, Base):
     brand_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("brands.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class User(Base):
+    """A person who signs in: the BPO's staff (``tenant_id`` null: may work for several
+    tenants) or a client's people (``tenant_id`` set: sees only that tenant).
+
+    ``role`` is admin, supervisor, agent or viewer (a client viewer reads, never acts).
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    tenant_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(TenantOwned, Base):
+    """Who did what, when (wall clock), to which object: every agent action is written here."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(64))
+    """e.g. conversation.assign, reply.send, contact.merge."""
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int | None] = mapped_column(BigId)
+    data: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)

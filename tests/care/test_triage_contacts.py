@@ -1,0 +1,199 @@
+"""Triage, incidents from alerts, contacts (merge/split), statuses, tags and notes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from tests.conftest import Database, make_tenant
+
+from clameur.care import contacts, conversations
+from clameur.care.models import Conversation, ConversationEvent, Incident
+from clameur.clock import FrozenClock
+from clameur.config import Settings
+from clameur.db import session_scope
+from clameur.demo import replays
+from clameur.errors import InvalidInputError
+from clameur.mentions.models import Author, Mention
+from clameur.pipeline import Pipeline
+from clameur.reports import stats
+from clameur.tenancy import add_user
+from clameur.tenancy.models import AuditEntry
+
+AT = datetime(2030, 3, 6, 9, 30, tzinfo=UTC)
+WALL = datetime(2031, 1, 1, tzinfo=UTC)
+
+
+def _import(db: Database, records: list[dict[str, Any]]) -> int:
+    clock = FrozenClock(WALL)
+    tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
+    pipeline = Pipeline(factory=db.factory, settings=Settings(batch_size=200), clock=clock)
+    assert pipeline.ingest(records, tenant.id).rejected == 0
+    return tenant.id
+
+
+def test_a_wave_answering_an_influencer_is_one_conversation_per_customer_in_one_incident(
+    db: Database,
+) -> None:
+    post = replays.influencer_post(AT, followers=452_000, external_id="inf-1")
+    wave = replays.complaint_wave(
+        AT + timedelta(minutes=1), count=120, minutes=120, seed=9, in_reply_to="inf-1",
+        source="twitter", prefix="r",
+    )  # fmt: skip
+    tenant_id = _import(db, [post, *wave])
+    with session_scope(db.factory) as session:
+        rows = session.execute(
+            select(
+                Conversation.id, Author.handle, Conversation.incident_id, Conversation.contact_id
+            )
+            .join(Author, Author.id == Conversation.author_id)
+            .where(Conversation.tenant_id == tenant_id)
+        ).all()
+        incidents = session.scalars(select(Incident).where(Incident.tenant_id == tenant_id)).all()
+        figures = stats(session, tenant_id)
+    customers = {r["author"]["handle"] for r in wave}
+    by_handle = {handle for _, handle, _, _ in rows}
+    assert customers <= by_handle  # every complaining customer has a conversation…
+    assert len(rows) == len(customers) + 1  # …one each, plus the influencer's own
+    assert len(incidents) == 1
+    assert {incident for _, _, incident, _ in rows} == {incidents[0].id}
+    assert incidents[0].title.startswith("influencer")
+    assert all(contact is not None for *_, contact in rows)
+    assert figures["conversations"] == figures["open_conversations"] == len(rows)
+
+
+def test_praise_does_not_open_a_conversation_but_joins_the_customers_thread(db: Database) -> None:
+    author = {"handle": "marie_l", "followers": 80}
+
+    def line(n: int, text: str, minutes: int) -> dict[str, Any]:
+        return {"source": "twitter", "external_id": f"p{n}", "text": text, "author": author,
+                "created_at": (AT + timedelta(minutes=minutes)).isoformat()}  # fmt: skip
+
+    tenant_id = _import(
+        db,
+        [
+            line(1, "Merci Volta, super accueil en boutique, bravo à toute l'équipe !", 0),
+            line(2, "Volta m'a facturé deux fois ce mois-ci, remboursez-moi svp", 60),
+            line(3, "Merci Volta, c'est réglé, parfait !", 120),
+        ],
+    )
+    with session_scope(db.factory) as session:
+        mentions = dict(
+            session.execute(
+                select(Mention.external_id, Mention.conversation_id).where(
+                    Mention.tenant_id == tenant_id
+                )
+            ).all()
+        )
+    assert mentions["p1"] is None  # praise alone is not work
+    assert mentions["p2"] is not None
+    assert mentions["p3"] == mentions["p2"]  # the thank-you lands in the open thread
+
+
+def _two_customers(db: Database) -> tuple[int, dict[str, int]]:
+    records = []
+    for n, (source, handle, text) in enumerate(
+        [
+            ("twitter", "julie_tech", "Volta ma box ne marche plus, aidez-moi"),
+            ("facebook", "Julie.Tech", "Volta toujours pas de réseau, je veux un remboursement"),
+            ("twitter", "bob", "Volta facture erronée, merci de corriger"),
+        ]
+    ):
+        records.append(
+            {"source": source, "external_id": f"c{n}", "text": text,
+             "author": {"handle": handle, "followers": 50},
+             "created_at": (AT + timedelta(minutes=n)).isoformat()}
+        )  # fmt: skip
+    tenant_id = _import(db, records)
+    with session_scope(db.factory) as session:
+        ids = {
+            f"{source}:{handle}": contact
+            for source, handle, contact in session.execute(
+                select(Author.source, Author.handle, Conversation.contact_id).join(
+                    Conversation, Conversation.author_id == Author.id
+                )
+            )
+        }
+    return tenant_id, ids
+
+
+def test_contacts_merge_and_split_keep_every_conversation(db: Database) -> None:
+    tenant_id, ids = _two_customers(db)
+    julie_tw, julie_fb, bob = (
+        ids["twitter:julie_tech"],
+        ids["facebook:Julie.Tech"],
+        ids["twitter:bob"],
+    )
+    assert len({julie_tw, julie_fb, bob}) == 3  # one contact per new author
+    with session_scope(db.factory) as session:
+        agent = add_user(session, FrozenClock(WALL), "anna@bpo.example", role="agent")
+        suggested = contacts.suggestions(session, tenant_id, julie_tw)
+        assert [(s.other_id, s.reason.startswith("same handle")) for s in suggested] == [
+            (julie_fb, True)
+        ]
+        contacts.merge(session, tenant_id, julie_tw, julie_fb, actor_id=agent.id, at=WALL)
+        merged = contacts.history(session, tenant_id, julie_tw)
+        assert {i["source"] for i in merged["identities"]} == {"twitter", "facebook"}
+        assert len(merged["conversations"]) == 2
+        assert {m["external_id"] for c in merged["conversations"] for m in c["mentions"]} == {
+            "c0", "c1",
+        }  # fmt: skip
+        with pytest.raises(InvalidInputError, match="itself"):
+            contacts.merge(session, tenant_id, julie_tw, julie_tw, actor_id=agent.id, at=WALL)
+        facebook = [i["author_id"] for i in merged["identities"] if i["source"] == "facebook"]
+        fresh = contacts.split(session, tenant_id, julie_tw, facebook, actor_id=agent.id, at=WALL)
+        moved = contacts.history(session, tenant_id, fresh.id)["conversations"]
+        assert [c["mentions"][0]["external_id"] for c in moved] == ["c1"]
+        assert len(contacts.history(session, tenant_id, julie_tw)["conversations"]) == 1
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+        assert actions == ["contact.merge", "contact.split"]
+        with pytest.raises(InvalidInputError, match="not identities"):
+            contacts.split(session, tenant_id, julie_tw, [bob * 1000], actor_id=None, at=WALL)
+
+
+def test_statuses_tags_and_notes_are_on_the_timeline(db: Database) -> None:
+    tenant_id, ids = _two_customers(db)
+    with session_scope(db.factory) as session:
+        from clameur.tenancy.models import Tenant
+
+        tenant = session.get(Tenant, tenant_id)
+        assert tenant is not None
+        tenant.settings = {"care": {"statuses": {"awaiting refund": "pending"}}}
+        clock = FrozenClock(WALL)
+        anna = add_user(session, clock, "anna@bpo.example", role="agent")
+        add_user(session, clock, "sam.lead@bpo.example", role="supervisor")
+        conversation_id = session.scalars(
+            select(Conversation.id).where(Conversation.tenant_id == tenant_id)
+        ).first()
+        assert conversation_id is not None
+        c = conversations.set_status(
+            session, tenant_id, conversation_id, "awaiting refund", actor_id=anna.id, at=WALL
+        )
+        assert (c.status, c.custom_status) == ("pending", "awaiting refund")
+        with pytest.raises(InvalidInputError, match="unknown status"):
+            conversations.set_status(
+                session, tenant_id, conversation_id, "zzz", actor_id=anna.id, at=WALL
+            )
+        conversations.tag(session, tenant_id, conversation_id, add=["billing", "refund"],
+                          actor_id=anna.id, at=WALL)  # fmt: skip
+        conversations.tag(session, tenant_id, conversation_id, remove=["refund"],
+                          actor_id=anna.id, at=WALL)  # fmt: skip
+        note = conversations.add_note(
+            session, tenant_id, conversation_id, "@sam.lead can we refund twice?",
+            actor_id=anna.id, at=WALL,
+        )  # fmt: skip
+        assert len(note.data["mentions"]) == 1
+        with pytest.raises(InvalidInputError, match="@nobody"):
+            conversations.add_note(session, tenant_id, conversation_id, "ask @nobody",
+                                   actor_id=anna.id, at=WALL)  # fmt: skip
+        c = conversations.set_status(session, tenant_id, conversation_id, "resolved",
+                                     actor_id=anna.id, at=WALL)  # fmt: skip
+        assert c.tags == ["billing"]
+        assert c.resolved_at == WALL
+        kinds = [e.kind for e in conversations.timeline(session, tenant_id, conversation_id)]
+        assert kinds == ["status", "tag", "tag", "note", "status"]
+        assert session.scalars(select(ConversationEvent)).all()
+        with pytest.raises(Exception, match="no conversation"):
+            conversations.get(session, tenant_id + 999, conversation_id)
