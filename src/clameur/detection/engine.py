@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from clameur.detection.campaign import CampaignDetector
 from clameur.detection.influencer import InfluencerDetector
 from clameur.detection.rules import RuleBook, load_rules
 from clameur.detection.spikes import SpikeDetector
@@ -18,6 +19,7 @@ class StandardDetector:
     def __init__(self) -> None:
         self.influencer = InfluencerDetector()
         self.spikes = SpikeDetector()
+        self.campaigns = CampaignDetector()
 
     def detect(self, ctx: StepContext, drafts: list[Draft]) -> None:
         books: dict[int, RuleBook] = {}
@@ -30,3 +32,4 @@ class StandardDetector:
 
         self.influencer.detect(ctx, drafts, rulebook_for)
         self.spikes.detect(ctx, drafts, rulebook_for)
+        self.campaigns.detect(ctx, drafts, rulebook_for)
