@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.conftest import Database, make_tenant
 
 from clameur.care import contacts, conversations
 from clameur.care.models import Conversation, ConversationEvent, Incident
@@ -21,6 +20,7 @@ from clameur.pipeline import Pipeline
 from clameur.reports import stats
 from clameur.tenancy import add_user
 from clameur.tenancy.models import AuditEntry
+from tests.conftest import Database, make_tenant
 
 AT = datetime(2030, 3, 6, 9, 30, tzinfo=UTC)
 WALL = datetime(2031, 1, 1, tzinfo=UTC)

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from clameur.care import sla
 from clameur.care.audit import record
 from clameur.care.models import STATUSES, Conversation, ConversationEvent
 from clameur.errors import InvalidInputError, NotFoundError
@@ -63,6 +64,7 @@ def set_status(
         kind="status", data={"from": before, "to": label or standard},
     )  # fmt: skip
     session.flush()
+    sla.on_status_change(session, tenant_id, conversation.id, at)  # pause, resume, stop
     return conversation
 
 

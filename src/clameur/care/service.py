@@ -4,10 +4,11 @@
 churn threats, first-hand facts (actionability ``actionable``), negative mentions, and
 anything written to the brand privately (e-mail), and every mention detection attached to
 an incident (a reply to an influencer's complaint is a customer to answer even when the
-models misread its words); confident spam never does. Praise and ordinary chatter do not open one, but they join the
-author's conversation when there is one (a customer's "thanks, it works now" belongs in the
-thread). Suspected campaign posts (detection's ``campaign`` flag) get a conversation flagged
-``campaign`` and grouped under the campaign's incident — never queued as ordinary work.
+models misread its words); confident spam never does. Praise and ordinary chatter do not
+open one, but they join the author's conversation when there is one (a customer's "thanks,
+it works now" belongs in the thread). Suspected campaign posts (detection's ``campaign``
+flag) get a conversation flagged ``campaign`` and grouped under the campaign's incident —
+never queued as ordinary work.
 
 **Incidents.** A mention detection attached to an alert (an influencer's post and its
 replies, a spike, a campaign) puts its conversation in that alert's incident: one
@@ -38,6 +39,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, tuple_
 
+from clameur.care import sla
 from clameur.care.models import OPEN_STATUSES, Contact, ContactIdentity, Conversation, Incident
 from clameur.db.bulk import insert_returning_ids, update_by_id
 from clameur.detection.models import Alert
@@ -182,9 +184,15 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
 
     _link_contacts(ctx, created)
     _write(ctx, created, [t for t in threads.values() if t.dirty])
+    messages: dict[int, list[tuple[int, datetime]]] = {}
     for written in [*created, *threads.values()]:
         for draft in written.drafts:
             draft.conversation_id = written.id
+            messages.setdefault(written.tenant_id, []).append(
+                (cast(int, written.id), draft.mention.created_at)
+            )
+    for tenant_id, batch in messages.items():
+        sla.on_customer_messages(ctx.session, tenant_id, batch)  # SLA clocks start or run
     return drafts
 
 
@@ -293,7 +301,6 @@ def _link_contacts(ctx: StepContext, created: list[_Thread]) -> None:
         known.update({author: contact for author, contact in rows})
     missing = [t for t in created if t.author_id not in known]
     if missing:
-
         firsts: dict[int, _Thread] = {}
         for t in missing:
             firsts.setdefault(t.author_id, t)
