@@ -78,9 +78,12 @@ def replay_command(
         ((_event_time(r), n, r) for n, r in enumerate(records)),
         key=lambda t: (t[0] is not None, t[0].timestamp() if t[0] else 0.0, t[1]),
     )
-    from clameur.detection.delivery import handlers
+    from clameur.pipeline.handlers import outbox_handlers
 
-    runner = LiveRunner(pipeline, InMemoryBus(), handlers(runtime.settings), relay_interval=0.5)
+    runner = LiveRunner(
+        pipeline, InMemoryBus(), outbox_handlers(runtime.settings, pipeline.factory),
+        relay_interval=0.5, sla_interval=None,  # event time of old data: no wall-clock SLAs
+    )  # fmt: skip
     seen: set[int] = set()
     first = next((t for t, _, _ in timed if t is not None), None)
     started = time.monotonic()

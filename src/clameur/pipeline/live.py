@@ -32,6 +32,9 @@ class LiveRunner:
     consumer: str = "embedded"
     relay_interval: float = 1.0
     digest_interval: float = 60.0
+    sla_interval: float | None = 30.0
+    """Seconds between SLA sweeps (warnings, breaches) on the wall clock; None: no sweeps
+    (a replay of old data would breach everything at once)."""
     on_batch: Callable[[int], None] | None = None
     """Called after each committed batch with the number of bus messages it held."""
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -87,7 +90,7 @@ class LiveRunner:
                 log.exception("live batch failed; its message stays pending")
 
     def _relay_loop(self) -> None:
-        since_digest = 0.0
+        since_digest = since_sweep = 0.0
         while not self._stop.is_set():
             self._deliver.wait(self.relay_interval)
             self._deliver.clear()
@@ -95,14 +98,33 @@ class LiveRunner:
                 while self._relay_once():
                     pass
                 since_digest += self.relay_interval
+                since_sweep += self.relay_interval
                 if since_digest >= self.digest_interval:
                     since_digest = 0.0
                     self._digests()
+                if self.sla_interval is not None and since_sweep >= self.sla_interval:
+                    since_sweep = 0.0
+                    self.sweep_sla()
             except Exception:
                 log.exception("outbox relay failed; retrying")
 
     def _relay_once(self) -> int:
         return relay(self.pipeline.factory, self.pipeline.clock, self.handlers)
+
+    def sweep_sla(self) -> int:
+        """SLA warnings and breaches due now, every tenant; returns how many were raised."""
+        from clameur.care import sla
+
+        clock = self.pipeline.clock
+        raised = 0
+        with session_scope(self.pipeline.factory) as session:
+            tenants = sla.tenants_to_sweep(session, clock.now())
+        for tenant_id in tenants:
+            with session_scope(self.pipeline.factory) as session:
+                raised += len(sla.sweep(session, clock, tenant_id))
+        if raised:
+            self._deliver.set()
+        return raised
 
     def _digests(self) -> None:
         from clameur.detection import notify
