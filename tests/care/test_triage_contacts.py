@@ -197,3 +197,28 @@ def test_statuses_tags_and_notes_are_on_the_timeline(db: Database) -> None:
         assert session.scalars(select(ConversationEvent)).all()
         with pytest.raises(Exception, match="no conversation"):
             conversations.get(session, tenant_id + 999, conversation_id)
+
+
+def test_new_conversations_are_routed_to_their_queue_by_the_pipeline(db: Database) -> None:
+    from clameur.care import teams
+
+    clock = FrozenClock(WALL)
+    tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
+    with session_scope(db.factory) as session:
+        team = teams.add_team(session, clock, tenant.id, "Front FR")
+        twitter = teams.add_queue(session, clock, tenant.id, "Twitter", team_id=team.id,
+                                  position=1, sources=["twitter"])  # fmt: skip
+        rest = teams.add_queue(session, clock, tenant.id, "Everything else", team_id=team.id,
+                               position=2)  # fmt: skip
+        queues = {"twitter": twitter.id, "forum": rest.id}
+    records = [
+        {"source": source, "external_id": f"q{n}", "author": {"handle": f"u{n}"},
+         "text": "Volta m'a facturé deux fois ce mois-ci, remboursez-moi svp",
+         "created_at": (AT + timedelta(minutes=n)).isoformat()}
+        for n, source in enumerate(["twitter", "forum"])
+    ]  # fmt: skip
+    pipeline = Pipeline(factory=db.factory, settings=Settings(), clock=clock)
+    assert pipeline.ingest(records, tenant.id).imported == 2
+    with session_scope(db.factory) as session:
+        routed = dict(session.execute(select(Conversation.source, Conversation.queue_id)).all())
+    assert routed == queues

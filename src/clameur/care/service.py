@@ -39,7 +39,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, tuple_
 
-from clameur.care import sla
+from clameur.care import routing, sla
 from clameur.care.models import OPEN_STATUSES, Contact, ContactIdentity, Conversation, Incident
 from clameur.db.bulk import insert_returning_ids, update_by_id
 from clameur.detection.models import Alert
@@ -193,7 +193,21 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
             )
     for tenant_id, batch in messages.items():
         sla.on_customer_messages(ctx.session, tenant_id, batch)  # SLA clocks start or run
+    _route(ctx, created)
     return drafts
+
+
+def _route(ctx: StepContext, created: list[_Thread]) -> None:
+    """New conversations go to their queue (assignment to agents is the dispatcher's)."""
+    by_tenant: dict[int, list[int]] = {}
+    for thread in created:
+        by_tenant.setdefault(thread.tenant_id, []).append(cast(int, thread.id))
+    for tenant_id, ids in by_tenant.items():
+        for i in range(0, len(ids), _CHUNK):
+            batch = ctx.session.scalars(
+                select(Conversation).where(Conversation.id.in_(ids[i : i + _CHUNK]))
+            ).all()
+            routing.route_conversations(ctx.session, tenant_id, batch)
 
 
 def _stored_parents(

@@ -82,7 +82,7 @@ def replay_command(
 
     runner = LiveRunner(
         pipeline, InMemoryBus(), outbox_handlers(runtime.settings, pipeline.factory),
-        relay_interval=0.5, sla_interval=None,  # event time of old data: no wall-clock SLAs
+        relay_interval=0.5, sla_interval=None, dispatch=False,  # old data: no wall-clock work
     )  # fmt: skip
     seen: set[int] = set()
     first = next((t for t, _, _ in timed if t is not None), None)

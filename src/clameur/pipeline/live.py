@@ -32,6 +32,9 @@ class LiveRunner:
     consumer: str = "embedded"
     relay_interval: float = 1.0
     digest_interval: float = 60.0
+    dispatch: bool = True
+    """Assign queued conversations to online agents after each batch (not during replays:
+    agents' presence is now, the data's time is not)."""
     sla_interval: float | None = 30.0
     """Seconds between SLA sweeps (warnings, breaches) on the wall clock; None: no sweeps
     (a replay of old data would breach everything at once)."""
@@ -86,6 +89,8 @@ class LiveRunner:
                     self._deliver.set()
                     if self.on_batch is not None:
                         self.on_batch(done)
+                    if self.dispatch:
+                        self.assign()
             except Exception:  # a bad batch must not stop live processing
                 log.exception("live batch failed; its message stays pending")
 
@@ -110,6 +115,21 @@ class LiveRunner:
 
     def _relay_once(self) -> int:
         return relay(self.pipeline.factory, self.pipeline.clock, self.handlers)
+
+    def assign(self) -> int:
+        """Give queued conversations to online agents, every tenant with queues."""
+        from sqlalchemy import select
+
+        from clameur.care import routing
+        from clameur.care.models import Queue
+
+        with session_scope(self.pipeline.factory) as session:
+            tenants = session.scalars(select(Queue.tenant_id).distinct()).all()
+        given = 0
+        for tenant_id in tenants:
+            with session_scope(self.pipeline.factory) as session:
+                given += len(routing.assign_pending(session, self.pipeline.clock, tenant_id))
+        return given
 
     def sweep_sla(self) -> int:
         """SLA warnings and breaches due now, every tenant; returns how many were raised."""
