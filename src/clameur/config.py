@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     webhook_timeout: float = 10.0
     """Seconds before an alert webhook POST gives up (the outbox retries)."""
 
+    care_email_from: str = ""
+    """Sender address of e-mail replies to customers (``smtp_from`` when empty)."""
+    care_recording_path: str = ""
+    """JSON Lines file where the recording channel appends what it would have published
+    (networks without a connector yet); empty: kept in memory only."""
+    survey_secret: str = ""
+    """HMAC-SHA256 key signing CSAT/NPS survey links; surveys are refused while it is empty."""
+    survey_ttl_days: int = 30
+    """Days a survey link stays valid."""
+    public_base_url: str = "http://127.0.0.1:8000"
+    """Base URL of the web app as customers reach it (survey links)."""
+
     require_services: bool = False
     """Tests: fail instead of skipping when PostgreSQL, Redis or Chromium is absent."""
 

@@ -1,0 +1,629 @@
+"""Replies: canned answers with variables, drafting, approval, sending; moderation actions.
+
+A reply goes ``draft`` → (``pending_approval`` → ``approved`` | ``rejected``) → ``queued`` →
+``sent`` | ``failed``. Approval is required (:func:`approval_reasons`) when the tenant's
+``settings["care"]["approval"]`` says so:
+
+- ``"all": true`` — every reply of the tenant;
+- ``"brands": [brand ids]`` — every reply about those brands;
+- ``"p1": true`` (default) — replies to P1 conversations;
+- ``"incident": true`` (default) — while the conversation's brand has an open incident, or
+  the conversation belongs to one.
+
+Only supervisors and admins approve. Queueing re-checks the rule, so nothing leaves without
+an approval when one is required, whatever path asked for it. Queueing enqueues the outbox
+event ``care.reply`` in the caller's transaction; the handler in :mod:`clameur.care.channels`
+publishes after commit and records ``sent`` or ``failed``.
+
+Templates (canned replies, incident holding answers) contain ``{variable}`` placeholders,
+``{{`` and ``}}`` for literal braces. They are parsed here, never handed to ``str.format``:
+no attribute access, no indexing, no format specs — a value is inserted as it is, once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from clameur.care.audit import audit, record
+from clameur.care.channels import (
+    MODERATION_ACTIONS,
+    MODERATION_EVENT,
+    REPLY_EVENT,
+    ChannelRegistry,
+    check_visibility,
+    default_channels,
+    default_visibility,
+)
+from clameur.care.channels import (  # re-exported: the outbox handlers of replies live here too
+    reply_handlers as reply_handlers,
+)
+from clameur.care.models import CannedReply, Conversation, Incident, Reply
+from clameur.clock import Clock
+from clameur.db.repository import TenantRepository
+from clameur.errors import InvalidInputError, NotFoundError
+from clameur.mentions.models import Author, Mention
+from clameur.pipeline.outbox import enqueue
+from clameur.tenancy.models import Brand, Tenant, User
+
+REPLY_STATUSES = ("draft", "pending_approval", "approved", "rejected", "queued", "sent", "failed")
+AGENTS = ("agent", "supervisor", "admin")
+SUPERVISORS = ("supervisor", "admin")
+MAX_TEXT = 20_000
+STANDARD_VARIABLES = ("name", "handle", "brand", "agent", "conversation")
+"""Variables :func:`conversation_variables` provides (``brand`` only when there is one)."""
+
+
+class Conversations(TenantRepository[Conversation]):
+    model = Conversation
+
+
+class Replies(TenantRepository[Reply]):
+    model = Reply
+
+
+class CannedReplies(TenantRepository[CannedReply]):
+    model = CannedReply
+
+
+# -- templates ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    position: int
+    """1-based character position of its ``{``."""
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def parse_template(text: str) -> list[str | Variable]:
+    """Literal runs and variables; a malformed template is refused with the position."""
+    parts: list[str | Variable] = []
+    literal: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "{" and text.startswith("{{", i):
+            literal.append("{")
+            i += 2
+        elif char == "{":
+            end = text.find("}", i + 1)
+            if end < 0:
+                raise InvalidInputError(
+                    f"'{{' at position {i + 1} is never closed (write '{{{{' for a brace)",
+                    where="template",
+                )
+            name = text[i + 1 : end].strip()
+            if not _NAME.fullmatch(name):
+                raise InvalidInputError(
+                    f"{text[i : end + 1]!r} at position {i + 1} is not a variable: use "
+                    "{name} with letters, digits and _ only",
+                    where="template",
+                )
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(Variable(name, i + 1))
+            i = end + 1
+        elif char == "}" and text.startswith("}}", i):
+            literal.append("}")
+            i += 2
+        elif char == "}":
+            raise InvalidInputError(
+                f"'}}' at position {i + 1} closes nothing (write '}}}}' for a brace)",
+                where="template",
+            )
+        else:
+            literal.append(char)
+            i += 1
+    if literal:
+        parts.append("".join(literal))
+    return parts
+
+
+def template_variables(text: str) -> list[str]:
+    """The variables a template uses, in order of first use."""
+    names = (p.name for p in parse_template(text) if isinstance(p, Variable))
+    return list(dict.fromkeys(names))
+
+
+def render(text: str, variables: Mapping[str, str]) -> str:
+    """Fill ``{name}`` placeholders with ``variables``; an unknown one is refused by name.
+    Values are inserted verbatim (a value holding ``{x}`` stays ``{x}``)."""
+    parts = parse_template(text)
+    unknown = list(dict.fromkeys(
+        p.name for p in parts if isinstance(p, Variable) and p.name not in variables
+    ))  # fmt: skip
+    if unknown:
+        shown = ", ".join(f"{{{name}}}" for name in unknown)
+        known = ", ".join(sorted(variables)) or "none"
+        raise InvalidInputError(f"unknown variable {shown} (known: {known})", where="template")
+    return "".join(p if isinstance(p, str) else str(variables[p.name]) for p in parts)
+
+
+# -- users and roles ------------------------------------------------------------------------
+
+
+def require_user(
+    session: Session, tenant_id: int, user_id: int, roles: Sequence[str], what: str
+) -> User:
+    """An active user who may work for ``tenant_id`` and holds one of ``roles``."""
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.tenant_id not in (None, tenant_id):
+        raise NotFoundError(f"user {user_id} not found in this tenant")
+    if user.role not in roles:
+        raise InvalidInputError(
+            f"user {user.email} ({user.role}) may not {what}: {' or '.join(roles)} only",
+            where="role",
+        )
+    return user
+
+
+# -- canned replies -------------------------------------------------------------------------
+
+
+def _lang(lang: str) -> str:
+    cleaned = lang.strip().lower()
+    if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,4})?", cleaned):
+        raise InvalidInputError(f"language must be an ISO 639-1 code like 'fr', got {lang!r}")
+    return cleaned
+
+
+def _brand(session: Session, tenant_id: int, brand_id: int) -> Brand:
+    brand = session.scalars(
+        select(Brand).where(Brand.tenant_id == tenant_id, Brand.id == brand_id)
+    ).first()
+    if brand is None:
+        raise NotFoundError(f"brand {brand_id} not found in this tenant")
+    return brand
+
+
+def add_canned_reply(
+    session: Session,
+    clock: Clock,
+    tenant_id: int,
+    actor_id: int,
+    *,
+    name: str,
+    text: str,
+    lang: str,
+    brand_id: int | None = None,
+    tags: Iterable[str] = (),
+) -> CannedReply:
+    """A canned reply for one brand (or every brand of the tenant: ``brand_id=None``)."""
+    require_user(session, tenant_id, actor_id, SUPERVISORS, "manage canned replies")
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInputError("canned reply name must be 1–100 characters", where="name")
+    text = text.strip()
+    if not text or len(text) > MAX_TEXT:
+        raise InvalidInputError(f"canned reply text must be 1–{MAX_TEXT} characters")
+    parse_template(text)
+    if brand_id is not None:
+        _brand(session, tenant_id, brand_id)
+    canned = CannedReply(
+        tenant_id=tenant_id, brand_id=brand_id, lang=_lang(lang), name=name, text=text,
+        tags=sorted({t.strip() for t in tags if t.strip()}),
+    )  # fmt: skip
+    session.add(canned)
+    session.flush()
+    audit(
+        session, tenant_id=tenant_id, at=clock.now(), actor_id=actor_id, action="canned.add",
+        object_type="canned_reply", object_id=canned.id,
+        data={"name": name, "brand_id": brand_id, "lang": canned.lang},
+    )  # fmt: skip
+    return canned
+
+
+def list_canned_replies(
+    session: Session, tenant_id: int, *, brand_id: int | None = None, lang: str | None = None
+) -> list[CannedReply]:
+    """With ``brand_id``: that brand's and the tenant-wide ones (brand's first); without:
+    all of the tenant. ``lang`` keeps one language (``fr`` also matches ``fr-ca``)."""
+    repo = CannedReplies(session, tenant_id)
+    stmt = repo.select()
+    if brand_id is not None:
+        stmt = stmt.where(or_(CannedReply.brand_id == brand_id, CannedReply.brand_id.is_(None)))
+    rows = list(repo.all(stmt))
+    if lang is not None:
+        base = _lang(lang).split("-")[0]
+        rows = [r for r in rows if r.lang.split("-")[0] == base]
+    return sorted(rows, key=lambda r: (r.brand_id is None, r.name.casefold(), r.id))
+
+
+def render_canned_reply(
+    session: Session, tenant_id: int, canned_id: int, variables: Mapping[str, str]
+) -> str:
+    return render(CannedReplies(session, tenant_id).get(canned_id).text, variables)
+
+
+def conversation_variables(
+    session: Session, tenant_id: int, conversation_id: int, agent_id: int | None = None
+) -> dict[str, str]:
+    """The standard variables of a conversation: ``name`` (the customer's name, or handle),
+    ``handle``, ``brand`` (when known), ``agent`` (when given), ``conversation`` (its id)."""
+    conversation = Conversations(session, tenant_id).get(conversation_id)
+    author = session.get(Author, conversation.author_id)
+    out = {"conversation": str(conversation.id)}
+    if author is not None:
+        out["handle"] = author.handle
+        out["name"] = (author.name or "").strip() or author.handle
+    if conversation.brand_id is not None:
+        out["brand"] = _brand(session, tenant_id, conversation.brand_id).name
+    if agent_id is not None:
+        agent = session.get(User, agent_id)
+        if agent is not None:
+            out["agent"] = agent.name
+    return out
+
+
+# -- approval -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalPolicy:
+    """``Tenant.settings["care"]["approval"]``; missing keys take these defaults."""
+
+    all: bool = False
+    brands: frozenset[int] = frozenset()
+    p1: bool = True
+    incident: bool = True
+
+    def as_settings(self) -> dict[str, Any]:
+        return {"all": self.all, "brands": sorted(self.brands), "p1": self.p1,
+                "incident": self.incident}  # fmt: skip
+
+
+def approval_policy(tenant_settings: Mapping[str, Any] | None) -> ApprovalPolicy:
+    care = (tenant_settings or {}).get("care") or {}
+    raw = care.get("approval") if isinstance(care, Mapping) else None
+    if raw is None:
+        return ApprovalPolicy()
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError("must be an object", where="tenant setting care.approval")
+    brands = raw.get("brands") or []
+    if not isinstance(brands, list) or not all(
+        isinstance(b, int) and not isinstance(b, bool) for b in brands
+    ):
+        raise InvalidInputError("must be a list of brand ids", where="care.approval.brands")
+    flags: dict[str, bool] = {}
+    for key, default in (("all", False), ("p1", True), ("incident", True)):
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            raise InvalidInputError("must be true or false", where=f"care.approval.{key}")
+        flags[key] = value
+    return ApprovalPolicy(
+        all=flags["all"], brands=frozenset(brands), p1=flags["p1"], incident=flags["incident"]
+    )
+
+
+def set_approval_policy(
+    session: Session, clock: Clock, tenant_id: int, actor_id: int, policy: ApprovalPolicy
+) -> ApprovalPolicy:
+    """Replace the tenant's approval policy (supervisors and admins)."""
+    require_user(session, tenant_id, actor_id, SUPERVISORS, "change the approval policy")
+    for brand_id in policy.brands:
+        _brand(session, tenant_id, brand_id)
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFoundError(f"tenant {tenant_id} not found")
+    settings = dict(tenant.settings or {})
+    settings["care"] = {**(settings.get("care") or {}), "approval": policy.as_settings()}
+    tenant.settings = settings  # a new object: the JSON column sees the change
+    audit(
+        session, tenant_id=tenant_id, at=clock.now(), actor_id=actor_id,
+        action="tenant.approval_policy", object_type="tenant", object_id=tenant_id,
+        data=policy.as_settings(),
+    )  # fmt: skip
+    session.flush()
+    return policy
+
+
+def approval_reasons(session: Session, tenant_id: int, conversation: Conversation) -> list[str]:
+    """Why a reply to ``conversation`` needs a supervisor's approval (empty: it does not):
+    ``all``, ``brand``, ``p1``, ``incident``."""
+    tenant = session.get(Tenant, tenant_id)
+    policy = approval_policy(tenant.settings if tenant else None)
+    reasons = []
+    if policy.all:
+        reasons.append("all")
+    if conversation.brand_id is not None and conversation.brand_id in policy.brands:
+        reasons.append("brand")
+    if policy.p1 and conversation.priority_level == "P1":
+        reasons.append("p1")
+    if policy.incident and _open_incident(session, tenant_id, conversation) is not None:
+        reasons.append("incident")
+    return reasons
+
+
+def _open_incident(session: Session, tenant_id: int, conversation: Conversation) -> int | None:
+    related = []
+    if conversation.incident_id is not None:
+        related.append(Incident.id == conversation.incident_id)
+    if conversation.brand_id is not None:
+        related.append(Incident.brand_id == conversation.brand_id)
+    if not related:
+        return None
+    return session.scalar(
+        select(Incident.id)
+        .where(Incident.tenant_id == tenant_id, Incident.status == "open", or_(*related))
+        .limit(1)
+    )
+
+
+# -- the reply lifecycle --------------------------------------------------------------------
+
+
+def _text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidInputError("a reply needs some text", where="text")
+    if len(text) > MAX_TEXT:
+        raise InvalidInputError(f"a reply is at most {MAX_TEXT} characters", where="text")
+    return text
+
+
+def latest_mention(session: Session, tenant_id: int, conversation_id: int) -> Mention | None:
+    """The conversation's latest mention (event time): what a new reply answers."""
+    return session.scalars(
+        select(Mention)
+        .where(Mention.tenant_id == tenant_id, Mention.conversation_id == conversation_id)
+        .order_by(Mention.created_at.desc(), Mention.id.desc())
+        .limit(1)
+    ).first()
+
+
+def draft_reply(
+    session: Session,
+    clock: Clock,
+    tenant_id: int,
+    conversation_id: int,
+    agent_id: int,
+    text: str,
+    *,
+    visibility: str | None = None,
+    in_reply_to: str | None = None,
+    channels: ChannelRegistry | None = None,
+) -> Reply:
+    """A draft answer. ``visibility`` defaults to public where the channel allows it;
+    ``in_reply_to`` (a mention's external id in the conversation) to the latest mention."""
+    require_user(session, tenant_id, agent_id, AGENTS, "write replies")
+    conversation = Conversations(session, tenant_id).get(conversation_id)
+    channel = (channels or default_channels()).for_source(conversation.source)
+    visibility = check_visibility(channel, visibility or default_visibility(channel))
+    if in_reply_to is None:
+        latest = latest_mention(session, tenant_id, conversation_id)
+        in_reply_to = latest.external_id if latest is not None else None
+    else:
+        found = session.scalar(
+            select(Mention.id).where(
+                Mention.tenant_id == tenant_id, Mention.conversation_id == conversation_id,
+                Mention.external_id == in_reply_to,
+            )
+        )  # fmt: skip
+        if found is None:
+            raise NotFoundError(f"mention {in_reply_to!r} is not in conversation {conversation_id}")
+    reply = Reply(
+        tenant_id=tenant_id, conversation_id=conversation_id, author_id=agent_id,
+        text=_text(text), visibility=visibility, status="draft", in_reply_to=in_reply_to,
+        channel=channel.name, created_at=clock.now(),
+    )  # fmt: skip
+    session.add(reply)
+    session.flush()
+    _log(session, clock, reply, agent_id, "reply_draft")
+    return reply
+
+
+def edit_reply(
+    session: Session,
+    clock: Clock,
+    tenant_id: int,
+    reply_id: int,
+    agent_id: int,
+    *,
+    text: str | None = None,
+    visibility: str | None = None,
+    channels: ChannelRegistry | None = None,
+) -> Reply:
+    """Change a reply not yet queued; it becomes a draft again, and an approval it had is
+    withdrawn (the changed text is asked anew)."""
+    require_user(session, tenant_id, agent_id, AGENTS, "edit replies")
+    reply = Replies(session, tenant_id).get(reply_id)
+    if reply.status not in ("draft", "pending_approval", "approved", "rejected"):
+        raise InvalidInputError(f"reply {reply_id} is {reply.status}: it can no longer be edited")
+    if text is not None:
+        reply.text = _text(text)
+    if visibility is not None:
+        conversation = Conversations(session, tenant_id).get(reply.conversation_id)
+        channel = (channels or default_channels()).for_source(conversation.source)
+        reply.visibility = check_visibility(channel, visibility)
+    reply.status, reply.approved_by = "draft", None
+    _log(session, clock, reply, agent_id, "reply_edit")
+    return reply
+
+
+def send_reply(
+    session: Session,
+    clock: Clock,
+    tenant_id: int,
+    reply_id: int,
+    agent_id: int,
+    *,
+    channels: ChannelRegistry | None = None,
+) -> Reply:
+    """The agent's "send": queued for publishing, or ``pending_approval`` when a
+    supervisor must approve it first (see :func:`approval_reasons`)."""
+    require_user(session, tenant_id, agent_id, AGENTS, "send replies")
+    reply = Replies(session, tenant_id).get(reply_id)
+    conversation = Conversations(session, tenant_id).get(reply.conversation_id)
+    if reply.status == "draft":
+        reasons = approval_reasons(session, tenant_id, conversation)
+        if reasons:
+            reply.status = "pending_approval"
+            _log(session, clock, reply, agent_id, "reply_submitted", reasons=reasons)
+            return reply
+    elif reply.status != "approved":
+        raise InvalidInputError(
+            f"reply {reply_id} is {reply.status}: only a draft or an approved reply is sent"
+        )
+    _queue(session, clock, reply, conversation, agent_id, channels)
+    return reply
+
+
+def approve_reply(
+    session: Session,
+    clock: Clock,
+    tenant_id: int,
+    reply_id: int,
+    supervisor_id: int,
+    *,
+    send: bool = True,
+    channels: ChannelRegistry | None = None,
+) -> Reply:
+    """A supervisor's approval of a pending reply; it is queued at once unless ``send`` is
+    False (then the agent's :func:`send_reply` queues it)."""
+    require_user(session, tenant_id, supervisor_id, SUPERVISORS, "approve replies")
+    reply = Replies(session, tenant_id).get(reply_id)
+    if reply.status != "pending_approval":
+        raise InvalidInputError(f"reply {reply_id} is {reply.status}, not pending approval")
+    reply.status, reply.approved_by = "approved", supervisor_id
+    _log(session, clock, reply, supervisor_id, "reply_approved")
+    if send:
+        conversation = Conversations(session, tenant_id).get(reply.conversation_id)
+        _queue(session, clock, reply, conversation, supervisor_id, channels)
+    return reply
+
+
+def reject_reply(
+    session: Session, clock: Clock, tenant_id: int, reply_id: int, supervisor_id: int, reason: str
+) -> Reply:
+    """A supervisor refuses a pending reply; the reason goes to the timeline. The agent may
+    edit it (a draft again) and send it anew."""
+    require_user(session, tenant_id, supervisor_id, SUPERVISORS, "reject replies")
+    reply = Replies(session, tenant_id).get(reply_id)
+    if reply.status != "pending_approval":
+        raise InvalidInputError(f"reply {reply_id} is {reply.status}, not pending approval")
+    reply.status = "rejected"
+    _log(session, clock, reply, supervisor_id, "reply_rejected", reason=reason.strip()[:1000])
+    return reply
+
+
+def _queue(
+    session: Session,
+    clock: Clock,
+    reply: Reply,
+    conversation: Conversation,
+    actor_id: int | None,
+    channels: ChannelRegistry | None,
+) -> None:
+    """Queue for publishing (outbox, same transaction). The one gate every reply passes:
+    refused when approval is required and nobody approved it."""
+    reasons = approval_reasons(session, reply.tenant_id, conversation)
+    if reasons and reply.approved_by is None:
+        raise InvalidInputError(
+            f"reply {reply.id} needs a supervisor's approval ({', '.join(reasons)})"
+        )
+    channel = (channels or default_channels()).for_source(conversation.source)
+    check_visibility(channel, reply.visibility)
+    reply.status, reply.error = "queued", None
+    session.flush()
+    enqueue(session, clock, REPLY_EVENT, {"tenant_id": reply.tenant_id, "reply_id": reply.id},
+            reply.tenant_id)  # fmt: skip
+    _log(session, clock, reply, actor_id, "reply_queued")
+
+
+def _log(
+    session: Session, clock: Clock, reply: Reply, actor_id: int | None, kind: str, **extra: Any
+) -> None:
+    data: dict[str, Any] = {"reply_id": reply.id, "status": reply.status, **extra}
+    if reply.incident_id is not None:
+        data["incident_id"] = reply.incident_id
+    record(
+        session, tenant_id=reply.tenant_id, conversation_id=reply.conversation_id,
+        at=clock.now(), actor_id=actor_id, kind=kind, data=data,
+    )  # fmt: skip
+
+
+def list_replies(session: Session, tenant_id: int, conversation_id: int) -> Sequence[Reply]:
+    repo = Replies(session, tenant_id)
+    return repo.all(
+        repo.select().where(Reply.conversation_id == conversation_id).order_by(Reply.id)
+    )
+
+
+def pending_approvals(session: Session, tenant_id: int, *, limit: int = 100) -> Sequence[Reply]:
+    """Replies waiting for a supervisor, oldest first."""
+    repo = Replies(session, tenant_id)
+    return repo.all(
+        repo.select().where(Reply.status == "pending_approval").order_by(Reply.id).limit(limit)
+    )
+
+
+# -- moderation -----------------------------------------------------------------------------
+
+
+def moderate_mention(
+    session: Session,
+    clock: Clock,
+    tenant_id: int,
+    mention_id: int,
+    actor_id: int,
+    action: str,
+    *,
+    label: str | None = None,
+    channels: ChannelRegistry | None = None,
+) -> bool:
+    """Hide, delete (supervisors and admins) or label a customer's mention on its network.
+
+    Recorded on the conversation's timeline (and the audit log; a mention outside any
+    conversation: the audit log only), and passed to the channel through the outbox when
+    it supports the action. Returns whether the channel will apply it.
+    """
+    if action not in MODERATION_ACTIONS:
+        raise InvalidInputError(
+            f"moderation action is one of {', '.join(MODERATION_ACTIONS)}, got {action!r}"
+        )
+    roles = SUPERVISORS if action == "delete" else AGENTS
+    require_user(session, tenant_id, actor_id, roles, f"{action} mentions")
+    if action == "label":
+        label = (label or "").strip()
+        if not label or len(label) > 50:
+            raise InvalidInputError("a label of 1–50 characters is needed", where="label")
+    else:
+        label = None
+    mention = session.scalars(
+        select(Mention).where(Mention.tenant_id == tenant_id, Mention.id == mention_id)
+    ).first()
+    if mention is None:
+        raise NotFoundError(f"mention {mention_id} not found in this tenant")
+    channel = (channels or default_channels()).for_source(mention.source)
+    forwarded = action in channel.moderation_actions
+    data: dict[str, Any] = {
+        "action": action, "mention_id": mention.id, "external_id": mention.external_id,
+        "channel": channel.name, "forwarded": forwarded,
+    }  # fmt: skip
+    if label is not None:
+        data["label"] = label
+    now = clock.now()
+    if mention.conversation_id is not None:
+        record(session, tenant_id=tenant_id, conversation_id=mention.conversation_id, at=now,
+               actor_id=actor_id, kind="moderation", data=data)  # fmt: skip
+    else:
+        audit(session, tenant_id=tenant_id, at=now, actor_id=actor_id, action="mention.moderate",
+              object_type="mention", object_id=mention.id, data=data)  # fmt: skip
+    if forwarded:
+        enqueue(session, clock, MODERATION_EVENT, {
+            "tenant_id": tenant_id, "mention_id": mention.id, "source": mention.source,
+            "external_id": mention.external_id, "action": action, "label": label,
+            "actor_id": actor_id,
+        }, tenant_id)  # fmt: skip
+    session.flush()
+    return forwarded

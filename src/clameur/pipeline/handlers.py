@@ -1,0 +1,24 @@
+"""Every outbox handler of the application, in one place for the relays."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from clameur.config import Settings
+from clameur.pipeline.outbox import Handler
+
+
+def outbox_handlers(settings: Settings, factory: sessionmaker[Session]) -> dict[str, Handler]:
+    """Alert e-mails and webhooks, SLA breach e-mails, and replies to customers."""
+    from clameur.care import sla
+    from clameur.detection import delivery
+
+    handlers: dict[str, Handler] = {}
+    handlers.update(delivery.handlers(settings))
+    handlers.update(sla.handlers(settings))
+    try:
+        from clameur.care.replies import reply_handlers
+    except ImportError:  # pragma: no cover - replies land with the care issue
+        return handlers
+    handlers.update(reply_handlers(factory, settings))
+    return handlers
