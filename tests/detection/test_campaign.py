@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from datasketch import MinHash
 from hypothesis import given, settings
@@ -33,6 +34,7 @@ from clameur.detection.campaign_sketch import (
     NUM_PERM,
     SEED,
     band_hashes,
+    candidate_pairs,
     minhash,
     permutations,
     shingle_hashes,
@@ -260,6 +262,18 @@ def test_a_burst_of_fake_reviews_is_one_campaign_alert_and_genuine_customers_are
     assert datetime.fromisoformat(alert["triggered_at"]) <= first + timedelta(minutes=90)
 
 
+def test_the_pipelines_standard_detector_finds_the_campaign(db: Database) -> None:
+    day = ordinary_day_with_a_campaign(4)
+    tenant_id = tenant(db)
+    pipeline = Pipeline(factory=db.factory, settings=Settings(batch_size=500), clock=CLOCK)
+    assert pipeline.ingest(day.records, tenant_id).rejected == 0
+
+    [alert] = campaigns(db, tenant_id)
+    precision, recall = _precision_recall(set(alert["evidence"]["mentions"]), day.planted)
+    assert precision >= 0.9
+    assert recall >= 0.9
+
+
 def test_replays_give_the_same_campaign_whatever_the_batch_size(db: Database) -> None:
     day = ordinary_day_with_a_campaign(7)
     big, small = tenant(db, "big"), tenant(db, "small")
@@ -395,6 +409,24 @@ def test_batch_minhash_equals_datasketch(texts: list[str]) -> None:
         reference = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=lambda v: v)
         reference.update_batch([int(h) for h in hashes])
         assert (row == reference.hashvalues).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 3), min_size=3, max_size=3), min_size=1, max_size=25),
+    st.integers(0, 25),
+)
+def test_candidate_pairs_are_every_earlier_mention_sharing_a_band(
+    rows: list[list[int]], first_new: int
+) -> None:
+    bands = np.array(rows, dtype=np.int64)
+    first_new = min(first_new, len(rows))
+    earlier, later = candidate_pairs(bands, first_new)
+    expected = [
+        (i, j) for j in range(first_new, len(rows)) for i in range(j)
+        if (bands[i] == bands[j]).any()
+    ]  # fmt: skip
+    assert list(zip(earlier.tolist(), later.tolist(), strict=True)) == expected
 
 
 def test_permutations_are_datasketchs() -> None:

@@ -5,72 +5,58 @@
 tenant and band hash). Texts of fewer than six words are skipped: they carry too little to
 tell a template from chance. A mention sharing a band with an *earlier* mention of the same
 tenant, within the brand's ``campaign_window_hours``, links to it if the estimated Jaccard
-similarity of their signatures is at least ``SIMILARITY`` (0.5).
+similarity of their signatures is at least ``SIMILARITY`` (0.5). A batch's candidate pairs
+and similarities are computed at once, as array operations; decisions then follow the
+mentions one by one, in event-time order.
 
-**Clusters** are per tenant and built in event time by single linkage, held to a centre: a
-mention joins the cluster of what it links to if it is also at least ``CENTRE`` similar to
-the cluster's founding text (so a chain of genuine look-alikes cannot drag a campaign
-away from its template); when it joins two clusters they merge (the older one stays, and
-so does an alert either had). A cluster's brand is its founder's (or the first member's
-that has one).
+**Clusters** are per tenant, built by single linkage held to a centre: a mention joins the
+cluster of what it links to if it is also at least ``CENTRE`` similar to the cluster's
+founding text (a chain of genuine look-alikes cannot drag a campaign away from its
+template); when it joins two clusters they merge (the older one stays, and so does an
+alert either had). A cluster's brand is its founder's (or the first member's that has
+one). A copy (``COPY``) joins without bands of its own.
 
 **Suspicion** (:mod:`clameur.detection.campaign_score`): each distinct account is scored
-from what was known when it posted (young account, few followers, first post here,
-one- or five-star rating); the cluster's score is their mean times a factor for how
-identical the phrasing is. With at least ``campaign_min_authors`` suspect accounts (each
-suspicious enough on its own) and a score of at least ``campaign_min_score``, the
-cluster raises one ``campaign`` alert with every
-member so far (stored ones as evidence); each later member updates it and is flagged
-``"campaign"`` for care. Genuine customers writing about one outage in their own words do
-not link (they share a few words, not most 4-grams); established accounts sharing one
-headline link but score low.
+from what was known when it posted (young account, few followers, first post here, one-
+or five-star rating); the cluster's score is their mean times a factor for how identical
+the phrasing is. With at least ``campaign_min_authors`` suspects (accounts suspicious
+enough on their own) and a score of at least ``campaign_min_score``, the cluster raises
+one ``campaign`` alert with every member of the window so far (stored ones as evidence);
+each later member updates it (updates gathered per batch) and is flagged ``"campaign"``
+for care. Genuine customers writing about one outage in their own words do not link
+(they share a few words, not most 4-grams); established accounts sharing one headline
+link but score low.
 
-**State** (signatures with the author's facts at post time, bands, clusters) lives in the
-database and is pruned one window behind the batch's earliest event time; every mention is
-decided after the earlier ones, so a replay gives the same alerts and members whatever the
-batch size. Parameters and measurements: docs/detection.md.
+**State** (:mod:`clameur.detection.campaign_store`: signatures with the author's facts at
+post time, bands, clusters) lives in the database, pruned a window behind the batch's
+earliest event time. Every mention is decided after the earlier ones, from that state, so
+a replay gives the same alerts, members and flags whatever the batch size. Parameters and
+measurements: docs/detection.md ("Coordinated campaigns").
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
 import numpy as np
-import orjson
 from numpy.typing import NDArray
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Table,
-    any_,
-    bindparam,
-    delete,
-    func,
-    insert,
-    literal_column,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute
 
-from clameur.db.bulk import insert_returning_ids, update_by_id
+from clameur.detection import campaign_store as store
 from clameur.detection.alerts import Member, raise_or_update
-from clameur.detection.campaign_models import CampaignBand, CampaignCluster, CampaignSignature
 from clameur.detection.campaign_score import (
     SIMILARITY,
+    ClusterView,
     Facts,
+    explain,
+    facts_of,
     is_suspect,
-    median_of_sorted,
     phrasing_factor,
-    reasons,
     severity,
-    tally,
 )
 from clameur.detection.campaign_sketch import (
     BANDS,
@@ -81,9 +67,8 @@ from clameur.detection.campaign_sketch import (
     shingle_text,
     similarity,
 )
-from clameur.detection.rules import RuleBook, Rules, severity_rank
+from clameur.detection.rules import RuleBook, severity_rank
 from clameur.mentions.draft import Draft, StepContext
-from clameur.mentions.models import Author
 
 KIND: Final = "campaign"
 CENTRE: Final = 0.3
@@ -93,14 +78,6 @@ COPY: Final = 0.9
 """A mention at least this similar to an indexed one it links to is a copy: it joins the
 cluster but gets no bands, since whatever would find it finds the original (a fifth of
 the demo's mentions, and retweets; fewer rows on the hot path)."""
-_CHUNK: Final = 500
-"""Bounds the size of ``IN (…)`` lists."""
-
-SIGNATURES = cast(Table, CampaignSignature.__table__)
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO: Final = timedelta(microseconds=1)
-BANDS_TABLE = cast(Table, CampaignBand.__table__)
-CLUSTERS = cast(Table, CampaignCluster.__table__)
 
 
 @dataclass(eq=False)
@@ -148,6 +125,11 @@ class _Cluster:
         mean = self.units / len(self.accounts) / 1_000_000
         return round(mean * phrasing_factor(self.sims), 4)
 
+    def view(self) -> ClusterView:
+        return ClusterView(
+            self.key, self.accounts.values(), self.sims, self.members, self.first_at, self.last_at
+        )
+
     def add_account(self, author_id: str, record: list[Any]) -> None:
         if author_id not in self.accounts:
             self.accounts[author_id] = record
@@ -182,32 +164,10 @@ class _Entry:
         return self.created_at, self.source, self.external_id
 
 
-def mention_key(source: str, external_id: str) -> int:
-    """A mention's 63-bit key (see :class:`CampaignSignature`): computed, never allocated."""
-    raw = hashlib.blake2b(f"{source}\x1f{external_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(raw, "big") >> 1
-
-
 def cluster_key(tenant_id: int, source: str, external_id: str) -> str:
     """A cluster's name: a digest of its founding mention, the same on every replay."""
     raw = f"{tenant_id}\x1f{source}\x1f{external_id}".encode()
     return hashlib.blake2b(raw, digest_size=8).hexdigest()
-
-
-def _epoch(at: datetime) -> int:
-    return int(at.timestamp())
-
-
-def _us(at: datetime) -> int:
-    return (at - _EPOCH) // _MICRO
-
-
-def _at(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    return (items[i : i + size] for i in range(0, len(items), size))
 
 
 class CampaignDetector:
@@ -262,9 +222,10 @@ class _TenantRun:
         since = min(e.created_at for e in entries) - self.max_window
         last = pruned.get(self.tenant_id)
         if last is None or since - last >= self.max_window / 4:
-            self._prune(since)
+            store.prune(self.session, self.tenant_id, since)
             pruned[self.tenant_id] = since
-        stored_signatures = self._load(entries, since)
+        hashes = np.unique(self.bands).tolist()
+        self.rows, stored_signatures = store.candidates(self.session, self.tenant_id, hashes, since)
         links = self._links(entries, stored_signatures)
         m = len(self.rows)
         self._load_clusters(
@@ -291,13 +252,13 @@ class _TenantRun:
                 kept.append(draft)
         if not kept:
             return []
-        keys = [mention_key(*d.key) for d in kept]
-        known = self._known_keys(keys)
+        keys = [store.mention_key(*d.key) for d in kept]
+        known = store.known_keys(self.session, self.tenant_id, keys)
         if known:
             texts = [t for k, t in zip(keys, texts, strict=True) if k not in known]
             kept = [d for k, d in zip(keys, kept, strict=True) if k not in known]
             keys = [k for k in keys if k not in known]
-        authors = self._authors({cast(int, d.author_id) for d in kept})
+        authors = store.authors(self.session, {cast(int, d.author_id) for d in kept})
         signatures = minhash(texts)
         self.bands = band_hashes(signatures)
         entries = []
@@ -307,81 +268,10 @@ class _TenantRun:
                 _Entry(
                     key, m.source, m.external_id, m.created_at, author_id,
                     draft.brand_ids[0] if draft.brand_ids else None, sig,
-                    _facts(draft, authors.get(author_id)), handle=m.author.handle, draft=draft,
+                    facts_of(draft, authors.get(author_id)), handle=m.author.handle, draft=draft,
                 )
             )  # fmt: skip
         return entries
-
-    def _known_keys(self, keys: list[int]) -> set[int]:
-        """Mentions already signed: only a mention removed and imported again is (dedupe
-        sends known mentions as edits, which are skipped)."""
-        s = CampaignSignature
-        stmt = select(s.key).where(s.tenant_id == self.tenant_id, self._among(s.key, keys))
-        return set(self.session.scalars(stmt))
-
-    def _authors(self, ids: set[int]) -> dict[int, Any]:
-        stmt = select(
-            Author.id, Author.followers, Author.account_created_at, Author.first_seen_at
-        ).where(self._among(Author.id, sorted(ids)))
-        return {row.id: row for row in self.session.execute(stmt)}
-
-    def _among(
-        self, column: InstrumentedAttribute[int], values: Sequence[int]
-    ) -> ColumnElement[bool]:
-        """``column IN values`` with one parameter however many the values: a JSON array
-        read by ``json_each`` on SQLite, an array on PostgreSQL. A batch looks up thousands
-        of band hashes; chunks of ``IN (?, ?, …)`` cost more to build than to run."""
-        if self.session.get_bind().dialect.name == "sqlite":
-            listed = select(literal_column("value", BigInteger)).select_from(
-                func.json_each(orjson.dumps(list(values)).decode())
-            )
-            return column.in_(listed.scalar_subquery())
-        return column == any_(bindparam(None, list(values), type_=ARRAY(BigInteger)))
-
-    def _prune(self, cutoff: datetime) -> None:
-        """Forget what no mention of this batch (or, in order, later) can link to: bands and
-        signatures older than the window, clusters quiet for longer than it. A cluster that
-        keeps going keeps its tallies; its members older than a window are evidence only
-        once attached to an alert (which happens within the window, see _all_members)."""
-        t, s = self.tenant_id, self.session
-        s.execute(
-            delete(CampaignBand).where(
-                CampaignBand.tenant_id == t, CampaignBand.at < _epoch(cutoff)
-            )
-        )
-        s.execute(
-            delete(CampaignSignature).where(
-                CampaignSignature.tenant_id == t, CampaignSignature.at_us < _us(cutoff)
-            )
-        )
-        s.execute(
-            delete(CampaignCluster).where(
-                CampaignCluster.tenant_id == t, CampaignCluster.last_at < cutoff
-            )
-        )
-
-    def _load(self, entries: list[_Entry], since: datetime) -> NDArray[np.uint32]:
-        """Stored mentions of the window sharing a band with the batch: their signatures
-        (rows are kept in :attr:`rows`, turned into entries only if something links)."""
-        b, s = CampaignBand, CampaignSignature
-        hashes = np.unique(self.bands).tolist()
-        stmt = select(b.signature_key).where(
-            b.tenant_id == self.tenant_id, self._among(b.band_hash, hashes)
-        )
-        ids = sorted(set(self.session.scalars(stmt)))
-        columns = (
-            s.key, s.source, s.external_id, s.at_us, s.author_id, s.brand_id, s.cluster_id,
-            s.similarity, s.signature, s.age_days, s.followers, s.verified, s.first_post,
-            s.rating,
-        )  # fmt: skip
-        query = select(*columns).where(
-            s.tenant_id == self.tenant_id, self._among(s.key, ids), s.at_us >= _us(since)
-        )
-        rows: list[Any] = list(self.session.execute(query)) if ids else []
-        rows.sort(key=lambda r: (r.at_us, r.source, r.external_id))
-        self.rows = rows
-        signatures = np.frombuffer(b"".join(r.signature for r in rows), dtype="<u4")
-        return signatures.reshape(len(rows), NUM_PERM).astype(np.uint32)
 
     def _links(
         self, entries: list[_Entry], stored_signatures: NDArray[np.uint32]
@@ -392,10 +282,11 @@ class _TenantRun:
         bands, then event times, then the estimated similarity, all as array operations."""
         m = len(stored_signatures)
         signatures = np.concatenate([stored_signatures, np.stack([e.signature for e in entries])])
-        times = np.array([r.at_us for r in self.rows] + [_us(e.created_at) for e in entries])
-        windows = np.array(
-            [self.window(e.brand_id) // _MICRO for e in entries], dtype=np.int64
-        )  # fmt: skip
+        times = np.array(
+            [r.at_us for r in self.rows] + [store.to_us(e.created_at) for e in entries]
+        )
+        micro = timedelta(microseconds=1)
+        windows = np.array([self.window(e.brand_id) // micro for e in entries], dtype=np.int64)
         bands = np.concatenate([band_hashes(stored_signatures), self.bands])
         first, second = candidate_pairs(bands, m)
         span = times[second] - times[first]
@@ -416,7 +307,8 @@ class _TenantRun:
             r = self.rows[i]
             signature = np.frombuffer(r.signature, dtype="<u4").astype(np.uint32)
             entry = self.stored[i] = _Entry(
-                r.key, r.source, r.external_id, _at(r.at_us), r.author_id, r.brand_id, signature,
+                r.key, r.source, r.external_id, store.from_us(r.at_us), r.author_id, r.brand_id,
+                signature,
                 Facts(r.age_days, r.followers, r.verified, r.first_post, r.rating),
                 stored=True, similarity=r.similarity,
                 cluster=self.clusters.get(r.cluster_id) if r.cluster_id is not None else None,
@@ -424,22 +316,17 @@ class _TenantRun:
         return entry
 
     def _load_clusters(self, ids: set[int | None]) -> None:
-        c = CampaignCluster
-        columns = (c.id, c.key, c.brand_id, c.first_at, c.last_at, c.centre, c.members,
-                   c.alert_key, c.state)  # fmt: skip
-        wanted = sorted(i for i in ids if i is not None)
-        for chunk in _chunks(wanted):
-            for row in self.session.execute(select(*columns).where(c.id.in_(chunk))):
-                cluster = _Cluster(
-                    row.key, row.brand_id, row.first_at, row.last_at,
-                    np.frombuffer(row.centre, dtype="<u4").astype(np.uint32),
-                    members=row.members, sims=sorted(row.state.get("sims", [])),
-                    alert_key=row.alert_key, row_id=row.id,
-                    flushed_at=row.last_at if row.alert_key else None,
-                )  # fmt: skip
-                for author_id, record in row.state.get("accounts", {}).items():
-                    cluster.add_account(author_id, record)
-                self.clusters[row.id] = cluster
+        for row in store.clusters(self.session, (i for i in ids if i is not None)):
+            cluster = _Cluster(
+                row.key, row.brand_id, row.first_at, row.last_at,
+                np.frombuffer(row.centre, dtype="<u4").astype(np.uint32),
+                members=row.members, sims=sorted(row.state.get("sims", [])),
+                alert_key=row.alert_key, row_id=row.id,
+                flushed_at=row.last_at if row.alert_key else None,
+            )  # fmt: skip
+            for author_id, record in row.state.get("accounts", {}).items():
+                cluster.add_account(author_id, record)
+            self.clusters[row.id] = cluster
 
     # -- deciding
     def _link(self, entry: _Entry, linked: list[_Entry]) -> None:
@@ -563,7 +450,7 @@ class _TenantRun:
             return
         rules = self.book.for_brand(cluster.brand_id)
         score = cluster.score()
-        evidence, summary = _explain(cluster, score, rules)
+        evidence, summary = explain(cluster.view(), score, rules)
         alert = raise_or_update(
             self.session, self.ctx.clock, rules, tenant_id=self.tenant_id,
             brand_id=cluster.brand_id, kind=KIND, key=cluster.alert_key,
@@ -580,13 +467,7 @@ class _TenantRun:
 
     def _members(self, entries: list[_Entry], tip: _Entry | None = None) -> list[Member]:
         """Alert evidence for ``entries`` (handles of stored mentions read once, here)."""
-        missing = sorted({e.author_id for e in entries if e.handle is None})
-        handles: dict[int, str] = {}
-        for chunk in _chunks(missing):
-            rows = self.session.execute(
-                select(Author.id, Author.handle).where(Author.id.in_(chunk))
-            )
-            handles.update((r.id, r.handle) for r in rows)
+        handles = store.handles(self.session, (e.author_id for e in entries if e.handle is None))
         out = []
         for e in entries:
             e.handle = e.handle if e.handle is not None else handles[e.author_id]
@@ -601,17 +482,10 @@ class _TenantRun:
         since = at.created_at - self.window(cluster.brand_id)
         ids = [i for i in [cluster.row_id, *cluster.absorbed] if i is not None]
         found: dict[tuple[str, str], Member] = {}
-        s = CampaignSignature
-        for chunk in _chunks(ids):
-            rows = self.session.execute(
-                select(s.source, s.external_id, s.at_us, Author.handle)
-                .join(Author, Author.id == s.author_id)
-                .where(s.cluster_id.in_(chunk), s.at_us >= _us(since))
+        for r in store.member_rows(self.session, ids, since):
+            found[(r.source, r.external_id)] = Member(
+                r.source, r.external_id, r.handle, store.from_us(r.at_us)
             )
-            for r in rows:
-                found[(r.source, r.external_id)] = Member(
-                    r.source, r.external_id, r.handle, _at(r.at_us)
-                )
         joined = [e for e in cluster.joined if e.created_at >= since]
         for m in self._members(joined, at if tip else None):
             found[(m.source, m.external_id)] = m
@@ -625,75 +499,33 @@ class _TenantRun:
             if c.parent is None and c.changed
         ]  # fmt: skip
         new = [c for c in live if c.row_id is None]
-        ids = insert_returning_ids(
-            self.session, CLUSTERS, [self._cluster_row(c) for c in new], ("tenant_id", "key")
+        ids = store.write_clusters(
+            self.session,
+            [self._cluster_row(c) for c in new],
+            [{"id": c.row_id, **self._cluster_row(c)} for c in live if c not in new],
         )
         for cluster, row_id in zip(new, ids, strict=True):
             cluster.row_id = row_id
-        update_by_id(
-            self.session, CLUSTERS,
-            [{"id": c.row_id, **self._cluster_row(c)} for c in live if c not in new],
-        )  # fmt: skip
         for cluster in live:
-            if cluster.absorbed:
-                s = CampaignSignature
-                self.session.execute(
-                    update(s)
-                    .where(s.cluster_id.in_(cluster.absorbed))
-                    .values(cluster_id=cluster.row_id)
-                )
-                self.session.execute(
-                    delete(CampaignCluster).where(CampaignCluster.id.in_(cluster.absorbed))
-                )
-        moved = [
-            {"k_tenant": self.tenant_id, "k_key": e.key, "v_cluster": _row_of(e),
-             "v_similarity": e.similarity}
-            for e in self.stored.values() if e.dirty
-        ]  # fmt: skip
-        if moved:
-            t = SIGNATURES.c
-            self.session.execute(
-                update(SIGNATURES)
-                .where(t.tenant_id == bindparam("k_tenant"), t.key == bindparam("k_key"))
-                .values(cluster_id=bindparam("v_cluster"), similarity=bindparam("v_similarity")),
-                moved,
-            )
-        self._insert_many(SIGNATURES, _SIGNATURE_COLUMNS, [self._signature_row(e) for e in entries])
-        self._insert_many(BANDS_TABLE, _BAND_COLUMNS, self._band_rows(entries))
-
-    def _band_rows(self, entries: list[_Entry]) -> list[tuple[int, ...]]:
-        """The bands of the batch's indexed mentions, in key order (B-tree inserts then
-        touch neighbouring pages), built as one array."""
-        indexed = np.array([e.indexed for e in entries], dtype=bool)
-        bands = self.bands[indexed]
-        if not len(bands):
-            return []
-        per = bands.shape[1]
-        keys = np.array([e.key for e in entries if e.indexed], dtype=np.int64)
-        times = np.array([_epoch(e.created_at) for e in entries if e.indexed], dtype=np.int64)
-        table = np.column_stack(
-            [np.full(bands.size, self.tenant_id, dtype=np.int64), bands.ravel(),
-             np.repeat(keys, per), np.repeat(times, per)]
+            if cluster.absorbed and cluster.row_id is not None:
+                store.absorb(self.session, cluster.row_id, cluster.absorbed)
+        store.move_signatures(
+            self.session, self.tenant_id,
+            [(e.key, _row_of(e), e.similarity) for e in self.stored.values() if e.dirty],
         )  # fmt: skip
-        order = np.lexsort((table[:, 2], table[:, 1]))
-        return list(map(tuple, table[order].tolist()))
-
-    def _insert_many(
-        self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """Rows of plain values, on the import's hot path (ten bands and a signature a
-        mention): on SQLite straight through the driver's ``executemany`` — SQLAlchemy's
-        per-row parameter processing was most of the detector's time; on PostgreSQL, Core's
-        batched multi-row ``VALUES`` is the fast path already."""
-        if not rows:
-            return
-        connection = self.session.connection()
-        if connection.dialect.name == "sqlite":
-            marks = ", ".join("?" * len(columns))
-            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names are constants
-            connection.exec_driver_sql(sql, rows)
-            return
-        self.session.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
+        store.insert_many(
+            self.session, store.SIGNATURES, store.SIGNATURE_COLUMNS,
+            [self._signature_row(e) for e in entries],
+        )  # fmt: skip
+        indexed = [e.indexed for e in entries]
+        store.insert_many(
+            self.session, store.BANDS, store.BAND_COLUMNS,
+            store.band_rows(
+                self.tenant_id, self.bands[np.array(indexed, dtype=bool)],
+                [e.key for e in entries if e.indexed],
+                [store.to_seconds(e.created_at) for e in entries if e.indexed],
+            ),
+        )  # fmt: skip
 
     def _cluster_row(self, c: _Cluster) -> dict[str, Any]:
         return {
@@ -701,68 +533,18 @@ class _TenantRun:
             "first_at": c.first_at, "last_at": c.last_at,
             "centre": c.centre.astype("<u4").tobytes(), "members": c.members,
             "accounts": len(c.accounts), "score": c.score(), "alert_key": c.alert_key,
-            "state": {
-                "accounts": c.accounts,
-                "sims": c.sims,
-            },
+            "state": {"accounts": c.accounts, "sims": c.sims},
         }  # fmt: skip
 
     def _signature_row(self, e: _Entry) -> tuple[Any, ...]:
         f = e.facts
         return (
             self.tenant_id, e.key, e.source, e.external_id, e.author_id, e.brand_id,
-            _us(e.created_at), _row_of(e), e.similarity, e.signature.astype("<u4").tobytes(),
-            f.age_days, f.followers, f.verified, f.first_post, f.rating,
+            store.to_us(e.created_at), _row_of(e), e.similarity,
+            e.signature.astype("<u4").tobytes(), f.age_days, f.followers, f.verified,
+            f.first_post, f.rating,
         )  # fmt: skip
-
-
-_BAND_COLUMNS: Final = ("tenant_id", "band_hash", "signature_key", "at")
-_SIGNATURE_COLUMNS: Final = (
-    "tenant_id", "key", "source", "external_id", "author_id", "brand_id", "at_us", "cluster_id",
-    "similarity", "signature", "age_days", "followers", "verified", "first_post", "rating",
-)  # fmt: skip
 
 
 def _row_of(entry: _Entry) -> int | None:
     return entry.cluster.root().row_id if entry.cluster is not None else None
-
-
-def _facts(draft: Draft, author: Any) -> Facts:
-    """The author's facts as of this mention: the record's own profile first (the stored
-    author follows the latest mention, which would make replays depend on batch size)."""
-    m = draft.mention
-    created = m.author.created_at or (author.account_created_at if author else None)
-    age = None if created is None else max(0.0, (m.created_at - created).total_seconds() / 86400)
-    followers = m.author.followers
-    if followers is None and author is not None:
-        followers = author.followers
-    first = author is not None and author.first_seen_at == m.created_at
-    return Facts(
-        None if age is None else round(age, 3), followers, m.author.verified, first, m.rating
-    )
-
-
-def _explain(cluster: _Cluster, score: float, rules: Rules) -> tuple[dict[str, Any], str]:
-    """Evidence (signals with counts) and a one-line summary saying why."""
-    t = tally(Facts.load(record) for record in cluster.accounts.values())
-    sim = median_of_sorted(cluster.sims)
-    minutes = int((cluster.last_at - cluster.first_at).total_seconds()) // 60
-    why = reasons(t)
-    summary = (
-        f"Coordinated campaign: {t['accounts']} accounts ({t['suspects']} suspect) posted "
-        f"{cluster.members} near-identical texts within {minutes // 60} h {minutes % 60:02d} "
-        f"(median similarity {sim:.2f}); " + ", ".join(why) + f". Score {score:.2f}."
-    )
-    evidence = {
-        "cluster": cluster.key,
-        "accounts": t["accounts"],
-        "posts": cluster.members,
-        "score": score,
-        "median_similarity": round(sim, 2),
-        "first_at": cluster.first_at.astimezone(UTC).isoformat(),
-        "last_at": cluster.last_at.astimezone(UTC).isoformat(),
-        "window_hours": rules.campaign_window_hours,
-        "signals": t,
-        "why": why,
-    }
-    return evidence, summary

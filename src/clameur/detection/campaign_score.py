@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
 
 from clameur.detection.rules import Rules
+
+if TYPE_CHECKING:
+    from clameur.mentions.draft import Draft
 
 SIMILARITY: Final = 0.5
 """Estimated Jaccard similarity of two mentions' 4-gram sets needed to link them."""
@@ -44,8 +48,9 @@ class Facts:
 
 _UNKNOWN: Final = 0.4
 """Value of an unknown age or follower count: weak evidence either way. Review sites often
-show neither: a burst of near-identical one-star first reviews then scores ~0.57 and still
-alerts, while near-identical posts without a profile or a rating (0.45) do not."""
+show neither: the accounts of a burst of near-identical one-star first reviews then score
+0.57 each (the campaign alerts when the texts are close), near-identical first posts with
+neither a profile nor a rating 0.45 (no alert)."""
 SUSPECT: Final = 0.5
 """An account at least this suspicious counts as a suspect (see :func:`is_suspect`)."""
 _WEIGHTS: Final = {"age": 3.0, "followers": 2.0, "first": 0.5, "rating": 1.5}
@@ -108,6 +113,8 @@ def phrasing_factor(sorted_sims: Sequence[float]) -> float:
 
 
 def severity(accounts: int, score: float, rules: Rules) -> str:
+    """By size (multiples of ``campaign_min_authors``) and score: a large, clearly fake
+    campaign is ``critical``; a small or doubtful one ``low`` (it waits for the digest)."""
     n = rules.campaign_min_authors
     if accounts >= 4 * n and score >= 0.75:
         return "critical"
@@ -163,3 +170,58 @@ def reasons(t: dict[str, int]) -> list[str]:
     if unknown:
         out.append(f"{unknown} profiles without age or followers")
     return out
+
+
+def facts_of(draft: Draft, author: Any) -> Facts:
+    """The author's facts as of this mention: the record's own profile first (the stored
+    ``author`` follows the latest mention, which would make replays depend on batch size)
+    and only fills its gaps; ``first_post`` from the stored author's ``first_seen_at``."""
+    m = draft.mention
+    created = m.author.created_at or (author.account_created_at if author else None)
+    age = None if created is None else max(0.0, (m.created_at - created).total_seconds() / 86400)
+    followers = m.author.followers
+    if followers is None and author is not None:
+        followers = author.followers
+    first = author is not None and author.first_seen_at == m.created_at
+    return Facts(
+        None if age is None else round(age, 3), followers, m.author.verified, first, m.rating
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    """What an explanation needs of a cluster."""
+
+    key: str
+    accounts: Iterable[Sequence[Any]]
+    """:meth:`Facts.dump` of each account."""
+    sorted_sims: Sequence[float]
+    posts: int
+    first_at: datetime
+    last_at: datetime
+
+
+def explain(c: ClusterView, score: float, rules: Rules) -> tuple[dict[str, Any], str]:
+    """Evidence (signals with counts) and a one-line summary saying why."""
+    t = tally(Facts.load(record) for record in c.accounts)
+    sim = median_of_sorted(c.sorted_sims)
+    minutes = int((c.last_at - c.first_at).total_seconds()) // 60
+    why = reasons(t)
+    summary = (
+        f"Coordinated campaign: {t['accounts']} accounts ({t['suspects']} suspect) posted "
+        f"{c.posts} near-identical texts within {minutes // 60} h {minutes % 60:02d} "
+        f"(median similarity {sim:.2f}); " + ", ".join(why) + f". Score {score:.2f}."
+    )
+    evidence = {
+        "cluster": c.key,
+        "accounts": t["accounts"],
+        "posts": c.posts,
+        "score": score,
+        "median_similarity": round(sim, 2),
+        "first_at": c.first_at.astimezone(UTC).isoformat(),
+        "last_at": c.last_at.astimezone(UTC).isoformat(),
+        "window_hours": rules.campaign_window_hours,
+        "signals": t,
+        "why": why,
+    }
+    return evidence, summary
