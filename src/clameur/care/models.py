@@ -30,7 +30,8 @@ class Conversation(TenantOwned, Base):
         Index("ix_conversations_queue", "tenant_id", "status", "last_activity_at"),
         Index("ix_conversations_author", "tenant_id", "author_id", "source"),
         Index("ix_conversations_inbox", "tenant_id", "queue_id", "status", "priority", "id"),
-        Index("ix_conversations_assignee", "tenant_id", "assignee_id", "status"),
+        Index("ix_conversations_assignee", "tenant_id", "assignee_id", "status", "priority", "id"),
+        Index("ix_conversations_status_priority", "tenant_id", "status", "priority", "id"),
         Index("ix_conversations_incident", "tenant_id", "incident_id"),
     )
 

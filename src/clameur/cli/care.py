@@ -75,3 +75,90 @@ def user_add(
         user = add_user(session, SystemClock(), email, role=role, name=name, tenant_id=tenant_id,
                         password=password)  # fmt: skip
         typer.echo(f"user {user.email} ({user.role}) added", err=True)
+
+
+def _actor(session: object, email: str | None) -> int | None:
+    from sqlalchemy.orm import Session
+
+    from clameur.tenancy import get_user
+
+    assert isinstance(session, Session)
+    return get_user(session, email).id if email else None
+
+
+ActorOption = Annotated[
+    str | None, typer.Option("--as", help="E-mail of the user acting (written to the audit log).")
+]
+
+
+@conversations_app.command("show")
+def conversation_show(
+    conversation_id: Annotated[int, typer.Argument(help="Conversation id.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+) -> None:
+    """One conversation with its timeline, as JSON."""
+    from clameur.care import conversations
+
+    runtime = Runtime.load()
+    with session_scope(runtime.ready()) as session:
+        tenant_id = get_tenant(session, tenant).id
+        c = conversations.get(session, tenant_id, conversation_id)
+        emit_json(
+            {
+                "id": c.id,
+                "status": c.status,
+                "custom_status": c.custom_status,
+                "priority": c.priority_level,
+                "source": c.source,
+                "queue_id": c.queue_id,
+                "assignee_id": c.assignee_id,
+                "incident": c.incident_id,
+                "flags": c.flags,
+                "tags": c.tags,
+                "sla": c.sla,
+                "timeline": [
+                    {"at": e.at.isoformat(), "kind": e.kind, "actor_id": e.actor_id, "data": e.data}
+                    for e in conversations.timeline(session, tenant_id, c.id)
+                ],
+            }  # fmt: skip
+        )
+
+
+@conversations_app.command("status")
+def conversation_status(
+    conversation_id: Annotated[int, typer.Argument(help="Conversation id.")],
+    status: Annotated[str, typer.Argument(help="A standard status or the tenant's own label.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    actor: ActorOption = None,
+) -> None:
+    """Change a conversation's status (SLA clocks pause, resume or stop accordingly)."""
+    from clameur.care import conversations
+
+    runtime = Runtime.load()
+    with session_scope(runtime.ready()) as session:
+        tenant_id = get_tenant(session, tenant).id
+        who = _actor(session, actor)
+        conversations.set_status(
+            session, tenant_id, conversation_id, status, actor_id=who, at=SystemClock().now()
+        )
+    typer.echo(f"conversation {conversation_id}: {status}", err=True)
+
+
+@conversations_app.command("note")
+def conversation_note(
+    conversation_id: Annotated[int, typer.Argument(help="Conversation id.")],
+    text: Annotated[str, typer.Argument(help="The note; @colleague mentions them.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    actor: ActorOption = None,
+) -> None:
+    """Add an internal note (never sent to the customer)."""
+    from clameur.care import conversations
+
+    runtime = Runtime.load()
+    with session_scope(runtime.ready()) as session:
+        tenant_id = get_tenant(session, tenant).id
+        who = _actor(session, actor)
+        conversations.add_note(
+            session, tenant_id, conversation_id, text, actor_id=who, at=SystemClock().now()
+        )
+    typer.echo(f"note added to conversation {conversation_id}", err=True)

@@ -456,8 +456,13 @@ def upgrade() -> None:
         ["tenant_id", "queue_id", "status", "priority", "id"],
     )  # fmt: skip
     op.create_index(
-        "ix_conversations_assignee", "conversations", ["tenant_id", "assignee_id", "status"]
-    )
+        "ix_conversations_assignee", "conversations",
+        ["tenant_id", "assignee_id", "status", "priority", "id"],
+    )  # fmt: skip
+    op.create_index(
+        "ix_conversations_status_priority", "conversations",
+        ["tenant_id", "status", "priority", "id"],
+    )  # fmt: skip
     op.create_index("ix_conversations_incident", "conversations", ["tenant_id", "incident_id"])
 
 
