@@ -40,7 +40,14 @@ from typing import Any, cast
 from sqlalchemy import Table, func, insert, select, tuple_
 
 from clameur.care import routing, sla
-from clameur.care.models import OPEN_STATUSES, Contact, ContactIdentity, Conversation, Incident
+from clameur.care.models import (
+    OPEN_STATUSES,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    Incident,
+    Queue,
+)
 from clameur.db.bulk import insert_returning_ids, update_by_id
 from clameur.detection.models import Alert
 from clameur.mentions.draft import Draft, StepContext
@@ -202,7 +209,14 @@ def _route(ctx: StepContext, created: list[_Thread]) -> None:
     by_tenant: dict[int, list[int]] = {}
     for thread in created:
         by_tenant.setdefault(thread.tenant_id, []).append(cast(int, thread.id))
+    with_queues = set(
+        ctx.session.scalars(
+            select(Queue.tenant_id).where(Queue.tenant_id.in_(list(by_tenant))).distinct()
+        )
+    )
     for tenant_id, ids in by_tenant.items():
+        if tenant_id not in with_queues:
+            continue  # nothing to route to: skip loading the conversations
         for i in range(0, len(ids), _CHUNK):
             batch = ctx.session.scalars(
                 select(Conversation).where(Conversation.id.in_(ids[i : i + _CHUNK]))
