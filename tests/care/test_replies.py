@@ -14,6 +14,15 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clameur.care.canned import (
+    add_canned_reply,
+    conversation_variables,
+    list_canned_replies,
+    parse_template,
+    render,
+    render_canned_reply,
+    template_variables,
+)
 from clameur.care.channels import (
     ChannelError,
     ChannelRegistry,
@@ -26,24 +35,17 @@ from clameur.care.channels import (
 from clameur.care.models import Conversation, ConversationEvent, Incident, Reply
 from clameur.care.replies import (
     ApprovalPolicy,
-    add_canned_reply,
     approval_policy,
     approval_reasons,
     approve_reply,
-    conversation_variables,
     draft_reply,
     edit_reply,
-    list_canned_replies,
     list_replies,
     moderate_mention,
-    parse_template,
     pending_approvals,
     reject_reply,
-    render,
-    render_canned_reply,
     send_reply,
     set_approval_policy,
-    template_variables,
 )
 from clameur.care.suggest import suggest_for_conversation, suggest_replies
 from clameur.clock import FrozenClock

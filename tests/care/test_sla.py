@@ -25,16 +25,14 @@ from clameur.care.sla import (
     BREACH_EMAIL,
     WARNING,
     clock_states,
-    handlers,
     on_agent_reply,
     on_customer_message,
     on_customer_messages,
     on_status_change,
     resolve_policy,
     set_policy,
-    sweep,
-    tenants_to_sweep,
 )
+from clameur.care.sla_sweep import handlers, sweep, tenants_to_sweep
 from clameur.clock import FrozenClock
 from clameur.config import Settings
 from clameur.db import session_scope

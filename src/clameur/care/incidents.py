@@ -22,6 +22,14 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from clameur.care.audit import audit, record
+from clameur.care.canned import (
+    AGENTS,
+    MAX_TEXT,
+    SUPERVISORS,
+    parse_template,
+    render,
+    require_user,
+)
 from clameur.care.channels import (
     REPLY_EVENT,
     ChannelRegistry,
@@ -31,13 +39,7 @@ from clameur.care.channels import (
 )
 from clameur.care.models import OPEN_STATUSES, Conversation, Incident, Reply
 from clameur.care.replies import (
-    AGENTS,
-    MAX_TEXT,
-    SUPERVISORS,
     approval_policy,
-    parse_template,
-    render,
-    require_user,
 )
 from clameur.clock import Clock
 from clameur.db.repository import TenantRepository

@@ -22,8 +22,7 @@ no attribute access, no indexing, no format specs — a value is inserted as it 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from clameur.care.audit import audit, record
+from clameur.care.canned import (
+    AGENTS,
+    MAX_TEXT,
+    SUPERVISORS,
+    Conversations,
+    _brand,
+    require_user,
+)
 from clameur.care.channels import (
     MODERATION_ACTIONS,
     MODERATION_EVENT,
@@ -43,226 +50,20 @@ from clameur.care.channels import (
 from clameur.care.channels import (  # re-exported: the outbox handlers of replies live here too
     reply_handlers as reply_handlers,
 )
-from clameur.care.models import CannedReply, Conversation, Incident, Reply
+from clameur.care.models import Conversation, Incident, Reply
 from clameur.clock import Clock
 from clameur.db.repository import TenantRepository
 from clameur.errors import InvalidInputError, NotFoundError
-from clameur.mentions.models import Author, Mention
+from clameur.mentions.models import Mention
 from clameur.pipeline.outbox import enqueue
-from clameur.tenancy.models import Brand, Tenant, User
+from clameur.tenancy.models import Tenant
 
 REPLY_STATUSES = ("draft", "pending_approval", "approved", "rejected", "queued", "sent", "failed")
-AGENTS = ("agent", "supervisor", "admin")
-SUPERVISORS = ("supervisor", "admin")
-MAX_TEXT = 20_000
-STANDARD_VARIABLES = ("name", "handle", "brand", "agent", "conversation")
 """Variables :func:`conversation_variables` provides (``brand`` only when there is one)."""
-
-
-class Conversations(TenantRepository[Conversation]):
-    model = Conversation
 
 
 class Replies(TenantRepository[Reply]):
     model = Reply
-
-
-class CannedReplies(TenantRepository[CannedReply]):
-    model = CannedReply
-
-
-# -- templates ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Variable:
-    name: str
-    position: int
-    """1-based character position of its ``{``."""
-
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-def parse_template(text: str) -> list[str | Variable]:
-    """Literal runs and variables; a malformed template is refused with the position."""
-    parts: list[str | Variable] = []
-    literal: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        if char == "{" and text.startswith("{{", i):
-            literal.append("{")
-            i += 2
-        elif char == "{":
-            end = text.find("}", i + 1)
-            if end < 0:
-                raise InvalidInputError(
-                    f"'{{' at position {i + 1} is never closed (write '{{{{' for a brace)",
-                    where="template",
-                )
-            name = text[i + 1 : end].strip()
-            if not _NAME.fullmatch(name):
-                raise InvalidInputError(
-                    f"{text[i : end + 1]!r} at position {i + 1} is not a variable: use "
-                    "{name} with letters, digits and _ only",
-                    where="template",
-                )
-            if literal:
-                parts.append("".join(literal))
-                literal = []
-            parts.append(Variable(name, i + 1))
-            i = end + 1
-        elif char == "}" and text.startswith("}}", i):
-            literal.append("}")
-            i += 2
-        elif char == "}":
-            raise InvalidInputError(
-                f"'}}' at position {i + 1} closes nothing (write '}}}}' for a brace)",
-                where="template",
-            )
-        else:
-            literal.append(char)
-            i += 1
-    if literal:
-        parts.append("".join(literal))
-    return parts
-
-
-def template_variables(text: str) -> list[str]:
-    """The variables a template uses, in order of first use."""
-    names = (p.name for p in parse_template(text) if isinstance(p, Variable))
-    return list(dict.fromkeys(names))
-
-
-def render(text: str, variables: Mapping[str, str]) -> str:
-    """Fill ``{name}`` placeholders with ``variables``; an unknown one is refused by name.
-    Values are inserted verbatim (a value holding ``{x}`` stays ``{x}``)."""
-    parts = parse_template(text)
-    unknown = list(dict.fromkeys(
-        p.name for p in parts if isinstance(p, Variable) and p.name not in variables
-    ))  # fmt: skip
-    if unknown:
-        shown = ", ".join(f"{{{name}}}" for name in unknown)
-        known = ", ".join(sorted(variables)) or "none"
-        raise InvalidInputError(f"unknown variable {shown} (known: {known})", where="template")
-    return "".join(p if isinstance(p, str) else str(variables[p.name]) for p in parts)
-
-
-# -- users and roles ------------------------------------------------------------------------
-
-
-def require_user(
-    session: Session, tenant_id: int, user_id: int, roles: Sequence[str], what: str
-) -> User:
-    """An active user who may work for ``tenant_id`` and holds one of ``roles``."""
-    user = session.get(User, user_id)
-    if user is None or not user.active or user.tenant_id not in (None, tenant_id):
-        raise NotFoundError(f"user {user_id} not found in this tenant")
-    if user.role not in roles:
-        raise InvalidInputError(
-            f"user {user.email} ({user.role}) may not {what}: {' or '.join(roles)} only",
-            where="role",
-        )
-    return user
-
-
-# -- canned replies -------------------------------------------------------------------------
-
-
-def _lang(lang: str) -> str:
-    cleaned = lang.strip().lower()
-    if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,4})?", cleaned):
-        raise InvalidInputError(f"language must be an ISO 639-1 code like 'fr', got {lang!r}")
-    return cleaned
-
-
-def _brand(session: Session, tenant_id: int, brand_id: int) -> Brand:
-    brand = session.scalars(
-        select(Brand).where(Brand.tenant_id == tenant_id, Brand.id == brand_id)
-    ).first()
-    if brand is None:
-        raise NotFoundError(f"brand {brand_id} not found in this tenant")
-    return brand
-
-
-def add_canned_reply(
-    session: Session,
-    clock: Clock,
-    tenant_id: int,
-    actor_id: int,
-    *,
-    name: str,
-    text: str,
-    lang: str,
-    brand_id: int | None = None,
-    tags: Iterable[str] = (),
-) -> CannedReply:
-    """A canned reply for one brand (or every brand of the tenant: ``brand_id=None``)."""
-    require_user(session, tenant_id, actor_id, SUPERVISORS, "manage canned replies")
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise InvalidInputError("canned reply name must be 1–100 characters", where="name")
-    text = text.strip()
-    if not text or len(text) > MAX_TEXT:
-        raise InvalidInputError(f"canned reply text must be 1–{MAX_TEXT} characters")
-    parse_template(text)
-    if brand_id is not None:
-        _brand(session, tenant_id, brand_id)
-    canned = CannedReply(
-        tenant_id=tenant_id, brand_id=brand_id, lang=_lang(lang), name=name, text=text,
-        tags=sorted({t.strip() for t in tags if t.strip()}),
-    )  # fmt: skip
-    session.add(canned)
-    session.flush()
-    audit(
-        session, tenant_id=tenant_id, at=clock.now(), actor_id=actor_id, action="canned.add",
-        object_type="canned_reply", object_id=canned.id,
-        data={"name": name, "brand_id": brand_id, "lang": canned.lang},
-    )  # fmt: skip
-    return canned
-
-
-def list_canned_replies(
-    session: Session, tenant_id: int, *, brand_id: int | None = None, lang: str | None = None
-) -> list[CannedReply]:
-    """With ``brand_id``: that brand's and the tenant-wide ones (brand's first); without:
-    all of the tenant. ``lang`` keeps one language (``fr`` also matches ``fr-ca``)."""
-    repo = CannedReplies(session, tenant_id)
-    stmt = repo.select()
-    if brand_id is not None:
-        stmt = stmt.where(or_(CannedReply.brand_id == brand_id, CannedReply.brand_id.is_(None)))
-    rows = list(repo.all(stmt))
-    if lang is not None:
-        base = _lang(lang).split("-")[0]
-        rows = [r for r in rows if r.lang.split("-")[0] == base]
-    return sorted(rows, key=lambda r: (r.brand_id is None, r.name.casefold(), r.id))
-
-
-def render_canned_reply(
-    session: Session, tenant_id: int, canned_id: int, variables: Mapping[str, str]
-) -> str:
-    return render(CannedReplies(session, tenant_id).get(canned_id).text, variables)
-
-
-def conversation_variables(
-    session: Session, tenant_id: int, conversation_id: int, agent_id: int | None = None
-) -> dict[str, str]:
-    """The standard variables of a conversation: ``name`` (the customer's name, or handle),
-    ``handle``, ``brand`` (when known), ``agent`` (when given), ``conversation`` (its id)."""
-    conversation = Conversations(session, tenant_id).get(conversation_id)
-    author = session.get(Author, conversation.author_id)
-    out = {"conversation": str(conversation.id)}
-    if author is not None:
-        out["handle"] = author.handle
-        out["name"] = (author.name or "").strip() or author.handle
-    if conversation.brand_id is not None:
-        out["brand"] = _brand(session, tenant_id, conversation.brand_id).name
-    if agent_id is not None:
-        agent = session.get(User, agent_id)
-        if agent is not None:
-            out["agent"] = agent.name
-    return out
 
 
 # -- approval -------------------------------------------------------------------------------

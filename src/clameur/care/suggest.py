@@ -28,13 +28,15 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from clameur.care.models import Conversation, Reply
-from clameur.care.replies import (
+from clameur.care.canned import (
     Conversations,
-    latest_mention,
     list_canned_replies,
     parse_template,
     template_variables,
+)
+from clameur.care.models import Conversation, Reply
+from clameur.care.replies import (
+    latest_mention,
 )
 from clameur.listening.query.text import fold, tokenize
 from clameur.mentions.models import Mention

@@ -22,8 +22,11 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from clameur.care.audit import record
+from clameur.care.canned import (
+    AGENTS,
+    require_user,
+)
 from clameur.care.models import Conversation, Survey
-from clameur.care.replies import AGENTS, require_user
 from clameur.clock import Clock
 from clameur.config import Settings
 from clameur.errors import AlreadyExistsError, InvalidInputError, NotFoundError

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from clameur.cli.output import emit_json
 from clameur.cli.runtime import Runtime
 from clameur.clock import SystemClock
 from clameur.db import session_scope
 from clameur.errors import InvalidInputError
-from clameur.tenancy import ROLES, add_user, get_tenant
+from clameur.tenancy import ROLES, add_user, get_tenant, get_user
 
 conversations_app = typer.Typer(help="Conversations: list and script care.", no_args_is_help=True)
 user_app = typer.Typer(
@@ -77,12 +79,7 @@ def user_add(
         typer.echo(f"user {user.email} ({user.role}) added", err=True)
 
 
-def _actor(session: object, email: str | None) -> int | None:
-    from sqlalchemy.orm import Session
-
-    from clameur.tenancy import get_user
-
-    assert isinstance(session, Session)
+def _actor(session: Session, email: str | None) -> int | None:
     return get_user(session, email).id if email else None
 
 
@@ -124,6 +121,15 @@ def conversation_show(
         )
 
 
+def _act(
+    tenant: str, actor: str | None, action: Callable[[Session, int, int | None], object]
+) -> None:
+    """Run one agent action in its own transaction, as ``actor`` (audited), in ``tenant``."""
+    runtime = Runtime.load()
+    with session_scope(runtime.ready()) as session:
+        action(session, get_tenant(session, tenant).id, _actor(session, actor))
+
+
 @conversations_app.command("status")
 def conversation_status(
     conversation_id: Annotated[int, typer.Argument(help="Conversation id.")],
@@ -134,13 +140,9 @@ def conversation_status(
     """Change a conversation's status (SLA clocks pause, resume or stop accordingly)."""
     from clameur.care import conversations
 
-    runtime = Runtime.load()
-    with session_scope(runtime.ready()) as session:
-        tenant_id = get_tenant(session, tenant).id
-        who = _actor(session, actor)
-        conversations.set_status(
-            session, tenant_id, conversation_id, status, actor_id=who, at=SystemClock().now()
-        )
+    _act(tenant, actor, lambda session, tenant_id, who: conversations.set_status(
+        session, tenant_id, conversation_id, status, actor_id=who, at=SystemClock().now()
+    ))  # fmt: skip
     typer.echo(f"conversation {conversation_id}: {status}", err=True)
 
 
@@ -154,11 +156,7 @@ def conversation_note(
     """Add an internal note (never sent to the customer)."""
     from clameur.care import conversations
 
-    runtime = Runtime.load()
-    with session_scope(runtime.ready()) as session:
-        tenant_id = get_tenant(session, tenant).id
-        who = _actor(session, actor)
-        conversations.add_note(
-            session, tenant_id, conversation_id, text, actor_id=who, at=SystemClock().now()
-        )
+    _act(tenant, actor, lambda session, tenant_id, who: conversations.add_note(
+        session, tenant_id, conversation_id, text, actor_id=who, at=SystemClock().now()
+    ))  # fmt: skip
     typer.echo(f"note added to conversation {conversation_id}", err=True)

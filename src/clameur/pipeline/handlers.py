@@ -10,12 +10,12 @@ from clameur.pipeline.outbox import Handler
 
 def outbox_handlers(settings: Settings, factory: sessionmaker[Session]) -> dict[str, Handler]:
     """Alert e-mails and webhooks, SLA breach e-mails, and replies to customers."""
-    from clameur.care import sla
+    from clameur.care import sla_sweep
     from clameur.detection import delivery
 
     handlers: dict[str, Handler] = {}
     handlers.update(delivery.handlers(settings))
-    handlers.update(sla.handlers(settings))
+    handlers.update(sla_sweep.handlers(settings))
     try:
         from clameur.care.replies import reply_handlers
     except ImportError:  # pragma: no cover - replies land with the care issue

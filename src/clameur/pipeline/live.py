@@ -133,15 +133,15 @@ class LiveRunner:
 
     def sweep_sla(self) -> int:
         """SLA warnings and breaches due now, every tenant; returns how many were raised."""
-        from clameur.care import sla
+        from clameur.care import sla_sweep
 
         clock = self.pipeline.clock
         raised = 0
         with session_scope(self.pipeline.factory) as session:
-            tenants = sla.tenants_to_sweep(session, clock.now())
+            tenants = sla_sweep.tenants_to_sweep(session, clock.now())
         for tenant_id in tenants:
             with session_scope(self.pipeline.factory) as session:
-                raised += len(sla.sweep(session, clock, tenant_id))
+                raised += len(sla_sweep.sweep(session, clock, tenant_id))
         if raised:
             self._deliver.set()
         return raised
