@@ -165,26 +165,28 @@ def alerts_of(
             .order_by(AlertMention.created_at, AlertMention.external_id)
         ):
             members[m.alert_id].append(m)
-    out = []
-    for alert, brand in rows:
-        attached = members[alert.id]
-        authors = list(dict.fromkeys(m.author for m in attached))
-        out.append(
-            {
-                "id": alert.id,
-                "kind": alert.kind,
-                "severity": alert.severity,
-                "status": alert.status,
-                "triggered_at": alert.triggered_at.isoformat(),
-                "updated_at": alert.updated_at.isoformat(),
-                "brand": brand,
-                "summary": alert.summary,
-                "count": alert.count,
-                "evidence": {
-                    **alert.evidence,
-                    "mentions": [m.external_id for m in attached],
-                    "authors": authors,
-                },
-            }
-        )
-    return out
+    return [
+        alert_dict(alert, brand, [(m.external_id, m.author) for m in members[alert.id]])
+        for alert, brand in rows
+    ]
+
+
+def alert_dict(alert: Alert, brand: str | None, members: list[tuple[str, str]]) -> dict[str, Any]:
+    """An alert as ``clameur alerts --json`` shows it; ``members`` are (external id, author)
+    in event-time order."""
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "status": alert.status,
+        "triggered_at": alert.triggered_at.isoformat(),
+        "updated_at": alert.updated_at.isoformat(),
+        "brand": brand,
+        "summary": alert.summary,
+        "count": alert.count,
+        "evidence": {
+            **alert.evidence,
+            "mentions": [external_id for external_id, _ in members],
+            "authors": list(dict.fromkeys(author for _, author in members)),
+        },
+    }

@@ -32,6 +32,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from clameur.clock import Clock
+from clameur.detection.alerts import alert_dict
 from clameur.detection.models import Alert, AlertMention, DetectionState
 from clameur.detection.rules import SEVERITIES, Rules, load_rules, severity_rank
 from clameur.pipeline.outbox import enqueue
@@ -275,23 +276,7 @@ def snapshots(session: Session, alerts: list[Alert]) -> dict[int, dict[str, Any]
 def _snapshot(
     alert: Alert, tenant: str | None, brand: str | None, members: list[tuple[str, str]]
 ) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "tenant": tenant,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "status": alert.status,
-        "triggered_at": alert.triggered_at.isoformat(),
-        "updated_at": alert.updated_at.isoformat(),
-        "brand": brand,
-        "summary": alert.summary,
-        "count": alert.count,
-        "evidence": {
-            **alert.evidence,
-            "mentions": [external_id for external_id, _ in members],
-            "authors": list(dict.fromkeys(author for _, author in members)),
-        },
-    }
+    return {"tenant": tenant, **alert_dict(alert, brand, members)}
 
 
 def _enqueue_alert(
