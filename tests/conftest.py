@@ -17,6 +17,7 @@ from clameur.config import Settings
 from clameur.db import create_engine_for, make_session_factory, session_scope, upgrade
 from clameur.pipeline import Pipeline
 from clameur.tenancy import Tenant, add_brand, add_tenant
+from tests.smtp import Mailbox, free_port, start_smtp
 
 _SETTINGS = Settings()
 PG_URL = _SETTINGS.test_database_url
@@ -104,3 +105,14 @@ def make_tenant(
         for brand_slug, queries in brands.items():
             add_brand(session, clock, tenant, brand_slug, brand_slug.title(), queries)
         return tenant
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on a free loopback port: (its mailbox, its port)."""
+    port = free_port()
+    mailbox, controller = start_smtp(port)
+    try:
+        yield mailbox, port
+    finally:
+        controller.stop()

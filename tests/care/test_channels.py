@@ -4,17 +4,10 @@ registry."""
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from clameur.care.channels import (
     EmailChannel,
@@ -32,46 +25,7 @@ from clameur.db import session_scope
 from clameur.pipeline import relay
 from tests.care.test_replies import World, make_conversation, make_world, outbox, reply_of
 from tests.conftest import Database
-
-
-@dataclass
-class Mailbox:
-    envelopes: list[Envelope] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        out = []
-        for envelope in self.envelopes:
-            message = message_from_bytes(envelope.original_content or b"", policy=policy.default)
-            assert isinstance(message, EmailMessage)
-            out.append(message)
-        return out
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_smtp(port: int) -> tuple[Mailbox, Controller]:
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    return mailbox, controller
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    port = free_port()
-    mailbox, controller = start_smtp(port)
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
+from tests.smtp import Mailbox, free_port, start_smtp
 
 
 def mail_settings(port: int) -> Settings:

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope
-from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -42,6 +34,7 @@ from clameur.pipeline import OutboxEvent, relay
 from clameur.tenancy import Tenant, add_user
 from clameur.tenancy.models import AuditEntry
 from tests.conftest import Database, make_tenant
+from tests.smtp import Mailbox
 
 PARIS = ZoneInfo("Europe/Paris")
 MONTREAL = ZoneInfo("America/Montreal")
@@ -399,37 +392,6 @@ def test_a_clock_past_both_thresholds_only_breaches(db: Database, clock: FrozenC
 
 
 # -- escalation ----------------------------------------------------------------------------
-
-
-@dataclass
-class Mailbox:
-    envelopes: list[Envelope] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:  # noqa: N802
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        out = []
-        for envelope in self.envelopes:
-            message = message_from_bytes(envelope.original_content or b"", policy=policy.default)
-            assert isinstance(message, EmailMessage)
-            out.append(message)
-        return out
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
 
 
 def test_warning_then_breach_escalates_and_mails_the_supervisors(
