@@ -54,3 +54,30 @@ def test_the_page_lists_the_latest_mentions_escaped(
     assert "other tenant secret" not in body
     assert body.index('data-external-id="2"') < body.index('data-external-id="1"'), "newest first"
     assert client.get("/t/ghost").status_code == 404
+
+
+def test_the_page_shows_the_tenants_alerts_escaped(db: Database, clock: FrozenClock) -> None:
+    from datetime import UTC, datetime
+
+    from clameur.db import session_scope
+    from clameur.detection.models import Alert
+
+    acme = make_tenant(db, clock, "acme", {"acme": ["acme"]})
+    other = make_tenant(db, clock, "other", {"o": ["other"]})
+    at = datetime(2026, 11, 16, 9, tzinfo=UTC)
+    with session_scope(db.factory) as session:
+        for tenant, summary in (
+            (acme, "<script>x</script> 47 negative mentions"),
+            (other, "hidden"),
+        ):
+            session.add(
+                Alert(tenant_id=tenant.id, kind="negative_spike", severity="high", key="spike:0",
+                      triggered_at=at, updated_at=at, status="open", summary=summary, count=47,
+                      evidence={})
+            )  # fmt: skip
+    body = _client(db).get("/t/acme").text
+    assert 'data-kind="negative_spike"' in body
+    assert "negative spike" in body
+    assert "&lt;script&gt;x&lt;/script&gt; 47 negative mentions" in body
+    assert "<script>x" not in body
+    assert "hidden" not in body

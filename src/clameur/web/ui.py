@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from clameur.detection.models import Alert
 from clameur.errors import NotFoundError
 from clameur.mentions import Author, Mention
 from clameur.reports import stats
@@ -30,6 +31,8 @@ def web_link(url: str | None) -> str | None:
 
 templates.env.filters["web_link"] = web_link
 PAGE = 50
+ALERTS = 8
+"""Latest alerts (incidents) shown above the mentions."""
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -73,8 +76,16 @@ def tenant_mentions(
     items: list[dict[str, Any]] = [
         {"mention": m, "author": a, "brands": brands.get(m.id, [])} for m, a in rows[:PAGE]
     ]
+    alerts = session.execute(
+        select(Alert, Brand.name)
+        .join(Brand, Brand.id == Alert.brand_id, isouter=True)
+        .where(Alert.tenant_id == tenant.id)
+        .order_by(Alert.updated_at.desc(), Alert.id.desc())
+        .limit(ALERTS)
+    ).all()
     context = {
         "tenant": tenant,
+        "alerts": [{"alert": alert, "brand": brand} for alert, brand in alerts],
         "items": items,
         "page": page,
         "has_next": len(rows) > PAGE,
