@@ -67,6 +67,20 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     """Base URL of the web app as customers reach it (survey links)."""
 
+    allowed_hosts: str = "127.0.0.1,localhost,[::1],::1"
+    """Host names the web app answers (comma-separated; ``*`` for any — not advised: DNS
+    rebinding then reaches the instance). A request for any other ``Host`` gets a 400."""
+    secret_key: str = ""
+    """Key signing session cookies; empty: a random key kept in the database (shared by
+    every process of the deployment)."""
+    trust_proxy: bool = False
+    """Behind a reverse proxy that terminates TLS: believe its ``X-Forwarded-Proto`` and
+    ``X-Forwarded-For`` (session cookies are then ``Secure`` when it says https)."""
+    session_idle_minutes: int = 480
+    """A browser session unused this long is over."""
+    session_absolute_hours: int = 24
+    """A browser session is over this long after sign-in, used or not."""
+
     require_services: bool = False
     """Tests: fail instead of skipping when PostgreSQL, Redis or Chromium is absent."""
 

@@ -22,3 +22,24 @@ class InvalidInputError(ClameurError):
         self.reason = reason
         self.where = where
         super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class UnauthenticatedError(ClameurError):
+    """No valid credentials: sign in (pages) or send a token (API)."""
+
+
+class ForbiddenError(ClameurError):
+    """The principal is known but its role may not do this."""
+
+    def __init__(self, reason: str, *, action: str | None = None) -> None:
+        self.reason = reason
+        self.action = action
+        super().__init__(reason)
+
+
+class TooManyAttemptsError(ClameurError):
+    """Sign-in refused for a while after too many failures (per account or per address)."""
+
+    def __init__(self, reason: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(reason)

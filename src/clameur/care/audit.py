@@ -13,27 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from clameur.care.models import ConversationEvent
-from clameur.tenancy.models import AuditEntry
-
-
-def audit(
-    session: Session,
-    *,
-    tenant_id: int,
-    at: datetime,
-    actor_id: int | None,
-    action: str,
-    object_type: str,
-    object_id: int | None,
-    data: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """One audit entry (``action`` like ``conversation.assign``, ``contact.merge``)."""
-    entry = AuditEntry(
-        tenant_id=tenant_id, at=at, actor_id=actor_id, action=action,
-        object_type=object_type, object_id=object_id, data=data or {},
-    )  # fmt: skip
-    session.add(entry)
-    return entry
+from clameur.tenancy.audit import audit as audit  # care modules import it from here
 
 
 def record(
@@ -48,12 +28,22 @@ def record(
 ) -> ConversationEvent:
     """A timeline event of a conversation, and its audit entry (``conversation.<kind>``)."""
     event = ConversationEvent(
-        tenant_id=tenant_id, conversation_id=conversation_id, at=at, actor_id=actor_id,
-        kind=kind, data=data or {},
-    )  # fmt: skip
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        at=at,
+        actor_id=actor_id,
+        kind=kind,
+        data=data or {},
+    )
     session.add(event)
     audit(
-        session, tenant_id=tenant_id, at=at, actor_id=actor_id, action=f"conversation.{kind}",
-        object_type="conversation", object_id=conversation_id, data=data,
-    )  # fmt: skip
+        session,
+        tenant_id=tenant_id,
+        at=at,
+        actor_id=actor_id,
+        action=f"conversation.{kind}",
+        object_type="conversation",
+        object_id=conversation_id,
+        data=data,
+    )
     return event

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -12,6 +12,14 @@ from clameur.db.base import Base, TenantOwned
 from clameur.errors import NotFoundError
 
 M = TypeVar("M", bound=Base)
+R = TypeVar("R", bound="TenantRepository[Any]")
+
+
+class Scope(Protocol):
+    """Anything bound to one tenant: a principal (``clameur.tenancy.Principal``)."""
+
+    @property
+    def tenant_id(self) -> int: ...
 
 
 class TenantRepository(Generic[M]):
@@ -29,6 +37,11 @@ class TenantRepository(Generic[M]):
             raise TypeError(f"{self.model.__name__} is not tenant-owned")
         self.session = session
         self.tenant_id = tenant_id
+
+    @classmethod
+    def of(cls: type[R], session: Session, scope: Scope) -> R:
+        """The repository bound to the scope's tenant (a principal's)."""
+        return cls(session, scope.tenant_id)
 
     def select(self, *columns: Any) -> Select[Any]:
         stmt: Select[Any] = select(*columns) if columns else select(self.model)

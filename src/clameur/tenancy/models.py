@@ -48,10 +48,12 @@ class MentionBrand(TenantOwned, Base):
 
 
 class User(Base):
-    """A person who signs in: the BPO's staff (``tenant_id`` null: may work for several
-    tenants) or a client's people (``tenant_id`` set: sees only that tenant).
+    """A person who signs in. What they may see and do comes from their memberships (a role
+    in each tenant they serve); an ``operator`` (the contact centre's own administrator)
+    may also manage tenants and act as admin in any tenant.
 
-    ``role`` is admin, supervisor, agent or viewer (a client viewer reads, never acts).
+    ``home_tenant_id`` is the client company a client's own staff belong to (null: the
+    contact centre's staff). It is descriptive only: access comes from memberships.
     """
 
     __tablename__ = "users"
@@ -59,13 +61,88 @@ class User(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
-    tenant_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("tenants.id", ondelete="CASCADE")
+    home_tenant_id: Mapped[int | None] = mapped_column(
+        "tenant_id", BigId, ForeignKey("tenants.id", ondelete="CASCADE")
     )
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    operator: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Membership(TenantOwned, Base):
+    """A user's role in one tenant: admin, supervisor, agent or viewer."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "user_id"),
+        Index("ix_memberships_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuthSession(Base):
+    """A signed-in browser. The cookie carries a random secret; only its SHA-256 is stored,
+    so a copy of the database does not sign anyone in. Revocable; idle and absolute expiry."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 (hex) of the cookie's secret."""
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("tenants.id", ondelete="SET NULL")
+    )
+    """The tenant the user is working in (switchable among their memberships)."""
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class ApiToken(TenantOwned, Base):
+    """An API token: bound to one user and one tenant, with that user's role there.
+
+    The token is ``clm_<prefix>_<secret>``; only the SHA-256 of the whole token is stored,
+    the prefix stays visible to tell tokens apart.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_tenant_user", "tenant_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginAttempt(Base):
+    """A sign-in attempt, kept for throttling across processes (per account, per address)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+    success: Mapped[bool] = mapped_column()
 
 
 class AuditEntry(TenantOwned, Base):
@@ -82,3 +159,12 @@ class AuditEntry(TenantOwned, Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[int | None] = mapped_column(BigId)
     data: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+
+
+class InstanceSecret(Base):
+    """Keys the deployment generates once and every process shares (cookie signing)."""
+
+    __tablename__ = "instance_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from clameur.clock import Clock
 from clameur.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from clameur.tenancy.models import Brand, Tenant, User
+from clameur.tenancy.models import Brand, Tenant
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -63,9 +63,12 @@ def add_brand(
         raise AlreadyExistsError(f"brand {slug!r} exists already in tenant {tenant.slug!r}")
     cleaned = check_queries(queries)
     brand = Brand(
-        tenant_id=tenant.id, slug=slug, name=name.strip() or slug, queries=cleaned,
+        tenant_id=tenant.id,
+        slug=slug,
+        name=name.strip() or slug,
+        queries=cleaned,
         created_at=clock.now(),
-    )  # fmt: skip
+    )
     session.add(brand)
     session.flush()
     return brand
@@ -89,60 +92,3 @@ def list_brands(session: Session, tenant_id: int | None = None) -> Sequence[Bran
     if tenant_id is not None:
         stmt = stmt.where(Brand.tenant_id == tenant_id)
     return session.scalars(stmt).all()
-
-
-ROLES = ("admin", "supervisor", "agent", "viewer")
-
-
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """scrypt (n=2**14, r=8, p=1) with a random salt: ``scrypt$<salt hex>$<hash hex>``."""
-    import hashlib
-    import secrets
-
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str | None) -> bool:
-    import hmac
-
-    if not stored or not stored.startswith("scrypt$"):
-        return False
-    _, salt, _digest = stored.split("$", 2)
-    return hmac.compare_digest(hash_password(password, salt=bytes.fromhex(salt)), stored)
-
-
-def add_user(
-    session: Session,
-    clock: Clock,
-    email: str,
-    *,
-    role: str,
-    name: str | None = None,
-    tenant_id: int | None = None,
-    password: str | None = None,
-) -> User:
-    """A user of a tenant (``tenant_id``) or of the BPO itself (None: may serve every tenant)."""
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 320:
-        raise InvalidInputError(f"not an e-mail address: {email!r}", where="email")
-    if role not in ROLES:
-        raise InvalidInputError(f"role is one of {', '.join(ROLES)}, got {role!r}", where="role")
-    if session.scalars(select(User).where(User.email == email)).first() is not None:
-        raise AlreadyExistsError(f"user {email!r} already exists")
-    user = User(
-        email=email, name=name or email.split("@")[0], role=role, tenant_id=tenant_id,
-        password_hash=hash_password(password) if password else None, active=True,
-        created_at=clock.now(),
-    )  # fmt: skip
-    session.add(user)
-    session.flush()
-    return user
-
-
-def get_user(session: Session, email: str) -> User:
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
-    if user is None:
-        raise NotFoundError(f"no user {email!r}")
-    return user

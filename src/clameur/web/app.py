@@ -6,14 +6,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from clameur import __version__
 from clameur.clock import SystemClock
 from clameur.config import Settings, get_settings
 from clameur.db import create_engine_for, make_session_factory
+from clameur.web import problems
 from clameur.web.api import router as api_router
-from clameur.web.search_api import SearchError, search_error_handler
-from clameur.web.search_api import router as search_router
+from clameur.web.api_v1 import ROUTERS as API_V1_ROUTERS
+from clameur.web.security import SecurityHeaders, allowed_hosts, host_names
 from clameur.web.ui import router as ui_router
 
 
@@ -23,7 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Clameur",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,
         redoc_url=None,
     )
     engine = create_engine_for(settings.database_url)
@@ -31,10 +33,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = SystemClock()
+    problems.install(app)
     app.include_router(api_router)
-    app.include_router(search_router)
-    app.add_exception_handler(SearchError, search_error_handler)
+    for router in API_V1_ROUTERS:
+        app.include_router(router)
     app.include_router(ui_router)
     static = Path(__file__).parent / "ui" / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
+    hosts = allowed_hosts(settings.allowed_hosts)
+    if "*" not in hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=host_names(hosts))
+    app.add_middleware(SecurityHeaders)
     return app

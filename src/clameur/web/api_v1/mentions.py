@@ -1,24 +1,21 @@
-"""Archive search and query test-drive over the REST API (``/api/v1``).
-
-Until authentication lands, the tenant is named by a required ``tenant`` query parameter
-(its slug): an interim measure, documented in docs/queries.md. An unknown tenant is a 404.
-"""
+"""Archive search and query test-drive over the REST API (``/api/v1``), in the tenant of
+the request's principal."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from clameur.clock import Clock, SystemClock
-from clameur.errors import InvalidInputError, NotFoundError
+from clameur.errors import InvalidInputError
 from clameur.listening import SearchHit, describe_query_error, preview_query, search
 from clameur.listening.query import QuerySyntaxError
-from clameur.tenancy import Tenant, get_tenant
+from clameur.tenancy import authorize
+from clameur.web.auth import CurrentPrincipal
 from clameur.web.deps import db_session
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -76,26 +73,15 @@ class QueryTestDriveOut(BaseModel):
     facets: Facets
 
 
-class SearchError(Exception):
-    """A bad parameter, reported as a 422 in FastAPI's validation-error shape."""
+class SearchError(InvalidInputError):
+    """A bad parameter: a 422 problem whose ``errors`` give its location (and the query
+    column for a syntax error)."""
 
     def __init__(self, loc: list[str], message: str, kind: str, column: int | None = None):
-        super().__init__(message)
+        super().__init__(message, where=".".join(loc))
         self.detail: dict[str, Any] = {"loc": loc, "msg": message, "type": kind}
         if column is not None:
             self.detail["column"] = column
-
-
-async def search_error_handler(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SearchError)
-    return JSONResponse(status_code=422, content={"detail": [exc.detail]})
-
-
-def _tenant(session: Session, slug: str) -> Tenant:
-    try:
-        return get_tenant(session, slug)
-    except NotFoundError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
 
 
 def _hit(hit: SearchHit) -> MentionOut:
@@ -115,20 +101,15 @@ def _facets(counts: dict[str, list[tuple[str | None, int]]]) -> Facets:
     )
 
 
-TenantParam = Annotated[
-    str, Query(description="Tenant slug (interim: replaced by the API token's tenant).")
-]
-
-
 @router.get(
     "/mentions",
     response_model=MentionPage,
     summary="Search the tenant's stored mentions with the listening query language",
-    responses={404: {"description": "Unknown tenant"}, 422: {"description": "Bad query"}},
+    responses={422: {"description": "Bad query"}},
 )
 def list_mentions(
     session: Annotated[Session, Depends(db_session)],
-    tenant: TenantParam,
+    principal: CurrentPrincipal,
     q: Annotated[str | None, Query(description="A listening query; absent: every mention.")] = None,
     since: Annotated[
         datetime | None, Query(description="Created at or after (ISO 8601 with zone).")
@@ -146,11 +127,11 @@ def list_mentions(
         ),
     ] = True,
 ) -> MentionPage:
-    owner = _tenant(session, tenant)
+    authorize(principal, "mentions.read")
     facets = facets and cursor is None  # the first page carries them; later pages need not
     try:
         found = search(
-            session, owner.id, q, since=since, until=until, limit=limit, cursor=cursor,
+            session, principal.tenant_id, q, since=since, until=until, limit=limit, cursor=cursor,
             facets=facets, brands=True,
         )  # fmt: skip
     except QuerySyntaxError as exc:
@@ -171,19 +152,19 @@ def list_mentions(
     "/queries/test-drive",
     response_model=QueryTestDriveOut,
     summary="How many recent mentions a draft query matches, with a sample (nothing saved)",
-    responses={404: {"description": "Unknown tenant"}, 422: {"description": "Bad query"}},
+    responses={422: {"description": "Bad query"}},
 )
 def query_test_drive(
     request: Request,
     session: Annotated[Session, Depends(db_session)],
-    tenant: TenantParam,
+    principal: CurrentPrincipal,
     body: QueryTestDriveIn,
 ) -> QueryTestDriveOut:
-    owner = _tenant(session, tenant)
+    authorize(principal, "brands.read")
     clock: Clock = getattr(request.app.state, "clock", None) or SystemClock()
     try:
         preview = preview_query(
-            session, owner.id, body.query, now=clock.now(), days=body.days,
+            session, principal.tenant_id, body.query, now=clock.now(), days=body.days,
             sample_size=body.sample_size,
         )  # fmt: skip
     except QuerySyntaxError as exc:
