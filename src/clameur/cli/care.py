@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Annotated
 
@@ -13,13 +12,9 @@ from clameur.cli.output import emit_json
 from clameur.cli.runtime import Runtime
 from clameur.clock import SystemClock
 from clameur.db import session_scope
-from clameur.errors import InvalidInputError
-from clameur.tenancy import ROLES, add_user, get_tenant, get_user
+from clameur.tenancy import get_tenant, get_user
 
 conversations_app = typer.Typer(help="Conversations: list and script care.", no_args_is_help=True)
-user_app = typer.Typer(
-    help="Users: agents, supervisors, admins, client viewers.", no_args_is_help=True
-)
 
 
 @conversations_app.command("list")
@@ -53,30 +48,6 @@ def conversations_list_command(
             f"@{c['author']:<20} {len(c['mentions']):>3} mention(s){flags}"
         )
     typer.echo(f"{len(found)} conversation(s)", err=True)
-
-
-@user_app.command("add")
-def user_add(
-    email: Annotated[str, typer.Argument(help="The user's e-mail (their login).")],
-    role: Annotated[str, typer.Option("--role", help=" | ".join(ROLES))],
-    tenant: Annotated[
-        str | None,
-        typer.Option("--tenant", help="The client tenant they belong to (none: BPO staff)."),
-    ] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
-) -> None:
-    """Add a user; the password comes from CLAMEUR_PASSWORD or a prompt."""
-    password = os.environ.get("CLAMEUR_PASSWORD")
-    if password is None:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 10:
-        raise InvalidInputError("at least 10 characters", where="password")
-    runtime = Runtime.load()
-    with session_scope(runtime.ready()) as session:
-        tenant_id = get_tenant(session, tenant).id if tenant else None
-        user = add_user(session, SystemClock(), email, role=role, name=name, tenant_id=tenant_id,
-                        password=password)  # fmt: skip
-        typer.echo(f"user {user.email} ({user.role}) added", err=True)
 
 
 def _actor(session: Session, email: str | None) -> int | None:
