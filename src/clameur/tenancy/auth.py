@@ -62,6 +62,22 @@ class SignIn:
     session: AuthSession
 
 
+@dataclass(frozen=True, slots=True)
+class SignInOutcome:
+    """What :func:`sign_in` decided. A refusal is *returned*, not raised, so the caller
+    commits the attempt (the throttle counts it) before it reports the refusal."""
+
+    signed_in: SignIn | None = None
+    refused: UnauthenticatedError | TooManyAttemptsError | None = None
+
+    def accepted(self) -> SignIn:
+        """The sign-in, or the refusal raised (call it after committing)."""
+        if self.refused is not None:
+            raise self.refused
+        assert self.signed_in is not None
+        return self.signed_in
+
+
 def _failures(
     session: Session, clock: Clock, column: InstrumentedAttribute[str], value: str
 ) -> int:
@@ -114,11 +130,12 @@ def sign_in(
     address: str,
     user_agent: str | None = None,
     absolute: timedelta = ABSOLUTE,
-) -> SignIn:
-    """A new session for the account, or :class:`UnauthenticatedError` (never saying
-    whether the e-mail or the password was wrong) / :class:`TooManyAttemptsError`.
+) -> SignInOutcome:
+    """A new session for the account, or a refusal: :class:`UnauthenticatedError` (never
+    saying whether the e-mail or the password was wrong) or :class:`TooManyAttemptsError`.
 
-    The caller commits in both cases: failed attempts are what the throttle counts."""
+    The caller commits in both cases (failed attempts are what the throttle counts), then
+    calls ``outcome.accepted()`` to get the sign-in or raise the refusal."""
     address = address[:64]
     try:
         key = normalise_email(email)
@@ -128,15 +145,16 @@ def sign_in(
         verify(password, None)  # the same work as any answer
         user = find_user(session, key)
         _log_attempt(session, clock, key, address, user, "throttled")
-        raise TooManyAttemptsError(
+        wait = TooManyAttemptsError(
             "too many failed sign-ins; try again in 15 minutes",
             retry_after=int(WINDOW.total_seconds()),
         )
+        return SignInOutcome(refused=wait)
     user = find_user(session, key)
     ok, rehash = verify(password, user.password_hash if user is not None else None)
     if user is None or not ok or not user.active:
         _log_attempt(session, clock, key, address, user, "failure")
-        raise UnauthenticatedError("wrong e-mail or password")
+        return SignInOutcome(refused=UnauthenticatedError("wrong e-mail or password"))
     if rehash:
         user.password_hash = hash_password(password)
     _log_attempt(session, clock, key, address, user, "success")
@@ -144,7 +162,7 @@ def sign_in(
     tenant_id = first[0][0].id if first else None
     secret, row = new_session(session, clock, user, tenant_id, absolute=absolute)
     row.address, row.user_agent = address, (user_agent or "")[:300] or None
-    return SignIn(user=user, secret=secret, session=row)
+    return SignInOutcome(signed_in=SignIn(user=user, secret=secret, session=row))
 
 
 def instance_secret(session: Session, name: str) -> str:
