@@ -28,6 +28,7 @@ from clameur.clock import Clock
 from clameur.config import Settings
 from clameur.errors import ForbiddenError, UnauthenticatedError
 from clameur.tenancy import auth
+from clameur.tenancy.audit import audit
 from clameur.tenancy.models import AuthSession, User
 from clameur.tenancy.principal import Principal
 from clameur.web.deps import db_session
@@ -178,6 +179,8 @@ def api_principal(
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthenticatedError("use Authorization: Bearer <token>")
         principal = auth.token_principal(session, clock_of(request), token.strip())
+        if request.method not in SAFE_METHODS:
+            _audit_token_write(request, session, principal)
     else:
         found = _live_session(request, session)
         if found is None:
@@ -188,6 +191,28 @@ def api_principal(
         principal = found.principal
     request.state.principal = principal
     yield principal
+
+
+def _audit_token_write(request: Request, session: Session, principal: Principal) -> None:
+    """A write made with a token, in the request's transaction (kept when it commits)."""
+    from clameur.tenancy.models import ApiToken
+
+    token = session.get(ApiToken, principal.token_id) if principal.token_id else None
+    audit(
+        session,
+        tenant_id=principal.tenant_id,
+        at=clock_of(request).now(),
+        actor_id=principal.actor_id,
+        action="token.write",
+        object_type="api_token",
+        object_id=principal.token_id,
+        data={
+            "via": "token",
+            "token": f"clm_{token.prefix}" if token else None,
+            "method": request.method,
+            "path": request.url.path[:300],
+        },
+    )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(api_principal)]
