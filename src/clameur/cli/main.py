@@ -21,9 +21,11 @@ from clameur.cli.replay import replay_command
 from clameur.cli.runtime import Runtime
 from clameur.cli.search import search_command
 from clameur.cli.tenants import brand_app, tenant_app
+from clameur.clock import SystemClock
 from clameur.db import current_revision, session_scope, upgrade
 from clameur.errors import ClameurError
 from clameur.pipeline import ImportResult
+from clameur.pipeline.worker import Worker
 from clameur.reports import stats as compute_stats
 from clameur.tenancy import get_tenant
 
@@ -131,20 +133,66 @@ def stats(
         typer.echo(f"{key:<20} {value}")
 
 
+NoWorker = Annotated[
+    bool,
+    typer.Option(
+        "--no-worker",
+        help="Serve only: leave the background loops to separate `clameur worker` processes.",
+    ),
+]
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    no_worker: NoWorker = False,
 ) -> None:
-    """Start the web app and the API."""
+    """Start the web app and the API, and the background loops unless --no-worker.
+
+    The loops: outbox relay (alert e-mails and webhooks, replies), assignment of queued
+    conversations, SLA sweeps, alert digests. SIGTERM or Ctrl-C stops the server, then the
+    loops (after the step they are in), and exits 0.
+    """
+    import signal
+
     import uvicorn
 
     from clameur.web import create_app
 
     runtime = Runtime.load()
     runtime.ready()
-    typer.echo(f"Clameur is running at http://{host}:{port}/  (Ctrl-C to stop)")
-    uvicorn.run(create_app(runtime.settings), host=host, port=port, log_level="warning")
+    worker = None if no_worker else _worker(runtime, concurrency=1)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime.settings), host=host, port=port, log_level="warning")
+    )
+    # uvicorn handles SIGTERM/SIGINT while it runs, then raises the signal again once shut
+    # down: these handlers receive it then, so the loops stop and the command exits 0.
+    received: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
+    if worker is not None:
+        worker.start()
+    typer.echo(
+        f"Clameur is running at http://{host}:{port}/  (Ctrl-C to stop)"
+        + ("" if worker else "; background loops off (--no-worker)")
+    )
+    try:
+        if not received:  # a signal before uvicorn took over: do not start at all
+            server.run()
+    finally:
+        if worker is not None:
+            worker.stop()
+    if not server.started and not received:
+        raise typer.Exit(1)  # could not bind the port: uvicorn said why
+
+
+def _worker(runtime: Runtime, *, concurrency: int) -> Worker:
+    from clameur.pipeline.handlers import outbox_handlers
+
+    factory = runtime.ready()
+    handlers = outbox_handlers(runtime.settings, factory)
+    return Worker(factory, SystemClock(), handlers, concurrency=concurrency)
 
 
 @app.command()
@@ -156,6 +204,7 @@ def demo(
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Load the data, do not serve.")
     ] = False,
+    no_worker: NoWorker = False,
 ) -> None:
     """Initialise, load the demo tenants, brands and mentions, then serve."""
     from clameur.demo.load import load_demo
@@ -166,19 +215,39 @@ def demo(
         result = load_demo(runtime.pipeline(), Path(tmp), count=count, seed=seed)
     _print_import(result)
     if not no_serve:
-        serve(host=host, port=port)
+        serve(host=host, port=port, no_worker=no_worker)
 
 
 @app.command()
-def worker() -> None:
-    """Consume the bus and run the pipeline (scaled-out deployments)."""
+def worker(
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Outbox relay threads.")
+    ] = 1,
+) -> None:
+    """Run the background loops without the web server (any number of workers may run).
+
+    Outbox relay, assignment of queued conversations, SLA sweeps, alert digests. SIGTERM or
+    Ctrl-C stops the loops after the step they are in, and exits 0.
+    """
+    import signal
+    import threading
+
     runtime = Runtime.load()
-    if runtime.settings.bus_url.startswith("memory://"):
-        raise ClameurError(
-            "CLAMEUR_BUS_URL is memory://: in the embedded deployment the pipeline runs "
-            "inside the importing or serving process; set a redis:// bus to run workers"
-        )
-    raise ClameurError(f"bus {runtime.settings.bus_url!r} is not supported yet")
+    if not runtime.settings.bus_url.startswith("memory://"):
+        raise ClameurError(f"bus {runtime.settings.bus_url!r} is not supported yet")
+    loops = _worker(runtime, concurrency=concurrency)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: done.set())
+    loops.start()
+    names = ", ".join(loop.name for loop in loops.loops)
+    typer.echo(f"worker running: {names} (concurrency {concurrency}; SIGTERM to stop)", err=True)
+    try:
+        while not done.wait(1.0):
+            pass
+    finally:
+        stopped = loops.stop()
+    typer.echo("worker stopped" if stopped else "worker stopped; some threads were stuck", err=True)
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.clock import Clock
@@ -79,16 +79,42 @@ def relay(
     max_attempts: int = 6,
     base_delay: timedelta = timedelta(seconds=2),
     lease: timedelta = LEASE,
+    stopping: Callable[[], bool] | None = None,
 ) -> int:
-    """Deliver due events once; returns how many were delivered."""
+    """Deliver due events once; returns how many were delivered.
+
+    ``stopping`` is asked before each event: once it answers True (the process is shutting
+    down) the events claimed but not tried yet are released at once, instead of waiting for
+    their lease to expire, and the call returns.
+    """
     with session_scope(factory) as session:
         _bury_abandoned(session, clock, max_attempts)
         claimed = _claim(session, clock, limit, max_attempts, lease)
     delivered = 0
-    for event in claimed:
+    for index, event in enumerate(claimed):
+        if stopping is not None and stopping():
+            _release(factory, clock, claimed[index:])
+            break
         if _deliver(factory, clock, handlers, event, max_attempts, base_delay, lease):
             delivered += 1
     return delivered
+
+
+def _release(factory: sessionmaker[Session], clock: Clock, events: list[_Claimed]) -> None:
+    """Give back claimed events never tried: due now, the attempt not counted."""
+    tokens = {event.id: event.attempt for event in events}
+    with session_scope(factory) as session:
+        result = session.execute(
+            update(OutboxEvent)
+            .where(
+                OutboxEvent.id.in_(tokens),
+                OutboxEvent.status == "pending",
+                OutboxEvent.attempts == case(tokens, value=OutboxEvent.id),  # still our lease
+            )
+            .values(attempts=OutboxEvent.attempts - 1, available_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
+    log.info("outbox leases released", extra={"count": _rowcount(result)})
 
 
 def _bury_abandoned(session: Session, clock: Clock, max_attempts: int) -> None:

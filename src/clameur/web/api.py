@@ -12,9 +12,24 @@ from sqlalchemy.orm import Session
 from clameur import __version__
 from clameur.db import current_revision
 from clameur.db.migrate import head_revision
+from clameur.pipeline.worker import STATUS
 from clameur.web.deps import db_session
 
 router = APIRouter(prefix="/api/v1", tags=["system"])
+
+
+class LoopHealth(BaseModel):
+    last_run: str | None
+    """When the loop last finished a round (ISO 8601), null before its first."""
+    runs: int
+    last_error: str | None
+    """The error of the last round, null when it succeeded."""
+
+
+class WorkerHealth(BaseModel):
+    running: bool
+    """True when this process runs the background loops (``serve`` without --no-worker)."""
+    loops: dict[str, LoopHealth]
 
 
 class Health(BaseModel):
@@ -23,9 +38,15 @@ class Health(BaseModel):
     database: str
     schema_revision: str | None
     schema_current: bool
+    worker: WorkerHealth
 
 
-@router.get("/health", response_model=Health, summary="Liveness and database readiness")
+@router.get(
+    "/health",
+    response_model=Health,
+    summary="Liveness, database readiness and the background loops of this process",
+    openapi_extra={"security": []},  # public: load balancers probe it without a token
+)
 def health(request: Request, session: Annotated[Session, Depends(db_session)]) -> Health:
     session.execute(text("SELECT 1"))
     engine = request.app.state.engine
@@ -37,4 +58,5 @@ def health(request: Request, session: Annotated[Session, Depends(db_session)]) -
         database=engine.dialect.name,
         schema_revision=revision,
         schema_current=current,
+        worker=WorkerHealth.model_validate(STATUS.snapshot()),
     )
