@@ -10,10 +10,11 @@ from clameur.pipeline import Pipeline
 from clameur.web import create_app
 from tests.conftest import Database, make_tenant
 from tests.factories import record, write_jsonl
+from tests.web.pages import BASE, make_user, signed_in
 
 
 def _client(db: Database) -> TestClient:
-    return TestClient(create_app(Settings(database_url=db.url)))
+    return TestClient(create_app(Settings(database_url=db.url)), base_url=BASE)
 
 
 def test_openapi_and_health(db: Database) -> None:
@@ -35,12 +36,18 @@ def test_the_page_lists_the_latest_mentions_escaped(
     hostile = '<script>alert("x")</script> acme <img src=x onerror=alert(1)>'
     lines = [
         record("1", "acme older", created_at="2026-11-16T08:00:00Z"),
-        record("2", hostile, created_at="2026-11-16T09:00:00Z",
-               url="javascript:alert(1)", author={"handle": "<b>h</b>"}),
+        record(
+            "2",
+            hostile,
+            created_at="2026-11-16T09:00:00Z",
+            url="javascript:alert(1)",
+            author={"handle": "<b>h</b>"},
+        ),
         record("3", "other tenant secret", created_at="2026-11-16T10:00:00Z"),
-    ]  # fmt: skip
+    ]
     pipeline.import_file(write_jsonl(tmp_path / "f.jsonl", lines))
-    client = _client(db)
+    make_user(db, clock, "agent@acme.example", {"acme": "agent"})
+    client = signed_in(db, "agent@acme.example")
 
     home = client.get("/")
     assert "Acme" in home.text
@@ -68,16 +75,26 @@ def test_the_page_shows_the_tenants_alerts_escaped(db: Database, clock: FrozenCl
     with session_scope(db.factory) as session:
         for tenant, summary in (
             (acme, "<script>x</script> 47 negative mentions"),
-            (other, "hidden"),
+            (other, "the other tenant's alert"),
         ):
             session.add(
-                Alert(tenant_id=tenant.id, kind="negative_spike", severity="high", key="spike:0",
-                      triggered_at=at, updated_at=at, status="open", summary=summary, count=47,
-                      evidence={})
-            )  # fmt: skip
-    body = _client(db).get("/t/acme").text
+                Alert(
+                    tenant_id=tenant.id,
+                    kind="negative_spike",
+                    severity="high",
+                    key="spike:0",
+                    triggered_at=at,
+                    updated_at=at,
+                    status="open",
+                    summary=summary,
+                    count=47,
+                    evidence={},
+                )
+            )
+    make_user(db, clock, "viewer@acme.example", {"acme": "viewer"})
+    body = signed_in(db, "viewer@acme.example").get("/t/acme").text
     assert 'data-kind="negative_spike"' in body
     assert "negative spike" in body
     assert "&lt;script&gt;x&lt;/script&gt; 47 negative mentions" in body
     assert "<script>x" not in body
-    assert "hidden" not in body
+    assert "the other tenant" not in body
