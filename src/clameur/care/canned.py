@@ -1,4 +1,4 @@
-"""Reply templates, canned replies and who may act: the pieces replies are made from.
+"""Reply templates and canned replies: the pieces replies are made from.
 
 Split from :mod:`clameur.care.replies` (the reply lifecycle). A template's ``{name}`` is
 parsed here, never evaluated (no ``str.format`` attribute access): an unknown variable is
@@ -8,33 +8,26 @@ refused by name, a malformed template with its position.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from clameur.care.audit import audit
-from clameur.care.models import CannedReply, Conversation
+from clameur.care.models import CannedReply
+from clameur.care.repository import CannedReplies as CannedReplies
+from clameur.care.repository import Conversations as Conversations
 from clameur.clock import Clock
-from clameur.db.repository import TenantRepository
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.mentions.models import Author
 from clameur.tenancy.models import Brand, User
+from clameur.tenancy.policy import authorize
+from clameur.tenancy.principal import Principal, refresh
 
-AGENTS = ("agent", "supervisor", "admin")
-SUPERVISORS = ("supervisor", "admin")
 MAX_TEXT = 20_000
 """Characters of a reply or canned reply, at most."""
 STANDARD_VARIABLES = ("name", "handle", "brand", "agent", "conversation")
-
-
-class Conversations(TenantRepository[Conversation]):
-    model = Conversation
-
-
-class CannedReplies(TenantRepository[CannedReply]):
-    model = CannedReply
 
 
 # -- templates ------------------------------------------------------------------------------
@@ -115,24 +108,6 @@ def render(text: str, variables: Mapping[str, str]) -> str:
     return "".join(p if isinstance(p, str) else str(variables[p.name]) for p in parts)
 
 
-# -- users and roles ------------------------------------------------------------------------
-
-
-def require_user(
-    session: Session, tenant_id: int, user_id: int, roles: Sequence[str], what: str
-) -> User:
-    """An active user who may work for ``tenant_id`` and holds one of ``roles``."""
-    user = session.get(User, user_id)
-    if user is None or not user.active or user.tenant_id not in (None, tenant_id):
-        raise NotFoundError(f"user {user_id} not found in this tenant")
-    if user.role not in roles:
-        raise InvalidInputError(
-            f"user {user.email} ({user.role}) may not {what}: {' or '.join(roles)} only",
-            where="role",
-        )
-    return user
-
-
 # -- canned replies -------------------------------------------------------------------------
 
 
@@ -155,8 +130,7 @@ def _brand(session: Session, tenant_id: int, brand_id: int) -> Brand:
 def add_canned_reply(
     session: Session,
     clock: Clock,
-    tenant_id: int,
-    actor_id: int,
+    actor: Principal,
     *,
     name: str,
     text: str,
@@ -165,7 +139,9 @@ def add_canned_reply(
     tags: Iterable[str] = (),
 ) -> CannedReply:
     """A canned reply for one brand (or every brand of the tenant: ``brand_id=None``)."""
-    require_user(session, tenant_id, actor_id, SUPERVISORS, "manage canned replies")
+    actor = refresh(session, actor)
+    authorize(actor, "canned.manage")
+    tenant_id = actor.tenant_id
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInputError("canned reply name must be 1–100 characters", where="name")
@@ -176,16 +152,25 @@ def add_canned_reply(
     if brand_id is not None:
         _brand(session, tenant_id, brand_id)
     canned = CannedReply(
-        tenant_id=tenant_id, brand_id=brand_id, lang=_lang(lang), name=name, text=text,
+        tenant_id=tenant_id,
+        brand_id=brand_id,
+        lang=_lang(lang),
+        name=name,
+        text=text,
         tags=sorted({t.strip() for t in tags if t.strip()}),
-    )  # fmt: skip
+    )
     session.add(canned)
     session.flush()
     audit(
-        session, tenant_id=tenant_id, at=clock.now(), actor_id=actor_id, action="canned.add",
-        object_type="canned_reply", object_id=canned.id,
+        session,
+        tenant_id=tenant_id,
+        at=clock.now(),
+        actor_id=actor.actor_id,
+        action="canned.add",
+        object_type="canned_reply",
+        object_id=canned.id,
         data={"name": name, "brand_id": brand_id, "lang": canned.lang},
-    )  # fmt: skip
+    )
     return canned
 
 

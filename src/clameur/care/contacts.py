@@ -20,16 +20,19 @@ from sqlalchemy.orm import Session
 
 from clameur.care.audit import audit
 from clameur.care.models import Contact, ContactIdentity, Conversation, Reply
+from clameur.care.repository import Contacts
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.listening.query.text import fold
 from clameur.mentions.models import Author, Mention
+from clameur.tenancy.policy import authorize
+from clameur.tenancy.principal import Principal, refresh
 
 
 def _contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.tenant_id != tenant_id:
-        raise NotFoundError(f"no contact {contact_id}")
-    return contact
+    try:
+        return Contacts(session, tenant_id).get(contact_id)
+    except NotFoundError:
+        raise NotFoundError(f"no contact {contact_id}") from None
 
 
 def identities(session: Session, tenant_id: int, contact_id: int) -> list[Author]:
@@ -102,11 +105,13 @@ def history(session: Session, tenant_id: int, contact_id: int) -> dict[str, Any]
 
 
 def merge(
-    session: Session, tenant_id: int, into_id: int, other_id: int, *, actor_id: int | None,
-    at: datetime,
-) -> Contact:  # fmt: skip
+    session: Session, actor: Principal, into_id: int, other_id: int, *, at: datetime
+) -> Contact:
     """Fold ``other`` into ``into``: identities, e-mails and conversations move; ``other``
     is deleted. The audit entry keeps what ``other`` was, so a split can undo it."""
+    actor = refresh(session, actor)
+    authorize(actor, "contacts.manage")
+    tenant_id, actor_id = actor.tenant_id, actor.actor_id
     if into_id == other_id:
         raise InvalidInputError("cannot merge a contact with itself", where="contact")
     into = _contact(session, tenant_id, into_id)
@@ -137,10 +142,18 @@ def merge(
 
 
 def split(
-    session: Session, tenant_id: int, contact_id: int, author_ids: list[int], *,
-    actor_id: int | None, at: datetime, name: str | None = None,
-) -> Contact:  # fmt: skip
+    session: Session,
+    actor: Principal,
+    contact_id: int,
+    author_ids: list[int],
+    *,
+    at: datetime,
+    name: str | None = None,
+) -> Contact:
     """Move identities out of a contact into a new contact, with their conversations."""
+    actor = refresh(session, actor)
+    authorize(actor, "contacts.manage")
+    tenant_id, actor_id = actor.tenant_id, actor.actor_id
     source = _contact(session, tenant_id, contact_id)
     current = {a.id for a in identities(session, tenant_id, contact_id)}
     unknown = sorted(set(author_ids) - current)

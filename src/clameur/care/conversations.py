@@ -13,24 +13,27 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clameur.care import sla
 from clameur.care.audit import record
 from clameur.care.models import STATUSES, Conversation, ConversationEvent
+from clameur.care.repository import Conversations
 from clameur.errors import InvalidInputError, NotFoundError
-from clameur.tenancy.models import Tenant, User
+from clameur.tenancy.models import Membership, Tenant, User
+from clameur.tenancy.policy import authorize
+from clameur.tenancy.principal import Principal, refresh
 
 _MENTION = re.compile(r"(?<![\w@])@([\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?)")
 _TAG = re.compile(r"^[\w][\w .:/-]{0,39}$")
 
 
 def get(session: Session, tenant_id: int, conversation_id: int) -> Conversation:
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None or conversation.tenant_id != tenant_id:
-        raise NotFoundError(f"no conversation {conversation_id}")
-    return conversation
+    try:
+        return Conversations(session, tenant_id).get(conversation_id)
+    except NotFoundError:
+        raise NotFoundError(f"no conversation {conversation_id}") from None
 
 
 def custom_statuses(session: Session, tenant_id: int) -> dict[str, str]:
@@ -40,10 +43,12 @@ def custom_statuses(session: Session, tenant_id: int) -> dict[str, str]:
 
 
 def set_status(
-    session: Session, tenant_id: int, conversation_id: int, status: str, *,
-    actor_id: int | None, at: datetime,
-) -> Conversation:  # fmt: skip
+    session: Session, actor: Principal, conversation_id: int, status: str, *, at: datetime
+) -> Conversation:
     """Set a standard status or one of the tenant's own labels."""
+    actor = refresh(session, actor)
+    authorize(actor, "conversations.act")
+    tenant_id = actor.tenant_id
     conversation = get(session, tenant_id, conversation_id)
     custom = custom_statuses(session, tenant_id)
     if status in STATUSES:
@@ -60,18 +65,31 @@ def set_status(
     elif standard not in {"resolved", "closed"}:
         conversation.resolved_at = None
     record(
-        session, tenant_id=tenant_id, conversation_id=conversation.id, at=at, actor_id=actor_id,
-        kind="status", data={"from": before, "to": label or standard},
-    )  # fmt: skip
+        session,
+        tenant_id=tenant_id,
+        conversation_id=conversation.id,
+        at=at,
+        actor_id=actor.actor_id,
+        kind="status",
+        data={"from": before, "to": label or standard},
+    )
     session.flush()
     sla.on_status_change(session, tenant_id, conversation.id, at)  # pause, resume, stop
     return conversation
 
 
 def tag(
-    session: Session, tenant_id: int, conversation_id: int, *, add: Sequence[str] = (),
-    remove: Sequence[str] = (), actor_id: int | None, at: datetime,
-) -> Conversation:  # fmt: skip
+    session: Session,
+    actor: Principal,
+    conversation_id: int,
+    *,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    at: datetime,
+) -> Conversation:
+    actor = refresh(session, actor)
+    authorize(actor, "conversations.act")
+    tenant_id = actor.tenant_id
     conversation = get(session, tenant_id, conversation_id)
     for value in add:
         if not _TAG.match(value):
@@ -82,20 +100,27 @@ def tag(
     tags += [t for t in add if t not in tags]
     conversation.tags = tags
     record(
-        session, tenant_id=tenant_id, conversation_id=conversation.id, at=at, actor_id=actor_id,
-        kind="tag", data={"added": list(add), "removed": list(remove)},
-    )  # fmt: skip
+        session,
+        tenant_id=tenant_id,
+        conversation_id=conversation.id,
+        at=at,
+        actor_id=actor.actor_id,
+        kind="tag",
+        data={"added": list(add), "removed": list(remove)},
+    )
     session.flush()
     return conversation
 
 
 def add_note(
-    session: Session, tenant_id: int, conversation_id: int, text: str, *,
-    actor_id: int | None, at: datetime,
-) -> ConversationEvent:  # fmt: skip
-    """An internal note (never sent to the customer). ``@someone`` names a colleague by
-    e-mail or by the part before the ``@`` of their e-mail; unknown names are refused so a
-    note never silently fails to reach who it was meant for."""
+    session: Session, actor: Principal, conversation_id: int, text: str, *, at: datetime
+) -> ConversationEvent:
+    """An internal note (never sent to the customer). ``@someone`` names a colleague (an
+    active member of the tenant) by e-mail or by the part before the ``@`` of their e-mail;
+    unknown names are refused so a note never silently fails to reach who it was meant for."""
+    actor = refresh(session, actor)
+    authorize(actor, "conversations.act")
+    tenant_id = actor.tenant_id
     body = text.strip()
     if not body:
         raise InvalidInputError("a note needs some text", where="note")
@@ -106,10 +131,10 @@ def add_note(
     mentioned: list[int] = []
     if names:
         users = session.scalars(
-            select(User).where(
-                User.active.is_(True),
-                or_(User.tenant_id.is_(None), User.tenant_id == tenant_id),
-            )
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(User.active.is_(True), Membership.tenant_id == tenant_id)
+            .order_by(User.id)
         ).all()
         by_name: dict[str, User] = {}
         for user in users:
@@ -122,9 +147,14 @@ def add_note(
             )
         mentioned = sorted({by_name[n].id for n in names})
     return record(
-        session, tenant_id=tenant_id, conversation_id=conversation_id, at=at,
-        actor_id=actor_id, kind="note", data={"text": body, "mentions": mentioned},
-    )  # fmt: skip
+        session,
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        at=at,
+        actor_id=actor.actor_id,
+        kind="note",
+        data={"text": body, "mentions": mentioned},
+    )
 
 
 def timeline(session: Session, tenant_id: int, conversation_id: int) -> list[ConversationEvent]:

@@ -28,9 +28,11 @@ from sqlalchemy.orm import Session
 from clameur.care import sla
 from clameur.care.audit import record
 from clameur.care.models import OPEN_STATUSES, Conversation, ConversationEvent, TeamMember
-from clameur.care.teams import ACTING_ROLES, SUPERVISING_ROLES, get_team, tenant_user
+from clameur.care.teams import get_team
 from clameur.clock import Clock
-from clameur.errors import InvalidInputError, NotFoundError
+from clameur.errors import ForbiddenError, InvalidInputError, NotFoundError
+from clameur.tenancy.policy import allowed, authorize
+from clameur.tenancy.principal import Principal, refresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +85,15 @@ def _clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
 def escalate(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     conversation_id: int,
     team_id: int,
-    by_user_id: int,
     fields: Mapping[str, Any],
 ) -> Conversation:
     """Hand an open conversation to a back-office team with the fields it requires."""
-    tenant_user(session, tenant_id, by_user_id, what="by_user_id", roles=ACTING_ROLES)
+    actor = refresh(session, actor)
+    authorize(actor, "handover.act")
+    tenant_id = actor.tenant_id
     team = get_team(session, tenant_id, team_id)
     if team.kind != "back_office":
         raise InvalidInputError(f"team {team.name!r} is not a back-office team", where="team_id")
@@ -123,12 +126,21 @@ def escalate(
     conversation.holder_team_id = team.id
     conversation.held_since = now
     record(
-        session, tenant_id=tenant_id, conversation_id=conversation.id, at=now,
-        actor_id=by_user_id, kind="escalate",
-        data={"team_id": team.id, "team": team.name, "fields": cleaned, "from_status": previous,
-              "sla_minutes": minutes or None,
-              "due_at": due_at.isoformat() if due_at is not None else None},
-    )  # fmt: skip
+        session,
+        tenant_id=tenant_id,
+        conversation_id=conversation.id,
+        at=now,
+        actor_id=actor.actor_id,
+        kind="escalate",
+        data={
+            "team_id": team.id,
+            "team": team.name,
+            "fields": cleaned,
+            "from_status": previous,
+            "sla_minutes": minutes or None,
+            "due_at": due_at.isoformat() if due_at is not None else None,
+        },
+    )
     sla.on_status_change(session, tenant_id, conversation.id, now)  # "waiting" clocks resume
     session.flush()
     return conversation
@@ -137,15 +149,16 @@ def escalate(
 def hand_back(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     conversation_id: int,
-    by_user_id: int,
     note: str,
 ) -> Conversation:
     """The back office returns the conversation to the front office (status ``open``, no
-    holder) with its resolution note. Members of the holding team, supervisors and admins
-    may do it."""
-    user = tenant_user(session, tenant_id, by_user_id, what="by_user_id", roles=ACTING_ROLES)
+    holder) with its resolution note. Members of the holding team may do it, and those the
+    policy table lets hand back for any team (``handover.any_team``)."""
+    actor = refresh(session, actor)
+    authorize(actor, "handover.act")
+    tenant_id = actor.tenant_id
     note = note.strip()
     if not note:
         raise InvalidInputError("a hand-back needs a resolution note", where="note")
@@ -156,12 +169,12 @@ def hand_back(
             where="conversation_id",
         )
     team = get_team(session, tenant_id, conversation.holder_team_id)
-    member = session.get(TeamMember, (team.id, user.id)) is not None
-    if not member and user.role not in SUPERVISING_ROLES:
-        raise InvalidInputError(
-            f"user {user.email} is not in team {team.name!r}: only its members, supervisors "
+    member = session.get(TeamMember, (team.id, actor.user_id)) is not None
+    if not member and not allowed(actor, "handover.any_team"):
+        raise ForbiddenError(
+            f"{actor.email} is not in team {team.name!r}: only its members, supervisors "
             "or admins hand the conversation back",
-            where="by_user_id",
+            action="handover.any_team",
         )
     current = holder(session, conversation)
     now = clock.now()
@@ -172,11 +185,20 @@ def hand_back(
     conversation.holder_team_id = None
     conversation.held_since = None
     record(
-        session, tenant_id=tenant_id, conversation_id=conversation.id, at=now,
-        actor_id=by_user_id, kind="handback",
-        data={"team_id": team.id, "team": team.name, "note": note,
-              "held_seconds": held_seconds, "late": late},
-    )  # fmt: skip
+        session,
+        tenant_id=tenant_id,
+        conversation_id=conversation.id,
+        at=now,
+        actor_id=actor.actor_id,
+        kind="handback",
+        data={
+            "team_id": team.id,
+            "team": team.name,
+            "note": note,
+            "held_seconds": held_seconds,
+            "late": late,
+        },
+    )
     sla.on_status_change(session, tenant_id, conversation.id, now)
     session.flush()
     return conversation

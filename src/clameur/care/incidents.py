@@ -22,14 +22,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from clameur.care.audit import audit, record
-from clameur.care.canned import (
-    AGENTS,
-    MAX_TEXT,
-    SUPERVISORS,
-    parse_template,
-    render,
-    require_user,
-)
+from clameur.care.canned import MAX_TEXT, parse_template, render
 from clameur.care.channels import (
     REPLY_EVENT,
     ChannelRegistry,
@@ -38,26 +31,22 @@ from clameur.care.channels import (
     default_visibility,
 )
 from clameur.care.models import OPEN_STATUSES, Conversation, Incident, Reply
-from clameur.care.replies import (
-    approval_policy,
-)
+from clameur.care.replies import approval_policy
+from clameur.care.repository import Incidents as Incidents
 from clameur.clock import Clock
-from clameur.db.repository import TenantRepository
 from clameur.detection.models import Alert, AlertMention
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.mentions.models import Author, Mention
 from clameur.pipeline.outbox import enqueue
-from clameur.tenancy.models import Brand, Tenant
+from clameur.tenancy.models import Brand, Tenant, User
+from clameur.tenancy.policy import authorize
+from clameur.tenancy.principal import Principal, refresh
 
 INCIDENT_KINDS = ("influencer", "volume_spike", "negative_spike")
 """Alert kinds that open an incident (a campaign is flagged, not answered)."""
 ANSWERED = ("pending_approval", "approved", "queued", "sent", "failed")
 """Statuses of an incident reply that count as "this author was answered"."""
 _CHUNK = 500
-
-
-class Incidents(TenantRepository[Incident]):
-    model = Incident
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
@@ -117,8 +106,8 @@ def open_for_alert(session: Session, clock: Clock, tenant_id: int, alert_id: int
             )
             .distinct()
         ).all()
-        attach_conversations(
-            session, clock, tenant_id, incident.id, [i for i in ids if i is not None]
+        _attach(
+            session, clock, tenant_id, incident.id, [i for i in ids if i is not None], actor_id=None
         )
     return incident
 
@@ -126,28 +115,55 @@ def open_for_alert(session: Session, clock: Clock, tenant_id: int, alert_id: int
 def attach_conversations(
     session: Session,
     clock: Clock,
+    actor: Principal,
+    incident_id: int,
+    conversation_ids: Iterable[int],
+    *,
+    move: bool = False,
+) -> list[int]:
+    """A person attaches conversations to an open incident; returns those newly attached.
+
+    A conversation already in another incident stays there unless ``move`` (an agent's
+    explicit choice). The system attaches an alert's conversations in :func:`open_for_alert`.
+    """
+    actor = refresh(session, actor)
+    authorize(actor, "conversations.act")
+    return _attach(
+        session,
+        clock,
+        actor.tenant_id,
+        incident_id,
+        conversation_ids,
+        actor_id=actor.actor_id,
+        move=move,
+    )
+
+
+def _attach(
+    session: Session,
+    clock: Clock,
     tenant_id: int,
     incident_id: int,
     conversation_ids: Iterable[int],
     *,
-    actor_id: int | None = None,
+    actor_id: int | None,
     move: bool = False,
 ) -> list[int]:
-    """Attach conversations to an open incident; returns those newly attached.
-
-    A conversation already in another incident stays there unless ``move`` (an agent's
-    explicit choice). ``actor_id`` None: the system did it (from an alert).
-    """
-    if actor_id is not None:
-        require_user(session, tenant_id, actor_id, AGENTS, "attach conversations to incidents")
+    """:func:`attach_conversations` once the actor is checked (``actor_id`` None: the
+    system)."""
     incident = Incidents(session, tenant_id).get(incident_id)
     if incident.status != "open":
         raise InvalidInputError(f"incident {incident_id} is {incident.status}")
     wanted = sorted(set(conversation_ids))
     found: list[Conversation] = []
     for chunk in _chunks(wanted):
-        found.extend(session.scalars(select(Conversation).where(
-            Conversation.tenant_id == tenant_id, Conversation.id.in_(chunk))))  # fmt: skip
+        found.extend(
+            session.scalars(
+                select(Conversation).where(
+                    Conversation.tenant_id == tenant_id, Conversation.id.in_(chunk)
+                )
+            )
+        )
     missing = sorted(set(wanted) - {c.id for c in found})
     if missing:
         shown = ", ".join(map(str, missing[:10])) + ("…" if len(missing) > 10 else "")
@@ -161,51 +177,54 @@ def attach_conversations(
         conversation.incident_id = incident.id
         attached.append(conversation.id)
         record(
-            session, tenant_id=tenant_id, conversation_id=conversation.id, at=now,
-            actor_id=actor_id, kind="incident",
+            session,
+            tenant_id=tenant_id,
+            conversation_id=conversation.id,
+            at=now,
+            actor_id=actor_id,
+            kind="incident",
             data={"incident_id": incident.id, "from": previous},
-        )  # fmt: skip
+        )
     session.flush()
     return attached
 
 
 def set_holding_answer(
-    session: Session, clock: Clock, tenant_id: int, incident_id: int, text: str, agent_id: int
+    session: Session, clock: Clock, actor: Principal, incident_id: int, text: str
 ) -> Incident:
-    """Propose (or change) the holding answer; any earlier approval is withdrawn."""
-    require_user(session, tenant_id, agent_id, AGENTS, "propose holding answers")
-    incident = _open(session, tenant_id, incident_id)
+    """Propose (or change) the holding answer (``replies.write``); any earlier approval is
+    withdrawn."""
+    actor = refresh(session, actor)
+    authorize(actor, "replies.write")
+    incident = _open(session, actor.tenant_id, incident_id)
     incident.holding_answer = _template(text)
     incident.approved_by, incident.approved_at = None, None
-    _audit(session, clock, incident, agent_id, "incident.holding_answer", {"text": text})
+    _audit(session, clock, incident, actor.actor_id, "incident.holding_answer", {"text": text})
     return incident
 
 
 def approve_holding_answer(
-    session: Session,
-    clock: Clock,
-    tenant_id: int,
-    incident_id: int,
-    text: str,
-    supervisor_id: int,
+    session: Session, clock: Clock, actor: Principal, incident_id: int, text: str
 ) -> Incident:
-    """A supervisor sets and approves the holding answer agents will send in bulk."""
-    require_user(session, tenant_id, supervisor_id, SUPERVISORS, "approve holding answers")
-    incident = _open(session, tenant_id, incident_id)
+    """A supervisor sets and approves the holding answer agents will send in bulk
+    (``incidents.manage``)."""
+    actor = refresh(session, actor)
+    authorize(actor, "incidents.manage")
+    incident = _open(session, actor.tenant_id, incident_id)
     incident.holding_answer = _template(text)
-    incident.approved_by, incident.approved_at = supervisor_id, clock.now()
-    _audit(session, clock, incident, supervisor_id, "incident.approve", {"text": text})
+    incident.approved_by, incident.approved_at = actor.user_id, clock.now()
+    _audit(session, clock, incident, actor.actor_id, "incident.approve", {"text": text})
     return incident
 
 
-def close_incident(
-    session: Session, clock: Clock, tenant_id: int, incident_id: int, supervisor_id: int
-) -> Incident:
-    """End incident mode: approval for the brand's replies follows the usual rules again."""
-    require_user(session, tenant_id, supervisor_id, SUPERVISORS, "close incidents")
-    incident = _open(session, tenant_id, incident_id)
+def close_incident(session: Session, clock: Clock, actor: Principal, incident_id: int) -> Incident:
+    """End incident mode (``incidents.manage``): approval for the brand's replies follows
+    the usual rules again."""
+    actor = refresh(session, actor)
+    authorize(actor, "incidents.manage")
+    incident = _open(session, actor.tenant_id, incident_id)
     incident.status = "closed"
-    _audit(session, clock, incident, supervisor_id, "incident.close", {})
+    _audit(session, clock, incident, actor.actor_id, "incident.close", {})
     return incident
 
 
@@ -235,21 +254,26 @@ class BulkReply:
 def bulk_reply(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     incident_id: int,
-    agent_id: int,
     personalise: Callable[[Recipient], Mapping[str, str]] | None = None,
     *,
     visibility: str | None = None,
     channels: ChannelRegistry | None = None,
 ) -> BulkReply:
-    """Answer every author of the incident once with the holding answer.
+    """Answer every author of the incident once with the holding answer (``replies.write``:
+    agents send it; the approval of the holding answer stands for each reply's).
 
     ``personalise`` returns extra (or overriding) variables for one recipient; the approved
     text itself is never changed. Every text is rendered before anything is written, so a
     template that cannot be filled for one author refuses the whole bulk reply.
     """
-    agent = require_user(session, tenant_id, agent_id, AGENTS, "send bulk replies")
+    actor = refresh(session, actor)
+    authorize(actor, "replies.write")
+    tenant_id = actor.tenant_id
+    agent_id = actor.user_id
+    agent = session.get(User, agent_id)
+    agent_name = agent.name if agent is not None else actor.email
     incident = session.scalars(
         Incidents(session, tenant_id).select().where(Incident.id == incident_id)
         .with_for_update()  # PostgreSQL: two bulk replies of one incident take turns
@@ -295,7 +319,7 @@ def bulk_reply(
     for conversation in todo:
         author = authors[conversation.author_id]
         variables = {"handle": author.handle, "name": (author.name or "").strip() or author.handle,
-                     "agent": agent.name, "conversation": str(conversation.id)}  # fmt: skip
+                     "agent": agent_name, "conversation": str(conversation.id)}  # fmt: skip
         brand_id = conversation.brand_id or incident.brand_id
         if brand_id in brands:
             variables["brand"] = brands[brand_id]
@@ -340,13 +364,13 @@ def bulk_reply(
                 tenant_id)  # fmt: skip
         record(
             session, tenant_id=tenant_id, conversation_id=reply.conversation_id, at=now,
-            actor_id=agent_id, kind="reply_queued",
+            actor_id=actor.actor_id, kind="reply_queued",
             data={"reply_id": reply.id, "status": "queued", "incident_id": incident.id,
                   "bulk": True, "approved_by": incident.approved_by},
         )  # fmt: skip
         result.replies.append(reply.id)
     summary = {"replies": len(result.replies), "skipped_authors": len(result.skipped_authors)}
-    _audit(session, clock, incident, agent_id, "incident.bulk_reply", summary)
+    _audit(session, clock, incident, actor.actor_id, "incident.bulk_reply", summary)
     session.flush()
     return result
 

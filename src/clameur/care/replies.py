@@ -10,7 +10,8 @@ A reply goes ``draft`` → (``pending_approval`` → ``approved`` | ``rejected``
 - ``"incident": true`` (default) — while the conversation's brand has an open incident, or
   the conversation belongs to one.
 
-Only supervisors and admins approve. Queueing re-checks the rule, so nothing leaves without
+Who approves is the policy table's ``replies.approve`` (supervisors, admins, and the
+client's own viewers). Queueing re-checks the rule, so nothing leaves without
 an approval when one is required, whatever path asked for it. Queueing enqueues the outbox
 event ``care.reply`` in the caller's transaction; the handler in :mod:`clameur.care.channels`
 publishes after commit and records ``sent`` or ``failed``.
@@ -30,14 +31,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from clameur.care.audit import audit, record
-from clameur.care.canned import (
-    AGENTS,
-    MAX_TEXT,
-    SUPERVISORS,
-    Conversations,
-    _brand,
-    require_user,
-)
+from clameur.care.canned import MAX_TEXT, _brand
 from clameur.care.channels import (
     MODERATION_ACTIONS,
     MODERATION_EVENT,
@@ -51,19 +45,18 @@ from clameur.care.channels import (  # re-exported: the outbox handlers of repli
     reply_handlers as reply_handlers,
 )
 from clameur.care.models import Conversation, Incident, Reply
+from clameur.care.repository import Conversations
+from clameur.care.repository import Replies as Replies
 from clameur.clock import Clock
-from clameur.db.repository import TenantRepository
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.mentions.models import Mention
 from clameur.pipeline.outbox import enqueue
 from clameur.tenancy.models import Tenant
+from clameur.tenancy.policy import authorize
+from clameur.tenancy.principal import Principal, refresh
 
 REPLY_STATUSES = ("draft", "pending_approval", "approved", "rejected", "queued", "sent", "failed")
 """Variables :func:`conversation_variables` provides (``brand`` only when there is one)."""
-
-
-class Replies(TenantRepository[Reply]):
-    model = Reply
 
 
 # -- approval -------------------------------------------------------------------------------
@@ -107,10 +100,12 @@ def approval_policy(tenant_settings: Mapping[str, Any] | None) -> ApprovalPolicy
 
 
 def set_approval_policy(
-    session: Session, clock: Clock, tenant_id: int, actor_id: int, policy: ApprovalPolicy
+    session: Session, clock: Clock, actor: Principal, policy: ApprovalPolicy
 ) -> ApprovalPolicy:
-    """Replace the tenant's approval policy (supervisors and admins)."""
-    require_user(session, tenant_id, actor_id, SUPERVISORS, "change the approval policy")
+    """Replace the tenant's approval policy (``approvals.manage``)."""
+    actor = refresh(session, actor)
+    authorize(actor, "approvals.manage")
+    tenant_id = actor.tenant_id
     for brand_id in policy.brands:
         _brand(session, tenant_id, brand_id)
     tenant = session.get(Tenant, tenant_id)
@@ -120,10 +115,15 @@ def set_approval_policy(
     settings["care"] = {**(settings.get("care") or {}), "approval": policy.as_settings()}
     tenant.settings = settings  # a new object: the JSON column sees the change
     audit(
-        session, tenant_id=tenant_id, at=clock.now(), actor_id=actor_id,
-        action="tenant.approval_policy", object_type="tenant", object_id=tenant_id,
+        session,
+        tenant_id=tenant_id,
+        at=clock.now(),
+        actor_id=actor.actor_id,
+        action="tenant.approval_policy",
+        object_type="tenant",
+        object_id=tenant_id,
         data=policy.as_settings(),
-    )  # fmt: skip
+    )
     session.flush()
     return policy
 
@@ -185,9 +185,8 @@ def latest_mention(session: Session, tenant_id: int, conversation_id: int) -> Me
 def draft_reply(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     conversation_id: int,
-    agent_id: int,
     text: str,
     *,
     visibility: str | None = None,
@@ -196,8 +195,10 @@ def draft_reply(
 ) -> Reply:
     """A draft answer. ``visibility`` defaults to public where the channel allows it;
     ``in_reply_to`` (a mention's external id in the conversation) to the latest mention."""
-    require_user(session, tenant_id, agent_id, AGENTS, "write replies")
-    conversation = Conversations(session, tenant_id).get(conversation_id)
+    actor = refresh(session, actor)
+    authorize(actor, "replies.write")
+    tenant_id = actor.tenant_id
+    conversation = Conversations.of(session, actor).get(conversation_id)
     channel = (channels or default_channels()).for_source(conversation.source)
     visibility = check_visibility(channel, visibility or default_visibility(channel))
     if in_reply_to is None:
@@ -206,29 +207,35 @@ def draft_reply(
     else:
         found = session.scalar(
             select(Mention.id).where(
-                Mention.tenant_id == tenant_id, Mention.conversation_id == conversation_id,
+                Mention.tenant_id == tenant_id,
+                Mention.conversation_id == conversation_id,
                 Mention.external_id == in_reply_to,
             )
-        )  # fmt: skip
+        )
         if found is None:
             raise NotFoundError(f"mention {in_reply_to!r} is not in conversation {conversation_id}")
     reply = Reply(
-        tenant_id=tenant_id, conversation_id=conversation_id, author_id=agent_id,
-        text=_text(text), visibility=visibility, status="draft", in_reply_to=in_reply_to,
-        channel=channel.name, created_at=clock.now(),
-    )  # fmt: skip
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        author_id=actor.user_id,
+        text=_text(text),
+        visibility=visibility,
+        status="draft",
+        in_reply_to=in_reply_to,
+        channel=channel.name,
+        created_at=clock.now(),
+    )
     session.add(reply)
     session.flush()
-    _log(session, clock, reply, agent_id, "reply_draft")
+    _log(session, clock, reply, actor.actor_id, "reply_draft")
     return reply
 
 
 def edit_reply(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     reply_id: int,
-    agent_id: int,
     *,
     text: str | None = None,
     visibility: str | None = None,
@@ -236,84 +243,86 @@ def edit_reply(
 ) -> Reply:
     """Change a reply not yet queued; it becomes a draft again, and an approval it had is
     withdrawn (the changed text is asked anew)."""
-    require_user(session, tenant_id, agent_id, AGENTS, "edit replies")
-    reply = Replies(session, tenant_id).get(reply_id)
+    actor = refresh(session, actor)
+    authorize(actor, "replies.write")
+    reply = Replies.of(session, actor).get(reply_id)
     if reply.status not in ("draft", "pending_approval", "approved", "rejected"):
         raise InvalidInputError(f"reply {reply_id} is {reply.status}: it can no longer be edited")
     if text is not None:
         reply.text = _text(text)
     if visibility is not None:
-        conversation = Conversations(session, tenant_id).get(reply.conversation_id)
+        conversation = Conversations.of(session, actor).get(reply.conversation_id)
         channel = (channels or default_channels()).for_source(conversation.source)
         reply.visibility = check_visibility(channel, visibility)
     reply.status, reply.approved_by = "draft", None
-    _log(session, clock, reply, agent_id, "reply_edit")
+    _log(session, clock, reply, actor.actor_id, "reply_edit")
     return reply
 
 
 def send_reply(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     reply_id: int,
-    agent_id: int,
     *,
     channels: ChannelRegistry | None = None,
 ) -> Reply:
     """The agent's "send": queued for publishing, or ``pending_approval`` when a
     supervisor must approve it first (see :func:`approval_reasons`)."""
-    require_user(session, tenant_id, agent_id, AGENTS, "send replies")
-    reply = Replies(session, tenant_id).get(reply_id)
-    conversation = Conversations(session, tenant_id).get(reply.conversation_id)
+    actor = refresh(session, actor)
+    authorize(actor, "replies.write")
+    reply = Replies.of(session, actor).get(reply_id)
+    conversation = Conversations.of(session, actor).get(reply.conversation_id)
     if reply.status == "draft":
-        reasons = approval_reasons(session, tenant_id, conversation)
+        reasons = approval_reasons(session, actor.tenant_id, conversation)
         if reasons:
             reply.status = "pending_approval"
-            _log(session, clock, reply, agent_id, "reply_submitted", reasons=reasons)
+            _log(session, clock, reply, actor.actor_id, "reply_submitted", reasons=reasons)
             return reply
     elif reply.status != "approved":
         raise InvalidInputError(
             f"reply {reply_id} is {reply.status}: only a draft or an approved reply is sent"
         )
-    _queue(session, clock, reply, conversation, agent_id, channels)
+    _queue(session, clock, reply, conversation, actor.actor_id, channels)
     return reply
 
 
 def approve_reply(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     reply_id: int,
-    supervisor_id: int,
     *,
     send: bool = True,
     channels: ChannelRegistry | None = None,
 ) -> Reply:
-    """A supervisor's approval of a pending reply; it is queued at once unless ``send`` is
-    False (then the agent's :func:`send_reply` queues it)."""
-    require_user(session, tenant_id, supervisor_id, SUPERVISORS, "approve replies")
-    reply = Replies(session, tenant_id).get(reply_id)
+    """An approval of a pending reply (``replies.approve``); it is queued at once unless
+    ``send`` is False (then the agent's :func:`send_reply` queues it)."""
+    actor = refresh(session, actor)
+    authorize(actor, "replies.approve")
+    reply = Replies.of(session, actor).get(reply_id)
     if reply.status != "pending_approval":
         raise InvalidInputError(f"reply {reply_id} is {reply.status}, not pending approval")
-    reply.status, reply.approved_by = "approved", supervisor_id
-    _log(session, clock, reply, supervisor_id, "reply_approved")
+    reply.status, reply.approved_by = "approved", actor.user_id
+    _log(session, clock, reply, actor.actor_id, "reply_approved")
     if send:
-        conversation = Conversations(session, tenant_id).get(reply.conversation_id)
-        _queue(session, clock, reply, conversation, supervisor_id, channels)
+        conversation = Conversations.of(session, actor).get(reply.conversation_id)
+        _queue(session, clock, reply, conversation, actor.actor_id, channels)
     return reply
 
 
 def reject_reply(
-    session: Session, clock: Clock, tenant_id: int, reply_id: int, supervisor_id: int, reason: str
+    session: Session, clock: Clock, actor: Principal, reply_id: int, reason: str
 ) -> Reply:
-    """A supervisor refuses a pending reply; the reason goes to the timeline. The agent may
-    edit it (a draft again) and send it anew."""
-    require_user(session, tenant_id, supervisor_id, SUPERVISORS, "reject replies")
-    reply = Replies(session, tenant_id).get(reply_id)
+    """A refusal of a pending reply (``replies.approve``); the reason goes to the timeline.
+    The agent may edit it (a draft again) and send it anew."""
+    actor = refresh(session, actor)
+    authorize(actor, "replies.approve")
+    reply = Replies.of(session, actor).get(reply_id)
     if reply.status != "pending_approval":
         raise InvalidInputError(f"reply {reply_id} is {reply.status}, not pending approval")
     reply.status = "rejected"
-    _log(session, clock, reply, supervisor_id, "reply_rejected", reason=reason.strip()[:1000])
+    _log(session, clock, reply, actor.actor_id, "reply_rejected", reason=reason.strip()[:1000])
     return reply
 
 
@@ -374,26 +383,30 @@ def pending_approvals(session: Session, tenant_id: int, *, limit: int = 100) -> 
 def moderate_mention(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     mention_id: int,
-    actor_id: int,
     action: str,
     *,
     label: str | None = None,
     channels: ChannelRegistry | None = None,
 ) -> bool:
-    """Hide, delete (supervisors and admins) or label a customer's mention on its network.
+    """Hide, delete (``moderation.delete``: supervisors and admins) or label a customer's
+    mention on its network.
 
     Recorded on the conversation's timeline (and the audit log; a mention outside any
     conversation: the audit log only), and passed to the channel through the outbox when
     it supports the action. Returns whether the channel will apply it.
     """
+    actor = refresh(session, actor)
+    authorize(actor, "moderation.act")
     if action not in MODERATION_ACTIONS:
         raise InvalidInputError(
             f"moderation action is one of {', '.join(MODERATION_ACTIONS)}, got {action!r}"
         )
-    roles = SUPERVISORS if action == "delete" else AGENTS
-    require_user(session, tenant_id, actor_id, roles, f"{action} mentions")
+    if action == "delete":
+        authorize(actor, "moderation.delete")
+    tenant_id = actor.tenant_id
+    actor_id = actor.actor_id
     if action == "label":
         label = (label or "").strip()
         if not label or len(label) > 50:
@@ -408,23 +421,46 @@ def moderate_mention(
     channel = (channels or default_channels()).for_source(mention.source)
     forwarded = action in channel.moderation_actions
     data: dict[str, Any] = {
-        "action": action, "mention_id": mention.id, "external_id": mention.external_id,
-        "channel": channel.name, "forwarded": forwarded,
-    }  # fmt: skip
+        "action": action,
+        "mention_id": mention.id,
+        "external_id": mention.external_id,
+        "channel": channel.name,
+        "forwarded": forwarded,
+    }
     if label is not None:
         data["label"] = label
     now = clock.now()
     if mention.conversation_id is not None:
-        record(session, tenant_id=tenant_id, conversation_id=mention.conversation_id, at=now,
-               actor_id=actor_id, kind="moderation", data=data)  # fmt: skip
+        record(
+            session,
+            tenant_id=tenant_id,
+            conversation_id=mention.conversation_id,
+            at=now,
+            actor_id=actor_id,
+            kind="moderation",
+            data=data,
+        )
     else:
-        audit(session, tenant_id=tenant_id, at=now, actor_id=actor_id, action="mention.moderate",
-              object_type="mention", object_id=mention.id, data=data)  # fmt: skip
+        audit(
+            session,
+            tenant_id=tenant_id,
+            at=now,
+            actor_id=actor_id,
+            action="mention.moderate",
+            object_type="mention",
+            object_id=mention.id,
+            data=data,
+        )
     if forwarded:
-        enqueue(session, clock, MODERATION_EVENT, {
-            "tenant_id": tenant_id, "mention_id": mention.id, "source": mention.source,
-            "external_id": mention.external_id, "action": action, "label": label,
+        payload = {
+            "tenant_id": tenant_id,
+            "mention_id": mention.id,
+            "source": mention.source,
+            "external_id": mention.external_id,
+            "action": action,
+            "label": label,
             "actor_id": actor_id,
-        }, tenant_id)  # fmt: skip
+        }
+        enqueue(session, clock, MODERATION_EVENT, payload, tenant_id)
     session.flush()
     return forwarded

@@ -12,13 +12,17 @@ serve: capacity belongs to the person). Among the eligible agents, round-robin: 
 assigned least recently (``AgentState.last_assigned_at``, never first, ties by user id).
 What no eligible agent can take stays queued.
 
-**Presence** (:func:`set_presence`): only online agents receive work. An agent going away or
+**Presence** (:func:`set_presence`; another agent's: ``presence.set_others``): only online
+agents receive work. An agent going away or
 offline gives back the conversations they hold and have not answered yet (no agent reply:
 ``first_response_at`` and ``last_agent_at`` empty); answered ones stay theirs, the customer
 knows them.
 
-**Supervisor override** (:func:`reassign`): a supervisor or admin moves a conversation to
-anyone of the tenant, ignoring capacity and presence.
+**Assigning by hand** (:func:`assign`): an agent takes a conversation nobody holds, or gives
+back one they hold (``conversations.assign``); giving it to someone else, or taking it from
+a colleague, needs ``conversations.assign_others``. **Supervisor override**
+(:func:`reassign`, ``conversations.assign_others``): a conversation goes to anyone acting in
+the tenant. Both ignore capacity and presence.
 
 **Concurrency** (PostgreSQL, several dispatchers): agents' rows are locked ``FOR UPDATE`` in
 user-id order before anything else, so capacity checks see every committed assignment and
@@ -44,16 +48,11 @@ from sqlalchemy.orm import Session
 
 from clameur.care.audit import audit, record
 from clameur.care.models import OPEN_STATUSES, AgentState, Conversation, Queue, TeamMember
-from clameur.care.teams import (
-    ACTING_ROLES,
-    LEVELS,
-    SUPERVISING_ROLES,
-    get_queue,
-    list_queues,
-    tenant_user,
-)
+from clameur.care.teams import LEVELS, get_queue, list_queues, member_who_may
 from clameur.clock import Clock
 from clameur.errors import InvalidInputError, NotFoundError
+from clameur.tenancy.policy import authorize
+from clameur.tenancy.principal import Principal, refresh
 
 PRESENCES = ("online", "away", "offline")
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -321,24 +320,25 @@ def _lock_agent(session: Session, user_id: int) -> AgentState | None:
 
 
 def set_presence(
-    session: Session,
-    clock: Clock,
-    tenant_id: int,
-    user_id: int,
-    presence: str,
-    *,
-    by_user_id: int | None = None,
+    session: Session, clock: Clock, actor: Principal, user_id: int, presence: str
 ) -> list[int]:
-    """Set an agent online, away or offline (a default profile is made if they have none).
+    """Set an agent online, away or offline (a default profile is made if they have none):
+    oneself (``presence.set``) or another agent of the tenant (``presence.set_others``).
 
     Going away or offline gives back the open conversations they hold without any agent
     reply yet — in every tenant they serve, since presence is the person's — each with an
     ``unassign`` timeline event in its own tenant. Returns the ids given back (run
     :func:`assign_pending` afterwards to hand them to others)."""
+    actor = refresh(session, actor)
+    authorize(actor, "presence.set")
+    if user_id != actor.user_id:
+        authorize(actor, "presence.set_others")
     if presence not in PRESENCES:
-        raise InvalidInputError(f"presence is one of {', '.join(PRESENCES)}, got {presence!r}",
-                                where="presence")  # fmt: skip
-    tenant_user(session, tenant_id, user_id, what="user_id", roles=ACTING_ROLES)
+        raise InvalidInputError(
+            f"presence is one of {', '.join(PRESENCES)}, got {presence!r}", where="presence"
+        )
+    member_who_may(session, actor.tenant_id, user_id, "presence.set", what="user_id")
+    actor_id = actor.actor_id
     now = clock.now()
     state = _lock_agent(session, user_id)
     if state is None:
@@ -360,35 +360,64 @@ def set_presence(
             conversation.assignee_id = None
             conversation.assigned_at = None
             record(
-                session, tenant_id=conversation.tenant_id, conversation_id=conversation.id,
-                at=now, actor_id=by_user_id if by_user_id is not None else user_id,
-                kind="unassign", data={"from": user_id, "reason": f"agent {presence}"},
-            )  # fmt: skip
+                session,
+                tenant_id=conversation.tenant_id,
+                conversation_id=conversation.id,
+                at=now,
+                actor_id=actor_id,
+                kind="unassign",
+                data={"from": user_id, "reason": f"agent {presence}"},
+            )
             given_back.append(conversation.id)
     session.flush()
     audit(
-        session, tenant_id=tenant_id, at=now,
-        actor_id=by_user_id if by_user_id is not None else user_id, action="agent.presence",
-        object_type="user", object_id=user_id,
+        session,
+        tenant_id=actor.tenant_id,
+        at=now,
+        actor_id=actor_id,
+        action="agent.presence",
+        object_type="user",
+        object_id=user_id,
         data={"from": previous, "to": presence, "given_back": given_back},
-    )  # fmt: skip
+    )
     return given_back
 
 
+def assign(
+    session: Session, clock: Clock, actor: Principal, conversation_id: int, to_user_id: int | None
+) -> Conversation:
+    """Assign an open conversation by hand, whatever capacity or presence: to oneself when
+    nobody holds it, or back to its queue (None) when one holds it
+    (``conversations.assign``); to someone else, or away from a colleague, with
+    ``conversations.assign_others``. The target must act in the tenant."""
+    actor = refresh(session, actor)
+    authorize(actor, "conversations.assign")
+    return _set_assignee(session, clock, actor, conversation_id, to_user_id, override=False)
+
+
 def reassign(
+    session: Session, clock: Clock, actor: Principal, conversation_id: int, to_user_id: int | None
+) -> Conversation:
+    """Supervisor override (``conversations.assign_others``): give an open conversation to
+    ``to_user_id`` (or back to its queue with None), whatever their capacity or presence."""
+    actor = refresh(session, actor)
+    authorize(actor, "conversations.assign_others")
+    return _set_assignee(session, clock, actor, conversation_id, to_user_id, override=True)
+
+
+def _set_assignee(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     conversation_id: int,
     to_user_id: int | None,
-    by_user_id: int,
+    *,
+    override: bool,
 ) -> Conversation:
-    """Supervisor override: give an open conversation to ``to_user_id`` (or back to its
-    queue with None), whatever their capacity or presence. Only supervisors and admins."""
-    tenant_user(session, tenant_id, by_user_id, what="by_user_id", roles=SUPERVISING_ROLES)
+    tenant_id = actor.tenant_id
     target = None
     if to_user_id is not None:
-        tenant_user(session, tenant_id, to_user_id, what="to_user_id", roles=ACTING_ROLES)
+        member_who_may(session, tenant_id, to_user_id, "conversations.assign", what="to_user_id")
         target = _lock_agent(session, to_user_id)  # agents before conversations
     conversation = session.scalars(
         select(Conversation).where(
@@ -403,6 +432,12 @@ def reassign(
             where="conversation_id",
         )
     previous = conversation.assignee_id
+    mine = actor.user_id
+    own = (to_user_id == mine and previous in (None, mine)) or (
+        to_user_id is None and previous == mine
+    )
+    if not own:
+        authorize(actor, "conversations.assign_others")
     if previous == to_user_id:
         return conversation
     now = clock.now()
@@ -410,10 +445,19 @@ def reassign(
     conversation.assigned_at = now if to_user_id is not None else None
     if target is not None:
         target.last_assigned_at = now
+    data: dict[str, Any] = {"to": to_user_id, "from": previous}
+    if override:
+        data.update(by="supervisor", override=True)
+    else:
+        data["by"] = "self" if own else "supervisor"
     record(
-        session, tenant_id=tenant_id, conversation_id=conversation.id, at=now,
-        actor_id=by_user_id, kind="assign" if to_user_id is not None else "unassign",
-        data={"to": to_user_id, "from": previous, "by": "supervisor", "override": True},
-    )  # fmt: skip
+        session,
+        tenant_id=tenant_id,
+        conversation_id=conversation.id,
+        at=now,
+        actor_id=actor.actor_id,
+        kind="assign" if to_user_id is not None else "unassign",
+        data=data,
+    )
     session.flush()
     return conversation

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clameur.care.audit import record
@@ -42,7 +42,7 @@ from clameur.clock import Clock
 from clameur.config import Settings
 from clameur.errors import NotFoundError
 from clameur.pipeline.outbox import Handler, enqueue
-from clameur.tenancy.models import Tenant, User
+from clameur.tenancy.models import Membership, Tenant, User
 
 log = logging.getLogger(__name__)
 
@@ -154,13 +154,15 @@ def _event_data(event: SlaEvent, sla: dict[str, Any]) -> dict[str, Any]:
 
 
 def supervisor_emails(session: Session, tenant_id: int) -> list[str]:
-    """Active supervisors of the tenant, and of the BPO (users without a tenant)."""
+    """Active users holding the supervisor role in the tenant (the client's own and the
+    contact centre's staff serving it alike: a membership each)."""
     stmt = (
         select(User.email)
+        .join(Membership, Membership.user_id == User.id)
         .where(
-            User.role == "supervisor",
+            Membership.tenant_id == tenant_id,
+            Membership.role == "supervisor",
             User.active.is_(True),
-            or_(User.tenant_id == tenant_id, User.tenant_id.is_(None)),
         )
         .order_by(User.email)
     )

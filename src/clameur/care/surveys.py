@@ -22,14 +22,12 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from clameur.care.audit import record
-from clameur.care.canned import (
-    AGENTS,
-    require_user,
-)
 from clameur.care.models import Conversation, Survey
 from clameur.clock import Clock
 from clameur.config import Settings
 from clameur.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from clameur.tenancy.policy import authorize
+from clameur.tenancy.principal import Principal, refresh
 
 SCALES = {"csat": (1, 5), "nps": (0, 10)}
 """Survey kind → (lowest, highest) score."""
@@ -82,23 +80,42 @@ def send_survey(
     session: Session,
     clock: Clock,
     settings: Settings,
+    actor: Principal,
+    conversation_id: int,
+    kind: str,
+) -> SurveyLink:
+    """A person asks the customer of a resolved (or closed) conversation for a survey
+    (``conversations.act``). Asking again before an answer gives a fresh link to the same
+    survey; a conversation that answered this kind of survey is not asked again."""
+    actor = refresh(session, actor)
+    authorize(actor, "conversations.act")
+    return _send(session, clock, settings, actor.tenant_id, conversation_id, kind, actor.actor_id)
+
+
+def send_survey_automatically(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
     tenant_id: int,
     conversation_id: int,
     kind: str,
-    *,
-    actor_id: int | None = None,
 ) -> SurveyLink:
-    """A survey link for a resolved (or closed) conversation.
+    """:func:`send_survey` by the system (e.g. the resolution workflow): no person acts."""
+    return _send(session, clock, settings, tenant_id, conversation_id, kind, None)
 
-    Asking again before an answer gives a fresh link to the same survey; a conversation
-    that answered this kind of survey is not asked again. ``actor_id`` None: the system
-    (e.g. the resolution workflow) sends it.
-    """
+
+def _send(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    tenant_id: int,
+    conversation_id: int,
+    kind: str,
+    actor_id: int | None,
+) -> SurveyLink:
     if kind not in SCALES:
         raise InvalidInputError(f"survey kind is csat or nps, got {kind!r}", where="kind")
     _secret(settings)  # refuse before writing anything when no secret is set
-    if actor_id is not None:
-        require_user(session, tenant_id, actor_id, AGENTS, "send surveys")
     conversation = session.scalars(
         select(Conversation).where(
             Conversation.tenant_id == tenant_id, Conversation.id == conversation_id

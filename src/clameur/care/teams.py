@@ -20,48 +20,50 @@ from sqlalchemy.orm import Session
 
 from clameur.care.audit import audit
 from clameur.care.models import AgentState, Queue, Team, TeamMember
+from clameur.care.repository import Queues, Teams
 from clameur.clock import Clock
 from clameur.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from clameur.mentions import SOURCES
-from clameur.tenancy.models import Brand, User
+from clameur.tenancy.accounts import role_in
+from clameur.tenancy.models import Brand
+from clameur.tenancy.policy import authorize, roles_for
+from clameur.tenancy.principal import Principal, refresh
 
 TEAM_KINDS = ("front", "back_office")
 LEVELS = ("P1", "P2", "P3", "P4")
 """Priority levels, most urgent first."""
-ACTING_ROLES = ("admin", "supervisor", "agent")
-"""Roles that may act on conversations (a viewer only reads)."""
-SUPERVISING_ROLES = ("admin", "supervisor")
 
 
-def tenant_user(
-    session: Session, tenant_id: int, user_id: int, *, what: str, roles: Sequence[str] = ()
-) -> User:
-    """An active user who may work for the tenant (the tenant's own, or BPO staff with no
-    tenant), optionally with one of ``roles``; otherwise an error naming ``what``."""
-    user = session.get(User, user_id)
-    if user is None or (user.tenant_id is not None and user.tenant_id != tenant_id):
+def member_who_may(
+    session: Session, tenant_id: int, user_id: int, action: str, *, what: str
+) -> str:
+    """The role of ``user_id`` in the tenant, when it is one the policy table lets take
+    ``action`` (e.g. ``conversations.act``: a viewer never acts). A user with no role there
+    (or deactivated) is not found; a role that may not is refused naming ``what``."""
+    role = role_in(session, tenant_id, user_id)
+    if role is None:
         raise NotFoundError(f"{what}: user {user_id} not found in this tenant")
-    if not user.active:
-        raise InvalidInputError(f"user {user.email} is deactivated", where=what)
-    if roles and user.role not in roles:
+    allowed = roles_for(action)
+    if role not in allowed:
         raise InvalidInputError(
-            f"user {user.email} has role {user.role}; this needs {' or '.join(roles)}", where=what
+            f"user {user_id} is {role} in this tenant; this needs {' or '.join(sorted(allowed))}",
+            where=what,
         )
-    return user
+    return role
 
 
 def get_team(session: Session, tenant_id: int, team_id: int) -> Team:
-    team = session.get(Team, team_id)
-    if team is None or team.tenant_id != tenant_id:
-        raise NotFoundError(f"team {team_id} not found in this tenant")
-    return team
+    try:
+        return Teams(session, tenant_id).get(team_id)
+    except NotFoundError:
+        raise NotFoundError(f"team {team_id} not found in this tenant") from None
 
 
 def get_queue(session: Session, tenant_id: int, queue_id: int) -> Queue:
-    queue = session.get(Queue, queue_id)
-    if queue is None or queue.tenant_id != tenant_id:
-        raise NotFoundError(f"queue {queue_id} not found in this tenant")
-    return queue
+    try:
+        return Queues(session, tenant_id).get(queue_id)
+    except NotFoundError:
+        raise NotFoundError(f"queue {queue_id} not found in this tenant") from None
 
 
 def _names(values: Iterable[str], what: str) -> list[str]:
@@ -84,16 +86,18 @@ def _languages(values: Iterable[str], what: str) -> list[str]:
 def add_team(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     name: str,
     *,
     kind: str = "front",
     sla_minutes: int | None = None,
     required_fields: Sequence[str] = (),
-    by_user_id: int | None = None,
 ) -> Team:
     """A front or back-office team. A back-office team has an agreed SLA in minutes (plain
     elapsed minutes, not business hours) and the fields an escalation must fill in."""
+    actor = refresh(session, actor)
+    authorize(actor, "teams.manage")
+    tenant_id = actor.tenant_id
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInputError("a team needs a name of 1–100 characters", where="name")
@@ -108,8 +112,10 @@ def add_team(
                 f"a back-office team needs a positive SLA in minutes, got {sla_minutes!r}",
                 where="sla_minutes",
             )
-        settings = {"sla_minutes": int(sla_minutes),
-                    "required_fields": _names(required_fields, "required_fields")}  # fmt: skip
+        settings = {
+            "sla_minutes": int(sla_minutes),
+            "required_fields": _names(required_fields, "required_fields"),
+        }
     elif sla_minutes is not None or required_fields:
         raise InvalidInputError(
             "sla_minutes and required_fields are for back-office teams", where="kind"
@@ -121,24 +127,27 @@ def add_team(
     session.add(team)
     session.flush()
     audit(
-        session, tenant_id=tenant_id, at=clock.now(), actor_id=by_user_id, action="team.add",
-        object_type="team", object_id=team.id, data={"name": name, "kind": kind, **settings},
-    )  # fmt: skip
+        session,
+        tenant_id=tenant_id,
+        at=clock.now(),
+        actor_id=actor.actor_id,
+        action="team.add",
+        object_type="team",
+        object_id=team.id,
+        data={"name": name, "kind": kind, **settings},
+    )
     return team
 
 
 def add_member(
-    session: Session,
-    clock: Clock,
-    tenant_id: int,
-    team_id: int,
-    user_id: int,
-    *,
-    by_user_id: int | None = None,
+    session: Session, clock: Clock, actor: Principal, team_id: int, user_id: int
 ) -> TeamMember:
     """Put a user in a team (idempotent). Viewers cannot be members: they never act."""
+    actor = refresh(session, actor)
+    authorize(actor, "teams.manage")
+    tenant_id = actor.tenant_id
     team = get_team(session, tenant_id, team_id)
-    tenant_user(session, tenant_id, user_id, what="user_id", roles=ACTING_ROLES)
+    member_who_may(session, tenant_id, user_id, "conversations.act", what="user_id")
     member = session.get(TeamMember, (team.id, user_id))
     if member is not None:
         return member
@@ -146,23 +155,25 @@ def add_member(
     session.add(member)
     session.flush()
     audit(
-        session, tenant_id=tenant_id, at=clock.now(), actor_id=by_user_id,
-        action="team.member_add", object_type="team", object_id=team.id,
+        session,
+        tenant_id=tenant_id,
+        at=clock.now(),
+        actor_id=actor.actor_id,
+        action="team.member_add",
+        object_type="team",
+        object_id=team.id,
         data={"user_id": user_id},
-    )  # fmt: skip
+    )
     return member
 
 
 def remove_member(
-    session: Session,
-    clock: Clock,
-    tenant_id: int,
-    team_id: int,
-    user_id: int,
-    *,
-    by_user_id: int | None = None,
+    session: Session, clock: Clock, actor: Principal, team_id: int, user_id: int
 ) -> None:
     """Take a user out of a team (their assigned conversations stay theirs)."""
+    actor = refresh(session, actor)
+    authorize(actor, "teams.manage")
+    tenant_id = actor.tenant_id
     team = get_team(session, tenant_id, team_id)
     member = session.get(TeamMember, (team.id, user_id))
     if member is None:
@@ -170,16 +181,21 @@ def remove_member(
     session.delete(member)
     session.flush()
     audit(
-        session, tenant_id=tenant_id, at=clock.now(), actor_id=by_user_id,
-        action="team.member_remove", object_type="team", object_id=team.id,
+        session,
+        tenant_id=tenant_id,
+        at=clock.now(),
+        actor_id=actor.actor_id,
+        action="team.member_remove",
+        object_type="team",
+        object_id=team.id,
         data={"user_id": user_id},
-    )  # fmt: skip
+    )
 
 
 def add_queue(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     name: str,
     *,
     team_id: int,
@@ -189,10 +205,12 @@ def add_queue(
     sources: Sequence[str] = (),
     min_level: str | None = None,
     skills: Sequence[str] = (),
-    by_user_id: int | None = None,
 ) -> Queue:
     """A queue worked by a front team. Empty filters match everything; ``min_level`` P2
     takes P1 and P2 conversations. Routing tries queues by ascending ``position``."""
+    actor = refresh(session, actor)
+    authorize(actor, "teams.manage")
+    tenant_id = actor.tenant_id
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInputError("a queue needs a name of 1–100 characters", where="name")
@@ -209,9 +227,11 @@ def add_queue(
         )
     wanted_brands = sorted(set(brand_ids))
     if wanted_brands:
-        found = set(session.scalars(
-            select(Brand.id).where(Brand.tenant_id == tenant_id, Brand.id.in_(wanted_brands))
-        ))  # fmt: skip
+        found = set(
+            session.scalars(
+                select(Brand.id).where(Brand.tenant_id == tenant_id, Brand.id.in_(wanted_brands))
+            )
+        )
         missing = [b for b in wanted_brands if b not in found]
         if missing:
             raise NotFoundError(f"brand_ids: brands {missing} not found in this tenant")
@@ -223,18 +243,27 @@ def add_queue(
             where="sources",
         )
     filters: dict[str, Any] = {
-        "brand_ids": wanted_brands, "languages": _languages(languages, "languages"),
-        "sources": cleaned_sources, "min_level": min_level, "skills": _names(skills, "skills"),
-    }  # fmt: skip
-    queue = Queue(tenant_id=tenant_id, name=name, position=position, team_id=team.id,
-                  filters=filters)  # fmt: skip
+        "brand_ids": wanted_brands,
+        "languages": _languages(languages, "languages"),
+        "sources": cleaned_sources,
+        "min_level": min_level,
+        "skills": _names(skills, "skills"),
+    }
+    queue = Queue(
+        tenant_id=tenant_id, name=name, position=position, team_id=team.id, filters=filters
+    )
     session.add(queue)
     session.flush()
     audit(
-        session, tenant_id=tenant_id, at=clock.now(), actor_id=by_user_id, action="queue.add",
-        object_type="queue", object_id=queue.id,
+        session,
+        tenant_id=tenant_id,
+        at=clock.now(),
+        actor_id=actor.actor_id,
+        action="queue.add",
+        object_type="queue",
+        object_id=queue.id,
         data={"name": name, "team_id": team.id, "position": position, **filters},
-    )  # fmt: skip
+    )
     return queue
 
 
@@ -247,21 +276,24 @@ def list_queues(session: Session, tenant_id: int) -> Sequence[Queue]:
 def set_agent(
     session: Session,
     clock: Clock,
-    tenant_id: int,
+    actor: Principal,
     user_id: int,
     *,
     skills: Sequence[str] = (),
     languages: Sequence[str] = (),
     capacity: int = 5,
-    by_user_id: int | None = None,
 ) -> AgentState:
     """Create or update a user's routing profile. ``languages`` empty means "not
     restricted" (any language); ``capacity`` is the most open conversations they hold at
     once, over every tenant they serve. Presence is left as it is (new: offline)."""
-    tenant_user(session, tenant_id, user_id, what="user_id", roles=ACTING_ROLES)
+    actor = refresh(session, actor)
+    authorize(actor, "teams.manage")
+    tenant_id = actor.tenant_id
+    member_who_may(session, tenant_id, user_id, "conversations.act", what="user_id")
     if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
-        raise InvalidInputError(f"capacity must be an integer ≥ 0, got {capacity!r}",
-                                where="capacity")  # fmt: skip
+        raise InvalidInputError(
+            f"capacity must be an integer ≥ 0, got {capacity!r}", where="capacity"
+        )
     cleaned_skills = _names(skills, "skills")
     cleaned_languages = _languages(languages, "languages")
     state = session.get(AgentState, user_id)
@@ -273,8 +305,13 @@ def set_agent(
     state.capacity = capacity
     session.flush()
     audit(
-        session, tenant_id=tenant_id, at=clock.now(), actor_id=by_user_id, action="agent.set",
-        object_type="user", object_id=user_id,
+        session,
+        tenant_id=tenant_id,
+        at=clock.now(),
+        actor_id=actor.actor_id,
+        action="agent.set",
+        object_type="user",
+        object_id=user_id,
         data={"skills": cleaned_skills, "languages": cleaned_languages, "capacity": capacity},
-    )  # fmt: skip
+    )
     return state

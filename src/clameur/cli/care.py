@@ -1,9 +1,11 @@
-"""``clameur conversations …`` and ``clameur user add``: care and people from the shell."""
+"""``clameur conversations …``: care from the shell. Every acting command takes ``--as``
+(the user acting, with their role in ``--tenant``): the same services and policy as the
+API."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from sqlalchemy.orm import Session
@@ -12,7 +14,13 @@ from clameur.cli.output import emit_json
 from clameur.cli.runtime import Runtime
 from clameur.clock import SystemClock
 from clameur.db import session_scope
-from clameur.tenancy import get_tenant, get_user
+from clameur.errors import InvalidInputError
+from clameur.tenancy import Principal, get_tenant, get_user, resolve
+
+if TYPE_CHECKING:
+    from clameur.care.models import Reply
+
+T = TypeVar("T")
 
 conversations_app = typer.Typer(help="Conversations: list and script care.", no_args_is_help=True)
 
@@ -50,19 +58,22 @@ def conversations_list_command(
     typer.echo(f"{len(found)} conversation(s)", err=True)
 
 
-def _actor(session: Session, email: str | None) -> int | None:
-    return get_user(session, email).id if email else None
+def principal(session: Session, tenant: str, email: str) -> Principal:
+    """Who acts in a command: the user ``email`` with their role in ``tenant``."""
+    return resolve(session, get_user(session, email), get_tenant(session, tenant), via="cli")
 
 
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]
 ActorOption = Annotated[
-    str | None, typer.Option("--as", help="E-mail of the user acting (written to the audit log).")
+    str,
+    typer.Option("--as", help="E-mail of the user acting (their role in the tenant applies)."),
 ]
 
 
 @conversations_app.command("show")
 def conversation_show(
     conversation_id: Annotated[int, typer.Argument(help="Conversation id.")],
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    tenant: TenantOption,
 ) -> None:
     """One conversation with its timeline, as JSON."""
     from clameur.care import conversations
@@ -92,28 +103,30 @@ def conversation_show(
         )
 
 
-def _act(
-    tenant: str, actor: str | None, action: Callable[[Session, int, int | None], object]
-) -> None:
-    """Run one agent action in its own transaction, as ``actor`` (audited), in ``tenant``."""
+def _act(tenant: str, actor: str, action: Callable[[Session, Principal], T]) -> T:
+    """Run one action in its own transaction, as ``actor`` in ``tenant`` (audited)."""
     runtime = Runtime.load()
     with session_scope(runtime.ready()) as session:
-        action(session, get_tenant(session, tenant).id, _actor(session, actor))
+        return action(session, principal(session, tenant, actor))
 
 
 @conversations_app.command("status")
 def conversation_status(
     conversation_id: Annotated[int, typer.Argument(help="Conversation id.")],
     status: Annotated[str, typer.Argument(help="A standard status or the tenant's own label.")],
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
-    actor: ActorOption = None,
+    tenant: TenantOption,
+    actor: ActorOption,
 ) -> None:
     """Change a conversation's status (SLA clocks pause, resume or stop accordingly)."""
     from clameur.care import conversations
 
-    _act(tenant, actor, lambda session, tenant_id, who: conversations.set_status(
-        session, tenant_id, conversation_id, status, actor_id=who, at=SystemClock().now()
-    ))  # fmt: skip
+    _act(
+        tenant,
+        actor,
+        lambda session, who: conversations.set_status(
+            session, who, conversation_id, status, at=SystemClock().now()
+        ),
+    )
     typer.echo(f"conversation {conversation_id}: {status}", err=True)
 
 
@@ -121,13 +134,139 @@ def conversation_status(
 def conversation_note(
     conversation_id: Annotated[int, typer.Argument(help="Conversation id.")],
     text: Annotated[str, typer.Argument(help="The note; @colleague mentions them.")],
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
-    actor: ActorOption = None,
+    tenant: TenantOption,
+    actor: ActorOption,
 ) -> None:
     """Add an internal note (never sent to the customer)."""
     from clameur.care import conversations
 
-    _act(tenant, actor, lambda session, tenant_id, who: conversations.add_note(
-        session, tenant_id, conversation_id, text, actor_id=who, at=SystemClock().now()
-    ))  # fmt: skip
+    _act(
+        tenant,
+        actor,
+        lambda session, who: conversations.add_note(
+            session, who, conversation_id, text, at=SystemClock().now()
+        ),
+    )
     typer.echo(f"note added to conversation {conversation_id}", err=True)
+
+
+def _reply_out(reply: Reply) -> dict[str, object]:
+    return {
+        "id": reply.id,
+        "conversation_id": reply.conversation_id,
+        "status": reply.status,
+        "visibility": reply.visibility,
+    }
+
+
+def _emit_reply(found: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        emit_json(found)
+    else:
+        typer.echo(f"reply {found['id']}: {found['status']}")
+
+
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print {id, conversation_id, status, visibility}.")
+]
+
+
+@conversations_app.command("reply")
+def conversation_reply(
+    conversation_id: Annotated[int, typer.Argument(help="Conversation id.")],
+    text: Annotated[str, typer.Argument(help="The answer to the customer.")],
+    tenant: TenantOption,
+    actor: ActorOption,
+    public: Annotated[
+        bool | None,
+        typer.Option(
+            "--public/--private",
+            help="Answer in public or privately (default: public where the channel allows).",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Draft and send a reply: queued for publishing, or pending_approval when a supervisor
+    must approve it first. Prints the reply id and its status."""
+    from clameur.care import replies
+
+    clock = SystemClock()
+    visibility = None if public is None else ("public" if public else "private")
+
+    def reply(session: Session, who: Principal) -> dict[str, object]:
+        draft = replies.draft_reply(
+            session, clock, who, conversation_id, text, visibility=visibility
+        )
+        return _reply_out(replies.send_reply(session, clock, who, draft.id))
+
+    _emit_reply(_act(tenant, actor, reply), as_json)
+
+
+@conversations_app.command("assign")
+def conversation_assign(
+    conversation_id: Annotated[int, typer.Argument(help="Conversation id.")],
+    tenant: TenantOption,
+    actor: ActorOption,
+    to: Annotated[str | None, typer.Option("--to", help="E-mail of the user who gets it.")] = None,
+    me: Annotated[bool, typer.Option("--me", help="Assign it to yourself.")] = False,
+) -> None:
+    """Assign a conversation to yourself (--me) or to a colleague (--to; supervisors and
+    admins); with neither, give it back to its queue."""
+    from clameur.care import routing
+
+    if me and to is not None:
+        raise InvalidInputError("give --to or --me, not both", where="to")
+    clock = SystemClock()
+
+    def assign(session: Session, who: Principal) -> str:
+        target = who.user_id if me else (get_user(session, to).id if to is not None else None)
+        routing.assign(session, clock, who, conversation_id, target)
+        return who.email if me else (to or "its queue")
+
+    holder = _act(tenant, actor, assign)
+    typer.echo(f"conversation {conversation_id}: assigned to {holder}", err=True)
+
+
+@conversations_app.command("approve")
+def conversation_approve(
+    reply_id: Annotated[int, typer.Argument(help="Reply id (pending approval).")],
+    tenant: TenantOption,
+    actor: ActorOption,
+    as_json: JsonFlag = False,
+) -> None:
+    """Approve a reply waiting for approval: it is queued for publishing."""
+    from clameur.care import replies
+
+    clock = SystemClock()
+    _emit_reply(
+        _act(
+            tenant,
+            actor,
+            lambda session, who: _reply_out(replies.approve_reply(session, clock, who, reply_id)),
+        ),
+        as_json,
+    )
+
+
+@conversations_app.command("reject")
+def conversation_reject(
+    reply_id: Annotated[int, typer.Argument(help="Reply id (pending approval).")],
+    reason: Annotated[str, typer.Argument(help="Why (shown on the conversation's timeline).")],
+    tenant: TenantOption,
+    actor: ActorOption,
+    as_json: JsonFlag = False,
+) -> None:
+    """Refuse a reply waiting for approval; the agent may edit it and send it anew."""
+    from clameur.care import replies
+
+    clock = SystemClock()
+    _emit_reply(
+        _act(
+            tenant,
+            actor,
+            lambda session, who: _reply_out(
+                replies.reject_reply(session, clock, who, reply_id, reason)
+            ),
+        ),
+        as_json,
+    )

@@ -38,11 +38,15 @@ POLICY: dict[str, frozenset[str]] = {
     "replies.approve":          frozenset({"admin", "supervisor", "viewer"}),
     "contacts.manage":          _ACTING,        # merge, split
     "moderation.act":           _ACTING,        # hide, delete public comments
+    "moderation.delete":        _SUPERVISING,   # delete a customer's post on its network
     "handover.act":             _ACTING,        # escalate to and hand back from back office
     "presence.set":             _ACTING,
+    "presence.set_others":      _SUPERVISING,   # another agent's presence
     # supervision
     "alerts.manage":            _SUPERVISING,   # acknowledge, resolve
-    "incidents.manage":         _SUPERVISING,   # holding answer, bulk reply, close
+    "incidents.manage":         _SUPERVISING,   # approve the holding answer, close
+    "approvals.manage":         _SUPERVISING,   # the tenant's reply approval policy
+    "handover.any_team":        _SUPERVISING,   # hand back for a team one is not in
     "alert_rules.manage":       _SUPERVISING,
     "teams.manage":             _SUPERVISING,   # teams, queues, agents' profiles
     "canned.manage":            _SUPERVISING,   # team-wide canned replies
