@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from clameur import __version__
+from clameur.cli.accounts import audit_command, token_app, user_app
 from clameur.cli.alerts import alerts_command, rule_app
 from clameur.cli.analyse import analyse_command
-from clameur.cli.care import conversations_app, user_app
+from clameur.cli.care import conversations_app
 from clameur.cli.models import evaluate_command, train_app
 from clameur.cli.output import emit_json, fail
 from clameur.cli.replay import replay_command
@@ -47,6 +48,8 @@ app.add_typer(rule_app, name="alert-rule")
 app.command("replay")(replay_command)
 app.add_typer(conversations_app, name="conversations")
 app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.command("audit")(audit_command)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
