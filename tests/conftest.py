@@ -116,3 +116,22 @@ def smtp_server() -> Iterator[tuple[Mailbox, int]]:
         yield mailbox, port
     finally:
         controller.stop()
+
+
+def make_api_user(
+    db: Database, clock: FrozenClock, tenant: str, email: str, role: str, **token: object
+) -> str:
+    """A user holding ``role`` in the tenant (created when new) and a new API token of
+    theirs in it (``name=``, ``expires_days=``): returns the token."""
+    from clameur.tenancy import add_member, get_tenant
+    from clameur.tenancy.auth import create_token
+
+    with session_scope(db.factory) as session:
+        owner = get_tenant(session, tenant)
+        user, _ = add_member(session, clock, email, owner.id, role)
+        made = create_token(session, clock, user, owner, **token)  # type: ignore[arg-type]
+        return made.token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

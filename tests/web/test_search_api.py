@@ -1,4 +1,5 @@
-"""GET /api/v1/mentions and POST /api/v1/queries/test-drive, on both backends."""
+"""GET /api/v1/mentions and POST /api/v1/queries/test-drive, on both backends: the tenant
+comes from the token, never from the request."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from clameur.clock import FrozenClock
 from clameur.config import Settings
 from clameur.pipeline import Pipeline
 from clameur.web import create_app
-from tests.conftest import Database, make_tenant
+from tests.conftest import Database, bearer, make_api_user, make_tenant
 from tests.factories import record, write_jsonl
 
 LINES = [
@@ -27,15 +28,25 @@ LINES = [
 
 
 @pytest.fixture
-def client(db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path) -> TestClient:
+def app_and_tokens(
+    db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path
+) -> tuple[TestClient, str]:
     make_tenant(db, clock, "volta", {"volta": ["volta"], "lune": ["lune"]})
     make_tenant(db, clock, "other", {"o": ["volta"]})
     pipeline.import_file(write_jsonl(tmp_path / "v.jsonl", LINES), tenant="volta")
     secret = [record("s1", "volta panne chez un autre client", created_at="2026-11-16T11:00:00Z")]
     pipeline.import_file(write_jsonl(tmp_path / "o.jsonl", secret), tenant="other")
+    volta = make_api_user(db, clock, "volta", "viewer@volta.example", "viewer")
+    other = make_api_user(db, clock, "other", "agent@other.example", "agent")
     app = create_app(Settings(database_url=db.url))
     app.state.clock = FrozenClock(datetime(2026, 11, 16, 12, tzinfo=UTC))
-    return TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1", headers=bearer(volta))
+    return client, other
+
+
+@pytest.fixture
+def client(app_and_tokens: tuple[TestClient, str]) -> TestClient:
+    return app_and_tokens[0]
 
 
 def _ids(body: dict[str, Any]) -> list[str]:
@@ -43,7 +54,7 @@ def _ids(body: dict[str, Any]) -> list[str]:
 
 
 def test_search_with_facets(client: TestClient) -> None:
-    response = client.get("/api/v1/mentions", params={"tenant": "volta", "q": "volta panne"})
+    response = client.get("/api/v1/mentions", params={"q": "volta panne"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert _ids(body) == ["3", "1"]
@@ -61,7 +72,7 @@ def test_search_with_facets(client: TestClient) -> None:
 
 def test_pagination_date_range_and_listing(client: TestClient) -> None:
     seen: list[str] = []
-    params: dict[str, Any] = {"tenant": "volta", "q": "volta", "limit": 2}
+    params: dict[str, Any] = {"q": "volta", "limit": 2}
     for _ in range(5):
         body = client.get("/api/v1/mentions", params=params).json()
         seen += _ids(body)
@@ -73,60 +84,57 @@ def test_pagination_date_range_and_listing(client: TestClient) -> None:
             break
         params["cursor"] = body["next"]
     assert seen == ["5", "3", "2", "1"]
-    without = client.get("/api/v1/mentions", params={"tenant": "volta", "facets": "false"})
+    without = client.get("/api/v1/mentions", params={"facets": "false"})
     assert without.json()["facets"] is None
 
     ranged = client.get(
         "/api/v1/mentions",
-        params={
-            "tenant": "volta",
-            "since": "2026-11-15T00:00:00Z",
-            "until": "2026-11-16T09:00:00Z",
-        },
+        params={"since": "2026-11-15T00:00:00Z", "until": "2026-11-16T09:00:00Z"},
     ).json()
     assert _ids(ranged) == ["3", "2"]
     assert ranged["total"] == 2
-    assert _ids(client.get("/api/v1/mentions", params={"tenant": "volta"}).json()) == [
-        "5", "4", "3", "2", "1",
-    ]  # fmt: skip
+    assert _ids(client.get("/api/v1/mentions").json()) == ["5", "4", "3", "2", "1"]
 
 
-def test_tenants_see_only_their_mentions(client: TestClient) -> None:
-    mine = client.get("/api/v1/mentions", params={"tenant": "volta", "q": "autre"}).json()
+def test_tenants_see_only_their_mentions(app_and_tokens: tuple[TestClient, str]) -> None:
+    client, other = app_and_tokens
+    mine = client.get("/api/v1/mentions", params={"q": "autre"}).json()
     assert mine["items"] == []
     assert mine["total"] == 0
-    theirs = client.get("/api/v1/mentions", params={"tenant": "other", "q": "volta"}).json()
+    theirs = client.get("/api/v1/mentions", params={"q": "volta"}, headers=bearer(other)).json()
     assert _ids(theirs) == ["s1"]
+    ignored = client.get("/api/v1/mentions", params={"tenant": "other", "q": "autre"})
+    assert ignored.json()["items"] == [], "?tenant= is gone: the token decides"
 
 
 def test_errors(client: TestClient) -> None:
-    unknown = client.get("/api/v1/mentions", params={"tenant": "ghost", "q": "volta"})
-    assert unknown.status_code == 404
-    assert "ghost" in unknown.json()["detail"]
-    assert client.get("/api/v1/mentions", params={"q": "volta"}).status_code == 422
+    anonymous = client.get("/api/v1/mentions", params={"q": "volta"}, headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert anonymous.json()["status"] == 401
 
-    bad = client.get("/api/v1/mentions", params={"tenant": "volta", "q": "volta (panne OR"})
+    bad = client.get("/api/v1/mentions", params={"q": "volta (panne OR"})
     assert bad.status_code == 422
-    (detail,) = bad.json()["detail"]
+    assert bad.headers["content-type"] == "application/problem+json"
+    (detail,) = bad.json()["errors"]
     assert detail["loc"] == ["query", "q"]
     assert detail["type"] == "query_syntax"
     assert detail["column"] == 16
     assert "column 16" in detail["msg"]
 
-    too_many = client.get("/api/v1/mentions", params={"tenant": "volta", "limit": 201})
+    too_many = client.get("/api/v1/mentions", params={"limit": 201})
     assert too_many.status_code == 422
-    cursor = client.get("/api/v1/mentions", params={"tenant": "volta", "cursor": "x!"})
+    cursor = client.get("/api/v1/mentions", params={"cursor": "x!"})
     assert cursor.status_code == 422
-    assert cursor.json()["detail"][0]["loc"] == ["query", "cursor"]
-    naive = client.get("/api/v1/mentions", params={"tenant": "volta", "since": "2026-11-15"})
+    assert cursor.json()["errors"][0]["loc"] == ["query", "cursor"]
+    naive = client.get("/api/v1/mentions", params={"since": "2026-11-15"})
     assert naive.status_code == 422
-    assert naive.json()["detail"][0]["loc"] == ["query", "since"]
+    assert naive.json()["errors"][0]["loc"] == ["query", "since"]
 
 
 def test_test_drive(client: TestClient) -> None:
     response = client.post(
         "/api/v1/queries/test-drive",
-        params={"tenant": "volta"},
         json={"query": "volta -concours", "days": 2, "sample_size": 1},
     )
     assert response.status_code == 200, response.text
@@ -136,27 +144,18 @@ def test_test_drive(client: TestClient) -> None:
     assert [m["external_id"] for m in body["sample"]] == ["3"]
     assert body["query"] == "volta AND NOT concours"
     assert body["facets"]["source"] == [
-        {"value": "facebook", "count": 1}, {"value": "twitter", "count": 1},
-    ]  # fmt: skip
+        {"value": "facebook", "count": 1},
+        {"value": "twitter", "count": 1},
+    ]
 
-    bad = client.post(
-        "/api/v1/queries/test-drive", params={"tenant": "volta"}, json={"query": "vo*"}
-    )
+    bad = client.post("/api/v1/queries/test-drive", json={"query": "vo*"})
     assert bad.status_code == 422
-    (detail,) = bad.json()["detail"]
+    (detail,) = bad.json()["errors"]
     assert detail["loc"] == ["body", "query"]
     assert detail["column"] == 3
-    empty = client.post(
-        "/api/v1/queries/test-drive", params={"tenant": "volta"}, json={"query": ""}
-    )
+    empty = client.post("/api/v1/queries/test-drive", json={"query": ""})
     assert empty.status_code == 422
-    assert "column 1" in empty.json()["detail"][0]["msg"]
-    assert (
-        client.post(
-            "/api/v1/queries/test-drive", params={"tenant": "ghost"}, json={"query": "volta"}
-        ).status_code
-        == 404
-    )
+    assert "column 1" in empty.json()["errors"][0]["msg"]
 
 
 def test_the_routes_are_in_the_openapi_description(client: TestClient) -> None:

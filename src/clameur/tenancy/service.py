@@ -74,17 +74,60 @@ def add_brand(
     return brand
 
 
+class QueryError(InvalidInputError):
+    """A brand query that does not parse: which one (``index``, 0-based among the queries
+    given) and where in it (``column``, 1-based, when the parser knows)."""
+
+    def __init__(self, reason: str, *, index: int, column: int | None) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.column = column
+
+
 def check_queries(queries: Sequence[str]) -> list[str]:
     """Parse every query; the first malformed one is refused with its position."""
     from clameur.listening.query import QuerySyntaxError, parse
 
-    cleaned = [q.strip() for q in queries if q.strip()]
-    for number, query in enumerate(cleaned, start=1):
+    for index, query in enumerate(queries):
+        if not query.strip():
+            continue
         try:
-            parse(query)
+            parse(query.strip())
         except QuerySyntaxError as exc:
-            raise InvalidInputError(f"query {number} ({query!r}): {exc}") from None
-    return cleaned
+            raise QueryError(
+                f"query {index + 1} ({query.strip()!r}): {exc}",
+                index=index,
+                column=exc.column,
+            ) from None
+    return [q.strip() for q in queries if q.strip()]
+
+
+def update_brand(
+    session: Session,
+    tenant_id: int,
+    slug: str,
+    *,
+    name: str | None = None,
+    queries: Sequence[str] | None = None,
+) -> Brand:
+    """Rename a brand or replace its queries (checked first: nothing changes on an error)."""
+    brand = get_brand(session, tenant_id, slug)
+    cleaned = check_queries(queries) if queries is not None else None
+    if name is not None:
+        brand.name = name.strip() or brand.slug
+    if cleaned is not None:
+        brand.queries = cleaned
+    session.flush()
+    return brand
+
+
+def delete_brand(session: Session, tenant_id: int, slug: str) -> Brand:
+    """Remove a brand: its rules and mention links go with it; alerts and conversations
+    stay, without a brand."""
+    brand = get_brand(session, tenant_id, slug)
+    session.delete(brand)
+    session.flush()
+    return brand
 
 
 def list_brands(session: Session, tenant_id: int | None = None) -> Sequence[Brand]:

@@ -1,7 +1,24 @@
-"""REST API v1: every route takes the request's principal (``clameur.web.auth``)."""
+"""REST API v1: every route takes the request's principal (``clameur.web.auth``) and names
+its policy action (``common.operation``); one module per resource."""
 
 from fastapi import APIRouter
 
+from clameur.web.api_v1.alerts import router as alerts_router
+from clameur.web.api_v1.brands import router as brands_router
+from clameur.web.api_v1.docs import router as docs_router
+from clameur.web.api_v1.me import router as me_router
 from clameur.web.api_v1.mentions import router as mentions_router
+from clameur.web.api_v1.rules import router as rules_router
+from clameur.web.api_v1.tokens import router as tokens_router
+from clameur.web.api_v1.users import router as users_router
 
-ROUTERS: tuple[APIRouter, ...] = (mentions_router,)
+ROUTERS: tuple[APIRouter, ...] = (
+    me_router,
+    mentions_router,
+    alerts_router,
+    brands_router,
+    rules_router,
+    users_router,
+    tokens_router,
+    docs_router,
+)

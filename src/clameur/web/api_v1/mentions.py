@@ -6,17 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from clameur.clock import Clock, SystemClock
 from clameur.errors import InvalidInputError
 from clameur.listening import SearchHit, describe_query_error, preview_query, search
 from clameur.listening.query import QuerySyntaxError
-from clameur.tenancy import authorize
+from clameur.web.api_v1.common import ClockDep, SessionDep, operation
 from clameur.web.auth import CurrentPrincipal
-from clameur.web.deps import db_session
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -86,10 +83,18 @@ class SearchError(InvalidInputError):
 
 def _hit(hit: SearchHit) -> MentionOut:
     return MentionOut(
-        id=hit.id, source=hit.source, external_id=hit.external_id, created_at=hit.created_at,
-        text=hit.text, author=hit.author, url=hit.url, lang=hit.lang, sentiment=hit.sentiment,
-        rating=hit.rating, brands=list(hit.brands),
-    )  # fmt: skip
+        id=hit.id,
+        source=hit.source,
+        external_id=hit.external_id,
+        created_at=hit.created_at,
+        text=hit.text,
+        author=hit.author,
+        url=hit.url,
+        lang=hit.lang,
+        sentiment=hit.sentiment,
+        rating=hit.rating,
+        brands=list(hit.brands),
+    )
 
 
 def _facets(counts: dict[str, list[tuple[str | None, int]]]) -> Facets:
@@ -105,10 +110,10 @@ def _facets(counts: dict[str, list[tuple[str | None, int]]]) -> Facets:
     "/mentions",
     response_model=MentionPage,
     summary="Search the tenant's stored mentions with the listening query language",
-    responses={422: {"description": "Bad query"}},
+    **operation("mentions.read"),
 )
 def list_mentions(
-    session: Annotated[Session, Depends(db_session)],
+    session: SessionDep,
     principal: CurrentPrincipal,
     q: Annotated[str | None, Query(description="A listening query; absent: every mention.")] = None,
     since: Annotated[
@@ -127,13 +132,19 @@ def list_mentions(
         ),
     ] = True,
 ) -> MentionPage:
-    authorize(principal, "mentions.read")
     facets = facets and cursor is None  # the first page carries them; later pages need not
     try:
         found = search(
-            session, principal.tenant_id, q, since=since, until=until, limit=limit, cursor=cursor,
-            facets=facets, brands=True,
-        )  # fmt: skip
+            session,
+            principal.tenant_id,
+            q,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+            facets=facets,
+            brands=True,
+        )
     except QuerySyntaxError as exc:
         raise SearchError(
             ["query", "q"], describe_query_error(exc), "query_syntax", exc.column
@@ -152,27 +163,34 @@ def list_mentions(
     "/queries/test-drive",
     response_model=QueryTestDriveOut,
     summary="How many recent mentions a draft query matches, with a sample (nothing saved)",
-    responses={422: {"description": "Bad query"}},
+    **operation("brands.read"),
 )
 def query_test_drive(
-    request: Request,
-    session: Annotated[Session, Depends(db_session)],
+    session: SessionDep,
+    clock: ClockDep,
     principal: CurrentPrincipal,
     body: QueryTestDriveIn,
 ) -> QueryTestDriveOut:
-    authorize(principal, "brands.read")
-    clock: Clock = getattr(request.app.state, "clock", None) or SystemClock()
     try:
         preview = preview_query(
-            session, principal.tenant_id, body.query, now=clock.now(), days=body.days,
+            session,
+            principal.tenant_id,
+            body.query,
+            now=clock.now(),
+            days=body.days,
             sample_size=body.sample_size,
-        )  # fmt: skip
+        )
     except QuerySyntaxError as exc:
         raise SearchError(
             ["body", "query"], describe_query_error(exc), "query_syntax", exc.column
         ) from None
     return QueryTestDriveOut(
-        query=preview.query, days=preview.days, since=preview.since, until=preview.until,
-        mentions=preview.mentions, matched=preview.matched,
-        sample=[_hit(hit) for hit in preview.sample], facets=_facets(preview.facets),
-    )  # fmt: skip
+        query=preview.query,
+        days=preview.days,
+        since=preview.since,
+        until=preview.until,
+        mentions=preview.mentions,
+        matched=preview.matched,
+        sample=[_hit(hit) for hit in preview.sample],
+        facets=_facets(preview.facets),
+    )

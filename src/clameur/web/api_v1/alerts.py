@@ -1,0 +1,120 @@
+"""Alerts raised by detection: list (items as ``clameur alerts --json`` plus ``id`` and
+their handling), get, acknowledge, resolve (``alerts.manage``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, Field
+
+from clameur.detection import triage
+from clameur.web.api_v1.common import ClockDep, Id, SessionDep, operation
+from clameur.web.auth import CurrentPrincipal
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+
+class Evidence(BaseModel, extra="allow"):
+    mentions: list[str] = Field(description="External ids of the member mentions.")
+    authors: list[str] = Field(description="Their authors' handles.")
+
+
+class AlertOut(BaseModel):
+    id: int
+    kind: str = Field(description="volume_spike, negative_spike, influencer, campaign…")
+    severity: str
+    status: str = Field(description="open, closed (its cool-down passed) or resolved.")
+    triggered_at: datetime = Field(description="Event time of the mention that raised it.")
+    updated_at: datetime
+    brand: str | None
+    summary: str
+    count: int
+    evidence: Evidence
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_note: str | None
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut] = Field(description="Newest first.")
+    next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class ResolveIn(BaseModel):
+    note: str | None = Field(None, max_length=1000, description="What was done.")
+
+
+def _out(item: dict[str, Any]) -> AlertOut:
+    return AlertOut.model_validate(item)
+
+
+@router.get(
+    "/alerts",
+    response_model=AlertPage,
+    summary="The tenant's alerts, newest first",
+    **operation("alerts.read"),
+)
+def list_alerts(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    status: Annotated[str | None, Query(description="open, closed or resolved.")] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    severity: Annotated[str | None, Query(description="low, medium, high, critical.")] = None,
+    brand: Annotated[str | None, Query(description="A brand's slug.", max_length=63)] = None,
+    limit: Annotated[int, Query(ge=1, le=triage.MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
+) -> AlertPage:
+    page = triage.list_alerts(
+        session,
+        principal,
+        status=status,
+        kind=kind,
+        severity=severity,
+        brand=brand,
+        limit=limit,
+        cursor=cursor,
+    )
+    return AlertPage(items=[_out(item) for item in page.items], next=page.next_cursor)
+
+
+@router.get(
+    "/alerts/{alert_id}",
+    response_model=AlertOut,
+    summary="One alert",
+    **operation("alerts.read", 404),
+)
+def show_alert(session: SessionDep, principal: CurrentPrincipal, alert_id: Id) -> AlertOut:
+    return _out(triage.get_alert(session, principal, alert_id))
+
+
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response_model=AlertOut,
+    summary="Someone is on it (the alert stays open)",
+    **operation("alerts.manage", 404),
+)
+def acknowledge_alert(
+    session: SessionDep, clock: ClockDep, principal: CurrentPrincipal, alert_id: Id
+) -> AlertOut:
+    return _out(triage.acknowledge(session, clock.now(), principal, alert_id))
+
+
+@router.post(
+    "/alerts/{alert_id}/resolve",
+    response_model=AlertOut,
+    summary="Handled: the alert closes as resolved",
+    **operation("alerts.manage", 404),
+)
+def resolve_alert(
+    session: SessionDep,
+    clock: ClockDep,
+    principal: CurrentPrincipal,
+    alert_id: Id,
+    body: Annotated[ResolveIn | None, Body()] = None,
+) -> AlertOut:
+    note = body.note if body is not None else None
+    return _out(triage.resolve(session, clock.now(), principal, alert_id, note=note))
