@@ -1,9 +1,11 @@
-"""`clameur demo` then `clameur serve`: a real server on loopback shows the demo mentions."""
+"""`clameur demo` then `clameur serve`: a real server on loopback shows the demo mentions
+to a demo user who signs in with the accounts and password the demo printed."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,27 +21,63 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CLAMEUR_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "CLAMEUR_LOG_LEVEL": "WARNING",
+    }
+
+
+CLAMEUR = [sys.executable, "-m", "clameur"]
+
+
+def _run(args: list[str], tmp_path: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLAMEUR, *args],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
+    form = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token, form.text
+    data = {"email": email, "password": password, "csrf_token": token.group(1), "next": "/"}
+    return client.post("/login", data=data)
+
+
 def test_demo_loads_data_and_serve_shows_it(tmp_path: Path) -> None:
-    env = {**os.environ, "CLAMEUR_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
-           "CLAMEUR_LOG_LEVEL": "WARNING"}  # fmt: skip
-    clameur = [sys.executable, "-m", "clameur"]
-    loaded = subprocess.run(
-        [*clameur, "demo", "--no-serve", "--count", "400"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+    loaded = _run(["demo", "--no-serve", "--count", "400"], tmp_path, timeout=180)
     assert loaded.returncode == 0, loaded.stderr
     assert "imported 400" in loaded.stdout
-    stats = subprocess.run(
-        [*clameur, "stats", "--tenant", "volta", "--json"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+    assert "/login" in loaded.stdout
+    emails = re.findall(r"^  (\S+@\S+)\s+(\w+)\s+(.+)$", loaded.stdout, re.MULTILINE)
+    roles = {(role, where.strip()) for _, role, where in emails}
+    for tenant in ("volta", "maisonlune"):
+        for role in ("admin", "supervisor", "agent", "viewer"):
+            assert (role, tenant) in roles, loaded.stdout
+    assert ("admin", "every tenant (operator)") in roles
+    password = re.search(r"^Password of every demo account: (\S+)$", loaded.stdout, re.MULTILINE)
+    assert password, loaded.stdout
+    assert len(password.group(1)) >= 12
+    stats = _run(["stats", "--tenant", "volta", "--json"], tmp_path, timeout=60)
     assert json.loads(stats.stdout)["mentions"] > 50
 
     port = _free_port()
     server = subprocess.Popen(
-        [*clameur, "serve", "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [*CLAMEUR, "serve", "--port", str(port)],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -52,10 +90,31 @@ def test_demo_loads_data_and_serve_shows_it(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.2)
         assert health.json()["status"] == "ok"
-        page = httpx.get(f"{base}/t/volta", timeout=10)
-        assert page.status_code == 200
-        assert page.text.count('class="mention"') == 50
-        assert "Volta" in page.text
+        anonymous = httpx.get(f"{base}/t/volta", timeout=10)
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"] == "/login?next=/t/volta"
+        with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as client:
+            home = _sign_in(client, "agent@volta.example", password.group(1))
+            assert home.status_code == 200, home.text
+            assert str(home.url) == f"{base}/"
+            page = client.get("/t/volta")
+            assert page.status_code == 200
+            assert page.text.count('class="mention"') == 50
+            assert "Volta" in page.text
+            assert client.get("/t/maisonlune").status_code == 404, "no role there"
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_serve_on_every_interface_without_tls_warns(tmp_path: Path) -> None:
+    """The warning comes before the server binds: the port is held (bound, never listened
+    on), so the server stops at once without exposing anything."""
+    assert _run(["init"], tmp_path, timeout=60).returncode == 0
+    with socket.socket() as held:
+        held.bind(("0.0.0.0", 0))  # noqa: S104 - bound, not listening: blocks the port
+        port = str(held.getsockname()[1])
+        served = _run(["serve", "--host", "0.0.0.0", "--port", port, "--no-worker"], tmp_path, 60)
+    assert "WARNING: listening on 0.0.0.0 over plain HTTP" in served.stderr, served.stderr
+    assert "CLAMEUR_TRUST_PROXY" in served.stderr
+    assert served.returncode != 0

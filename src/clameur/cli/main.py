@@ -162,9 +162,12 @@ def serve(
     import uvicorn
 
     from clameur.web import create_app
+    from clameur.web.security import exposure_warning
 
     runtime = Runtime.load()
     runtime.ready()
+    if warning := exposure_warning(host, runtime.settings):
+        typer.echo(warning, err=True)
     worker = None if no_worker else _worker(runtime, concurrency=1)
     server = uvicorn.Server(
         uvicorn.Config(create_app(runtime.settings), host=host, port=port, log_level="warning")
@@ -210,13 +213,14 @@ def demo(
     no_worker: NoWorker = False,
 ) -> None:
     """Initialise, load the demo tenants, brands and mentions, then serve."""
-    from clameur.demo.load import load_demo
+    from clameur.demo.load import ensure_demo_users, load_demo
 
     runtime = Runtime.load()
     upgrade(runtime.engine)
     with tempfile.TemporaryDirectory(prefix="clameur-demo-") as tmp:
         result = load_demo(runtime.pipeline(), Path(tmp), count=count, seed=seed)
     _print_import(result)
+    typer.echo(ensure_demo_users(runtime.pipeline()).describe(f"http://{host}:{port}/"))
     if not no_serve:
         serve(host=host, port=port, no_worker=no_worker)
 

@@ -7,9 +7,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from clameur.db import session_scope
+from clameur.demo.accounts import DemoAccounts, ensure_demo_users
 from clameur.demo.generator import DEMO_TENANTS, generate_mentions, write_jsonl
 from clameur.pipeline import ImportResult, Pipeline
 from clameur.tenancy import Tenant, add_brand, add_tenant, get_tenant, list_brands
+
+__all__ = ["DemoAccounts", "ensure_demo_tenants", "ensure_demo_users", "load_demo"]
 
 
 def ensure_demo_tenants(pipeline: Pipeline) -> None:

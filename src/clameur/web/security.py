@@ -4,9 +4,13 @@ answered (DNS rebinding), and security headers (a strict CSP with no inline scri
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from clameur.config import Settings
 
 CSP = "; ".join(
     (
@@ -71,3 +75,34 @@ def host_names(hosts: Iterable[str]) -> list[str]:
         if host.startswith("[") and host.endswith("]"):
             found.append(host[1:-1])
     return found
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``serve --host`` only listens on this machine."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, settings: Settings) -> str | None:
+    """What ``clameur serve`` says at start when it listens beyond loopback with no TLS in
+    front (no proxy it was told to trust with an https public address); None otherwise."""
+    if is_loopback(host):
+        return None
+    if settings.trust_proxy and settings.public_base_url.lower().startswith("https://"):
+        return None
+    return (
+        f"WARNING: listening on {host} over plain HTTP. Passwords and session cookies "
+        "would cross the network unencrypted: put a TLS-terminating reverse proxy in front "
+        "(then set CLAMEUR_TRUST_PROXY=1 and CLAMEUR_PUBLIC_BASE_URL=https://…), or serve on "
+        "127.0.0.1. Only the host names in CLAMEUR_ALLOWED_HOSTS are answered."
+    )
