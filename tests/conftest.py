@@ -135,3 +135,121 @@ def make_api_user(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class ApiWorld:
+    """Two tenants for the API tests: ``a`` has one of everything (ids below), ``b`` a brand.
+    Tokens by role in ``a`` (admin, supervisor, agent, viewer) and an admin's in ``b``."""
+
+    tokens: dict[str, str]
+    other_admin: str
+    conversation_id: int
+    alert_id: int
+    incident_id: int
+    reply_id: int
+    brand: str
+    user_email: str
+    token_prefix: str
+
+
+def make_api_world(db: Database, pipeline: Pipeline, clock: FrozenClock, path: Path) -> ApiWorld:
+    """Tenant ``a`` with a brand, two e-mail conversations (the first in an incident from
+    an alert, with a reply waiting for approval), its four roles' users and tokens; tenant
+    ``b`` with its admin's token."""
+    import json
+
+    from sqlalchemy import select
+
+    from clameur.care.models import Conversation, Incident, Reply
+    from clameur.detection.models import Alert, AlertMention
+    from clameur.tenancy import get_tenant
+
+    make_tenant(db, clock, "a", {"acme": ["acme"]})
+    make_tenant(db, clock, "b", {"bravo": ["bravo"]})
+    lines = [
+        {
+            "source": "email",
+            "external_id": f"a-{n}",
+            "text": f"acme: ma commande {n} n'est jamais arrivée",
+            "created_at": f"2026-11-16T0{n}:00:00+00:00",
+            "author": {"handle": f"client{n}@example.org"},
+        }
+        for n in (1, 2)
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    pipeline.import_file(path, tenant="a")
+    tokens = {
+        role: make_api_user(db, clock, "a", f"{role}@a.example", role)
+        for role in ("admin", "supervisor", "agent", "viewer")
+    }
+    other_admin = make_api_user(db, clock, "b", "admin@b.example", "admin")
+    with session_scope(db.factory) as session:
+        tenant = get_tenant(session, "a")
+        conversation = session.scalars(
+            select(Conversation)
+            .where(Conversation.tenant_id == tenant.id)
+            .order_by(Conversation.id)
+        ).first()
+        assert conversation is not None, "the import opened no conversation"
+        at = conversation.opened_at
+        alert = Alert(
+            tenant_id=tenant.id,
+            brand_id=conversation.brand_id,
+            kind="volume_spike",
+            severity="high",
+            key="spike:test",
+            triggered_at=at,
+            updated_at=at,
+            status="open",
+            summary="Volume spike",
+            count=1,
+            evidence={"peak": 9},
+        )
+        session.add(alert)
+        session.flush()
+        session.add(
+            AlertMention(
+                tenant_id=tenant.id,
+                alert_id=alert.id,
+                source="email",
+                external_id="a-1",
+                author="client1@example.org",
+                created_at=at,
+                role="tip",
+            )
+        )
+        incident = Incident(
+            tenant_id=tenant.id,
+            alert_id=alert.id,
+            brand_id=conversation.brand_id,
+            title="Orders lost",
+            status="open",
+            opened_at=at,
+        )
+        session.add(incident)
+        session.flush()
+        conversation.incident_id = incident.id
+        reply = Reply(
+            tenant_id=tenant.id,
+            conversation_id=conversation.id,
+            author_id=None,
+            text="Nous regardons.",
+            visibility="private",
+            status="pending_approval",
+            in_reply_to="a-1",
+            channel="email",
+            created_at=clock.now(),
+        )
+        session.add(reply)
+        session.flush()
+        ids = (conversation.id, alert.id, incident.id, reply.id)
+    prefix = tokens["agent"].split("_")[1]
+    return ApiWorld(
+        tokens,
+        other_admin,
+        *ids,
+        brand="acme",
+        user_email="agent@a.example",
+        token_prefix=prefix,
+    )

@@ -5,7 +5,9 @@ from fastapi import APIRouter
 
 from clameur.web.api_v1.alerts import router as alerts_router
 from clameur.web.api_v1.brands import router as brands_router
+from clameur.web.api_v1.conversations import router as conversations_router
 from clameur.web.api_v1.docs import router as docs_router
+from clameur.web.api_v1.incidents import router as incidents_router
 from clameur.web.api_v1.me import router as me_router
 from clameur.web.api_v1.mentions import router as mentions_router
 from clameur.web.api_v1.rules import router as rules_router
@@ -15,7 +17,9 @@ from clameur.web.api_v1.users import router as users_router
 ROUTERS: tuple[APIRouter, ...] = (
     me_router,
     mentions_router,
+    conversations_router,
     alerts_router,
+    incidents_router,
     brands_router,
     rules_router,
     users_router,

@@ -121,13 +121,15 @@ def operation(action: str | None, *codes: int, **extra: Any) -> dict[str, Any]:
     the problem responses (401, 403 and ``codes``), the security schemes."""
     openapi_extra = {ACTION_KEY: action} if action is not None else {}
     openapi_extra.update(extra.pop("openapi_extra", {}))
+    responses = problems(401, 422, *codes, *((403,) if action is not None else ()))
+    responses.update(extra.pop("responses", {}))
     return {
         "dependencies": [
             Depends(bearer),
             Depends(session_cookie),
             Depends(_authorizer(action)),
         ],
-        "responses": problems(401, 422, *codes, *((403,) if action is not None else ())),
+        "responses": responses,
         "openapi_extra": openapi_extra,
         **extra,
     }

@@ -82,7 +82,8 @@ def list_tokens(session: SessionDep, principal: CurrentPrincipal) -> TokenList:
     if not allowed(principal, "tokens.manage"):
         rows = [row for row in rows if row.user_id == principal.user_id]
     ids = {row.user_id for row in rows}
-    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).tuples())
+    found = session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    emails = {user_id: email for user_id, email in found}
     return TokenList(items=[_out(row, emails.get(row.user_id, "?")) for row in rows])
 
 
