@@ -25,6 +25,7 @@ from clameur.db import session_scope
 from clameur.pipeline import relay
 from tests.care.test_replies import World, make_conversation, make_world, outbox, reply_of
 from tests.conftest import Database
+from tests.factories import acting
 from tests.smtp import Mailbox, free_port, start_smtp
 
 
@@ -39,8 +40,10 @@ def queue_email_reply(
     with session_scope(db.factory) as session:
         conversation = make_conversation(session, world.tenant_id, handle, source="email",
                                          brand_id=world.brand_id, **values)  # fmt: skip
-        reply = draft_reply(session, clock, world.tenant_id, conversation.id, world.agent, text)
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent)
+        reply = draft_reply(
+            session, clock, acting(session, world.agent, world.tenant_id), conversation.id, text
+        )
+        send_reply(session, clock, acting(session, world.agent, world.tenant_id), reply.id)
         return reply.id
 
 

@@ -13,11 +13,11 @@ from clameur.care.routing import assign_next
 from clameur.care.teams import add_member, add_team
 from clameur.clock import FrozenClock
 from clameur.db import session_scope
-from clameur.errors import InvalidInputError, NotFoundError
-from clameur.tenancy import add_user
+from clameur.errors import ForbiddenError, InvalidInputError, NotFoundError
 from clameur.tenancy.models import AuditEntry
 from tests.care.test_routing import front_desk, make_agents, make_conversation
 from tests.conftest import Database
+from tests.factories import acting, lead, member
 
 
 def test_escalation_to_back_office_and_hand_back(db: Database, clock: FrozenClock) -> None:
@@ -25,11 +25,16 @@ def test_escalation_to_back_office_and_hand_back(db: Database, clock: FrozenCloc
     with session_scope(db.factory) as session:
         (ann,) = make_agents(session, clock, tenant_id, team_id, ["ann"])
         billing = add_team(
-            session, clock, tenant_id, "Billing", kind="back_office", sla_minutes=240,
+            session,
+            clock,
+            lead(session, clock, tenant_id),
+            "Billing",
+            kind="back_office",
+            sla_minutes=240,
             required_fields=["invoice_number", "amount"],
-        )  # fmt: skip
-        bo_agent = add_user(session, clock, "bill@bpo.example", role="agent")
-        add_member(session, clock, tenant_id, billing.id, bo_agent.id)
+        )
+        bo_agent = member(session, clock, "bill@bpo.example", tenant_id, "agent")
+        add_member(session, clock, lead(session, clock, tenant_id), billing.id, bo_agent.id)
         conversation = make_conversation(session, tenant_id, "a", queue_id=queue_id)
         assign_next(session, clock, tenant_id, queue_id)
         assigned_at = clock.now()
@@ -39,17 +44,27 @@ def test_escalation_to_back_office_and_hand_back(db: Database, clock: FrozenCloc
 
         clock.advance(timedelta(minutes=30))
         with pytest.raises(InvalidInputError, match="invoice_number, amount") as missing:
-            escalate(session, clock, tenant_id, conversation.id, billing.id, ann, {})
+            escalate(
+                session, clock, acting(session, ann, tenant_id), conversation.id, billing.id, {}
+            )
         assert missing.value.where == "fields"
         with pytest.raises(InvalidInputError, match="requires amount"):
-            escalate(session, clock, tenant_id, conversation.id, billing.id, ann,
-                     {"invoice_number": "F-2030-118", "amount": "  "})  # fmt: skip
+            escalate(
+                session,
+                clock,
+                acting(session, ann, tenant_id),
+                conversation.id,
+                billing.id,
+                {"invoice_number": "F-2030-118", "amount": "  "},
+            )
         with pytest.raises(InvalidInputError, match="not a back-office team"):
-            escalate(session, clock, tenant_id, conversation.id, team_id, ann, {})
+            escalate(session, clock, acting(session, ann, tenant_id), conversation.id, team_id, {})
         assert conversation.status == "open"
 
         fields = {"Invoice_Number": " F-2030-118 ", "amount": 49.9, "comment": "charged twice"}
-        escalate(session, clock, tenant_id, conversation.id, billing.id, ann, fields)
+        escalate(
+            session, clock, acting(session, ann, tenant_id), conversation.id, billing.id, fields
+        )
         escalated_at = clock.now()
         assert conversation.status == "escalated"
         assert conversation.holder_team_id == billing.id
@@ -60,22 +75,37 @@ def test_escalation_to_back_office_and_hand_back(db: Database, clock: FrozenCloc
         assert held.due_at == escalated_at + timedelta(minutes=240)
         assert held.assignee_id == ann
         with pytest.raises(InvalidInputError, match="already held by team 'Billing'"):
-            escalate(session, clock, tenant_id, conversation.id, billing.id, ann,
-                     {"invoice_number": "x", "amount": 1})  # fmt: skip
+            escalate(
+                session,
+                clock,
+                acting(session, ann, tenant_id),
+                conversation.id,
+                billing.id,
+                {"invoice_number": "x", "amount": 1},
+            )
 
         clock.advance(timedelta(hours=2))
-        with pytest.raises(InvalidInputError, match="not in team 'Billing'"):
-            hand_back(session, clock, tenant_id, conversation.id, ann, "done")
+        with pytest.raises(ForbiddenError, match="not in team 'Billing'"):
+            hand_back(session, clock, acting(session, ann, tenant_id), conversation.id, "done")
         with pytest.raises(InvalidInputError, match="note"):
-            hand_back(session, clock, tenant_id, conversation.id, bo_agent.id, "  ")
-        hand_back(session, clock, tenant_id, conversation.id, bo_agent.id,
-                  "Refunded the duplicate charge (ref R-77).")  # fmt: skip
+            hand_back(
+                session, clock, acting(session, bo_agent.id, tenant_id), conversation.id, "  "
+            )
+        hand_back(
+            session,
+            clock,
+            acting(session, bo_agent.id, tenant_id),
+            conversation.id,
+            "Refunded the duplicate charge (ref R-77).",
+        )
         assert conversation.status == "open"
         assert (conversation.holder_team_id, conversation.held_since) == (None, None)
         after = holder(session, conversation)
         assert (after.back_office, after.assignee_id, after.since) == (False, ann, assigned_at)
         with pytest.raises(InvalidInputError, match="not held"):
-            hand_back(session, clock, tenant_id, conversation.id, bo_agent.id, "again")
+            hand_back(
+                session, clock, acting(session, bo_agent.id, tenant_id), conversation.id, "again"
+            )
 
         timeline = session.scalars(
             select(ConversationEvent).where(ConversationEvent.conversation_id == conversation.id)
@@ -106,13 +136,26 @@ def test_a_late_hand_back_is_marked_and_a_supervisor_may_do_it(
     tenant_id, team_id, queue_id = front_desk(db, clock)
     with session_scope(db.factory) as session:
         (ann,) = make_agents(session, clock, tenant_id, team_id, ["ann"])
-        legal = add_team(session, clock, tenant_id, "Legal", kind="back_office", sla_minutes=60)
-        supervisor = add_user(session, clock, "sup@bpo.example", role="supervisor")
+        legal = add_team(
+            session,
+            clock,
+            lead(session, clock, tenant_id),
+            "Legal",
+            kind="back_office",
+            sla_minutes=60,
+        )
+        supervisor = member(session, clock, "sup@bpo.example", tenant_id, "supervisor")
         conversation = make_conversation(session, tenant_id, "a", queue_id=queue_id,
                                          status="waiting")  # fmt: skip
-        escalate(session, clock, tenant_id, conversation.id, legal.id, ann, {})
+        escalate(session, clock, acting(session, ann, tenant_id), conversation.id, legal.id, {})
         clock.advance(timedelta(minutes=61))
-        hand_back(session, clock, tenant_id, conversation.id, supervisor.id, "No legal risk.")
+        hand_back(
+            session,
+            clock,
+            acting(session, supervisor.id, tenant_id),
+            conversation.id,
+            "No legal risk.",
+        )
         event = session.scalars(
             select(ConversationEvent).where(ConversationEvent.kind == "handback")
         ).one()
@@ -127,22 +170,37 @@ def test_escalation_is_refused_to_viewers_closed_conversations_and_other_tenants
     other_id, _, _ = front_desk(db, clock, "other")
     with session_scope(db.factory) as session:
         (ann,) = make_agents(session, clock, tenant_id, team_id, ["ann"])
-        legal = add_team(session, clock, tenant_id, "Legal", kind="back_office", sla_minutes=60)
-        their_legal = add_team(session, clock, other_id, "Legal", kind="back_office",
-                               sla_minutes=60)  # fmt: skip
-        viewer = add_user(session, clock, "v@acme.example", role="viewer", tenant_id=tenant_id)
+        legal = add_team(
+            session,
+            clock,
+            lead(session, clock, tenant_id),
+            "Legal",
+            kind="back_office",
+            sla_minutes=60,
+        )
+        their_legal = add_team(
+            session,
+            clock,
+            lead(session, clock, other_id),
+            "Legal",
+            kind="back_office",
+            sla_minutes=60,
+        )
+        viewer = member(session, clock, "v@acme.example", tenant_id, "viewer")
         mine = make_conversation(session, tenant_id, "a", queue_id=queue_id)
         closed = make_conversation(session, tenant_id, "b", status="closed")
         theirs = make_conversation(session, other_id, "c")
-        with pytest.raises(InvalidInputError, match="viewer"):
-            escalate(session, clock, tenant_id, mine.id, legal.id, viewer.id, {})
+        with pytest.raises(ForbiddenError, match="viewer may not do handover.act"):
+            escalate(session, clock, acting(session, viewer.id, tenant_id), mine.id, legal.id, {})
         with pytest.raises(InvalidInputError, match="closed"):
-            escalate(session, clock, tenant_id, closed.id, legal.id, ann, {})
+            escalate(session, clock, acting(session, ann, tenant_id), closed.id, legal.id, {})
         with pytest.raises(NotFoundError):
-            escalate(session, clock, tenant_id, theirs.id, legal.id, ann, {})
+            escalate(session, clock, acting(session, ann, tenant_id), theirs.id, legal.id, {})
         with pytest.raises(NotFoundError):
-            escalate(session, clock, tenant_id, mine.id, their_legal.id, ann, {})
+            escalate(session, clock, acting(session, ann, tenant_id), mine.id, their_legal.id, {})
         with pytest.raises(InvalidInputError, match="number"):
-            escalate(session, clock, tenant_id, mine.id, legal.id, ann, {"x": ["a"]})
+            escalate(
+                session, clock, acting(session, ann, tenant_id), mine.id, legal.id, {"x": ["a"]}
+            )
         assert mine.status == "open"
         assert theirs.status == "open"

@@ -22,9 +22,9 @@ from clameur.demo import replays
 from clameur.errors import InvalidInputError
 from clameur.mentions.models import Author, Mention
 from clameur.pipeline import Pipeline
-from clameur.tenancy import add_user
 from clameur.tenancy.models import Brand
 from tests.conftest import Database, make_tenant
+from tests.factories import member
 
 AT = datetime(2030, 3, 6, 9, 30, tzinfo=UTC)
 
@@ -176,8 +176,8 @@ def test_filters_by_queue_status_assignee_and_brand(db: Database) -> None:
     clock = FrozenClock(AT)
     tenant = make_tenant(db, clock, "acme", {"volta": ["volta"], "ampere": ["ampere"]})
     with session_scope(db.factory) as session:
-        agent = add_user(session, clock, "ana@acme.test", role="agent", tenant_id=tenant.id)
-        other_agent = add_user(session, clock, "bo@acme.test", role="agent", tenant_id=tenant.id)
+        agent = member(session, clock, "ana@acme.test", tenant.id, "agent")
+        other_agent = member(session, clock, "bo@acme.test", tenant.id, "agent")
         seed = Seed(session, tenant.id)
         billing, tech = seed.queue("billing"), seed.queue("tech")
         brands = dict(session.execute(
@@ -247,8 +247,7 @@ def test_an_item_carries_what_an_agent_needs(db: Database) -> None:
     long_text = "Ma commande n'est jamais arrivée,  \n merci de répondre " + "vite " * 80
     due = AT + timedelta(hours=2)
     with session_scope(db.factory) as session:
-        agent = add_user(session, clock, "ana@acme.test", role="agent", name="Ana",
-                         tenant_id=tenant_id)  # fmt: skip
+        agent = member(session, clock, "ana@acme.test", tenant_id, "agent", name="Ana")
         seed = Seed(session, tenant_id)
         queue = seed.queue("billing")
         incident = Incident(tenant_id=tenant_id, title="Outage", opened_at=AT)

@@ -27,10 +27,9 @@ from clameur.config import Settings
 from clameur.db import session_scope
 from clameur.demo import replays
 from clameur.detection.models import Alert, AlertMention
-from clameur.errors import InvalidInputError, NotFoundError
+from clameur.errors import ForbiddenError, InvalidInputError, NotFoundError
 from clameur.mentions.models import Author
 from clameur.pipeline import OutboxEvent, Pipeline
-from clameur.tenancy import add_user
 from clameur.tenancy.models import AuditEntry
 from tests.care.test_replies import (
     OPENED,
@@ -43,6 +42,7 @@ from tests.care.test_replies import (
     set_policy,
 )
 from tests.conftest import Database, make_tenant
+from tests.factories import acting, forged, member
 
 HOLDING = "Hello {name}, we know about the outage and are on it. — {agent}, {brand}"
 
@@ -120,14 +120,23 @@ def test_one_incident_per_alert_with_its_conversations(db: Database, clock: Froz
         other = Incident(tenant_id=world.tenant_id, title="Other", status="open", opened_at=OPENED)
         session.add(other)
         session.flush()
-        assert attach_conversations(session, clock, world.tenant_id, other.id,
-                                    [members[0].id, bystander.id], actor_id=world.agent) == [
-            bystander.id
-        ]  # fmt: skip
-        assert attach_conversations(session, clock, world.tenant_id, other.id, [members[0].id],
-                                    actor_id=world.agent, move=True) == [members[0].id]  # fmt: skip
+        agent = acting(session, world.agent, world.tenant_id)
+        attached = attach_conversations(
+            session, clock, agent, other.id, [members[0].id, bystander.id]
+        )
+        assert attached == [bystander.id]
+        assert attach_conversations(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            other.id,
+            [members[0].id],
+            move=True,
+        ) == [members[0].id]
         with pytest.raises(NotFoundError, match="conversations not found in this tenant: 999"):
-            attach_conversations(session, clock, world.tenant_id, other.id, [999])
+            attach_conversations(
+                session, clock, acting(session, world.agent, world.tenant_id), other.id, [999]
+            )
         campaign = make_alert(session, world, kind="campaign")
         with pytest.raises(InvalidInputError, match="campaign alert"):
             open_for_alert(session, clock, world.tenant_id, campaign)
@@ -157,11 +166,17 @@ def test_bulk_reply_answers_each_author_exactly_once(db: Database, clock: Frozen
         members = crowd(session, world, 150, 50)
         assert len(members) == 200
         incident_id = _incident(session, clock, world, members)
-        approve_holding_answer(session, clock, world.tenant_id, incident_id, HOLDING,
-                               world.supervisor)  # fmt: skip
+        approve_holding_answer(
+            session, clock, acting(session, world.supervisor, world.tenant_id), incident_id, HOLDING
+        )
     with session_scope(db.factory) as session:
-        result = bulk_reply(session, clock, world.tenant_id, incident_id, world.agent,
-                            channels=channels)  # fmt: skip
+        result = bulk_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            channels=channels,
+        )
     assert len(result.replies) == 150
     assert result.skipped_authors == []
     with session_scope(db.factory) as session:
@@ -197,14 +212,29 @@ def test_bulk_reply_answers_each_author_exactly_once(db: Database, clock: Frozen
 
     # running it again answers nobody twice; a newcomer is answered on the next run
     with session_scope(db.factory) as session:
-        again = bulk_reply(session, clock, world.tenant_id, incident_id, world.agent,
-                           channels=channels)  # fmt: skip
+        again = bulk_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            channels=channels,
+        )
         assert (len(again.replies), len(again.skipped_authors)) == (0, 150)
         newcomer = make_conversation(session, world.tenant_id, "late", brand_id=world.brand_id)
-        attach_conversations(session, clock, world.tenant_id, incident_id, [newcomer.id],
-                             actor_id=world.agent)  # fmt: skip
-        third = bulk_reply(session, clock, world.tenant_id, incident_id, world.agent,
-                           channels=channels)  # fmt: skip
+        attach_conversations(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            [newcomer.id],
+        )
+        third = bulk_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            channels=channels,
+        )
         assert (len(third.replies), len(third.skipped_authors)) == (1, 150)
 
 
@@ -217,34 +247,72 @@ def test_bulk_reply_is_refused_until_the_holding_answer_is_approved(
         incident_id = _incident(session, clock, world, crowd(session, world, 10, 2))
     with session_scope(db.factory) as session:
         with pytest.raises(InvalidInputError, match="no holding answer yet"):
-            bulk_reply(session, clock, world.tenant_id, incident_id, world.agent,
-                       channels=channels)  # fmt: skip
-        set_holding_answer(session, clock, world.tenant_id, incident_id, HOLDING, world.agent)
-        with pytest.raises(InvalidInputError, match="may not approve holding answers"):
-            approve_holding_answer(session, clock, world.tenant_id, incident_id, HOLDING,
-                                   world.agent)  # fmt: skip
+            bulk_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                incident_id,
+                channels=channels,
+            )
+        set_holding_answer(
+            session, clock, acting(session, world.agent, world.tenant_id), incident_id, HOLDING
+        )
+        with pytest.raises(ForbiddenError, match="agent may not do incidents.manage"):
+            approve_holding_answer(
+                session, clock, acting(session, world.agent, world.tenant_id), incident_id, HOLDING
+            )
     with (
         session_scope(db.factory) as session,
         pytest.raises(
             InvalidInputError, match=r"needs a supervisor's approval \(incident\); nothing was sent"
         ),
     ):
-        bulk_reply(session, clock, world.tenant_id, incident_id, world.agent, channels=channels)
+        bulk_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            channels=channels,
+        )
     # approved, then changed by an agent: the approval is withdrawn
     with session_scope(db.factory) as session:
-        approve_holding_answer(session, clock, world.tenant_id, incident_id, HOLDING,
-                               world.supervisor)  # fmt: skip
-        set_holding_answer(session, clock, world.tenant_id, incident_id, "Changed {name}",
-                           world.agent)  # fmt: skip
+        approve_holding_answer(
+            session, clock, acting(session, world.supervisor, world.tenant_id), incident_id, HOLDING
+        )
+        set_holding_answer(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            "Changed {name}",
+        )
     with session_scope(db.factory) as session, pytest.raises(InvalidInputError, match="approval"):
-        bulk_reply(session, clock, world.tenant_id, incident_id, world.agent, channels=channels)
+        bulk_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            channels=channels,
+        )
     # while the incident is open, single replies about the brand need approval too
     with session_scope(db.factory) as session:
         conversation = make_conversation(session, world.tenant_id, "solo", brand_id=world.brand_id)
         assert approval_reasons(session, world.tenant_id, conversation) == ["incident"]
-        reply = draft_reply(session, clock, world.tenant_id, conversation.id, world.agent, "Hi",
-                            channels=channels)  # fmt: skip
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation.id,
+            "Hi",
+            channels=channels,
+        )
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
         assert reply.status == "pending_approval"
     with session_scope(db.factory) as session:
         assert session.scalars(select(Reply.status)).all() == ["pending_approval"]
@@ -253,11 +321,18 @@ def test_bulk_reply_is_refused_until_the_holding_answer_is_approved(
     assert recorder.records == []
     # closing the incident ends incident mode
     with session_scope(db.factory) as session:
-        close_incident(session, clock, world.tenant_id, incident_id, world.supervisor)
+        close_incident(
+            session, clock, acting(session, world.supervisor, world.tenant_id), incident_id
+        )
         assert approval_reasons(session, world.tenant_id, conversation) == []
         with pytest.raises(InvalidInputError, match="closed"):
-            bulk_reply(session, clock, world.tenant_id, incident_id, world.agent,
-                       channels=channels)  # fmt: skip
+            bulk_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                incident_id,
+                channels=channels,
+            )
 
 
 def test_without_required_approval_a_proposed_answer_may_be_sent(
@@ -268,20 +343,37 @@ def test_without_required_approval_a_proposed_answer_may_be_sent(
     set_policy(db, clock, world, incident=False, p1=False)
     with session_scope(db.factory) as session:
         incident_id = _incident(session, clock, world, crowd(session, world, 3, 0))
-        set_holding_answer(session, clock, world.tenant_id, incident_id, "Sorry {name}",
-                           world.agent)  # fmt: skip
-        result = bulk_reply(session, clock, world.tenant_id, incident_id, world.agent,
-                            channels=channels)  # fmt: skip
+        set_holding_answer(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            "Sorry {name}",
+        )
+        result = bulk_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            channels=channels,
+        )
         assert len(result.replies) == 3
         assert session.scalars(select(Reply.approved_by)).all() == [None, None, None]
     # a P1 conversation among them brings approval back when the tenant asks for it
     set_policy(db, clock, world, incident=False, p1=True)
     with session_scope(db.factory) as session:
         vip = make_conversation(session, world.tenant_id, "vip", priority_level="P1")
-        attach_conversations(session, clock, world.tenant_id, incident_id, [vip.id])
+        attach_conversations(
+            session, clock, acting(session, world.agent, world.tenant_id), incident_id, [vip.id]
+        )
         with pytest.raises(InvalidInputError, match=r"approval \(p1\)"):
-            bulk_reply(session, clock, world.tenant_id, incident_id, world.agent,
-                       channels=channels)  # fmt: skip
+            bulk_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                incident_id,
+                channels=channels,
+            )
 
 
 def test_personalised_bulk_replies_keep_the_approved_text(db: Database, clock: FrozenClock) -> None:
@@ -296,15 +388,32 @@ def test_personalised_bulk_replies_keep_the_approved_text(db: Database, clock: F
     with session_scope(db.factory) as session:
         incident_id = _incident(session, clock, world, crowd(session, world, 2, 0))
         template = "{name}: the {city} outage is being fixed."
-        approve_holding_answer(session, clock, world.tenant_id, incident_id, template,
-                               world.supervisor)  # fmt: skip
+        approve_holding_answer(
+            session,
+            clock,
+            acting(session, world.supervisor, world.tenant_id),
+            incident_id,
+            template,
+        )
     # without the variable the template cannot be filled: refused, nothing written
     with session_scope(db.factory) as session, pytest.raises(InvalidInputError, match=r"\{city\}"):
-        bulk_reply(session, clock, world.tenant_id, incident_id, world.agent, channels=channels)
+        bulk_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            channels=channels,
+        )
     assert outbox(db) == []
     with session_scope(db.factory) as session:
-        bulk_reply(session, clock, world.tenant_id, incident_id, world.agent, personalise,
-                   channels=channels)  # fmt: skip
+        bulk_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            incident_id,
+            personalise,
+            channels=channels,
+        )
     deliver(db, clock, channels)
     texts = sorted(r["text"] for r in recorder.replies())
     assert texts == ["Cust 0: the Paris outage is being fixed.",
@@ -319,14 +428,18 @@ def test_incidents_are_tenant_scoped(db: Database, clock: FrozenClock) -> None:
     with session_scope(db.factory) as session:
         incident_id = _incident(session, clock, world, crowd(session, world, 2, 0))
         mine = make_conversation(session, other.tenant_id, "theirs")
+        theirs = acting(session, other.supervisor, other.tenant_id)
+        agent = acting(session, world.agent, world.tenant_id)
         for call in (
-            lambda: approve_holding_answer(session, clock, other.tenant_id, incident_id, "Hi",
-                                           other.supervisor),
-            lambda: bulk_reply(session, clock, other.tenant_id, incident_id, other.agent),
-            lambda: attach_conversations(session, clock, world.tenant_id, incident_id, [mine.id]),
-            lambda: approve_holding_answer(session, clock, world.tenant_id, incident_id, "Hi",
-                                           other.supervisor),
-        ):  # fmt: skip
+            lambda: approve_holding_answer(session, clock, theirs, incident_id, "Hi"),
+            lambda: bulk_reply(
+                session, clock, acting(session, other.agent, other.tenant_id), incident_id
+            ),
+            lambda: attach_conversations(session, clock, agent, incident_id, [mine.id]),
+            lambda: approve_holding_answer(
+                session, clock, forged(other.supervisor, world.tenant_id), incident_id, "Hi"
+            ),
+        ):
             with pytest.raises(NotFoundError):
                 call()
 
@@ -344,14 +457,17 @@ def test_a_replayed_wave_gets_one_reply_per_customer(db: Database) -> None:
     assert pipeline.ingest([post, *wave], tenant.id).rejected == 0
     channels, recorder = recording_registry()
     with session_scope(db.factory) as session:
-        agent = add_user(session, clock, "agent@bpo.example", role="agent")
-        boss = add_user(session, clock, "boss@bpo.example", role="supervisor")
+        agent = member(session, clock, "agent@bpo.example", tenant.id, "agent")
+        boss = member(session, clock, "boss@bpo.example", tenant.id, "supervisor")
         [incident] = session.scalars(select(Incident).where(Incident.tenant_id == tenant.id))
         if incident.alert_id is not None:  # the pipeline opened it; the service agrees
             assert open_for_alert(session, clock, tenant.id, incident.alert_id).id == incident.id
-        approve_holding_answer(session, clock, tenant.id, incident.id, "Sorry @{handle}!",
-                               boss.id)  # fmt: skip
-        result = bulk_reply(session, clock, tenant.id, incident.id, agent.id, channels=channels)
+        approve_holding_answer(
+            session, clock, acting(session, boss.id, tenant.id), incident.id, "Sorry @{handle}!"
+        )
+        result = bulk_reply(
+            session, clock, acting(session, agent.id, tenant.id), incident.id, channels=channels
+        )
         authors = set(
             session.scalars(
                 select(Conversation.author_id).where(Conversation.incident_id == incident.id)

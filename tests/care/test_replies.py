@@ -51,12 +51,13 @@ from clameur.care.suggest import suggest_for_conversation, suggest_replies
 from clameur.clock import FrozenClock
 from clameur.config import Settings
 from clameur.db import session_scope
-from clameur.errors import InvalidInputError, NotFoundError
+from clameur.errors import ForbiddenError, InvalidInputError, NotFoundError
 from clameur.mentions.models import Author, Mention
 from clameur.pipeline import OutboxEvent, relay
-from clameur.tenancy import add_user, get_brand
+from clameur.tenancy import get_brand
 from clameur.tenancy.models import AuditEntry
 from tests.conftest import Database, make_tenant
+from tests.factories import acting, forged, member
 
 OPENED = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -79,8 +80,8 @@ def make_world(db: Database, clock: FrozenClock, slug: str = "acme") -> World:
     with session_scope(db.factory) as session:
         brand = get_brand(session, tenant.id, "volta")
         users = {
-            role: add_user(session, clock, f"{role}@{slug}.example", role=role,
-                           name=role.title(), tenant_id=tenant.id).id
+            role: member(session, clock, f"{role}@{slug}.example", tenant.id, role,
+                         name=role.title()).id
             for role in ("agent", "supervisor", "admin", "viewer")
         }  # fmt: skip
         return World(tenant.id, brand.id, users["agent"], users["supervisor"], users["admin"],
@@ -183,7 +184,9 @@ def reply_of(db: Database, reply_id: int) -> Reply:
 
 def set_policy(db: Database, clock: FrozenClock, world: World, **values: Any) -> None:
     with session_scope(db.factory) as session:
-        set_approval_policy(session, clock, world.tenant_id, world.admin, ApprovalPolicy(**values))
+        set_approval_policy(
+            session, clock, acting(session, world.admin, world.tenant_id), ApprovalPolicy(**values)
+        )
 
 
 # -- templates ----------------------------------------------------------------------------
@@ -246,17 +249,42 @@ def test_render_is_plain_substitution(parts: list[str]) -> None:
 def test_canned_replies_per_brand_and_language(db: Database, clock: FrozenClock) -> None:
     world = make_world(db, clock)
     with session_scope(db.factory) as session:
-        fr = add_canned_reply(session, clock, world.tenant_id, world.supervisor, name="Facture",
-                              text="Bonjour {name}, nous vérifions votre facture.", lang="FR",
-                              brand_id=world.brand_id, tags=["billing"])  # fmt: skip
-        add_canned_reply(session, clock, world.tenant_id, world.admin, name="Thanks",
-                         text="Thanks {name}!", lang="en")  # fmt: skip
-        with pytest.raises(InvalidInputError, match="agent.*may not manage canned replies"):
-            add_canned_reply(session, clock, world.tenant_id, world.agent, name="x", text="x",
-                             lang="en")  # fmt: skip
+        fr = add_canned_reply(
+            session,
+            clock,
+            acting(session, world.supervisor, world.tenant_id),
+            name="Facture",
+            text="Bonjour {name}, nous vérifions votre facture.",
+            lang="FR",
+            brand_id=world.brand_id,
+            tags=["billing"],
+        )
+        add_canned_reply(
+            session,
+            clock,
+            acting(session, world.admin, world.tenant_id),
+            name="Thanks",
+            text="Thanks {name}!",
+            lang="en",
+        )
+        with pytest.raises(ForbiddenError, match="agent may not do canned.manage"):
+            add_canned_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                name="x",
+                text="x",
+                lang="en",
+            )
         with pytest.raises(InvalidInputError, match="position 1"):
-            add_canned_reply(session, clock, world.tenant_id, world.admin, name="bad",
-                             text="{oops", lang="en")  # fmt: skip
+            add_canned_reply(
+                session,
+                clock,
+                acting(session, world.admin, world.tenant_id),
+                name="bad",
+                text="{oops",
+                lang="en",
+            )
         conversation = make_conversation(session, world.tenant_id, "zoe", name="Zoé",
                                          brand_id=world.brand_id)  # fmt: skip
         names = [c.name for c in list_canned_replies(session, world.tenant_id,
@@ -297,20 +325,44 @@ def test_a_reply_is_queued_in_the_transaction_and_published_after_commit(
     # a send whose transaction rolls back leaves nothing to publish
     def send_then_fail() -> None:
         with session_scope(db.factory) as session:
-            reply = draft_reply(session, clock, world.tenant_id, conversation_id, world.agent,
-                                "We are on it", channels=channels)  # fmt: skip
-            send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+            reply = draft_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                conversation_id,
+                "We are on it",
+                channels=channels,
+            )
+            send_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                reply.id,
+                channels=channels,
+            )
             raise RuntimeError("the request failed")
 
     with pytest.raises(RuntimeError):
         send_then_fail()
     assert outbox(db) == []
     with session_scope(db.factory) as session:
-        reply = draft_reply(session, clock, world.tenant_id, conversation_id, world.agent,
-                            "  We are on it, Zoé.  ", channels=channels)  # fmt: skip
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation_id,
+            "  We are on it, Zoé.  ",
+            channels=channels,
+        )
         assert (reply.status, reply.visibility, reply.channel) == ("draft", "public", "recording")
         assert reply.in_reply_to == "m-zoe-0"
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
         assert reply.status == "queued"
         reply_id = reply.id
     assert [e.payload for e in outbox(db)] == [{"tenant_id": world.tenant_id, "reply_id": reply_id}]
@@ -339,9 +391,21 @@ def test_a_reply_is_queued_in_the_transaction_and_published_after_commit(
     first = clock.now()
     clock.advance(timedelta(hours=1))
     with session_scope(db.factory) as session:
-        reply = draft_reply(session, clock, world.tenant_id, conversation_id, world.agent, "Done",
-                            channels=channels)  # fmt: skip
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation_id,
+            "Done",
+            channels=channels,
+        )
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
     deliver(db, clock, channels)
     with session_scope(db.factory) as session:
         stored = session.get(Conversation, conversation_id)
@@ -355,9 +419,21 @@ def test_a_duplicate_delivery_publishes_once(db: Database, clock: FrozenClock) -
     channels, recorder = recording_registry()
     with session_scope(db.factory) as session:
         conversation = make_conversation(session, world.tenant_id, "zoe")
-        reply = draft_reply(session, clock, world.tenant_id, conversation.id, world.agent, "Hi",
-                            channels=channels)  # fmt: skip
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation.id,
+            "Hi",
+            channels=channels,
+        )
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
         payload = {"tenant_id": world.tenant_id, "reply_id": reply.id, "_event_id": 1}
     publish_reply(db.factory, clock, channels, payload)
     publish_reply(db.factory, clock, channels, payload)  # a relay died before recording "sent"
@@ -373,9 +449,21 @@ def test_approval_required_for_a_brand_holds_the_reply_until_a_supervisor_approv
     set_policy(db, clock, world, brands=frozenset({world.brand_id}))
     with session_scope(db.factory) as session:
         conversation = make_conversation(session, world.tenant_id, "zoe", brand_id=world.brand_id)
-        reply = draft_reply(session, clock, world.tenant_id, conversation.id, world.agent,
-                            "Sorry!", channels=channels)  # fmt: skip
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation.id,
+            "Sorry!",
+            channels=channels,
+        )
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
         assert reply.status == "pending_approval"
         reply_id = reply.id
         assert [r.id for r in pending_approvals(session, world.tenant_id)] == [reply_id]
@@ -384,16 +472,27 @@ def test_approval_required_for_a_brand_holds_the_reply_until_a_supervisor_approv
     assert recorder.records == []
 
     with session_scope(db.factory) as session:
-        with pytest.raises(InvalidInputError, match="may not approve replies"):
-            approve_reply(session, clock, world.tenant_id, reply_id, world.agent)
+        with pytest.raises(ForbiddenError, match="may not do replies.approve"):
+            approve_reply(session, clock, acting(session, world.agent, world.tenant_id), reply_id)
         with pytest.raises(InvalidInputError, match="only a draft or an approved reply"):
-            send_reply(session, clock, world.tenant_id, reply_id, world.agent, channels=channels)
+            send_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                reply_id,
+                channels=channels,
+            )
     assert outbox(db) == []
     assert reply_of(db, reply_id).status == "pending_approval"
 
     with session_scope(db.factory) as session:
-        reply = approve_reply(session, clock, world.tenant_id, reply_id, world.supervisor,
-                              channels=channels)  # fmt: skip
+        reply = approve_reply(
+            session,
+            clock,
+            acting(session, world.supervisor, world.tenant_id),
+            reply_id,
+            channels=channels,
+        )
         assert (reply.status, reply.approved_by) == ("queued", world.supervisor)
     assert deliver(db, clock, channels) == 1
     assert reply_of(db, reply_id).status == "sent"
@@ -410,30 +509,81 @@ def test_rejected_replies_are_edited_and_submitted_again(db: Database, clock: Fr
     set_policy(db, clock, world, all=True)
     with session_scope(db.factory) as session:
         conversation = make_conversation(session, world.tenant_id, "zoe")
-        reply = draft_reply(session, clock, world.tenant_id, conversation.id, world.agent,
-                            "Whatever.", channels=channels)  # fmt: skip
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
-        reject_reply(session, clock, world.tenant_id, reply.id, world.supervisor, "Too curt")
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation.id,
+            "Whatever.",
+            channels=channels,
+        )
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
+        reject_reply(
+            session, clock, acting(session, world.supervisor, world.tenant_id), reply.id, "Too curt"
+        )
         assert reply.status == "rejected"
         with pytest.raises(InvalidInputError, match="rejected"):
-            send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
-        edit_reply(session, clock, world.tenant_id, reply.id, world.agent,
-                   text="Sorry for the trouble, we are checking.")  # fmt: skip
+            send_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                reply.id,
+                channels=channels,
+            )
+        edit_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            text="Sorry for the trouble, we are checking.",
+        )
         assert reply.status == "draft"
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
         assert reply.status == "pending_approval"
         # approved but held back, then edited: the approval does not survive the edit
-        approve_reply(session, clock, world.tenant_id, reply.id, world.admin, send=False)
+        approve_reply(
+            session, clock, acting(session, world.admin, world.tenant_id), reply.id, send=False
+        )
         assert (reply.status, reply.approved_by) == ("approved", world.admin)
-        edit_reply(session, clock, world.tenant_id, reply.id, world.agent, text="Changed!")
+        edit_reply(
+            session, clock, acting(session, world.agent, world.tenant_id), reply.id, text="Changed!"
+        )
         assert (reply.status, reply.approved_by) == ("draft", None)
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
         assert reply.status == "pending_approval"
-        approve_reply(session, clock, world.tenant_id, reply.id, world.admin, send=False)
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+        approve_reply(
+            session, clock, acting(session, world.admin, world.tenant_id), reply.id, send=False
+        )
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
         assert reply.status == "queued"
         with pytest.raises(InvalidInputError, match="can no longer be edited"):
-            edit_reply(session, clock, world.tenant_id, reply.id, world.agent, text="late")
+            edit_reply(
+                session, clock, acting(session, world.agent, world.tenant_id), reply.id, text="late"
+            )
     [rejected] = events(db, world.tenant_id, "reply_rejected")
     assert rejected.data["reason"] == "Too curt"
     assert rejected.actor_id == world.supervisor
@@ -469,24 +619,52 @@ def test_nothing_is_sent_without_approval_on_any_path(db: Database, clock: Froze
     with session_scope(db.factory) as session:
         conversation = make_conversation(session, world.tenant_id, "vip", priority_level="P1")
         conversation_id = conversation.id
-        reply = draft_reply(session, clock, world.tenant_id, conversation_id, world.agent,
-                            "Hello", channels=channels)  # fmt: skip
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation_id,
+            "Hello",
+            channels=channels,
+        )
         reply_id = reply.id
         # even a supervisor's own reply waits for an explicit approval
-        own = draft_reply(session, clock, world.tenant_id, conversation_id, world.supervisor,
-                          "Hi from the supervisor", channels=channels)  # fmt: skip
-        send_reply(session, clock, world.tenant_id, own.id, world.supervisor, channels=channels)
+        own = draft_reply(
+            session,
+            clock,
+            acting(session, world.supervisor, world.tenant_id),
+            conversation_id,
+            "Hi from the supervisor",
+            channels=channels,
+        )
+        send_reply(
+            session,
+            clock,
+            acting(session, world.supervisor, world.tenant_id),
+            own.id,
+            channels=channels,
+        )
         assert own.status == "pending_approval"
-        send_reply(session, clock, world.tenant_id, reply_id, world.agent, channels=channels)
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply_id,
+            channels=channels,
+        )
         assert reply.status == "pending_approval"
-        approve_reply(session, clock, world.tenant_id, reply_id, world.supervisor, send=False)
+        approve_reply(
+            session, clock, acting(session, world.supervisor, world.tenant_id), reply_id, send=False
+        )
     with session_scope(db.factory) as session:
         with pytest.raises(InvalidInputError, match="not pending approval"):
-            approve_reply(session, clock, world.tenant_id, reply_id, world.supervisor)
+            approve_reply(
+                session, clock, acting(session, world.supervisor, world.tenant_id), reply_id
+            )
         with pytest.raises(NotFoundError):
-            approve_reply(session, clock, world.tenant_id, reply_id, world.viewer + 1000)
-        with pytest.raises(InvalidInputError, match="viewer.*may not send replies"):
-            send_reply(session, clock, world.tenant_id, reply_id, world.viewer)
+            approve_reply(session, clock, forged(world.viewer + 1000, world.tenant_id), reply_id)
+        with pytest.raises(ForbiddenError, match="viewer may not do replies.write"):
+            send_reply(session, clock, acting(session, world.viewer, world.tenant_id), reply_id)
     with session_scope(db.factory) as session:
         statuses = {r.id: r.status for r in list_replies(session, world.tenant_id, conversation_id)}
     assert statuses == {reply_id: "approved", own.id: "pending_approval"}
@@ -502,13 +680,25 @@ def test_the_queue_gate_refuses_an_unapproved_reply(db: Database, clock: FrozenC
     channels, _ = recording_registry()
     with session_scope(db.factory) as session:
         conversation = make_conversation(session, world.tenant_id, "zoe")
-        reply = draft_reply(session, clock, world.tenant_id, conversation.id, world.agent, "Hi",
-                            channels=channels)  # fmt: skip
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation.id,
+            "Hi",
+            channels=channels,
+        )
         reply.status = "approved"  # forged: approved without an approver
         conversation.priority_level = "P1"
         session.flush()
         with pytest.raises(InvalidInputError, match=r"needs a supervisor's approval \(p1\)"):
-            send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+            send_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                reply.id,
+                channels=channels,
+            )
     assert outbox(db) == []
 
 
@@ -518,27 +708,73 @@ def test_visibility_follows_the_channel(db: Database, clock: FrozenClock) -> Non
     with session_scope(db.factory) as session:
         mail = make_conversation(session, world.tenant_id, "zoe@example.com", source="email")
         tweet = make_conversation(session, world.tenant_id, "zoe")
-        reply = draft_reply(session, clock, world.tenant_id, mail.id, world.agent, "Hello",
-                            channels=channels)  # fmt: skip
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            mail.id,
+            "Hello",
+            channels=channels,
+        )
         assert (reply.visibility, reply.channel) == ("private", "email")
         with pytest.raises(InvalidInputError, match="channel 'email' cannot publish public"):
-            draft_reply(session, clock, world.tenant_id, mail.id, world.agent, "Hello",
-                        visibility="public", channels=channels)  # fmt: skip
+            draft_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                mail.id,
+                "Hello",
+                visibility="public",
+                channels=channels,
+            )
         with pytest.raises(InvalidInputError, match="channel 'email' cannot publish public"):
-            edit_reply(session, clock, world.tenant_id, reply.id, world.agent,
-                       visibility="public", channels=channels)  # fmt: skip
-        dm = draft_reply(session, clock, world.tenant_id, tweet.id, world.agent, "Hello",
-                         visibility="private", channels=channels)  # fmt: skip
+            edit_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                reply.id,
+                visibility="public",
+                channels=channels,
+            )
+        dm = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            tweet.id,
+            "Hello",
+            visibility="private",
+            channels=channels,
+        )
         assert dm.visibility == "private"
         with pytest.raises(InvalidInputError, match="public or private"):
-            draft_reply(session, clock, world.tenant_id, tweet.id, world.agent, "Hello",
-                        visibility="secret", channels=channels)  # fmt: skip
+            draft_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                tweet.id,
+                "Hello",
+                visibility="secret",
+                channels=channels,
+            )
         with pytest.raises(NotFoundError, match="not in conversation"):
-            draft_reply(session, clock, world.tenant_id, tweet.id, world.agent, "Hello",
-                        in_reply_to="m-zoe@example.com-0", channels=channels)  # fmt: skip
+            draft_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                tweet.id,
+                "Hello",
+                in_reply_to="m-zoe@example.com-0",
+                channels=channels,
+            )
         with pytest.raises(InvalidInputError, match="needs some text"):
-            draft_reply(session, clock, world.tenant_id, tweet.id, world.agent, "   ",
-                        channels=channels)  # fmt: skip
+            draft_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                tweet.id,
+                "   ",
+                channels=channels,
+            )
 
 
 class FlakyChannel(RecordingChannel):
@@ -560,9 +796,21 @@ def test_a_failed_publication_is_shown_and_retried(db: Database, clock: FrozenCl
     channels = ChannelRegistry({}, flaky)
     with session_scope(db.factory) as session:
         conversation = make_conversation(session, world.tenant_id, "zoe")
-        reply = draft_reply(session, clock, world.tenant_id, conversation.id, world.agent, "Hi",
-                            channels=channels)  # fmt: skip
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation.id,
+            "Hi",
+            channels=channels,
+        )
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
         reply_id, conversation_id = reply.id, conversation.id
     assert deliver(db, clock, channels) == 0
     failed = reply_of(db, reply_id)
@@ -589,9 +837,21 @@ def test_an_e_mail_without_address_fails_for_good(db: Database, clock: FrozenClo
     channels, _ = recording_registry()
     with session_scope(db.factory) as session:
         conversation = make_conversation(session, world.tenant_id, "no-address", source="email")
-        reply = draft_reply(session, clock, world.tenant_id, conversation.id, world.agent, "Hi",
-                            channels=channels)  # fmt: skip
-        send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation.id,
+            "Hi",
+            channels=channels,
+        )
+        send_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            reply.id,
+            channels=channels,
+        )
         reply_id = reply.id
     assert deliver(db, clock, channels) == 1  # the event is done: retrying cannot help
     failed = reply_of(db, reply_id)
@@ -607,19 +867,50 @@ def test_replies_are_tenant_scoped(db: Database, clock: FrozenClock) -> None:
     channels, _ = recording_registry()
     with session_scope(db.factory) as session:
         conversation = make_conversation(session, world.tenant_id, "zoe")
-        reply = draft_reply(session, clock, world.tenant_id, conversation.id, world.agent, "Hi",
-                            channels=channels)  # fmt: skip
-        with pytest.raises(NotFoundError, match="not found in this tenant"):
-            draft_reply(session, clock, world.tenant_id, conversation.id, other.agent, "Hi",
-                        channels=channels)  # fmt: skip
+        reply = draft_reply(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            conversation.id,
+            "Hi",
+            channels=channels,
+        )
+        with pytest.raises(NotFoundError, match="tenant 'acme' not found for agent@other"):
+            draft_reply(
+                session,
+                clock,
+                forged(other.agent, world.tenant_id),
+                conversation.id,
+                "Hi",
+                channels=channels,
+            )
+        with pytest.raises(NotFoundError, match="conversations .* not found"):
+            draft_reply(
+                session,
+                clock,
+                acting(session, other.agent, other.tenant_id),
+                conversation.id,
+                "Hi",
+                channels=channels,
+            )
         with pytest.raises(NotFoundError):
-            draft_reply(session, clock, other.tenant_id, conversation.id, other.agent, "Hi",
-                        channels=channels)  # fmt: skip
-        with pytest.raises(NotFoundError):
-            send_reply(session, clock, other.tenant_id, reply.id, other.agent, channels=channels)
-        bpo = add_user(session, clock, "bpo@bpo.example", role="agent")  # serves every tenant
-        draft_reply(session, clock, other.tenant_id, make_conversation(
-            session, other.tenant_id, "max").id, bpo.id, "Hi", channels=channels)  # fmt: skip
+            send_reply(
+                session,
+                clock,
+                acting(session, other.agent, other.tenant_id),
+                reply.id,
+                channels=channels,
+            )
+        # the contact centre's agent serving both tenants acts in each
+        bpo = member(session, clock, "bpo@bpo.example", [world.tenant_id, other.tenant_id], "agent")
+        draft_reply(
+            session,
+            clock,
+            acting(session, bpo.id, other.tenant_id),
+            make_conversation(session, other.tenant_id, "max").id,
+            "Hi",
+            channels=channels,
+        )
 
 
 def test_approval_settings_are_validated(db: Database, clock: FrozenClock) -> None:
@@ -633,10 +924,16 @@ def test_approval_settings_are_validated(db: Database, clock: FrozenClock) -> No
         approval_policy({"care": {"approval": {"incident": "yes"}}})
     world = make_world(db, clock)
     with session_scope(db.factory) as session, pytest.raises(NotFoundError, match="brand 999"):
-        set_approval_policy(session, clock, world.tenant_id, world.admin,
-                            ApprovalPolicy(brands=frozenset({999})))  # fmt: skip
-    with session_scope(db.factory) as session, pytest.raises(InvalidInputError, match="agent"):
-        set_approval_policy(session, clock, world.tenant_id, world.agent, ApprovalPolicy())
+        set_approval_policy(
+            session,
+            clock,
+            acting(session, world.admin, world.tenant_id),
+            ApprovalPolicy(brands=frozenset({999})),
+        )
+    with session_scope(db.factory) as session, pytest.raises(ForbiddenError, match="agent"):
+        set_approval_policy(
+            session, clock, acting(session, world.agent, world.tenant_id), ApprovalPolicy()
+        )
 
 
 # -- moderation -----------------------------------------------------------------------------
@@ -652,23 +949,67 @@ def test_moderation_is_recorded_and_passed_to_the_channel(db: Database, clock: F
             select(Mention.id).where(Mention.conversation_id == tweet.id)).one()  # fmt: skip
         mail_mention = session.scalars(
             select(Mention.id).where(Mention.conversation_id == mail.id)).one()  # fmt: skip
-        assert moderate_mention(session, clock, world.tenant_id, tweet_mention, world.agent,
-                                "hide", channels=channels)  # fmt: skip
-        assert moderate_mention(session, clock, world.tenant_id, tweet_mention, world.agent,
-                                "label", label="spam", channels=channels)  # fmt: skip
-        assert not moderate_mention(session, clock, world.tenant_id, mail_mention, world.agent,
-                                    "label", label="billing", channels=channels)  # fmt: skip
-        with pytest.raises(InvalidInputError, match="may not delete"):
-            moderate_mention(session, clock, world.tenant_id, tweet_mention, world.agent,
-                             "delete", channels=channels)  # fmt: skip
+        assert moderate_mention(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            tweet_mention,
+            "hide",
+            channels=channels,
+        )
+        assert moderate_mention(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            tweet_mention,
+            "label",
+            label="spam",
+            channels=channels,
+        )
+        assert not moderate_mention(
+            session,
+            clock,
+            acting(session, world.agent, world.tenant_id),
+            mail_mention,
+            "label",
+            label="billing",
+            channels=channels,
+        )
+        with pytest.raises(ForbiddenError, match="may not do moderation.delete"):
+            moderate_mention(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                tweet_mention,
+                "delete",
+                channels=channels,
+            )
         with pytest.raises(InvalidInputError, match="label of 1–50"):
-            moderate_mention(session, clock, world.tenant_id, tweet_mention, world.agent,
-                             "label", channels=channels)  # fmt: skip
+            moderate_mention(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                tweet_mention,
+                "label",
+                channels=channels,
+            )
         with pytest.raises(InvalidInputError, match="one of hide, delete, label"):
-            moderate_mention(session, clock, world.tenant_id, tweet_mention, world.agent,
-                             "ban", channels=channels)  # fmt: skip
-        assert moderate_mention(session, clock, world.tenant_id, tweet_mention, world.supervisor,
-                                "delete", channels=channels)  # fmt: skip
+            moderate_mention(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                tweet_mention,
+                "ban",
+                channels=channels,
+            )
+        assert moderate_mention(
+            session,
+            clock,
+            acting(session, world.supervisor, world.tenant_id),
+            tweet_mention,
+            "delete",
+            channels=channels,
+        )
     recorded = [(e.data["action"], e.data["forwarded"], e.actor_id)
                 for e in events(db, world.tenant_id, "moderation")]  # fmt: skip
     assert recorded == [
@@ -705,9 +1046,21 @@ def _answered(
         for i, (message, answer) in enumerate(pairs):
             conversation = make_conversation(session, world.tenant_id, f"{prefix}{i}",
                                              text=message, minutes=i, **values)  # fmt: skip
-            reply = draft_reply(session, clock, world.tenant_id, conversation.id, world.agent,
-                                answer, channels=channels)  # fmt: skip
-            send_reply(session, clock, world.tenant_id, reply.id, world.agent, channels=channels)
+            reply = draft_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                conversation.id,
+                answer,
+                channels=channels,
+            )
+            send_reply(
+                session,
+                clock,
+                acting(session, world.agent, world.tenant_id),
+                reply.id,
+                channels=channels,
+            )
     deliver(db, clock, channels)
 
 
@@ -724,9 +1077,16 @@ def test_suggestions_rank_past_answers_by_similar_questions(
     ], brand_id=world.brand_id)  # fmt: skip
     _answered(db, clock, world, "x", [("remboursement ??", "OTHER BRAND ANSWER")])  # no brand
     with session_scope(db.factory) as session:
-        add_canned_reply(session, clock, world.tenant_id, world.admin, name="Refund delay",
-                         text="Hello {name}, refunds take 5 days.", lang="en",
-                         brand_id=world.brand_id, tags=["remboursement"])  # fmt: skip
+        add_canned_reply(
+            session,
+            clock,
+            acting(session, world.admin, world.tenant_id),
+            name="Refund delay",
+            text="Hello {name}, refunds take 5 days.",
+            lang="en",
+            brand_id=world.brand_id,
+            tags=["remboursement"],
+        )
         found = suggest_replies(session, world.tenant_id, "mon remboursement n'est pas arrivé",
                                 brand_id=world.brand_id, k=3)  # fmt: skip
         assert [s.source for s in found[:2]] == ["reply", "canned"]

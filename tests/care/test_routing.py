@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from clameur.care.models import AgentState, Conversation, ConversationEvent
 from clameur.care.routing import (
+    assign,
     assign_next,
     assign_pending,
     reassign,
@@ -24,11 +25,12 @@ from clameur.care.routing import (
 from clameur.care.teams import add_member, add_queue, add_team, set_agent
 from clameur.clock import FrozenClock
 from clameur.db import session_scope
-from clameur.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from clameur.errors import AlreadyExistsError, ForbiddenError, InvalidInputError, NotFoundError
 from clameur.mentions.models import Author
 from clameur.tenancy import add_user, get_brand
 from clameur.tenancy.models import AuditEntry
 from tests.conftest import Database, make_tenant
+from tests.factories import acting, forged, lead, member
 
 OPENED = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -69,11 +71,18 @@ def make_agents(
 ) -> list[int]:
     ids = []
     for name in names:
-        user = add_user(session, clock, f"{name}@bpo.example", role="agent")
-        add_member(session, clock, tenant_id, team_id, user.id)
-        set_agent(session, clock, tenant_id, user.id, skills=skills or [],
-                  languages=languages or [], capacity=capacity)  # fmt: skip
-        set_presence(session, clock, tenant_id, user.id, presence)
+        user = member(session, clock, f"{name}@bpo.example", tenant_id, "agent")
+        add_member(session, clock, lead(session, clock, tenant_id), team_id, user.id)
+        set_agent(
+            session,
+            clock,
+            lead(session, clock, tenant_id),
+            user.id,
+            skills=skills or [],
+            languages=languages or [],
+            capacity=capacity,
+        )
+        set_presence(session, clock, acting(session, user.id, tenant_id), user.id, presence)
         ids.append(user.id)
     return ids
 
@@ -84,8 +93,10 @@ def front_desk(
     """A tenant with one front team and one catch-all queue: (tenant, team, queue) ids."""
     tenant = make_tenant(db, clock, slug, {"volta": ["volta"]})
     with session_scope(db.factory) as session:
-        team = add_team(session, clock, tenant.id, "Front")
-        q = add_queue(session, clock, tenant.id, "All", team_id=team.id, **queue)
+        team = add_team(session, clock, lead(session, clock, tenant.id), "Front")
+        q = add_queue(
+            session, clock, lead(session, clock, tenant.id), "All", team_id=team.id, **queue
+        )
         return tenant.id, team.id, q.id
 
 
@@ -111,14 +122,38 @@ def test_route_takes_the_first_matching_queue_by_position(db: Database, clock: F
     tenant = make_tenant(db, clock, "acme", {"volta": ["volta"], "nova": ["nova"]})
     with session_scope(db.factory) as session:
         nova = get_brand(session, tenant.id, "nova")
-        team = add_team(session, clock, tenant.id, "Front")
-        catch_all = add_queue(session, clock, tenant.id, "Rest", team_id=team.id, position=50)
-        urgent = add_queue(session, clock, tenant.id, "Urgent", team_id=team.id, position=1,
-                           min_level="P2")  # fmt: skip
-        french = add_queue(session, clock, tenant.id, "French", team_id=team.id, position=2,
-                           languages=["fr-FR"])  # fmt: skip
-        nova_mail = add_queue(session, clock, tenant.id, "Nova mail", team_id=team.id,
-                              position=3, brand_ids=[nova.id], sources=["email"])  # fmt: skip
+        team = add_team(session, clock, lead(session, clock, tenant.id), "Front")
+        catch_all = add_queue(
+            session, clock, lead(session, clock, tenant.id), "Rest", team_id=team.id, position=50
+        )
+        urgent = add_queue(
+            session,
+            clock,
+            lead(session, clock, tenant.id),
+            "Urgent",
+            team_id=team.id,
+            position=1,
+            min_level="P2",
+        )
+        french = add_queue(
+            session,
+            clock,
+            lead(session, clock, tenant.id),
+            "French",
+            team_id=team.id,
+            position=2,
+            languages=["fr-FR"],
+        )
+        nova_mail = add_queue(
+            session,
+            clock,
+            lead(session, clock, tenant.id),
+            "Nova mail",
+            team_id=team.id,
+            position=3,
+            brand_ids=[nova.id],
+            sources=["email"],
+        )
         p1 = make_conversation(session, tenant.id, "a", priority_level="P1", lang="fr")
         p2 = make_conversation(session, tenant.id, "b", priority_level="P2")
         fr = make_conversation(session, tenant.id, "c", lang="fr")
@@ -140,9 +175,15 @@ def test_route_pending_routes_unrouted_open_conversations_and_leaves_unmatched(
 ) -> None:
     tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
     with session_scope(db.factory) as session:
-        team = add_team(session, clock, tenant.id, "Front")
-        english = add_queue(session, clock, tenant.id, "English", team_id=team.id,
-                            languages=["en"])  # fmt: skip
+        team = add_team(session, clock, lead(session, clock, tenant.id), "Front")
+        english = add_queue(
+            session,
+            clock,
+            lead(session, clock, tenant.id),
+            "English",
+            team_id=team.id,
+            languages=["en"],
+        )
         en = make_conversation(session, tenant.id, "a")
         de = make_conversation(session, tenant.id, "b", lang="de")
         closed = make_conversation(session, tenant.id, "c", status="closed")
@@ -198,9 +239,9 @@ def test_round_robin_gives_the_next_one_to_the_agent_idle_longest(
         assert got == agents + agents
         # a supervisor's assignment counts too: ann just got one, so bob is the idlest
         clock.advance(timedelta(minutes=1))
-        supervisor = add_user(session, clock, "sup@bpo.example", role="supervisor")
+        supervisor = member(session, clock, "sup@bpo.example", tenant_id, "supervisor")
         extra = make_conversation(session, tenant_id, "x", queue_id=None)
-        reassign(session, clock, tenant_id, extra.id, agents[0], supervisor.id)
+        reassign(session, clock, acting(session, supervisor.id, tenant_id), extra.id, agents[0])
         clock.advance(timedelta(minutes=1))
         make_conversation(session, tenant_id, "y", queue_id=queue_id)
         assert [a.user_id for a in assign_next(session, clock, tenant_id, queue_id)] == [agents[1]]
@@ -238,7 +279,8 @@ def test_capacity_counts_the_agents_work_in_every_tenant(db: Database, clock: Fr
     b_id, b_team, b_queue = front_desk(db, clock, "beta")
     with session_scope(db.factory) as session:
         (ann,) = make_agents(session, clock, a_id, a_team, ["ann"], capacity=3)
-        add_member(session, clock, b_id, b_team, ann)
+        member(session, clock, "ann@bpo.example", b_id, "agent")  # she serves beta too
+        add_member(session, clock, lead(session, clock, b_id), b_team, ann)
         for n in range(2):
             make_conversation(session, a_id, f"a{n}", queue_id=a_queue)
             make_conversation(session, b_id, f"b{n}", queue_id=b_queue)
@@ -263,14 +305,14 @@ def test_offline_and_away_agents_get_nothing_and_give_back_unanswered_work(
         answered.first_response_at = answered.last_agent_at = clock.now()
 
         clock.advance(timedelta(minutes=5))
-        given_back = set_presence(session, clock, tenant_id, ann, "away")
+        given_back = set_presence(session, clock, acting(session, ann, tenant_id), ann, "away")
         assert sorted(given_back) == ids[1:]
         assert assignees(session, tenant_id) == {ids[0]: ann, ids[1]: None, ids[2]: None}
         unassigned = events(session, tenant_id, "unassign")
         assert [e.data["from"] for e in unassigned] == [ann, ann]
         assert assign_pending(session, clock, tenant_id) == []  # nobody online
 
-        set_presence(session, clock, tenant_id, bob, "online")
+        set_presence(session, clock, acting(session, bob, tenant_id), bob, "online")
         done = assign_pending(session, clock, tenant_id)
         assert {a.conversation_id: a.user_id for a in done} == {ids[1]: bob, ids[2]: bob}
         state = session.get(AgentState, cat)
@@ -332,35 +374,79 @@ def test_supervisor_override_ignores_capacity_and_agents_are_refused(
     tenant_id, team_id, queue_id = front_desk(db, clock)
     with session_scope(db.factory) as session:
         ann, bob = make_agents(session, clock, tenant_id, team_id, ["ann", "bob"], capacity=1)
-        set_presence(session, clock, tenant_id, bob, "offline")
-        supervisor = add_user(session, clock, "sup@bpo.example", role="supervisor")
-        viewer = add_user(session, clock, "view@client.example", role="viewer",
-                          tenant_id=tenant_id)  # fmt: skip
+        set_presence(session, clock, acting(session, bob, tenant_id), bob, "offline")
+        supervisor = member(session, clock, "sup@bpo.example", tenant_id, "supervisor")
+        viewer = member(session, clock, "view@client.example", tenant_id, "viewer")
         first = make_conversation(session, tenant_id, "a", queue_id=queue_id)
         second = make_conversation(session, tenant_id, "b", queue_id=queue_id, minutes=1)
         assert [a.user_id for a in assign_next(session, clock, tenant_id, queue_id)] == [ann]
         assert first.assignee_id == ann
         assert second.assignee_id is None
 
-        with pytest.raises(InvalidInputError, match="supervisor"):
-            reassign(session, clock, tenant_id, second.id, ann, ann)
+        with pytest.raises(ForbiddenError, match="agent may not do conversations.assign_others"):
+            reassign(session, clock, acting(session, ann, tenant_id), second.id, ann)
         with pytest.raises(InvalidInputError, match="viewer"):
-            reassign(session, clock, tenant_id, second.id, viewer.id, supervisor.id)
+            reassign(
+                session, clock, acting(session, supervisor.id, tenant_id), second.id, viewer.id
+            )
         assert second.assignee_id is None
 
-        reassign(session, clock, tenant_id, second.id, ann, supervisor.id)  # ann is full
-        reassign(session, clock, tenant_id, first.id, bob, supervisor.id)  # bob is offline
+        reassign(
+            session, clock, acting(session, supervisor.id, tenant_id), second.id, ann
+        )  # ann is full
+        reassign(
+            session, clock, acting(session, supervisor.id, tenant_id), first.id, bob
+        )  # bob is offline
         assert (first.assignee_id, second.assignee_id) == (bob, ann)
         moves = events(session, tenant_id, "assign")[-2:]
         assert [(e.actor_id, e.data["to"], e.data["from"], e.data["override"]) for e in moves] == [
             (supervisor.id, ann, None, True), (supervisor.id, bob, ann, True)
         ]  # fmt: skip
-        reassign(session, clock, tenant_id, first.id, None, supervisor.id)  # back to the queue
+        reassign(
+            session, clock, acting(session, supervisor.id, tenant_id), first.id, None
+        )  # back to the queue
         assert first.assignee_id is None
         assert events(session, tenant_id, "unassign")[-1].actor_id == supervisor.id
         first.status = "closed"
         with pytest.raises(InvalidInputError, match="closed"):
-            reassign(session, clock, tenant_id, first.id, ann, supervisor.id)
+            reassign(session, clock, acting(session, supervisor.id, tenant_id), first.id, ann)
+
+
+def test_agents_assign_to_themselves_and_supervisors_to_anyone(
+    db: Database, clock: FrozenClock
+) -> None:
+    tenant_id, team_id, queue_id = front_desk(db, clock)
+    with session_scope(db.factory) as session:
+        ann, bob = make_agents(session, clock, tenant_id, team_id, ["ann", "bob"], capacity=1)
+        viewer = member(session, clock, "view@client.example", tenant_id, "viewer")
+        outsider = add_user(session, clock, "out@bpo.example")  # no role in any tenant
+        as_ann, as_bob = acting(session, ann, tenant_id), acting(session, bob, tenant_id)
+        sup = lead(session, clock, tenant_id)
+        first = make_conversation(session, tenant_id, "a", queue_id=queue_id)
+        second = make_conversation(session, tenant_id, "b", queue_id=queue_id)
+
+        assign(session, clock, as_ann, first.id, ann)  # "assign to me", whatever her capacity
+        assign(session, clock, as_ann, second.id, ann)
+        assert (first.assignee_id, second.assignee_id) == (ann, ann)
+        with pytest.raises(ForbiddenError, match="conversations.assign_others"):
+            assign(session, clock, as_bob, first.id, bob)  # taking it from ann
+        with pytest.raises(ForbiddenError, match="conversations.assign_others"):
+            assign(session, clock, as_ann, first.id, bob)  # giving it to someone else
+        with pytest.raises(ForbiddenError, match="conversations.assign"):
+            assign(session, clock, acting(session, viewer.id, tenant_id), first.id, viewer.id)
+        assign(session, clock, as_ann, second.id, None)  # she gives one back
+        assert second.assignee_id is None
+        assign(session, clock, sup, first.id, bob)
+        assert first.assignee_id == bob
+        with pytest.raises(InvalidInputError, match="viewer"):
+            assign(session, clock, sup, first.id, viewer.id)
+        with pytest.raises(NotFoundError, match="to_user_id"):
+            assign(session, clock, sup, first.id, outsider.id)
+        moves = [
+            (e.actor_id, e.data["to"], e.data["by"]) for e in events(session, tenant_id, "assign")
+        ]
+        assert moves == [(ann, ann, "self"), (ann, ann, "self"), (sup.user_id, bob, "supervisor")]
+        assert events(session, tenant_id, "unassign")[-1].actor_id == ann
 
 
 def test_nothing_crosses_tenants(db: Database, clock: FrozenClock) -> None:
@@ -368,18 +454,21 @@ def test_nothing_crosses_tenants(db: Database, clock: FrozenClock) -> None:
     b_id, b_team, b_queue = front_desk(db, clock, "beta")
     with session_scope(db.factory) as session:
         (ann,) = make_agents(session, clock, a_id, a_team, ["ann"])
-        client_agent = add_user(session, clock, "agent@beta.example", role="agent",
-                                tenant_id=b_id)  # fmt: skip
-        supervisor = add_user(session, clock, "sup@bpo.example", role="supervisor")
+        client_agent = member(session, clock, "agent@beta.example", b_id, "agent")
+        supervisor = member(session, clock, "sup@bpo.example", a_id, "supervisor")
         theirs = make_conversation(session, b_id, "b", queue_id=b_queue)
         with pytest.raises(NotFoundError):
             assign_next(session, clock, a_id, b_queue)
         with pytest.raises(NotFoundError):
-            reassign(session, clock, a_id, theirs.id, ann, supervisor.id)
+            reassign(session, clock, acting(session, supervisor.id, a_id), theirs.id, ann)
+        with pytest.raises(NotFoundError):  # alpha's supervisor is nobody in beta
+            reassign(session, clock, forged(supervisor.id, b_id), theirs.id, client_agent.id)
+        with pytest.raises(NotFoundError):  # ann serves alpha only: not a target in beta
+            reassign(session, clock, lead(session, clock, b_id), theirs.id, ann)
         with pytest.raises(NotFoundError):
-            add_member(session, clock, a_id, a_team, client_agent.id)
+            add_member(session, clock, lead(session, clock, a_id), a_team, client_agent.id)
         with pytest.raises(NotFoundError):
-            add_member(session, clock, a_id, b_team, ann)
+            add_member(session, clock, lead(session, clock, a_id), b_team, ann)
         assert assign_pending(session, clock, a_id) == []
         assert theirs.assignee_id is None
 
@@ -389,32 +478,69 @@ def test_teams_and_queues_are_checked(db: Database, clock: FrozenClock) -> None:
     other = make_tenant(db, clock, "other", {"nova": ["nova"]})
     with session_scope(db.factory) as session:
         nova = get_brand(session, other.id, "nova")
-        front = add_team(session, clock, tenant.id, "Front")
+        front = add_team(session, clock, lead(session, clock, tenant.id), "Front")
         with pytest.raises(AlreadyExistsError):
-            add_team(session, clock, tenant.id, "Front")
+            add_team(session, clock, lead(session, clock, tenant.id), "Front")
         with pytest.raises(InvalidInputError, match="sla_minutes"):
-            add_team(session, clock, tenant.id, "Billing", kind="back_office")
+            add_team(session, clock, lead(session, clock, tenant.id), "Billing", kind="back_office")
         with pytest.raises(InvalidInputError, match="kind"):
-            add_team(session, clock, tenant.id, "X", kind="middle")
-        billing = add_team(session, clock, tenant.id, "Billing", kind="back_office",
-                           sla_minutes=240, required_fields=["Invoice_number"])  # fmt: skip
+            add_team(session, clock, lead(session, clock, tenant.id), "X", kind="middle")
+        billing = add_team(
+            session,
+            clock,
+            lead(session, clock, tenant.id),
+            "Billing",
+            kind="back_office",
+            sla_minutes=240,
+            required_fields=["Invoice_number"],
+        )
         assert billing.settings == {"sla_minutes": 240, "required_fields": ["invoice_number"]}
         with pytest.raises(InvalidInputError, match="back-office"):
-            add_queue(session, clock, tenant.id, "Q", team_id=billing.id)
+            add_queue(session, clock, lead(session, clock, tenant.id), "Q", team_id=billing.id)
         with pytest.raises(InvalidInputError, match="min_level"):
-            add_queue(session, clock, tenant.id, "Q", team_id=front.id, min_level="P9")
+            add_queue(
+                session,
+                clock,
+                lead(session, clock, tenant.id),
+                "Q",
+                team_id=front.id,
+                min_level="P9",
+            )
         with pytest.raises(InvalidInputError, match="sources"):
-            add_queue(session, clock, tenant.id, "Q", team_id=front.id, sources=["fax"])
+            add_queue(
+                session,
+                clock,
+                lead(session, clock, tenant.id),
+                "Q",
+                team_id=front.id,
+                sources=["fax"],
+            )
         with pytest.raises(NotFoundError, match="brand"):
-            add_queue(session, clock, tenant.id, "Q", team_id=front.id, brand_ids=[nova.id])
-        viewer = add_user(session, clock, "v@acme.example", role="viewer", tenant_id=tenant.id)
+            add_queue(
+                session,
+                clock,
+                lead(session, clock, tenant.id),
+                "Q",
+                team_id=front.id,
+                brand_ids=[nova.id],
+            )
+        viewer = member(session, clock, "v@acme.example", tenant.id, "viewer")
         with pytest.raises(InvalidInputError, match="viewer"):
-            add_member(session, clock, tenant.id, front.id, viewer.id)
-        agent = add_user(session, clock, "a@bpo.example", role="agent")
+            add_member(session, clock, lead(session, clock, tenant.id), front.id, viewer.id)
+        agent = member(session, clock, "a@bpo.example", tenant.id, "agent")
+        with pytest.raises(ForbiddenError, match="agent may not do teams.manage"):
+            set_agent(session, clock, acting(session, agent.id, tenant.id), agent.id, capacity=9)
         with pytest.raises(InvalidInputError, match="capacity"):
-            set_agent(session, clock, tenant.id, agent.id, capacity=-1)
-        state = set_agent(session, clock, tenant.id, agent.id, skills=["Billing", "billing"],
-                          languages=["pt-BR"], capacity=3)  # fmt: skip
+            set_agent(session, clock, lead(session, clock, tenant.id), agent.id, capacity=-1)
+        state = set_agent(
+            session,
+            clock,
+            lead(session, clock, tenant.id),
+            agent.id,
+            skills=["Billing", "billing"],
+            languages=["pt-BR"],
+            capacity=3,
+        )
         assert (state.skills, state.languages, state.presence) == (["billing"], ["pt"], "offline")
         actions = session.scalars(
             select(AuditEntry.action).where(AuditEntry.tenant_id == tenant.id)
@@ -429,12 +555,19 @@ def test_teams_and_queues_are_checked(db: Database, clock: FrozenClock) -> None:
 def test_concurrent_dispatchers_never_double_assign(db: Database, clock: FrozenClock) -> None:
     tenant_id, team_id, queue_id = front_desk(db, clock)
     with session_scope(db.factory) as session:
-        team2 = add_team(session, clock, tenant_id, "Second")
-        add_queue(session, clock, tenant_id, "Second", team_id=team2.id, position=200)
+        team2 = add_team(session, clock, lead(session, clock, tenant_id), "Second")
+        add_queue(
+            session,
+            clock,
+            lead(session, clock, tenant_id),
+            "Second",
+            team_id=team2.id,
+            position=200,
+        )
         agents = make_agents(session, clock, tenant_id, team_id, ["a1", "a2", "a3", "a4"],
                              capacity=5)  # fmt: skip
         for agent in agents[:2]:  # two agents work both teams' queues
-            add_member(session, clock, tenant_id, team2.id, agent)
+            add_member(session, clock, lead(session, clock, tenant_id), team2.id, agent)
         for n in range(60):
             make_conversation(session, tenant_id, f"c{n}", queue_id=queue_id, minutes=n)
     workers = 6

@@ -31,9 +31,10 @@ from clameur.db import session_scope
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.mentions.models import Author
 from clameur.pipeline import OutboxEvent, relay
-from clameur.tenancy import Tenant, add_user
+from clameur.tenancy import Tenant
 from clameur.tenancy.models import AuditEntry
 from tests.conftest import Database, make_tenant
+from tests.factories import member
 from tests.smtp import Mailbox
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -407,11 +408,12 @@ def test_warning_then_breach_escalates_and_mails_the_supervisors(
         tenant = session.get(Tenant, acme.id)
         assert tenant is not None
         tenant.settings = {"care": {"breach_queue_id": escalations.id}}
-        add_user(session, clock, "sup@acme.example", role="supervisor", tenant_id=acme.id)
-        add_user(session, clock, "lead@bpo.example", role="supervisor")  # the BPO's
-        add_user(session, clock, "agent@acme.example", role="agent", tenant_id=acme.id)
-        add_user(session, clock, "sup@globex.example", role="supervisor", tenant_id=globex.id)
-        gone = add_user(session, clock, "old@acme.example", role="supervisor", tenant_id=acme.id)
+        member(session, clock, "sup@acme.example", acme.id, "supervisor")
+        member(session, clock, "lead@bpo.example", [acme.id, globex.id], "supervisor")  # BPO's
+        member(session, clock, "agent@acme.example", acme.id, "agent")
+        member(session, clock, "sup@globex.example", globex.id, "supervisor")
+        member(session, clock, "agent@acme.example", globex.id, "supervisor")  # not in acme
+        gone = member(session, clock, "old@acme.example", acme.id, "supervisor")
         gone.active = False
         for tenant_id in (acme.id, globex.id):
             set_policy(session, tenant_id, first_response_minutes=60, warn_percent=75)

@@ -9,13 +9,21 @@ import pytest
 from sqlalchemy import select
 
 from clameur.care.models import ConversationEvent, Survey
-from clameur.care.surveys import answer, make_token, read_token, send_survey
+from clameur.care.surveys import (
+    answer,
+    make_token,
+    read_token,
+    send_survey,
+    send_survey_automatically,
+)
 from clameur.clock import FrozenClock
 from clameur.config import Settings
 from clameur.db import session_scope
 from clameur.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from clameur.tenancy import get_user
 from tests.care.test_replies import make_conversation, make_world
 from tests.conftest import Database
+from tests.factories import acting
 
 SETTINGS = Settings(survey_secret="s3cret-for-tests", survey_ttl_days=7,
                     public_base_url="https://care.example.com/")  # fmt: skip
@@ -31,7 +39,10 @@ def _resolved(db: Database, clock: FrozenClock, status: str = "resolved") -> tup
 def test_a_survey_is_answered_once(db: Database, clock: FrozenClock) -> None:
     tenant_id, conversation_id = _resolved(db, clock)
     with session_scope(db.factory) as session:
-        link = send_survey(session, clock, SETTINGS, tenant_id, conversation_id, "csat")
+        agent = get_user(session, "agent@acme.example").id
+        link = send_survey(
+            session, clock, SETTINGS, acting(session, agent, tenant_id), conversation_id, "csat"
+        )
     assert link.url == f"https://care.example.com/survey/{link.token}"
     assert link.expires_at == clock.now() + timedelta(days=7)
     clock.advance(timedelta(days=2))
@@ -45,20 +56,26 @@ def test_a_survey_is_answered_once(db: Database, clock: FrozenClock) -> None:
         stored = session.get(Survey, link.survey_id)
         assert stored is not None
         assert (stored.score, stored.comment) == (4, "Quick and kind.")
-        kinds = session.scalars(
-            select(ConversationEvent.kind).where(ConversationEvent.kind.like("survey%"))
+        kinds = session.execute(
+            select(ConversationEvent.kind, ConversationEvent.actor_id).where(
+                ConversationEvent.kind.like("survey%")
+            )
         ).all()
-        assert kinds == ["survey_sent", "survey_answer"]
+        assert [tuple(k) for k in kinds] == [("survey_sent", agent), ("survey_answer", None)]
         with pytest.raises(AlreadyExistsError, match="already answered its csat survey"):
-            send_survey(session, clock, SETTINGS, tenant_id, conversation_id, "csat")
+            send_survey_automatically(session, clock, SETTINGS, tenant_id, conversation_id, "csat")
 
 
 def test_asking_again_before_an_answer_reuses_the_survey(db: Database, clock: FrozenClock) -> None:
     tenant_id, conversation_id = _resolved(db, clock, "closed")
     with session_scope(db.factory) as session:
-        first = send_survey(session, clock, SETTINGS, tenant_id, conversation_id, "nps")
+        first = send_survey_automatically(
+            session, clock, SETTINGS, tenant_id, conversation_id, "nps"
+        )
         clock.advance(timedelta(days=1))
-        second = send_survey(session, clock, SETTINGS, tenant_id, conversation_id, "nps")
+        second = send_survey_automatically(
+            session, clock, SETTINGS, tenant_id, conversation_id, "nps"
+        )
         assert second.survey_id == first.survey_id
         assert second.token != first.token
         assert session.scalars(select(Survey.id)).all() == [first.survey_id]
@@ -73,7 +90,9 @@ def _flip(text: str, at: int) -> str:
 def test_tampered_tokens_are_refused(db: Database, clock: FrozenClock) -> None:
     tenant_id, conversation_id = _resolved(db, clock)
     with session_scope(db.factory) as session:
-        link = send_survey(session, clock, SETTINGS, tenant_id, conversation_id, "csat")
+        link = send_survey_automatically(
+            session, clock, SETTINGS, tenant_id, conversation_id, "csat"
+        )
     survey_id, expiry, signature = link.token.split(".")
     forged = [
         f"{int(survey_id) + 1}.{expiry}.{signature}",  # another survey
@@ -107,7 +126,9 @@ def test_tampered_tokens_are_refused(db: Database, clock: FrozenClock) -> None:
 def test_expired_tokens_are_refused(db: Database, clock: FrozenClock) -> None:
     tenant_id, conversation_id = _resolved(db, clock)
     with session_scope(db.factory) as session:
-        link = send_survey(session, clock, SETTINGS, tenant_id, conversation_id, "csat")
+        link = send_survey_automatically(
+            session, clock, SETTINGS, tenant_id, conversation_id, "csat"
+        )
     clock.advance(timedelta(days=7))
     with session_scope(db.factory) as session, pytest.raises(InvalidInputError, match="expired"):
         answer(session, clock, SETTINGS, link.token, 5)
@@ -124,7 +145,7 @@ def test_scores_out_of_range_are_refused(
 ) -> None:
     tenant_id, conversation_id = _resolved(db, clock)
     with session_scope(db.factory) as session:
-        link = send_survey(session, clock, SETTINGS, tenant_id, conversation_id, kind)
+        link = send_survey_automatically(session, clock, SETTINGS, tenant_id, conversation_id, kind)
     with session_scope(db.factory) as session, pytest.raises(InvalidInputError, match="score"):
         answer(session, clock, SETTINGS, link.token, score)  # type: ignore[arg-type]
 
@@ -133,14 +154,17 @@ def test_surveys_follow_resolution_and_need_a_secret(db: Database, clock: Frozen
     tenant_id, conversation_id = _resolved(db, clock, "open")
     with session_scope(db.factory) as session:
         with pytest.raises(InvalidInputError, match="is open: a survey follows resolution"):
-            send_survey(session, clock, SETTINGS, tenant_id, conversation_id, "csat")
+            send_survey_automatically(session, clock, SETTINGS, tenant_id, conversation_id, "csat")
         with pytest.raises(InvalidInputError, match="csat or nps"):
-            send_survey(session, clock, SETTINGS, tenant_id, conversation_id, "ces")
+            send_survey_automatically(session, clock, SETTINGS, tenant_id, conversation_id, "ces")
         with pytest.raises(InvalidInputError, match="CLAMEUR_SURVEY_SECRET"):
-            send_survey(session, clock, Settings(survey_secret=""), tenant_id, conversation_id,
-                        "csat")  # fmt: skip
+            send_survey_automatically(
+                session, clock, Settings(survey_secret=""), tenant_id, conversation_id, "csat"
+            )
         with pytest.raises(NotFoundError):
-            send_survey(session, clock, SETTINGS, tenant_id + 1, conversation_id, "csat")
+            send_survey_automatically(
+                session, clock, SETTINGS, tenant_id + 1, conversation_id, "csat"
+            )
         # a genuine token for a survey that does not exist
         token = make_token(SETTINGS, 424242, clock.now() + timedelta(days=1))
         with pytest.raises(NotFoundError):

@@ -21,6 +21,7 @@ from clameur.reports import stats
 from clameur.tenancy import add_user
 from clameur.tenancy.models import AuditEntry
 from tests.conftest import Database, make_tenant
+from tests.factories import acting, lead, member
 
 AT = datetime(2030, 3, 6, 9, 30, tzinfo=UTC)
 WALL = datetime(2031, 1, 1, tzinfo=UTC)
@@ -128,12 +129,12 @@ def test_contacts_merge_and_split_keep_every_conversation(db: Database) -> None:
     )
     assert len({julie_tw, julie_fb, bob}) == 3  # one contact per new author
     with session_scope(db.factory) as session:
-        agent = add_user(session, FrozenClock(WALL), "anna@bpo.example", role="agent")
+        agent = member(session, FrozenClock(WALL), "anna@bpo.example", tenant_id, "agent")
         suggested = contacts.suggestions(session, tenant_id, julie_tw)
         assert [(s.other_id, s.reason.startswith("same handle")) for s in suggested] == [
             (julie_fb, True)
         ]
-        contacts.merge(session, tenant_id, julie_tw, julie_fb, actor_id=agent.id, at=WALL)
+        contacts.merge(session, acting(session, agent.id, tenant_id), julie_tw, julie_fb, at=WALL)
         merged = contacts.history(session, tenant_id, julie_tw)
         assert {i["source"] for i in merged["identities"]} == {"twitter", "facebook"}
         assert len(merged["conversations"]) == 2
@@ -141,16 +142,22 @@ def test_contacts_merge_and_split_keep_every_conversation(db: Database) -> None:
             "c0", "c1",
         }  # fmt: skip
         with pytest.raises(InvalidInputError, match="itself"):
-            contacts.merge(session, tenant_id, julie_tw, julie_tw, actor_id=agent.id, at=WALL)
+            contacts.merge(
+                session, acting(session, agent.id, tenant_id), julie_tw, julie_tw, at=WALL
+            )
         facebook = [i["author_id"] for i in merged["identities"] if i["source"] == "facebook"]
-        fresh = contacts.split(session, tenant_id, julie_tw, facebook, actor_id=agent.id, at=WALL)
+        fresh = contacts.split(
+            session, acting(session, agent.id, tenant_id), julie_tw, facebook, at=WALL
+        )
         moved = contacts.history(session, tenant_id, fresh.id)["conversations"]
         assert [c["mentions"][0]["external_id"] for c in moved] == ["c1"]
         assert len(contacts.history(session, tenant_id, julie_tw)["conversations"]) == 1
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
         assert actions == ["contact.merge", "contact.split"]
         with pytest.raises(InvalidInputError, match="not identities"):
-            contacts.split(session, tenant_id, julie_tw, [bob * 1000], actor_id=None, at=WALL)
+            contacts.split(
+                session, acting(session, agent.id, tenant_id), julie_tw, [bob * 1000], at=WALL
+            )
 
 
 def test_statuses_tags_and_notes_are_on_the_timeline(db: Database) -> None:
@@ -162,34 +169,62 @@ def test_statuses_tags_and_notes_are_on_the_timeline(db: Database) -> None:
         assert tenant is not None
         tenant.settings = {"care": {"statuses": {"awaiting refund": "pending"}}}
         clock = FrozenClock(WALL)
-        anna = add_user(session, clock, "anna@bpo.example", role="agent")
-        add_user(session, clock, "sam.lead@bpo.example", role="supervisor")
+        anna = member(session, clock, "anna@bpo.example", tenant_id, "agent")
+        member(session, clock, "sam.lead@bpo.example", tenant_id, "supervisor")
+        add_user(session, clock, "max@bpo.example")  # a colleague, but of no role here
         conversation_id = session.scalars(
             select(Conversation.id).where(Conversation.tenant_id == tenant_id)
         ).first()
         assert conversation_id is not None
         c = conversations.set_status(
-            session, tenant_id, conversation_id, "awaiting refund", actor_id=anna.id, at=WALL
+            session,
+            acting(session, anna.id, tenant_id),
+            conversation_id,
+            "awaiting refund",
+            at=WALL,
         )
         assert (c.status, c.custom_status) == ("pending", "awaiting refund")
         with pytest.raises(InvalidInputError, match="unknown status"):
             conversations.set_status(
-                session, tenant_id, conversation_id, "zzz", actor_id=anna.id, at=WALL
+                session, acting(session, anna.id, tenant_id), conversation_id, "zzz", at=WALL
             )
-        conversations.tag(session, tenant_id, conversation_id, add=["billing", "refund"],
-                          actor_id=anna.id, at=WALL)  # fmt: skip
-        conversations.tag(session, tenant_id, conversation_id, remove=["refund"],
-                          actor_id=anna.id, at=WALL)  # fmt: skip
+        conversations.tag(
+            session,
+            acting(session, anna.id, tenant_id),
+            conversation_id,
+            add=["billing", "refund"],
+            at=WALL,
+        )
+        conversations.tag(
+            session,
+            acting(session, anna.id, tenant_id),
+            conversation_id,
+            remove=["refund"],
+            at=WALL,
+        )
         note = conversations.add_note(
-            session, tenant_id, conversation_id, "@sam.lead can we refund twice?",
-            actor_id=anna.id, at=WALL,
-        )  # fmt: skip
+            session,
+            acting(session, anna.id, tenant_id),
+            conversation_id,
+            "@sam.lead can we refund twice?",
+            at=WALL,
+        )
         assert len(note.data["mentions"]) == 1
+        with pytest.raises(InvalidInputError, match="no colleague named @max$"):
+            conversations.add_note(
+                session, acting(session, anna.id, tenant_id), conversation_id, "@max?", at=WALL
+            )
         with pytest.raises(InvalidInputError, match="@nobody"):
-            conversations.add_note(session, tenant_id, conversation_id, "ask @nobody",
-                                   actor_id=anna.id, at=WALL)  # fmt: skip
-        c = conversations.set_status(session, tenant_id, conversation_id, "resolved",
-                                     actor_id=anna.id, at=WALL)  # fmt: skip
+            conversations.add_note(
+                session,
+                acting(session, anna.id, tenant_id),
+                conversation_id,
+                "ask @nobody",
+                at=WALL,
+            )
+        c = conversations.set_status(
+            session, acting(session, anna.id, tenant_id), conversation_id, "resolved", at=WALL
+        )
         assert c.tags == ["billing"]
         assert c.resolved_at == WALL
         kinds = [e.kind for e in conversations.timeline(session, tenant_id, conversation_id)]
@@ -205,11 +240,24 @@ def test_new_conversations_are_routed_to_their_queue_by_the_pipeline(db: Databas
     clock = FrozenClock(WALL)
     tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
     with session_scope(db.factory) as session:
-        team = teams.add_team(session, clock, tenant.id, "Front FR")
-        twitter = teams.add_queue(session, clock, tenant.id, "Twitter", team_id=team.id,
-                                  position=1, sources=["twitter"])  # fmt: skip
-        rest = teams.add_queue(session, clock, tenant.id, "Everything else", team_id=team.id,
-                               position=2)  # fmt: skip
+        team = teams.add_team(session, clock, lead(session, clock, tenant.id), "Front FR")
+        twitter = teams.add_queue(
+            session,
+            clock,
+            lead(session, clock, tenant.id),
+            "Twitter",
+            team_id=team.id,
+            position=1,
+            sources=["twitter"],
+        )
+        rest = teams.add_queue(
+            session,
+            clock,
+            lead(session, clock, tenant.id),
+            "Everything else",
+            team_id=team.id,
+            position=2,
+        )
         queues = {"twitter": twitter.id, "forum": rest.id}
     records = [
         {"source": source, "external_id": f"q{n}", "author": {"handle": f"u{n}"},
