@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from clameur.clock import Clock
+from clameur.errors import InvalidInputError
 from clameur.tenancy.models import ApiToken, AuditEntry
 from clameur.tenancy.policy import authorize
 from clameur.tenancy.principal import Principal
@@ -103,6 +104,16 @@ def _tag_audit(session: Session, principal: Principal) -> None:
     event.listen(session, "before_flush", before_flush)
 
 
+async def _no_nul(request: Request) -> None:
+    """NUL characters are refused anywhere in the request (PostgreSQL cannot store them in
+    text, and no legitimate query, name or message holds one)."""
+    if "%00" in request.url.path or "%00" in request.url.query or "\x00" in request.url.path:
+        raise InvalidInputError("NUL characters are not accepted", where="request")
+    body = await request.body()
+    if b"\x00" in body or b"\\u0000" in body:
+        raise InvalidInputError("NUL characters are not accepted", where="body")
+
+
 @cache
 def _authorizer(action: str | None) -> Callable[..., Principal]:
     def check(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Principal:
@@ -128,6 +139,7 @@ def operation(action: str | None, *codes: int, **extra: Any) -> dict[str, Any]:
             Depends(bearer),
             Depends(session_cookie),
             Depends(_authorizer(action)),
+            Depends(_no_nul),
         ],
         "responses": responses,
         "openapi_extra": openapi_extra,

@@ -16,7 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from clameur.care.models import STATUSES, Conversation
@@ -87,7 +88,7 @@ def _conditions(session: Session, filters: Filters) -> list[Any]:
         found.append(c.brand_id == filters.brand_id)
     if filters.tag is not None:
         if session.get_bind().dialect.name == "postgresql":
-            found.append(c.tags.contains([filters.tag]))
+            found.append(type_coerce(c.tags, JSONB).contains([filters.tag]))
         else:
             each = func.json_each(c.tags).table_valued("value")
             found.append(exists(select(1).select_from(each).where(each.c.value == filters.tag)))
