@@ -73,6 +73,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "newer": "← plus récentes",
         "older": "plus anciennes →",
         "page": "page",
+        "followers": "abonnés",
+        "view_on": "voir sur",
+        "reply": "réponse",
+        "edited": "modifiée",
+        "verified": "compte vérifié",
     },
     "en": {
         "tagline": "Community Management Center",
@@ -119,6 +124,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "newer": "← newer",
         "older": "older →",
         "page": "page",
+        "followers": "followers",
+        "view_on": "view on",
+        "reply": "reply",
+        "edited": "edited",
+        "verified": "verified account",
     },
 }
 """A small catalogue (French first); Babel catalogues replace it with the full pages."""
