@@ -45,7 +45,7 @@ from clameur.care.inbox import inbox
 from clameur.care.models import OPEN_STATUSES, Conversation, Incident, Queue
 from clameur.db import create_engine_for, make_session_factory, upgrade
 from clameur.mentions.models import Author, Mention
-from clameur.tenancy.models import Brand, Tenant, User
+from clameur.tenancy.models import Brand, Membership, Tenant, User
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_inbox"
@@ -209,10 +209,28 @@ class Builder:
             ).scalar_one() for i in range(queues)]  # fmt: skip
             agents: dict[int, list[int]] = {}
             for q in queue_ids:
-                agents[q] = [conn.execute(insert(table(User)).returning(table(User).c.id), {
-                    "email": f"agent{q}-{i}@{slug}.test", "name": f"Agent {q}-{i}",
-                    "role": "agent", "tenant_id": tenant_id, "active": True,
-                    "created_at": NOW}).scalar_one() for i in range(agents_per_queue)]  # fmt: skip
+                agents[q] = []
+                for i in range(agents_per_queue):
+                    user_id = conn.execute(
+                        insert(table(User)).returning(table(User).c.id),
+                        {
+                            "email": f"agent{q}-{i}@{slug}.test",
+                            "name": f"Agent {q}-{i}",
+                            "active": True,
+                            "operator": False,
+                            "created_at": NOW,
+                        },
+                    ).scalar_one()
+                    conn.execute(
+                        insert(table(Membership)),
+                        {
+                            "tenant_id": tenant_id,
+                            "user_id": user_id,
+                            "role": "agent",
+                            "created_at": NOW,
+                        },
+                    )
+                    agents[q].append(user_id)
             incident_ids = [conn.execute(insert(table(Incident)).returning(table(Incident).c.id), {
                 "tenant_id": tenant_id, "title": f"Incident {i}", "status": "open",
                 "opened_at": NOW - timedelta(days=i)}).scalar_one() for i in range(3)]  # fmt: skip
@@ -443,7 +461,9 @@ def measure(engine: Engine, args: argparse.Namespace) -> None:
         )
         agents = list(
             session.execute(
-                select(User.id).where(User.tenant_id == tenant_id).order_by(User.id)
+                select(Membership.user_id)
+                .where(Membership.tenant_id == tenant_id)
+                .order_by(Membership.user_id)
             ).scalars()
         )
         sizes = dict(session.execute(
