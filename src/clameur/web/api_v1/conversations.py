@@ -209,13 +209,13 @@ def _event(event: ConversationEvent, emails: dict[int, str]) -> Event:
     )
 
 
-def _user_id(session: Session, principal: Principal, email: str) -> int:
+def _user_id(session: Session, principal: Principal, email: str, where: str = "user") -> int:
     """A member of the tenant by e-mail ("me": oneself); 422 naming the field otherwise."""
     if email == "me":
         return principal.user_id
     user = find_user(session, email)
     if user is None or role_in(session, principal.tenant_id, user.id) is None:
-        raise InvalidInputError(f"no member {email!r} in this tenant", where="user")
+        raise InvalidInputError(f"no member {email!r} in this tenant", where=where)
     return user.id
 
 
@@ -246,7 +246,7 @@ def list_conversations(
     if assignee == "none":
         assignee_id, unassigned = None, True
     elif assignee is not None:
-        assignee_id, unassigned = _user_id(session, principal, assignee), False
+        assignee_id, unassigned = _user_id(session, principal, assignee, "assignee"), False
     else:
         assignee_id, unassigned = None, False
     filters = conversation_list.Filters(
