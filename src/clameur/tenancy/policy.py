@@ -84,3 +84,12 @@ def authorize(principal: Principal, action: str) -> None:
 
 def roles_for(action: str) -> frozenset[str]:
     return POLICY[action]
+
+
+def markdown_table() -> str:
+    """The table as docs/security.md prints it (a test keeps the two equal)."""
+    lines = ["| action | " + " | ".join(ROLES) + " |", "|---|" + "---|" * len(ROLES)]
+    for action, roles in POLICY.items():
+        marks = " | ".join("✓" if role in roles else "" for role in ROLES)
+        lines.append(f"| `{action}` | {marks} |")
+    return "\n".join(lines)
