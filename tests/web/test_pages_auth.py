@@ -71,6 +71,8 @@ def test_sign_in_goes_to_next_and_the_page_is_readable(acme: Database) -> None:
         "http:/evil.example",
         "javascript:alert(1)",
         "/ok\r\nSet-Cookie: x=1",
+        "/logout",
+        "/login?next=/",
         "",
     ],
 )

@@ -195,9 +195,13 @@ def local_path(target: str | None) -> str:
     if target.startswith("//") or "\\" in target or any(ord(c) < 0x20 for c in target):
         return "/"
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
+    if parts.scheme or parts.netloc or parts.path in _NOT_TARGETS:
         return "/"
     return target
+
+
+_NOT_TARGETS = frozenset({"/login", "/logout", "/switch"})
+"""Forms, not pages: never where a sign-in leads."""
 
 
 def render(
