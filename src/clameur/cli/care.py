@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from clameur.cli.output import emit_json
 from clameur.cli.runtime import Runtime
 from clameur.clock import SystemClock
-from clameur.db import session_scope
+from clameur.db import bind_tenant, session_scope
 from clameur.errors import InvalidInputError
 from clameur.tenancy import Principal, get_tenant, get_user, resolve
 
@@ -59,8 +59,11 @@ def conversations_list_command(
 
 
 def principal(session: Session, tenant: str, email: str) -> Principal:
-    """Who acts in a command: the user ``email`` with their role in ``tenant``."""
-    return resolve(session, get_user(session, email), get_tenant(session, tenant), via="cli")
+    """Who acts in a command: the user ``email`` with their role in ``tenant``; the session
+    is bound to that tenant from then on (every ORM read of tenant-owned rows is scoped)."""
+    actor = resolve(session, get_user(session, email), get_tenant(session, tenant), via="cli")
+    bind_tenant(session, actor.tenant_id)
+    return actor
 
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]

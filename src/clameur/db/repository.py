@@ -1,12 +1,26 @@
-"""The one place tenant scope is applied: every tenant-owned query goes through here."""
+"""The one place tenant scope is applied: every tenant-owned query goes through here.
+
+Two layers, both here:
+
+- :class:`TenantRepository` — explicit: a repository bound to one tenant (``Repo.of(session,
+  principal)``) whose every read carries the tenant predicate.
+- :func:`bind_tenant` — implicit, for a request or command acting for a person: once a
+  session is bound to the principal's tenant, **every** ORM read of a tenant-owned model
+  made through it (``select(Model)``, ``select(Model.column)``, joins, relationship loads)
+  gets ``tenant_id = <bound tenant>`` added by SQLAlchemy's ``with_loader_criteria``, so a
+  query that forgot its tenant filter still cannot return another tenant's rows. Reads that
+  must span tenants (resolving who the principal is, the tenant switcher) say so with
+  ``.execution_options(all_tenants=True)``. Core statements on bare ``Table`` objects (the
+  archive search) are not ORM reads and keep their explicit predicate.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, event, func, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from clameur.db.base import Base, TenantOwned
 from clameur.errors import NotFoundError
@@ -20,6 +34,44 @@ class Scope(Protocol):
 
     @property
     def tenant_id(self) -> int: ...
+
+
+TENANT_KEY = "clameur.tenant_id"
+ALL_TENANTS = "all_tenants"
+"""Execution option: this read deliberately spans tenants."""
+
+
+def bind_tenant(session: Session, tenant_id: int) -> None:
+    """Scope every later ORM read of tenant-owned models in ``session`` to ``tenant_id``."""
+    bound = session.info.get(TENANT_KEY)
+    if bound is not None and bound != tenant_id:
+        raise RuntimeError(f"session already bound to tenant {bound}, not {tenant_id}")
+    session.info[TENANT_KEY] = tenant_id
+
+
+def bound_tenant(session: Session) -> int | None:
+    tenant_id: int | None = session.info.get(TENANT_KEY)
+    return tenant_id
+
+
+def unbind_tenant(session: Session) -> None:
+    session.info.pop(TENANT_KEY, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_bound_tenant(state: ORMExecuteState) -> None:
+    tenant_id = state.session.info.get(TENANT_KEY)
+    if tenant_id is None or state.execution_options.get(ALL_TENANTS, False):
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantOwned,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
 
 
 class TenantRepository(Generic[M]):

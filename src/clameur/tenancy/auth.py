@@ -34,7 +34,7 @@ from clameur.tenancy.accounts import find_user, normalise_email
 from clameur.tenancy.audit import audit
 from clameur.tenancy.models import ApiToken, AuthSession, LoginAttempt, Membership, Tenant, User
 from clameur.tenancy.passwords import hash_password, verify
-from clameur.tenancy.principal import Principal, resolve, tenants_of
+from clameur.tenancy.principal import SPANS_TENANTS, Principal, resolve, tenants_of
 
 MAX_FAILURES = 10
 WINDOW = timedelta(minutes=15)
@@ -98,7 +98,8 @@ def throttled(session: Session, clock: Clock, email: str, address: str) -> bool:
 
 
 def _audit_tenants(session: Session, user: User) -> Sequence[int]:
-    return session.scalars(select(Membership.tenant_id).where(Membership.user_id == user.id)).all()
+    stmt = select(Membership.tenant_id).where(Membership.user_id == user.id)
+    return session.scalars(stmt.execution_options(**SPANS_TENANTS)).all()
 
 
 def _log_attempt(
@@ -320,7 +321,8 @@ def token_principal(session: Session, clock: Clock, token: str) -> Principal:
     """The principal a bearer token stands for; :class:`UnauthenticatedError` otherwise."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise UnauthenticatedError("not a Clameur API token")
-    row = session.scalar(select(ApiToken).where(ApiToken.secret_hash == _sha256(token)))
+    by_hash = select(ApiToken).where(ApiToken.secret_hash == _sha256(token))
+    row = session.scalar(by_hash.execution_options(**SPANS_TENANTS))
     now = clock.now()
     if row is None or row.revoked_at is not None:
         raise UnauthenticatedError("unknown or revoked token")

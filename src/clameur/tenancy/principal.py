@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clameur.db.repository import ALL_TENANTS
 from clameur.errors import NotFoundError
 from clameur.tenancy.models import Membership, Tenant, User
+
+SPANS_TENANTS = {ALL_TENANTS: True}
+"""Who the principal is, and where else they work, is read across tenants."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +46,9 @@ class Principal:
 def membership_role(session: Session, user: User, tenant_id: int) -> str | None:
     """The user's role in the tenant: their membership, or admin for an operator."""
     role = session.scalar(
-        select(Membership.role).where(
-            Membership.tenant_id == tenant_id, Membership.user_id == user.id
-        )
+        select(Membership.role)
+        .where(Membership.tenant_id == tenant_id, Membership.user_id == user.id)
+        .execution_options(**SPANS_TENANTS)
     )
     if role is None and user.operator:
         return "admin"
@@ -104,6 +108,7 @@ def tenants_of(session: Session, user: User) -> list[tuple[Tenant, str]]:
         .join(Membership, Membership.tenant_id == Tenant.id)
         .where(Membership.user_id == user.id)
         .order_by(Tenant.slug)
+        .execution_options(**SPANS_TENANTS)
     ).all()
     found = [(tenant, role) for tenant, role in rows]
     if user.operator:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from clameur.clock import Clock
 from clameur.config import Settings
+from clameur.db import bind_tenant
 from clameur.errors import ForbiddenError, UnauthenticatedError
 from clameur.tenancy import auth
 from clameur.tenancy.audit import audit
@@ -158,6 +159,8 @@ def page_session(request: Request, session: Annotated[Session, Depends(db_sessio
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
     request.state.principal = found.principal
+    if found.principal is not None:
+        bind_tenant(session, found.principal.tenant_id)
     return found
 
 
@@ -190,6 +193,7 @@ def api_principal(
         check_csrf(request, found.csrf_token, request.headers.get(CSRF_HEADER))
         principal = found.principal
     request.state.principal = principal
+    bind_tenant(session, principal.tenant_id)
     yield principal
 
 
