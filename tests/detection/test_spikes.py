@@ -118,3 +118,14 @@ def test_the_negative_binomial_threshold_is_the_exact_tail_quantile(
     x = threshold(mean, shape, alpha)
     p = shape / (shape + mean)
     assert nbinom.sf(x - 1, shape, p) < alpha <= nbinom.sf(x - 2, shape, p)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("min_count", 1e400), ("min_count", "9" * 5000), ("dispersion", "nan")]
+)
+def test_alert_rules_refuse_numbers_that_do_not_fit(name: str, value: object) -> None:
+    from clameur.detection.rules import Rules, apply
+    from clameur.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=name):
+        apply(Rules(), {name: value})

@@ -128,7 +128,10 @@ def _coerce(name: str, value: Any) -> Any:
     if isinstance(default, int):
         return int(value)
     if isinstance(default, float):
-        return float(value)
+        number = float(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError(f"{value!r} is not a finite number")
+        return number
     return value
 
 
@@ -140,7 +143,7 @@ def apply(rules: Rules, overrides: dict[str, Any], where: str = "rule") -> Rules
             raise InvalidInputError(f"unknown alert rule setting {name!r}", where=where)
         try:
             changes[name] = _coerce(name, value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidInputError(f"{name}: {exc}", where=where) from None
     return replace(rules, **changes)
 
