@@ -47,7 +47,9 @@ class Health(BaseModel):
     summary="Liveness, database readiness and the background loops of this process",
     openapi_extra={"security": []},  # public: load balancers probe it without a token
 )
-def health(request: Request, session: Annotated[Session, Depends(db_session)]) -> Health:
+def health(
+    request: Request, session: Annotated[Session, Depends(db_session, scope="function")]
+) -> Health:
     session.execute(text("SELECT 1"))
     engine = request.app.state.engine
     revision = current_revision(engine)

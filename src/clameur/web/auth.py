@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -152,7 +151,9 @@ def _live_session(request: Request, session: Session) -> PageSession | None:
     return PageSession(row=row, user=user, principal=principal, secret=secret)
 
 
-def page_session(request: Request, session: Annotated[Session, Depends(db_session)]) -> PageSession:
+def page_session(
+    request: Request, session: Annotated[Session, Depends(db_session, scope="function")]
+) -> PageSession:
     """The signed-in browser, or a redirect to ``/login`` (:class:`LoginRequired`)."""
     found = _live_session(request, session)
     if found is None:
@@ -172,8 +173,8 @@ def check_csrf(request: Request, expected: str, submitted: str | None) -> None:
 
 
 def api_principal(
-    request: Request, session: Annotated[Session, Depends(db_session)]
-) -> Iterator[Principal]:
+    request: Request, session: Annotated[Session, Depends(db_session, scope="function")]
+) -> Principal:
     """The principal of an API request: its bearer token, or a signed-in browser's session
     (with the CSRF header on writes). 401 otherwise."""
     header = request.headers.get("authorization", "")
@@ -194,7 +195,7 @@ def api_principal(
         principal = found.principal
     request.state.principal = principal
     bind_tenant(session, principal.tenant_id)
-    yield principal
+    return principal
 
 
 def _audit_token_write(request: Request, session: Session, principal: Principal) -> None:

@@ -1,4 +1,10 @@
-"""Request-scoped dependencies: one session per request, committed at the edge."""
+"""Request-scoped dependencies: one session per request, committed at the edge.
+
+Routes take it as ``Depends(db_session, scope="function")``: the session commits when the
+route function returns, *before* the response is sent — so a client that sees 201 knows
+the write is stored (and a failed commit is a 500, never a success), and a redirect is
+followed only once what it points at exists. (FastAPI's default scope closes dependencies
+after the response has gone.)"""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ from clameur.web.problems import MEDIA_TYPE
 ACTION_KEY = "x-clameur-action"
 """The spec's extension naming an operation's policy action (absent: any signed-in role)."""
 
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric id.")]
 """A path id: within the database's 64-bit integers."""

@@ -106,7 +106,7 @@ def _form(
 @router.get("/login", response_class=HTMLResponse)
 def login_form(
     request: Request,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     next: str = "/",  # noqa: A002 - the query parameter's name
 ) -> HTMLResponse:
     return _form(request, session, next_path=local_path(next))
@@ -115,7 +115,7 @@ def login_form(
 @router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     email: Annotated[str, Form(max_length=400)] = "",
     password: Annotated[str, Form(max_length=2000)] = "",
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
@@ -173,7 +173,6 @@ def login(
     response.delete_cookie(
         LOGIN_COOKIE, path="/login", httponly=True, samesite="lax", secure=is_https(request)
     )
-    session.commit()  # before the redirect is followed (dependencies end after the response)
     return response
 
 
@@ -181,7 +180,7 @@ def login(
 def logout(
     request: Request,
     page: CurrentPage,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
     try:
@@ -189,7 +188,6 @@ def logout(
     except ForbiddenError:
         return forbidden(request, page, session)
     auth.sign_out(session, clock_of(request), page.secret)
-    session.commit()
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(request, response)
     return response

@@ -89,7 +89,7 @@ def _overview(
 def home(
     request: Request,
     page: CurrentPage,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     """The overview of the tenant the session works in (the first one it may open when
@@ -109,7 +109,7 @@ def tenant_overview(
     request: Request,
     slug: str,
     page: CurrentPage,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
@@ -126,7 +126,7 @@ def tenant_overview(
 def switch(
     request: Request,
     page: CurrentPage,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     tenant: Annotated[str, Form(max_length=63)] = "",
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
@@ -138,5 +138,4 @@ def switch(
         switch_tenant(session, page.row, page.user, tenant)
     except NotFoundError:
         return _not_found(request, page, session, tenant)
-    session.commit()  # before the redirect is followed (dependencies end after the response)
     return RedirectResponse("/", status_code=303)
