@@ -136,7 +136,7 @@ def test_agent_actions_and_the_filters_that_see_them(
     # care actions through a token say so in the audit log
     (noted,) = audit_log(db, "conversation.note")
     assert noted["data"]["via"] == "token"
-    assert noted["data"]["token"] == world.token_prefix
+    assert noted["data"]["token"] == f"clm_{world.token_prefix}"
 
 
 def test_replies_wait_for_approval_in_an_incident_then_go(
@@ -217,7 +217,7 @@ def test_alerts_acknowledge_and_resolve(api: TestClient, world: ApiWorld, db: Da
     (ack,) = audit_log(db, "alert.acknowledge")
     assert ack["actor"] == "supervisor@a.example"
     assert ack["data"]["via"] == "token"
-    assert len(ack["data"]["token"]) == 8
+    assert len(ack["data"]["token"]) == len("clm_") + 8
 
 
 def test_incidents(api: TestClient, world: ApiWorld) -> None:
@@ -391,7 +391,7 @@ def test_tokens(api: TestClient, world: ApiWorld, db: Database, app_clock: Froze
 
     (created,) = [e for e in audit_log(db, "token.create") if e["data"]["name"] == "ci"]
     assert created["data"]["via"] == "token"
-    assert created["data"]["token"] == world.token_prefix
+    assert created["data"]["token"] == f"clm_{world.token_prefix}"
     (gone,) = audit_log(db, "token.revoke")
     assert gone["data"]["via"] == "token"
 

@@ -94,7 +94,7 @@ def _tag_audit(session: Session, principal: Principal) -> None:
     if principal.via == "token" and principal.token_id is not None:
         token = session.get(ApiToken, principal.token_id)
         if token is not None:
-            tag["token"] = token.prefix
+            tag["token"] = f"clm_{token.prefix}"
 
     def before_flush(flushing: Session, context: Any, instances: Any) -> None:
         for obj in flushing.new:
