@@ -212,3 +212,23 @@ class NoRolePage:
     @property
     def heading(self) -> str:
         return self.page.locator("h1").inner_text()
+
+
+class ApiDocsPage:
+    """Swagger UI at /api/v1/docs, served by the app (no CDN)."""
+
+    def __init__(self, page: Page, base: str) -> None:
+        self.page, self.base = page, base
+
+    def open(self) -> ApiDocsPage:
+        self.page.goto(f"{self.base}/api/v1/docs")
+        self.page.wait_for_selector(".opblock-summary-path, .errors-wrapper, .info .title")
+        return self
+
+    @property
+    def paths(self) -> list[str]:
+        return self.page.locator(".opblock-summary-path").all_inner_texts()
+
+    @property
+    def errors(self) -> list[str]:
+        return self.page.locator(".errors-wrapper, .version-pragma").all_inner_texts()

@@ -28,6 +28,7 @@ from tests.conftest import REQUIRE, Database
 from tests.smtp import free_port
 from tests.web.pages import (
     PASSWORD,
+    ApiDocsPage,
     Header,
     LoginPage,
     NoRolePage,
@@ -233,3 +234,16 @@ def test_no_role_page_and_english(
         context.close()
     assert not [v for v in violations if "Content Security Policy" in v], violations
     assert os.path.exists(SHOTS)
+
+
+def test_the_api_docs_render_offline_in_the_browser(
+    server: str, page: Page, tmp_path: Path
+) -> None:
+    docs = ApiDocsPage(page, server).open()
+    page.wait_for_selector(".opblock-summary-path")
+    assert docs.errors == [], "Swagger UI renders the OpenAPI document FastAPI writes"
+    paths = [path.replace("\u200b", "") for path in docs.paths]
+    assert "/api/v1/me" in paths
+    assert "/api/v1/conversations/{conversation_id}/replies" in paths
+    Shots(page, tmp_path, "docs").take("api-docs")
+    _no_csp_violation(page)

@@ -1,13 +1,15 @@
-"""``/api/v1/docs``: Swagger UI, served offline from the pinned ``swagger-ui-bundle``
-package (no CDN), with our own page and an external init script (the CSP allows no inline
-script). Public, like ``/api/v1/openapi.json``: the description of the API is no secret."""
+"""``/api/v1/docs``: Swagger UI 5 (it renders OpenAPI 3.1, which FastAPI writes), served
+offline from the files the pinned ``fastapi-offline`` package ships (no CDN; nothing else of
+that package is used), with our own page and an external init script (the CSP allows no
+inline script). Public, like ``/api/v1/openapi.json``: the description of the API is no
+secret."""
 
 from __future__ import annotations
 
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
-import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse
 
@@ -15,7 +17,7 @@ from clameur.errors import NotFoundError
 
 router = APIRouter(prefix="/api/v1/docs", include_in_schema=False)
 
-ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png")
+ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon.png")
 """The package's files the page uses (nothing else of the package is served)."""
 
 PAGE = """<!doctype html>
@@ -24,7 +26,7 @@ PAGE = """<!doctype html>
   <meta charset="utf-8">
   <title>Clameur API v1</title>
   <link rel="stylesheet" href="/api/v1/docs/static/swagger-ui.css">
-  <link rel="icon" type="image/png" href="/api/v1/docs/static/favicon-32x32.png">
+  <link rel="icon" type="image/png" href="/api/v1/docs/static/favicon.png">
 </head>
 <body>
   <div id="swagger-ui" data-spec-url="/api/v1/openapi.json"></div>
@@ -37,7 +39,7 @@ PAGE = """<!doctype html>
 
 @cache
 def _root() -> Path:
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    return Path(str(resources.files("fastapi_offline") / "static"))
 
 
 @router.get("", response_class=HTMLResponse)
