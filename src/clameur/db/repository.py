@@ -84,16 +84,19 @@ class TenantRepository(Generic[M]):
     session: Session
     tenant_id: int
 
-    def __init__(self, session: Session, tenant_id: int) -> None:
+    def __init__(self, session: Session, tenant_id: int, model: type[M] | None = None) -> None:
+        if model is not None:
+            self.model = model
         if not issubclass(self.model, TenantOwned):
             raise TypeError(f"{self.model.__name__} is not tenant-owned")
         self.session = session
         self.tenant_id = tenant_id
 
     @classmethod
-    def of(cls: type[R], session: Session, scope: Scope) -> R:
-        """The repository bound to the scope's tenant (a principal's)."""
-        return cls(session, scope.tenant_id)
+    def of(cls: type[R], session: Session, scope: Scope, model: type[Any] | None = None) -> R:
+        """The repository bound to the scope's tenant (a principal's); ``model`` names the
+        table for the base class itself (``TenantRepository.of(session, actor, Mention)``)."""
+        return cls(session, scope.tenant_id, model)
 
     def select(self, *columns: Any) -> Select[Any]:
         stmt: Select[Any] = select(*columns) if columns else select(self.model)

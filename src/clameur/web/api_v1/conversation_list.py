@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from clameur.care.models import STATUSES, Conversation
 from clameur.care.repository import Conversations
+from clameur.db.repository import TenantRepository
 from clameur.errors import InvalidInputError
 from clameur.mentions.models import Author, Mention
 from clameur.tenancy.principal import Principal
@@ -146,8 +147,9 @@ def items(session: Session, principal: Principal, ids: list[int]) -> list[dict[s
     rows = {r.id: r for r in session.execute(stmt)}
     mentions: dict[int | None, list[str]] = {}
     for conversation_id, external_id in session.execute(
-        select(Mention.conversation_id, Mention.external_id)
-        .where(Mention.tenant_id == principal.tenant_id, Mention.conversation_id.in_(ids))
+        TenantRepository.of(session, principal, Mention)
+        .select(Mention.conversation_id, Mention.external_id)
+        .where(Mention.conversation_id.in_(ids))
         .order_by(Mention.conversation_id, Mention.created_at, Mention.id)
     ):
         mentions.setdefault(conversation_id, []).append(external_id)

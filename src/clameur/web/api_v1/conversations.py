@@ -18,6 +18,7 @@ from clameur.care import conversations as care
 from clameur.care import replies, routing
 from clameur.care.models import Conversation, ConversationEvent, Reply
 from clameur.care.repository import Conversations, Queues, Replies
+from clameur.db.repository import TenantRepository
 from clameur.errors import InvalidInputError
 from clameur.mentions.models import Author, Mention
 from clameur.tenancy.accounts import find_user, role_in
@@ -166,9 +167,10 @@ def _message(reply: Reply, emails: dict[int, str]) -> Message:
 
 def _messages(session: Session, principal: Principal, conversation_id: int) -> list[Message]:
     found = session.execute(
-        select(Mention, Author.handle)
+        TenantRepository.of(session, principal, Mention)
+        .select(Mention, Author.handle)
         .join(Author, Author.id == Mention.author_id)
-        .where(Mention.tenant_id == principal.tenant_id, Mention.conversation_id == conversation_id)
+        .where(Mention.conversation_id == conversation_id)
     ).all()
     incoming = [
         Message(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from clameur.care.incidents import close_incident
 from clameur.care.models import Conversation, Incident
 from clameur.care.repository import Incidents
+from clameur.db.repository import TenantRepository
 from clameur.errors import InvalidInputError
 from clameur.tenancy.models import Brand
 from clameur.tenancy.principal import Principal
@@ -48,11 +49,9 @@ def _out(session: Session, principal: Principal, rows: list[Incident]) -> list[I
     brands: dict[int, str] = {}
     if ids:
         grouped = session.execute(
-            select(Conversation.incident_id, func.count())
-            .where(
-                Conversation.tenant_id == principal.tenant_id,
-                Conversation.incident_id.in_(ids),
-            )
+            TenantRepository.of(session, principal, Conversation)
+            .select(Conversation.incident_id, func.count())
+            .where(Conversation.incident_id.in_(ids))
             .group_by(Conversation.incident_id)
         )
         counts = {incident_id: count for incident_id, count in grouped}

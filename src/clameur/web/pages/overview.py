@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clameur.db.repository import TenantRepository
 from clameur.detection.models import Alert
 from clameur.errors import ForbiddenError, NotFoundError
 from clameur.mentions import Author, Mention
@@ -48,9 +49,9 @@ def _overview(
     tenant = session.get(Tenant, principal.tenant_id)
     assert tenant is not None
     rows = session.execute(
-        select(Mention, Author)
+        TenantRepository(session, tenant.id, Mention)
+        .select(Mention, Author)
         .join(Author, Author.id == Mention.author_id)
-        .where(Mention.tenant_id == tenant.id)
         .order_by(Mention.created_at.desc(), Mention.id.desc())
         .limit(PAGE + 1)
         .offset((number - 1) * PAGE)
@@ -58,18 +59,19 @@ def _overview(
     mention_ids = [m.id for m, _ in rows]
     brands: dict[int, list[str]] = {}
     for mention_id, name in session.execute(
-        select(MentionBrand.mention_id, Brand.name)
+        TenantRepository(session, tenant.id, MentionBrand)
+        .select(MentionBrand.mention_id, Brand.name)
         .join(Brand, Brand.id == MentionBrand.brand_id)
-        .where(MentionBrand.mention_id.in_(mention_ids), Brand.tenant_id == tenant.id)
+        .where(MentionBrand.mention_id.in_(mention_ids))
     ):
         brands.setdefault(mention_id, []).append(name)
     items: list[dict[str, Any]] = [
         {"mention": m, "author": a, "brands": brands.get(m.id, [])} for m, a in rows[:PAGE]
     ]
     alerts = session.execute(
-        select(Alert, Brand.name)
+        TenantRepository(session, tenant.id, Alert)
+        .select(Alert, Brand.name)
         .join(Brand, Brand.id == Alert.brand_id, isouter=True)
-        .where(Alert.tenant_id == tenant.id)
         .order_by(Alert.updated_at.desc(), Alert.id.desc())
         .limit(ALERTS)
     ).all()
