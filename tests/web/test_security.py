@@ -194,3 +194,21 @@ def test_no_warning_behind_a_trusted_https_proxy() -> None:
     assert exposure_warning("0.0.0.0", behind) is None  # noqa: S104
     half = Settings(trust_proxy=True, public_base_url="http://clameur.example.net")
     assert exposure_warning("0.0.0.0", half) is not None  # noqa: S104
+
+
+def test_an_unknown_page_is_an_html_page_for_browsers_and_problem_json_for_the_api(
+    db: Database,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from clameur.config import Settings
+    from clameur.web import create_app
+
+    client = TestClient(create_app(Settings(database_url=db.url)), base_url="http://127.0.0.1")
+    page = client.get("/no/such/page", headers={"Accept": "text/html,*/*"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Page introuvable" in page.text
+    api = client.get("/api/v1/no/such/thing", headers={"Accept": "text/html,*/*"})
+    assert api.status_code == 404
+    assert api.headers["content-type"] == "application/problem+json"

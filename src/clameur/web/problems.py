@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from clameur.errors import (
@@ -70,8 +70,25 @@ async def _clameur_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+_NOT_FOUND_PAGE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>Page introuvable — Clameur</title>
+<link rel="stylesheet" href="/static/clameur.css"></head>
+<body><main class="narrow"><h1>Page introuvable / Page not found</h1>
+<p><a href="/">Retour à l'accueil / Back to the start page</a></p></main></body></html>
+"""
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    return not path.startswith(("/api/", "/static/")) and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and _wants_html(request):
+        return HTMLResponse(_NOT_FOUND_PAGE, status_code=404)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     response = problem(exc.status_code, detail)
     for name, value in (exc.headers or {}).items():
