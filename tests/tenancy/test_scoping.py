@@ -53,3 +53,34 @@ def test_a_bound_session_scopes_every_orm_read_to_its_tenant(
 
     with session_scope(db.factory) as session:
         assert session.get(Mention, beta_id).url is None, "beta untouched by alpha's update"
+
+
+def test_the_implicit_scope_never_steers_sqlites_plan(tmp_path: Path) -> None:
+    """On SQLite the bound session's predicate is ``tenant_id + 0``: a read of a page's
+    mentions by conversation keeps using the conversation index instead of walking the
+    tenant's mentions through a tenant-leading index."""
+    from sqlalchemy import event as sa_event
+
+    from clameur.db import TenantRepository, create_engine_for, make_session_factory, upgrade
+
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'plan.db'}")
+    upgrade(engine)
+    emitted: list[tuple[str, object]] = []
+    sa_event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _c, _k, sql, params, *_: emitted.append((sql, params)),
+    )
+    with session_scope(make_session_factory(engine)) as session:
+        bind_tenant(session, 1)
+        page = (
+            TenantRepository(session, 1, Mention)
+            .select(Mention.external_id, steer=False)
+            .where(Mention.conversation_id.in_([1, 2, 3]))
+        )
+        session.execute(page).all()
+        sql, params = emitted[-1]
+        assert sql.count("tenant_id + ") == 2, "explicit and implicit predicates, neither indexed"
+        plan = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+    assert "ix_mentions_conversation_id" in " ".join(str(row) for row in plan)
+    engine.dispose()

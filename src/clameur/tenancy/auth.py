@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from clameur.clock import Clock
@@ -34,7 +34,13 @@ from clameur.tenancy.accounts import find_user, normalise_email
 from clameur.tenancy.audit import audit
 from clameur.tenancy.models import ApiToken, AuthSession, LoginAttempt, Membership, Tenant, User
 from clameur.tenancy.passwords import hash_password, verify
-from clameur.tenancy.principal import SPANS_TENANTS, Principal, resolve, tenants_of
+from clameur.tenancy.principal import (
+    SPANS_TENANTS,
+    Principal,
+    effective_role,
+    resolve,
+    tenants_of,
+)
 
 MAX_FAILURES = 10
 WINDOW = timedelta(minutes=15)
@@ -321,21 +327,36 @@ def token_principal(session: Session, clock: Clock, token: str) -> Principal:
     """The principal a bearer token stands for; :class:`UnauthenticatedError` otherwise."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise UnauthenticatedError("not a Clameur API token")
-    by_hash = select(ApiToken).where(ApiToken.secret_hash == _sha256(token))
-    row = session.scalar(by_hash.execution_options(**SPANS_TENANTS))
+    # One round trip: the token, its user, its tenant and the user's role there.
+    role_there = and_(Membership.tenant_id == ApiToken.tenant_id, Membership.user_id == User.id)
+    by_hash = (
+        select(ApiToken, User, Tenant, Membership.role)
+        .join(User, User.id == ApiToken.user_id)
+        .join(Tenant, Tenant.id == ApiToken.tenant_id)
+        .outerjoin(Membership, role_there)
+        .where(ApiToken.secret_hash == _sha256(token))
+        .execution_options(**SPANS_TENANTS)
+    )
+    found = session.execute(by_hash).first()
     now = clock.now()
-    if row is None or row.revoked_at is not None:
+    if found is None or found[0].revoked_at is not None:
         raise UnauthenticatedError("unknown or revoked token")
+    row, user, tenant, held = found
     if row.expires_at is not None and now >= row.expires_at:
         raise UnauthenticatedError("the token has expired")
-    user = session.get(User, row.user_id)
-    tenant = session.get(Tenant, row.tenant_id)
-    if user is None or tenant is None:
-        raise UnauthenticatedError("unknown or revoked token")
-    try:
-        principal = resolve(session, user, tenant, via="token", token_id=row.id)
-    except NotFoundError:
-        raise UnauthenticatedError("the token's user no longer holds a role here") from None
+    role = effective_role(held, user)
+    if not user.active or role is None:
+        raise UnauthenticatedError("the token's user no longer holds a role here")
+    principal = Principal(
+        user_id=user.id,
+        email=user.email,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        role=role,
+        operator=user.operator,
+        via="token",
+        token_id=row.id,
+    )
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
         row.last_used_at = now
     return principal

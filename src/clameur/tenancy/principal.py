@@ -50,9 +50,15 @@ def membership_role(session: Session, user: User, tenant_id: int) -> str | None:
         .where(Membership.tenant_id == tenant_id, Membership.user_id == user.id)
         .execution_options(**SPANS_TENANTS)
     )
-    if role is None and user.operator:
+    return effective_role(role, user)
+
+
+def effective_role(held: str | None, user: User) -> str | None:
+    """The role a user acts with where they hold ``held`` (None: no membership there): an
+    operator is admin in every tenant."""
+    if held is None and user.operator:
         return "admin"
-    return role
+    return held
 
 
 def resolve(

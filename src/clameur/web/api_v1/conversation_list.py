@@ -140,7 +140,7 @@ def items(session: Session, principal: Principal, ids: list[int]) -> list[dict[s
     repo = Conversations.of(session, principal)
     columns = (c.id, c.status, c.priority_level, c.priority, c.source, Author.handle)
     stmt = (
-        repo.select(*columns, c.incident_id, c.flags)
+        repo.select(*columns, c.incident_id, c.flags, steer=False)
         .join(Author, Author.id == c.author_id)
         .where(c.id.in_(ids))
     )
@@ -148,7 +148,7 @@ def items(session: Session, principal: Principal, ids: list[int]) -> list[dict[s
     mentions: dict[int | None, list[str]] = {}
     for conversation_id, external_id in session.execute(
         TenantRepository.of(session, principal, Mention)
-        .select(Mention.conversation_id, Mention.external_id)
+        .select(Mention.conversation_id, Mention.external_id, steer=False)
         .where(Mention.conversation_id.in_(ids))
         .order_by(Mention.conversation_id, Mention.created_at, Mention.id)
     ):

@@ -168,7 +168,7 @@ def _message(reply: Reply, emails: dict[int, str]) -> Message:
 def _messages(session: Session, principal: Principal, conversation_id: int) -> list[Message]:
     found = session.execute(
         TenantRepository.of(session, principal, Mention)
-        .select(Mention, Author.handle)
+        .select(Mention, Author.handle, steer=False)
         .join(Author, Author.id == Mention.author_id)
         .where(Mention.conversation_id == conversation_id)
     ).all()

@@ -50,7 +50,7 @@ def _out(session: Session, principal: Principal, rows: list[Incident]) -> list[I
     if ids:
         grouped = session.execute(
             TenantRepository.of(session, principal, Conversation)
-            .select(Conversation.incident_id, func.count())
+            .select(Conversation.incident_id, func.count(), steer=False)
             .where(Conversation.incident_id.in_(ids))
             .group_by(Conversation.incident_id)
         )

@@ -60,7 +60,7 @@ def _overview(
     brands: dict[int, list[str]] = {}
     for mention_id, name in session.execute(
         TenantRepository(session, tenant.id, MentionBrand)
-        .select(MentionBrand.mention_id, Brand.name)
+        .select(MentionBrand.mention_id, Brand.name, steer=False)
         .join(Brand, Brand.id == MentionBrand.brand_id)
         .where(MentionBrand.mention_id.in_(mention_ids))
     ):
