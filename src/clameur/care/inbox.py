@@ -35,7 +35,8 @@ from clameur.tenancy.models import User
 MAX_LIMIT = 200
 EXCERPT_CHARS = 200
 
-_SCORED, _UNSCORED = 0, 1
+SCORED, UNSCORED = 0, 1
+"""Keyset segments: conversations with a priority score first, then those without."""
 """Segments of the order: conversations with a priority score, then those without."""
 
 
@@ -107,7 +108,7 @@ def inbox(
     if unassigned and assignee_id is not None:
         raise InvalidInputError("assignee_id and unassigned exclude each other", where="inbox")
     statuses = _statuses(status)
-    segment, after_score, after_id = _decode(cursor) if cursor else (_SCORED, None, None)
+    segment, after_score, after_id = decode_cursor(cursor) if cursor else (SCORED, None, None)
 
     c = Conversation
     filters: list[Any] = [c.tenant_id == tenant_id]
@@ -126,15 +127,15 @@ def inbox(
     if brand_id is not None:
         filters.append(c.brand_id == brand_id)
 
-    unscored = select(literal(_UNSCORED).label("segment"), c.priority, c.id).where(
+    unscored = select(literal(UNSCORED).label("segment"), c.priority, c.id).where(
         *filters, c.priority.is_(None)
     )
-    if segment == _UNSCORED and after_id is not None:
+    if segment == UNSCORED and after_id is not None:
         unscored = unscored.where(c.id > after_id)
     unscored = unscored.order_by(c.id).limit(limit + 1)
     stmt: Select[Any] | Any
-    if segment == _SCORED:
-        scored = select(literal(_SCORED).label("segment"), c.priority, c.id).where(
+    if segment == SCORED:
+        scored = select(literal(SCORED).label("segment"), c.priority, c.id).where(
             *filters, c.priority.is_not(None)
         )
         if after_score is not None and after_id is not None:
@@ -153,7 +154,7 @@ def inbox(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode(rows[-1].segment, rows[-1].priority, rows[-1].id) if more else None
+    next_cursor = encode_cursor(rows[-1].segment, rows[-1].priority, rows[-1].id) if more else None
     details = _details(session, tenant_id, [r.id for r in rows])
     return Page([details[r.id] for r in rows if r.id in details], next_cursor)
 
@@ -303,21 +304,21 @@ def sla_due(sla: dict[str, Any] | None) -> datetime | None:
     return min(dues, default=None)
 
 
-def _encode(segment: int, score: float | None, last_id: int) -> str:
+def encode_cursor(segment: int, score: float | None, last_id: int) -> str:
+    """The keyset position after a row: its segment (scored first), score and id."""
     raw = json.dumps([segment, score, last_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> tuple[int, float | None, int]:
+def decode_cursor(cursor: str) -> tuple[int, float | None, int]:
+    """An inbox cursor read back: (segment, score, last id); malformed: InvalidInputError."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         segment, score, last_id = json.loads(raw)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise InvalidInputError("malformed cursor", where="cursor") from exc
-    valid = (
-        segment in (_SCORED, _UNSCORED) and isinstance(last_id, int)
-        and (isinstance(score, int | float) if segment == _SCORED else score is None)
-    )  # fmt: skip
-    if not valid:
+    scored_ok = isinstance(score, int | float) if segment == SCORED else score is None
+    id_ok = isinstance(last_id, int) and not isinstance(last_id, bool) and abs(last_id) < 2**63
+    if segment not in (SCORED, UNSCORED) or not id_ok or not scored_ok:
         raise InvalidInputError("malformed cursor", where="cursor")
     return segment, (float(score) if score is not None else None), last_id

@@ -10,9 +10,6 @@ level or tag filter, hence this listing beside it.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +17,7 @@ from sqlalchemy import and_, exists, func, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from clameur.care.inbox import SCORED, UNSCORED, decode_cursor, encode_cursor
 from clameur.care.models import STATUSES, Conversation
 from clameur.care.repository import Conversations
 from clameur.db.repository import TenantRepository
@@ -27,7 +25,6 @@ from clameur.errors import InvalidInputError
 from clameur.mentions.models import Author, Mention
 from clameur.tenancy.principal import Principal
 
-_SCORED, _UNSCORED = 0, 1
 LEVELS = ("P1", "P2", "P3", "P4")
 
 
@@ -41,29 +38,6 @@ class Filters:
     source: str | None = None
     brand_id: int | None = None
     tag: str | None = None
-
-
-def _encode(segment: int, score: float | None, last_id: int) -> str:
-    raw = json.dumps([segment, score, last_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[int, float | None, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        segment, score, last_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidInputError("malformed cursor", where="cursor") from exc
-    valid = (
-        segment in (_SCORED, _UNSCORED)
-        and isinstance(last_id, int)
-        and not isinstance(last_id, bool)
-        and abs(last_id) < 2**63
-        and (isinstance(score, int | float) if segment == _SCORED else score is None)
-    )
-    if not valid:
-        raise InvalidInputError("malformed cursor", where="cursor")
-    return segment, (float(score) if score is not None else None), last_id
 
 
 def _conditions(session: Session, filters: Filters) -> list[Any]:
@@ -108,9 +82,9 @@ def page(
     repo = Conversations.of(session, principal)
     c = Conversation
     conditions = _conditions(session, filters)
-    segment, after_score, after_id = _decode(cursor) if cursor else (_SCORED, None, None)
+    segment, after_score, after_id = decode_cursor(cursor) if cursor else (SCORED, None, None)
     rows: list[tuple[int, float | None, int]] = []
-    if segment == _SCORED:
+    if segment == SCORED:
         scored = repo.select(c.priority, c.id).where(*conditions, c.priority.is_not(None))
         if after_score is not None and after_id is not None:
             scored = scored.where(
@@ -118,17 +92,17 @@ def page(
                 or_(c.priority < after_score, and_(c.priority == after_score, c.id > after_id)),
             )
         found = session.execute(scored.order_by(c.priority.desc(), c.id).limit(limit + 1))
-        rows += [(_SCORED, score, cid) for score, cid in found]
+        rows += [(SCORED, score, cid) for score, cid in found]
         after_id = None
     if len(rows) <= limit:
         unscored = repo.select(c.id).where(*conditions, c.priority.is_(None))
         if after_id is not None:
             unscored = unscored.where(c.id > after_id)
         found_ids = session.scalars(unscored.order_by(c.id).limit(limit + 1 - len(rows)))
-        rows += [(_UNSCORED, None, cid) for cid in found_ids]
+        rows += [(UNSCORED, None, cid) for cid in found_ids]
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode(*rows[-1]) if more else None
+    next_cursor = encode_cursor(*rows[-1]) if more else None
     return items(session, principal, [cid for _, _, cid in rows]), next_cursor
 
 
