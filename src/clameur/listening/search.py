@@ -30,9 +30,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
-from sqlalchemy import Integer, Select, Table, bindparam, column, func, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -70,6 +81,8 @@ from clameur.tenancy.models import Brand, MentionBrand
 
 MENTIONS = cast(Table, MentionRow.__table__)
 AUTHORS = cast(Table, Author.__table__)
+MENTION_BRANDS = cast(Table, MentionBrand.__table__)
+BRANDS = cast(Table, Brand.__table__)
 
 # -- compiled queries --------------------------------------------------------------------
 
@@ -195,10 +208,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 # -- the search --------------------------------------------------------------------------
 
 _CHUNK: Final = 1000
+_HANDLE = (
+    select(AUTHORS.c.handle)
+    .where(AUTHORS.c.id == MENTIONS.c.author_id)
+    .correlate(MENTIONS)
+    .scalar_subquery()
+    .label("handle")
+)
+"""The author's handle by primary key, row by row: as a join, PostgreSQL over-estimating
+the candidates hashed the whole authors table (28 of 40 ms for 1,158 matches at 1M)."""
 _COLUMNS = (
     MENTIONS.c.id, MENTIONS.c.source, MENTIONS.c.external_id, MENTIONS.c.created_at,
     MENTIONS.c.text, MENTIONS.c.url, MENTIONS.c.lang, MENTIONS.c.sentiment, MENTIONS.c.rating,
-    AUTHORS.c.handle, MENTIONS.c.search_text,
+    _HANDLE, MENTIONS.c.search_text,
 )  # fmt: skip
 
 
@@ -231,11 +253,7 @@ def _candidates(
             # A page of a broad query: walking newest first and confirming in Python stops
             # after a few rows, where FTS5 would first list every candidate.
             flt = None
-    stmt = (
-        select(*_COLUMNS)
-        .select_from(m.join(AUTHORS, AUTHORS.c.id == m.c.author_id))
-        .where(tenant_column == tenant_id)
-    )
+    stmt = select(*_COLUMNS).select_from(m).where(tenant_column == tenant_id)
     if since is not None:
         stmt = stmt.where(m.c.created_at >= since)
     if until is not None:
@@ -413,8 +431,27 @@ def _with_brands(hit: SearchHit, slugs: Sequence[str]) -> SearchHit:
     )  # fmt: skip
 
 
+_BRANDS_OF_PG = (
+    select(MENTION_BRANDS.c.mention_id, BRANDS.c.slug)
+    .join(BRANDS, BRANDS.c.id == MENTION_BRANDS.c.brand_id)
+    .where(
+        MENTION_BRANDS.c.tenant_id == bindparam("tenant_id"),
+        MENTION_BRANDS.c.mention_id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+    )
+)
+"""PostgreSQL: every id in one array parameter (one statement, one bind, whatever the
+count; 500-literal ``IN`` lists cost ~5 ms each to build and convert)."""
+
+
 def _brands_of(session: Session, tenant_id: int, ids: list[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
+    if not ids:
+        return out
+    if session.get_bind().dialect.name == "postgresql":
+        found = session.connection().execute(_BRANDS_OF_PG, {"tenant_id": tenant_id, "ids": ids})
+        for mention_id, slug in found:
+            out.setdefault(mention_id, []).append(slug)
+        return out
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         stmt = (
