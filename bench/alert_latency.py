@@ -68,8 +68,13 @@ def main() -> None:
         with session_scope(factory) as session:
             tenant = add_tenant(session, clock, "acme", "Acme")
             add_brand(session, clock, tenant, "volta", "Volta", ["volta"])
-            set_rule(session, tenant.id, None,
-                     {"webhooks": [{"url": url, "secret": "s3cret"}]}, clock.now())  # fmt: skip
+            set_rule(
+                session,
+                tenant.id,
+                None,
+                {"webhooks": [{"url": url, "secret": "s3cret"}]},
+                clock.now(),
+            )
             tenant_id = tenant.id
         settings = Settings(batch_size=1000, allow_private_fetch=True)
         pipeline = Pipeline(factory=factory, settings=settings, clock=clock)

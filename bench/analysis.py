@@ -31,12 +31,19 @@ def inputs(n: int) -> list[AnalysisInput]:
         m = normalise(record)
         out.append(
             AnalysisInput(
-                text=m.text, source=m.source, created_at=m.created_at, lang_hint=m.lang,
-                rating=m.rating, author_followers=m.author.followers,
-                author_verified=m.author.verified, author_created_at=m.author.created_at,
-                author_handle=m.author.handle, author_name=m.author.name, metrics=m.metrics,
+                text=m.text,
+                source=m.source,
+                created_at=m.created_at,
+                lang_hint=m.lang,
+                rating=m.rating,
+                author_followers=m.author.followers,
+                author_verified=m.author.verified,
+                author_created_at=m.author.created_at,
+                author_handle=m.author.handle,
+                author_name=m.author.name,
+                metrics=m.metrics,
             )
-        )  # fmt: skip
+        )
     return out
 
 

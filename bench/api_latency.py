@@ -239,9 +239,12 @@ def served_elsewhere(src: Path, url: str) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(src)}
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", SERVE, url, str(port)], env=env, cwd="/tmp",
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-c", SERVE, url, str(port)],
+        env=env,
+        cwd="/tmp",
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         loaded = process.stdout.readline().strip()
@@ -278,9 +281,13 @@ def call(client: httpx.Client, base: str, request: Request, headers: dict[str, s
 
 
 def timed(
-    client: httpx.Client, base: str, requests: list[Request], headers: dict[str, str], n: int,
+    client: httpx.Client,
+    base: str,
+    requests: list[Request],
+    headers: dict[str, str],
+    n: int,
     warmup: int,
-) -> list[float]:  # fmt: skip
+) -> list[float]:
     cycle = itertools.cycle(requests)
     for _ in range(warmup):
         call(client, base, next(cycle), headers)
@@ -315,8 +322,9 @@ def pct(values: list[float]) -> tuple[float, float, float]:
 
 def row(label: str, values: list[float], extra: str = "") -> None:
     p50, p95, p99 = pct(values)
-    print(f"{label:<58} {p50:>7.1f} {p95:>7.1f} {p99:>7.1f} {max(values):>7.1f}  {extra}",
-          flush=True)  # fmt: skip
+    print(
+        f"{label:<58} {p50:>7.1f} {p95:>7.1f} {p99:>7.1f} {max(values):>7.1f}  {extra}", flush=True
+    )
 
 
 def header(title: str) -> None:
@@ -337,8 +345,9 @@ def conversation_requests(app: FastAPI, queues: list[int]) -> dict[str, list[Req
     if operation is None:
         return {}
     params = {p["name"]: p for p in operation.get("parameters", []) if p.get("in") == "query"}
-    found = {"conversations?status=open (first page)": [
-        ("/api/v1/conversations", {"status": "open"})]}  # fmt: skip
+    found = {
+        "conversations?status=open (first page)": [("/api/v1/conversations", {"status": "open"})]
+    }
     name = next((n for n in ("queue_id", "queue") if n in params), None)
     if name is not None:
         found[f"conversations?status=open&{name}=… (20 queues)"] = [
@@ -363,10 +372,10 @@ def main() -> None:
     parser.add_argument("--db", default="/tmp/clameur-bench-api.db")
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the database")
-    parser.add_argument("--before", default="099196d",
-                        help="commit to compare with ('' to skip)")  # fmt: skip
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile the search service call (facets)")  # fmt: skip
+    parser.add_argument("--before", default="099196d", help="commit to compare with ('' to skip)")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the search service call (facets)"
+    )
     args = parser.parse_args()
 
     print(f"load average {load()}")
@@ -395,8 +404,10 @@ def measure(engine: Engine, df: dict[str, int], args: argparse.Namespace) -> Non
     app = create_app(Settings(database_url=database_url(args)))
     auth = {"Authorization": f"Bearer {token}"}
     n, warmup = args.requests, args.warmup
-    print(f"\n{engine.dialect.name}: 'bench' holds {stored:,} mentions; "
-          f"{n} timed requests a row after {warmup} warm-up, one keep-alive client")  # fmt: skip
+    print(
+        f"\n{engine.dialect.name}: 'bench' holds {stored:,} mentions; "
+        f"{n} timed requests a row after {warmup} warm-up, one keep-alive client"
+    )
 
     with served(app) as base, httpx.Client(timeout=120) as client:
         print(f"\n{'query':<44} {'matches':>8}")
@@ -405,10 +416,12 @@ def measure(engine: Engine, df: dict[str, int], args: argparse.Namespace) -> Non
             print(f"{label + ': ' + q:<44} {body['total']:>8,}")
         mentions = {
             "mentions?q=…&facets=false (9 queries, rotating)": [
-                ("/api/v1/mentions", {"q": q, "facets": "false"}) for _, q in queries],
+                ("/api/v1/mentions", {"q": q, "facets": "false"}) for _, q in queries
+            ],
             "mentions?q=… with facets (9 queries, rotating)": [
-                ("/api/v1/mentions", {"q": q}) for _, q in queries],
-        }  # fmt: skip
+                ("/api/v1/mentions", {"q": q}) for _, q in queries
+            ],
+        }
         conversations = conversation_requests(app, queues)
         scenarios = {**conversations, **mentions}
         floor = {"floor: GET /api/v1/me (two primary-key reads)": [("/api/v1/me", {})]}
@@ -426,8 +439,11 @@ def measure(engine: Engine, df: dict[str, int], args: argparse.Namespace) -> Non
             results[label] = timed(client, base, requests, auth, *sizes[label])
             row(label, results[label], f"(slow: {SLOW_N} requests)" if slow else "")
         for label, q in queries:
-            per = [t for i, t in enumerate(results[next(iter(mentions))]) if i % len(queries) ==
-                   queries.index((label, q))]  # fmt: skip
+            per = [
+                t
+                for i, t in enumerate(results[next(iter(mentions))])
+                if i % len(queries) == queries.index((label, q))
+            ]
             row(f"  facets=false, {q}"[:58], per, f"({len(per)} requests)")
 
         header(f"{engine.dialect.name}, auth A/B: token vs the principal injected")
@@ -467,9 +483,13 @@ def measure(engine: Engine, df: dict[str, int], args: argparse.Namespace) -> Non
 
 
 def in_process(
-    factory: Any, tenant_id: int, queries: list[tuple[str, str]], n: int, warmup: int,
+    factory: Any,
+    tenant_id: int,
+    queries: list[tuple[str, str]],
+    n: int,
+    warmup: int,
     profile: bool,
-) -> None:  # fmt: skip
+) -> None:
     """The search service alone, a new session each call: what HTTP and FastAPI add."""
     header("search service in-process (what the route calls), a new session each")
     for facets in (False, True):
@@ -487,8 +507,14 @@ def in_process(
         for i in range(len(queries) * 3):
             with factory() as session:
                 profiler.enable()
-                search(session, tenant_id, queries[i % len(queries)][1], limit=50, facets=True,
-                       brands=True)  # fmt: skip
+                search(
+                    session,
+                    tenant_id,
+                    queries[i % len(queries)][1],
+                    limit=50,
+                    facets=True,
+                    brands=True,
+                )
                 profiler.disable()
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
@@ -503,8 +529,11 @@ def before_after(
     repo = Path(__file__).resolve().parent.parent
     git = ["git", "-C", str(repo)]
     if not worktree.exists():
-        subprocess.run([*git, "worktree", "add", "--detach", str(worktree), args.before],  # noqa: S603
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*git, "worktree", "add", "--detach", str(worktree), args.before],  # noqa: S603
+            check=True,
+            capture_output=True,
+        )
     try:
         url = database_url(args)
         with (
@@ -532,11 +561,17 @@ def before_after(
                 a, b = alternated([(nothing, now), (nothing, before)], requests, n, warmup)
                 (a50, a95, _), (b50, b95, _) = pct(a), pct(b)
                 row(f"mentions?q=…&facets={facets} [now]", a)
-                row(f"mentions?q=…&facets={facets} [before]", b,
-                    f"change: p50 {a50 - b50:+.2f}, p95 {a95 - b95:+.2f} ms")  # fmt: skip
+                row(
+                    f"mentions?q=…&facets={facets} [before]",
+                    b,
+                    f"change: p50 {a50 - b50:+.2f}, p95 {a95 - b95:+.2f} ms",
+                )
     finally:
-        subprocess.run([*git, "worktree", "remove", "--force", str(worktree)],  # noqa: S603
-                       check=False, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*git, "worktree", "remove", "--force", str(worktree)],  # noqa: S603
+            check=False,
+            capture_output=True,
+        )
 
 
 if __name__ == "__main__":

@@ -71,10 +71,12 @@ def run(url: str, records: Iterable[dict[str, Any]], batch: int, detector: Any) 
     engine = create_engine_for(url)
     upgrade(engine)
     pipeline = Pipeline(
-        factory=make_session_factory(engine), settings=Settings(batch_size=batch),
-        clock=FrozenClock(datetime(2030, 1, 1, tzinfo=UTC)), analyzer=PlaceholderAnalyzer(),
+        factory=make_session_factory(engine),
+        settings=Settings(batch_size=batch),
+        clock=FrozenClock(datetime(2030, 1, 1, tzinfo=UTC)),
+        analyzer=PlaceholderAnalyzer(),
         detector=detector,
-    )  # fmt: skip
+    )
     ensure_demo_tenants(pipeline)
     start = time.perf_counter()
     pipeline.ingest(records, None)
@@ -105,12 +107,16 @@ def main() -> None:
         # in memory would make every garbage collection pass slower and inflate the figures
         with_detector = run(
             f"sqlite:///{Path(tmp) / 'a.db'}",
-            generate_mentions(count=args.count, seed=args.seed), args.batch, timed,
-        )  # fmt: skip
+            generate_mentions(count=args.count, seed=args.seed),
+            args.batch,
+            timed,
+        )
         without = run(
             f"sqlite:///{Path(tmp) / 'b.db'}",
-            generate_mentions(count=args.count, seed=args.seed), args.batch, NullDetector(),
-        )  # fmt: skip
+            generate_mentions(count=args.count, seed=args.seed),
+            args.batch,
+            NullDetector(),
+        )
     print(
         json.dumps(
             {

@@ -49,15 +49,23 @@ def run_one(seed: int, peak: float, wave: int, workdir: Path) -> dict[str, objec
     engine.dispose()
     before = [a for a in spikes if datetime.fromisoformat(a["triggered_at"]) < start]
     during = [
-        a for a in spikes
+        a
+        for a in spikes
         if start <= datetime.fromisoformat(a["triggered_at"]) <= start + timedelta(hours=3)
-    ]  # fmt: skip
+    ]
     delay = (
         (datetime.fromisoformat(during[0]["triggered_at"]) - start).total_seconds() / 60
-        if during else None
-    )  # fmt: skip
-    return {"false": len(before), "caught": bool(during), "delay": delay, "incidents": len(during),
-            "mentions": len(week), "hour": start.hour}  # fmt: skip
+        if during
+        else None
+    )
+    return {
+        "false": len(before),
+        "caught": bool(during),
+        "delay": delay,
+        "incidents": len(during),
+        "mentions": len(week),
+        "hour": start.hour,
+    }
 
 
 def main() -> None:

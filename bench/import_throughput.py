@@ -47,9 +47,12 @@ def run_child(path: Path, url: str) -> dict[str, float]:
     env = {**os.environ, "CLAMEUR_DATABASE_URL": url, "CLAMEUR_LOG_LEVEL": "WARNING"}
     start = time.perf_counter()
     done = subprocess.run(
-        [*CLAMEUR, "import", str(path), "--json"], env=env, capture_output=True, text=True,
+        [*CLAMEUR, "import", str(path), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
         check=False,
-    )  # fmt: skip
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"import failed: {done.stderr}")

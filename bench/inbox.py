@@ -58,8 +58,14 @@ PROPOSED_INDEXES = {
 ``ix_conversations_status_priority`` and a wider ``ix_conversations_assignee``); the flag
 now only adds duplicates, kept to reproduce the docs' comparison on an older schema."""
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-SOURCES = (("twitter", 40), ("facebook", 20), ("instagram", 15), ("email", 10),
-           ("review", 8), ("forum", 7))  # fmt: skip
+SOURCES = (
+    ("twitter", 40),
+    ("facebook", 20),
+    ("instagram", 15),
+    ("email", 10),
+    ("review", 8),
+    ("forum", 7),
+)
 LEVELS = (("P1", 75.0), ("P2", 55.0), ("P3", 35.0))
 WORDS = (
     "commande",
@@ -157,7 +163,7 @@ def stored(engine: Engine) -> tuple[int, int]:
             open_ = conn.execute(
                 select(func.count())
                 .select_from(table(Conversation))
-                .where(table(Conversation).c.status == "open")  # fmt: skip
+                .where(table(Conversation).c.status == "open")
             ).scalar_one()
             return int(mentions), int(open_)
     except Exception:  # noqa: BLE001 - no schema yet
@@ -201,12 +207,26 @@ class Builder:
                 insert(table(Tenant)).returning(table(Tenant).c.id),
                 {"slug": slug, "name": slug.title(), "created_at": NOW, "settings": {}},
             ).scalar_one()
-            brand_ids = [conn.execute(insert(table(Brand)).returning(table(Brand).c.id), {
-                "tenant_id": tenant_id, "slug": f"b{i}", "name": f"Brand {i}", "queries": [],
-                "created_at": NOW}).scalar_one() for i in range(3)]  # fmt: skip
-            queue_ids = [conn.execute(insert(table(Queue)).returning(table(Queue).c.id), {
-                "tenant_id": tenant_id, "name": f"Queue {i}", "position": i, "filters": {}}
-            ).scalar_one() for i in range(queues)]  # fmt: skip
+            brand_ids = [
+                conn.execute(
+                    insert(table(Brand)).returning(table(Brand).c.id),
+                    {
+                        "tenant_id": tenant_id,
+                        "slug": f"b{i}",
+                        "name": f"Brand {i}",
+                        "queries": [],
+                        "created_at": NOW,
+                    },
+                ).scalar_one()
+                for i in range(3)
+            ]
+            queue_ids = [
+                conn.execute(
+                    insert(table(Queue)).returning(table(Queue).c.id),
+                    {"tenant_id": tenant_id, "name": f"Queue {i}", "position": i, "filters": {}},
+                ).scalar_one()
+                for i in range(queues)
+            ]
             agents: dict[int, list[int]] = {}
             for q in queue_ids:
                 agents[q] = []
@@ -231,11 +251,26 @@ class Builder:
                         },
                     )
                     agents[q].append(user_id)
-            incident_ids = [conn.execute(insert(table(Incident)).returning(table(Incident).c.id), {
-                "tenant_id": tenant_id, "title": f"Incident {i}", "status": "open",
-                "opened_at": NOW - timedelta(days=i)}).scalar_one() for i in range(3)]  # fmt: skip
-        return {"id": tenant_id, "slug": slug, "brands": brand_ids, "queues": queue_ids,
-                "agents": agents, "incidents": incident_ids}  # fmt: skip
+            incident_ids = [
+                conn.execute(
+                    insert(table(Incident)).returning(table(Incident).c.id),
+                    {
+                        "tenant_id": tenant_id,
+                        "title": f"Incident {i}",
+                        "status": "open",
+                        "opened_at": NOW - timedelta(days=i),
+                    },
+                ).scalar_one()
+                for i in range(3)
+            ]
+        return {
+            "id": tenant_id,
+            "slug": slug,
+            "brands": brand_ids,
+            "queues": queue_ids,
+            "agents": agents,
+            "incidents": incident_ids,
+        }
 
     def populate(
         self, tenant: dict[str, Any], authors: int, conversations: dict[str, int], mentions: int
@@ -249,12 +284,19 @@ class Builder:
         for i in range(authors):
             source = next(sources)
             author_source.append(source)
-            rows.append({
-                "id": first_author + i, "tenant_id": tid, "source": source,
-                "handle": f"{tenant['slug']}_user{i}", "name": f"User {i}",
-                "followers": int(rng.lognormvariate(5, 2)), "verified": rng.random() < 0.01,
-                "first_seen_at": NOW - timedelta(days=200), "last_seen_at": NOW,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "id": first_author + i,
+                    "tenant_id": tid,
+                    "source": source,
+                    "handle": f"{tenant['slug']}_user{i}",
+                    "name": f"User {i}",
+                    "followers": int(rng.lognormvariate(5, 2)),
+                    "verified": rng.random() < 0.01,
+                    "first_seen_at": NOW - timedelta(days=200),
+                    "last_seen_at": NOW,
+                }
+            )
             if len(rows) == CHUNK:
                 self.write(Author, rows)
         self.write(Author, rows)
@@ -288,21 +330,37 @@ class Builder:
             assigned = rng.random() < (0.45 if status == "open" else 0.9)
             assignee = rng.choice(tenant["agents"][queue_id]) if assigned else None
             due = opened + timedelta(hours=rng.choice((1, 4, 8, 24)))
-            conv_rows.append({
-                "id": cid, "tenant_id": tid, "source": source, "author_id": author_id,
-                "brand_id": rng.choice(tenant["brands"]), "status": status,
-                "priority_level": level, "priority": priority,
-                "root_external_id": mention_rows[-count]["external_id"], "opened_at": opened,
-                "last_activity_at": times[-1], "mention_count": count,
-                "incident_id": rng.choice(tenant["incidents"]) if rng.random() < 0.01 else None,
-                "flags": ["campaign"] if rng.random() < 0.005 else [],
-                "lang": rng.choice(("fr", "fr", "en")), "queue_id": queue_id,
-                "assignee_id": assignee, "assigned_at": opened if assigned else None,
-                "tags": [], "last_customer_at": times[-1],
-                "sla": {"clocks": {"first_response": {"state": "running",
-                                                       "due_at": due.isoformat()}}}
-                if active else {},
-            })  # fmt: skip
+            conv_rows.append(
+                {
+                    "id": cid,
+                    "tenant_id": tid,
+                    "source": source,
+                    "author_id": author_id,
+                    "brand_id": rng.choice(tenant["brands"]),
+                    "status": status,
+                    "priority_level": level,
+                    "priority": priority,
+                    "root_external_id": mention_rows[-count]["external_id"],
+                    "opened_at": opened,
+                    "last_activity_at": times[-1],
+                    "mention_count": count,
+                    "incident_id": rng.choice(tenant["incidents"]) if rng.random() < 0.01 else None,
+                    "flags": ["campaign"] if rng.random() < 0.005 else [],
+                    "lang": rng.choice(("fr", "fr", "en")),
+                    "queue_id": queue_id,
+                    "assignee_id": assignee,
+                    "assigned_at": opened if assigned else None,
+                    "tags": [],
+                    "last_customer_at": times[-1],
+                    "sla": {
+                        "clocks": {
+                            "first_response": {"state": "running", "due_at": due.isoformat()}
+                        }
+                    }
+                    if active
+                    else {},
+                }
+            )
             if len(mention_rows) >= CHUNK:
                 self.write(Conversation, conv_rows)  # before their mentions (foreign key)
                 self.write(Mention, mention_rows)
@@ -325,17 +383,28 @@ class Builder:
         self.next_id["mentions"] += 1
         words = self.rng.choices(WORDS, k=self.rng.randint(6, 40))
         return {
-            "id": mid, "tenant_id": tid, "source": source, "external_id": f"m{mid}",
-            "author_id": author_id, "text": "@brand " + " ".join(words), "search_text": "",
-            "created_at": at, "in_reply_to": f"m{mid - 1}" if n else None,
-            "content_hash": "x", "ingested_at": NOW, "conversation_id": cid,
-        }  # fmt: skip
+            "id": mid,
+            "tenant_id": tid,
+            "source": source,
+            "external_id": f"m{mid}",
+            "author_id": author_id,
+            "text": "@brand " + " ".join(words),
+            "search_text": "",
+            "created_at": at,
+            "in_reply_to": f"m{mid - 1}" if n else None,
+            "content_hash": "x",
+            "ingested_at": NOW,
+            "conversation_id": cid,
+        }
 
     def progress(self) -> None:
         done = self.inserted["mentions"]
         if done % 100_000 < CHUNK:
-            print(f"  {done:,} mentions, {self.inserted['conversations']:,} conversations "
-                  f"({time.perf_counter() - self.start:.0f} s)", flush=True)  # fmt: skip
+            print(
+                f"  {done:,} mentions, {self.inserted['conversations']:,} conversations "
+                f"({time.perf_counter() - self.start:.0f} s)",
+                flush=True,
+            )
 
 
 def build(engine: Engine, args: argparse.Namespace) -> None:
@@ -343,28 +412,48 @@ def build(engine: Engine, args: argparse.Namespace) -> None:
     builder = Builder(engine, args.seed)
     main_tenant = builder.tenant("bench", queues=20, agents_per_queue=10)
     open_ = args.open
-    builder.populate(main_tenant, authors=args.mentions // 4, mentions=args.mentions,
-                     conversations={"open": open_, "pending": open_ // 10, "waiting": open_ // 20,
-                                    "escalated": open_ // 20, "resolved": open_ * 7 // 10,
-                                    "closed": open_ * 6 // 10})  # fmt: skip
+    builder.populate(
+        main_tenant,
+        authors=args.mentions // 4,
+        mentions=args.mentions,
+        conversations={
+            "open": open_,
+            "pending": open_ // 10,
+            "waiting": open_ // 20,
+            "escalated": open_ // 20,
+            "resolved": open_ * 7 // 10,
+            "closed": open_ * 6 // 10,
+        },
+    )
     other = builder.tenant("other", queues=3, agents_per_queue=2)
-    builder.populate(other, authors=2000, mentions=20_000,
-                     conversations={"open": 3000, "closed": 2000})  # fmt: skip
+    builder.populate(
+        other, authors=2000, mentions=20_000, conversations={"open": 3000, "closed": 2000}
+    )
     if engine.dialect.name == "postgresql":
         for name in ("authors", "conversations", "mentions"):
             with engine.begin() as conn:
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                                  f"(SELECT max(id) FROM {name}))"))  # fmt: skip
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                        f"(SELECT max(id) FROM {name}))"
+                    )
+                )
     analyse_start = time.perf_counter()
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
     elapsed = time.perf_counter() - builder.start
-    print(f"built {builder.inserted['mentions']:,} mentions, "
-          f"{builder.inserted['conversations']:,} conversations, "
-          f"{builder.inserted['authors']:,} authors in {elapsed:.0f} s" + (
-          f" (of which VACUUM ANALYZE {time.perf_counter() - analyse_start:.0f} s)"
-          if engine.dialect.name == "postgresql" else ""), flush=True)  # fmt: skip
+    print(
+        f"built {builder.inserted['mentions']:,} mentions, "
+        f"{builder.inserted['conversations']:,} conversations, "
+        f"{builder.inserted['authors']:,} authors in {elapsed:.0f} s"
+        + (
+            f" (of which VACUUM ANALYZE {time.perf_counter() - analyse_start:.0f} s)"
+            if engine.dialect.name == "postgresql"
+            else ""
+        ),
+        flush=True,
+    )
 
 
 # -- timing -------------------------------------------------------------------------------
@@ -466,16 +555,21 @@ def measure(engine: Engine, args: argparse.Namespace) -> None:
                 .order_by(Membership.user_id)
             ).scalars()
         )
-        sizes = dict(session.execute(
-            select(Conversation.queue_id, func.count()).where(
-                Conversation.tenant_id == tenant_id, Conversation.status == "open"
-            ).group_by(Conversation.queue_id)).all())  # fmt: skip
+        sizes = dict(
+            session.execute(
+                select(Conversation.queue_id, func.count())
+                .where(Conversation.tenant_id == tenant_id, Conversation.status == "open")
+                .group_by(Conversation.queue_id)
+            ).all()
+        )
     variant = " + proposed indexes" if args.proposed_indexes else ""
     if engine.dialect.name == "sqlite":
         variant += " with ANALYZE" if args.sqlite_analyze else " without ANALYZE"
-    print(f"\n{engine.dialect.name}{variant}: open conversations a queue {min(sizes.values()):,}"
-          f"–{max(sizes.values()):,}; {args.repeat} calls each (after 20 warm-up), "
-          f"a new session each, times in ms; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"\n{engine.dialect.name}{variant}: open conversations a queue {min(sizes.values()):,}"
+        f"–{max(sizes.values()):,}; {args.repeat} calls each (after 20 warm-up), "
+        f"a new session each, times in ms; load average {os.getloadavg()[0]:.1f}"
+    )
 
     def second_page(n: int) -> dict[str, Any]:
         with factory() as session:
@@ -484,16 +578,22 @@ def measure(engine: Engine, args: argparse.Namespace) -> None:
 
     scenarios: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
         ("queue, first page (open)", lambda n: {"queue_id": queues[n % len(queues)]}),
-        ("my conversations (open statuses)",
-         lambda n: {"assignee_id": agents[n * 7 % len(agents)], "status": OPEN_STATUSES}),
-        ("unassigned in a queue", lambda n: {"queue_id": queues[n % len(queues)],
-                                             "unassigned": True}),
-        ("context: queue, every open status",
-         lambda n: {"queue_id": queues[n % len(queues)], "status": OPEN_STATUSES}),
+        (
+            "my conversations (open statuses)",
+            lambda n: {"assignee_id": agents[n * 7 % len(agents)], "status": OPEN_STATUSES},
+        ),
+        (
+            "unassigned in a queue",
+            lambda n: {"queue_id": queues[n % len(queues)], "unassigned": True},
+        ),
+        (
+            "context: queue, every open status",
+            lambda n: {"queue_id": queues[n % len(queues)], "status": OPEN_STATUSES},
+        ),
         ("context: queue, second page", second_page),
         ("context: whole tenant, first page", lambda n: {}),
         ("context: whole tenant, unassigned", lambda n: {"unassigned": True}),
-    ]  # fmt: skip
+    ]
     statements = Statements(engine)
     print(f"{'scenario':<36} {'rows':>5} {'SQL':>4} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}")
     for label, options_for in scenarios:
@@ -516,8 +616,11 @@ def measure(engine: Engine, args: argparse.Namespace) -> None:
                 rows = len(page.items)
         sql_count = len(statements.seen)
         p50, p95, p99 = percentiles(times)
-        print(f"{label:<36} {rows:>5} {sql_count:>4} {p50:>7.1f} {p95:>7.1f} {p99:>7.1f} "
-              f"{max(times):>7.1f}", flush=True)  # fmt: skip
+        print(
+            f"{label:<36} {rows:>5} {sql_count:>4} {p50:>7.1f} {p95:>7.1f} {p99:>7.1f} "
+            f"{max(times):>7.1f}",
+            flush=True,
+        )
         if args.explain and statements.seen:
             for statement, params in statements.seen:
                 print(explain(engine, statement, params))

@@ -88,10 +88,16 @@ def load(engine: Engine, count: int, vocab_path: Path) -> None:
             {"slug": "bench", "name": "Bench", "created_at": now, "settings": {}},
         ).scalar_one()
         authors = [
-            {"tenant_id": tenant_id, "source": "twitter", "handle": f"user{i}",
-             "verified": False, "first_seen_at": now, "last_seen_at": now}
+            {
+                "tenant_id": tenant_id,
+                "source": "twitter",
+                "handle": f"user{i}",
+                "verified": False,
+                "first_seen_at": now,
+                "last_seen_at": now,
+            }
             for i in range(2000)
-        ]  # fmt: skip
+        ]
         conn.execute(insert(AUTHORS), authors)
         author_ids = list(conn.execute(select(AUTHORS.c.id).order_by(AUTHORS.c.id)).scalars())
     rows: list[dict[str, Any]] = []
@@ -102,13 +108,22 @@ def load(engine: Engine, count: int, vocab_path: Path) -> None:
         row_text = search_text(keys)
         keys_time += time.perf_counter() - t0
         df.update(keys)
-        rows.append({
-            "tenant_id": tenant_id, "source": record["source"], "external_id": str(n),
-            "author_id": author_ids[n % len(author_ids)], "text": record["text"],
-            "search_text": row_text, "created_at": parse_datetime(record["created_at"], "c"),
-            "lang": record.get("lang"), "rating": record.get("rating"), "url": record.get("url"),
-            "content_hash": "x", "ingested_at": now,
-        })  # fmt: skip
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "source": record["source"],
+                "external_id": str(n),
+                "author_id": author_ids[n % len(author_ids)],
+                "text": record["text"],
+                "search_text": row_text,
+                "created_at": parse_datetime(record["created_at"], "c"),
+                "lang": record.get("lang"),
+                "rating": record.get("rating"),
+                "url": record.get("url"),
+                "content_hash": "x",
+                "ingested_at": now,
+            }
+        )
         if len(rows) == BATCH:
             _flush(engine, rows)
             if (n + 1) % 100_000 == 0:
@@ -134,10 +149,12 @@ def pick_queries(df: dict[str, int], count: int) -> list[tuple[str, str]]:
 
     def words(low: float, high: float, *, tags: bool = False) -> list[str]:
         found = [
-            k for k, n in df.items()
-            if low * count <= n <= high * count and len(k) >= 5
+            k
+            for k, n in df.items()
+            if low * count <= n <= high * count
+            and len(k) >= 5
             and (k.startswith("#") if tags else k.isalpha() and k.isascii())
-        ]  # fmt: skip
+        ]
         return sorted(found, key=lambda k: (-df[k], k))
 
     rare = words(0.0001, 0.0004)
@@ -145,8 +162,15 @@ def pick_queries(df: dict[str, int], count: int) -> list[tuple[str, str]]:
     r1, r2, r3 = rare[0], rare[1], rare[2]
     c1 = common[0]
     tag = (words(0.0001, 0.0008, tags=True) or ["#" + r3])[0]
-    prefix = next((w for w in rare if len(w) >= 6 and sum(df[k] for k in df if k.startswith(
-        w[:-1]) and k.isalpha()) <= 0.0008 * count), r3)  # fmt: skip
+    prefix = next(
+        (
+            w
+            for w in rare
+            if len(w) >= 6
+            and sum(df[k] for k in df if k.startswith(w[:-1]) and k.isalpha()) <= 0.0008 * count
+        ),
+        r3,
+    )
     return [
         ("rare word", r1),
         ("rare AND common", f"{r1} {c1}"),
@@ -210,8 +234,10 @@ def main() -> None:
 
     total = args.mentions
     print(f"\n{args.backend}, {total:,} mentions, {args.repeat} runs each, times in ms")
-    print(f"{'query':<22} {'text':<44} {'matches':>8} {'%':>6} {'cand.':>7} {'mode':<22}"
-          f" {'p50':>7} {'p95':>7}")  # fmt: skip
+    print(
+        f"{'query':<22} {'text':<44} {'matches':>8} {'%':>6} {'cand.':>7} {'mode':<22}"
+        f" {'p50':>7} {'p95':>7}"
+    )
     for label, query in pick_queries(vocab["df"], total):
         modes: list[tuple[str, dict[str, Any]]] = [
             ("all matches", {}),
@@ -230,9 +256,12 @@ def main() -> None:
             matches = result.total if result.total is not None else None
             found = f"{matches:,}" if matches is not None else f">{len(result.hits)}"
             share = f"{100 * matches / total:.3f}" if matches is not None else "—"
-            print(f"{label:<22} {query[:44]:<44} {found:>8} {share:>6} "
-                  f"{result.candidates:>7,} {mode:<22} {statistics.median(times):>7.1f} "
-                  f"{p95(times):>7.1f}", flush=True)  # fmt: skip
+            print(
+                f"{label:<22} {query[:44]:<44} {found:>8} {share:>6} "
+                f"{result.candidates:>7,} {mode:<22} {statistics.median(times):>7.1f} "
+                f"{p95(times):>7.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

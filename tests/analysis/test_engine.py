@@ -80,20 +80,32 @@ def test_every_stored_mention_carries_its_analysis(
     tenant = make_tenant(db, clock, "acme", {"acme": ["acme"]})
     pipeline.ingest(
         [
-            record("1", "@acme ma box est encore en panne depuis hier, service nul, honteux, "
-                        "je vais résilier",
-                   author={"handle": "star", "followers": 452_000, "verified": True}),
+            record(
+                "1",
+                "@acme ma box est encore en panne depuis hier, service nul, honteux, "
+                "je vais résilier",
+                author={"handle": "star", "followers": 452_000, "verified": True},
+            ),
             record("2", "acme merci, super équipe", author={"handle": "fan"}),
             record("3", "👍", author={"handle": "emoji"}),
         ],
         tenant.id,
-    )  # fmt: skip
+    )
     with session_scope(db.factory) as s:
         rows = {m.external_id: m for m in s.scalars(select(Mention))}
     assert len(rows) == 3
     for m in rows.values():
-        filled = (m.sentiment, m.sentiment_score, m.intent, m.intent_score, m.toxicity,
-                  m.actionability, m.influence, m.priority, m.reach)  # fmt: skip
+        filled = (
+            m.sentiment,
+            m.sentiment_score,
+            m.intent,
+            m.intent_score,
+            m.toxicity,
+            m.actionability,
+            m.influence,
+            m.priority,
+            m.reach,
+        )
         assert None not in filled, m.external_id
         assert m.priority_level in {"P1", "P2", "P3", "P4"}
     star = rows["1"]

@@ -173,7 +173,7 @@ BEHAVIOUR = [
     ("Coucou tout le monde, bon week-end 🌞", "other"),
     ("Je suis dans le bus, il fait beau aujourd'hui", "other"),
     ("Off to the beach with the kids today", "other"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("text", "label"), BEHAVIOUR)

@@ -65,10 +65,15 @@ def _string_model(path: Path) -> Path:
         values = [4.0 if i == k else 0.0 for i in range(3)]
         nodes.append(
             helper.make_node(
-                "LabelEncoder", ["text"], [f"s{k}"], domain="ai.onnx.ml",
-                keys_strings=phrases, values_floats=values, default_float=0.0,
+                "LabelEncoder",
+                ["text"],
+                [f"s{k}"],
+                domain="ai.onnx.ml",
+                keys_strings=phrases,
+                values_floats=values,
+                default_float=0.0,
             )
-        )  # fmt: skip
+        )
         nodes.append(helper.make_node("Unsqueeze", [f"s{k}", "axis"], [f"c{k}"]))
         outs.append(f"c{k}")
     nodes.append(helper.make_node("Concat", outs, ["scores"], axis=1))

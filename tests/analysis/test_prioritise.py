@@ -50,10 +50,16 @@ def test_histogram_follows_authors_and_percentile_is_stored(
 
     # The star's profile changes bin (followers drop): the histogram moves, not grows.
     pipeline.ingest(
-        [record("star2", "acme", created_at="2026-11-17T09:00:00+01:00",
-                author={"handle": "star", "followers": 3})],
+        [
+            record(
+                "star2",
+                "acme",
+                created_at="2026-11-17T09:00:00+01:00",
+                author={"handle": "star", "followers": 3},
+            )
+        ],
         acme.id,
-    )  # fmt: skip
+    )
     bins_after = _bins(db, acme.id)
     assert sum(bins_after.values()) == 10
     with session_scope(db.factory) as s:
@@ -64,10 +70,16 @@ def test_histogram_follows_authors_and_percentile_is_stored(
 
     # An older mention (event time) does not move the profile back.
     pipeline.ingest(
-        [record("star0", "acme", created_at="2026-11-10T09:00:00+01:00",
-                author={"handle": "star", "followers": 900_000})],
+        [
+            record(
+                "star0",
+                "acme",
+                created_at="2026-11-10T09:00:00+01:00",
+                author={"handle": "star", "followers": 900_000},
+            )
+        ],
         acme.id,
-    )  # fmt: skip
+    )
     assert _bins(db, acme.id) == bins_after
 
 

@@ -113,8 +113,16 @@ def test_detector_routes_each_language_to_its_head(shipped: SentimentModel) -> N
 
 
 def test_word_tables_know_common_words_only(shipped: SentimentModel) -> None:
-    common = {"fr": "merci", "en": "thanks", "de": "danke", "es": "gracias", "it": "grazie",
-              "pt": "obrigado", "ar": "شكرا", "hi": "thanks"}  # fmt: skip
+    common = {
+        "fr": "merci",
+        "en": "thanks",
+        "de": "danke",
+        "es": "gracias",
+        "it": "grazie",
+        "pt": "obrigado",
+        "ar": "شكرا",
+        "hi": "thanks",
+    }
     for head in shipped.heads:
         pooled = mean_pool(head.vocab, head.table, [common[head.language], "", "zzqxw", "\ud800"])
         assert np.abs(pooled[0]).sum() > 0, head.language
@@ -156,8 +164,13 @@ def test_hostile_inputs_give_valid_labels(shipped: SentimentModel) -> None:
 
 
 def test_batch_and_single_predictions_agree(shipped: SentimentModel) -> None:
-    texts = ["Super produit, merci !", "Service nul, remboursez-moi", "http://x.y @bob 12h",
-             "Great service, thanks", "Das war leider schlecht"]  # fmt: skip
+    texts = [
+        "Super produit, merci !",
+        "Service nul, remboursez-moi",
+        "http://x.y @bob 12h",
+        "Great service, thanks",
+        "Das war leider schlecht",
+    ]
     batch = shipped.predict(texts)
     single = [shipped.predict([t])[0] for t in texts]
     assert [b[0] for b in batch] == [s[0] for s in single]

@@ -246,8 +246,9 @@ def test_save_load_roundtrip(shipped: ToxicityModel, tmp_path: Path) -> None:
     path = tmp_path / "t.npz"
     shipped.save(path)
     texts = ["t'es un abruti", "merci", "je vais te tuer"]
-    assert np.array_equal(ToxicityModel.load(path).predict_proba(texts),
-                          shipped.predict_proba(texts))  # fmt: skip
+    assert np.array_equal(
+        ToxicityModel.load(path).predict_proba(texts), shipped.predict_proba(texts)
+    )
 
 
 def test_artifact_is_small_and_documented() -> None:
@@ -264,8 +265,12 @@ def test_artifact_is_small_and_documented() -> None:
 def _clameur(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "clameur", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_eval_toxicity_prints_the_contract(tmp_path: Path) -> None:
@@ -289,8 +294,9 @@ def test_eval_toxicity_prints_the_contract(tmp_path: Path) -> None:
 
 
 def test_eval_toxicity_refuses_bad_labels_naming_the_line(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "bad.jsonl", [{"text": "ok", "label": "normal"},
-                                                {"text": "x", "label": "rude"}])  # fmt: skip
+    path = write_jsonl(
+        tmp_path / "bad.jsonl", [{"text": "ok", "label": "normal"}, {"text": "x", "label": "rude"}]
+    )
     result = _clameur("eval", "toxicity", str(path), "--json", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout == ""
@@ -300,8 +306,17 @@ def test_eval_toxicity_refuses_bad_labels_naming_the_line(tmp_path: Path) -> Non
 @needs_data
 def test_train_toxicity_writes_an_artifact_that_loads(tmp_path: Path) -> None:
     out = tmp_path / "toxicity.npz"
-    result = _clameur("train", "toxicity", "--data", str(DATA_DIR), "--out", str(out),
-                      "--eval", str(DEV), cwd=tmp_path)  # fmt: skip
+    result = _clameur(
+        "train",
+        "toxicity",
+        "--data",
+        str(DATA_DIR),
+        "--out",
+        str(out),
+        "--eval",
+        str(DEV),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith("fr\t")
     meta = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))

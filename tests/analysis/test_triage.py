@@ -107,9 +107,13 @@ def test_toxic_threshold_is_lower_for_anonymous_accounts() -> None:
         text, toxicity=0.5, author_handle="jeanne", author_name="Jeanne", author_followers=800
     )
     anon = act.ActionabilityInput(
-        text, toxicity=0.5, author_handle="x9912873", author_followers=0,
-        author_created_at=NOW - timedelta(days=2), created_at=NOW,
-    )  # fmt: skip
+        text,
+        toxicity=0.5,
+        author_handle="x9912873",
+        author_followers=0,
+        author_created_at=NOW - timedelta(days=2),
+        created_at=NOW,
+    )
     assert act.classify_one(named).label == "opinion"
     assert act.classify_one(anon).label == "attack"
     assert act.is_anonymous(anon)
@@ -149,8 +153,12 @@ def test_reach_grows_with_followers_and_engagement() -> None:
 
 def test_humanise() -> None:
     assert [humanise(n) for n in (950, 1_250, 452_300, 1_250_000, 2_000_000)] == [
-        "950", "1.2k", "452k", "1.2M", "2M",
-    ]  # fmt: skip
+        "950",
+        "1.2k",
+        "452k",
+        "1.2M",
+        "2M",
+    ]
 
 
 # --- priority ---------------------------------------------------------------------------
@@ -158,19 +166,33 @@ def test_humanise() -> None:
 
 def _item(**kw: object) -> PriorityInput:
     base: dict[str, object] = {
-        "intent": "other", "sentiment": "neutral", "sentiment_score": 0.6, "toxicity": 0.0,
-        "actionability": "opinion", "influence": 50.0, "followers": 200, "verified": False,
-        "reach": 20, "created_at": NOW - timedelta(minutes=5), "analysed_at": NOW,
-    }  # fmt: skip
+        "intent": "other",
+        "sentiment": "neutral",
+        "sentiment_score": 0.6,
+        "toxicity": 0.0,
+        "actionability": "opinion",
+        "influence": 50.0,
+        "followers": 200,
+        "verified": False,
+        "reach": 20,
+        "created_at": NOW - timedelta(minutes=5),
+        "analysed_at": NOW,
+    }
     base.update(kw)
     return PriorityInput(**base)  # type: ignore[arg-type]
 
 
 def test_influencer_churn_threat_is_p1_with_reasons() -> None:
     score, level, reasons = prioritise(
-        _item(intent="churn_threat", sentiment="negative", sentiment_score=0.9,
-              influence=99.6, followers=452_000, reach=45_200)
-    )  # fmt: skip
+        _item(
+            intent="churn_threat",
+            sentiment="negative",
+            sentiment_score=0.9,
+            influence=99.6,
+            followers=452_000,
+            reach=45_200,
+        )
+    )
     assert level == "P1"
     assert score >= 75
     assert reasons[:3] == ("influencer 452k followers", "churn threat", "negative")
@@ -198,9 +220,13 @@ def test_first_hand_complaint_outranks_gossip_and_old_posts_sink() -> None:
     fact = prioritise(_item(intent="complaint", sentiment="negative", actionability="actionable"))
     gossip = prioritise(_item(intent="complaint", sentiment="negative", actionability="opinion"))
     old = prioritise(
-        _item(intent="complaint", sentiment="negative", actionability="actionable",
-              created_at=NOW - timedelta(days=9))
-    )  # fmt: skip
+        _item(
+            intent="complaint",
+            sentiment="negative",
+            actionability="actionable",
+            created_at=NOW - timedelta(days=9),
+        )
+    )
     assert fact[0] > gossip[0]
     assert fact[0] > old[0]
     assert "old (9 days)" in old[2]

@@ -32,9 +32,12 @@ def office(
 ) -> Calendar:
     """Open Monday to Friday from ``start`` to ``end``."""
     return Calendar.build(
-        zone, {day: [[start, end]] for day in WEEK}, country=country, subdivision=subdivision,
+        zone,
+        {day: [[start, end]] for day in WEEK},
+        country=country,
+        subdivision=subdivision,
         closed_dates=closed_dates,
-    )  # fmt: skip
+    )
 
 
 PARIS_OFFICE = office("Europe/Paris", "09:00", "18:00", country="FR")
@@ -226,10 +229,15 @@ def test_stored_calendar_round_trip(db: Database, clock: FrozenClock) -> None:
     other = make_tenant(db, clock, "globex", {})
     with session_scope(db.factory) as session:
         row = add_calendar(
-            session, tenant.id, "Montréal", timezone="America/Montreal",
+            session,
+            tenant.id,
+            "Montréal",
+            timezone="America/Montreal",
             hours={"Monday": [["08:30", "17:00"]], "fri": [["08:30", "17:00"]]},
-            country="ca", subdivision="qc", closed_dates=["2030-06-21"],
-        )  # fmt: skip
+            country="ca",
+            subdivision="qc",
+            closed_dates=["2030-06-21"],
+        )
         calendar_id = row.id
         with pytest.raises(AlreadyExistsError):
             add_calendar(session, tenant.id, "Montréal", timezone="UTC", always_open=True)
@@ -251,13 +259,19 @@ CALENDARS = [
     MONTREAL_OFFICE,
     Calendar.build(
         "America/Montreal",
-        {"fri": [["22:00", "06:00"]], "sat": [["10:00", "14:00"], ["13:00", "02:30"]],
-         "sun": [["00:00", "24:00"]], "wed": [["02:00", "03:30"]]},
-        country="CA", subdivision="QC", closed_dates=["2030-03-09"],
+        {
+            "fri": [["22:00", "06:00"]],
+            "sat": [["10:00", "14:00"], ["13:00", "02:30"]],
+            "sun": [["00:00", "24:00"]],
+            "wed": [["02:00", "03:30"]],
+        },
+        country="CA",
+        subdivision="QC",
+        closed_dates=["2030-03-09"],
     ),
     Calendar.build("Europe/Paris", {"sun": [["01:30", "03:30"]], "thu": [["12:00", "12:01"]]}),
     ALWAYS_OPEN,
-]  # fmt: skip
+]
 BASE = datetime(2030, 1, 1, tzinfo=UTC)
 SPAN = 400 * 86400  # microsecond instants over 2030 and early 2031: every DST change
 instants = st.integers(0, SPAN * 10**6).map(lambda us: BASE + timedelta(microseconds=us))

@@ -30,16 +30,22 @@ from tests.smtp import Mailbox, free_port, start_smtp
 
 
 def mail_settings(port: int) -> Settings:
-    return Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_from="alerts@clameur.example",
-                    care_email_from="care@volta.example", smtp_timeout=10)  # fmt: skip
+    return Settings(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_from="alerts@clameur.example",
+        care_email_from="care@volta.example",
+        smtp_timeout=10,
+    )
 
 
 def queue_email_reply(
     db: Database, clock: FrozenClock, world: World, handle: str, text: str, **values: object
 ) -> int:
     with session_scope(db.factory) as session:
-        conversation = make_conversation(session, world.tenant_id, handle, source="email",
-                                         brand_id=world.brand_id, **values)  # fmt: skip
+        conversation = make_conversation(
+            session, world.tenant_id, handle, source="email", brand_id=world.brand_id, **values
+        )
         reply = draft_reply(
             session, clock, acting(session, world.agent, world.tenant_id), conversation.id, text
         )
@@ -59,9 +65,14 @@ def test_an_e_mail_reply_threads_under_the_customer_message(
         "references": "<root.1@mail.example.com>",
     }
     reply_id = queue_email_reply(
-        db, clock, world, "zoe", "Bonjour Zoé,\nnous corrigeons votre facture.\n\nVolta",
-        raw=raw, external_id="abc.123@mail.example.com",
-    )  # fmt: skip
+        db,
+        clock,
+        world,
+        "zoe",
+        "Bonjour Zoé,\nnous corrigeons votre facture.\n\nVolta",
+        raw=raw,
+        external_id="abc.123@mail.example.com",
+    )
     settings = mail_settings(port)
     assert relay(db.factory, clock, reply_handlers(db.factory, settings, clock=clock)) == 1
     [envelope] = mailbox.envelopes
@@ -89,13 +100,18 @@ def test_the_address_comes_from_the_handle_or_the_contact(
     world = make_world(db, clock)
     queue_email_reply(db, clock, world, "max@example.org", "Hello Max")  # the handle is the address
     with session_scope(db.factory) as session:
-        contact = Contact(tenant_id=world.tenant_id, name="Léa", emails=["lea@example.net"],
-                          created_at=clock.now())  # fmt: skip
+        contact = Contact(
+            tenant_id=world.tenant_id,
+            name="Léa",
+            emails=["lea@example.net"],
+            created_at=clock.now(),
+        )
         session.add(contact)
         session.flush()
         contact_id = contact.id
-    queue_email_reply(db, clock, world, "lea", "Hello Léa", contact_id=contact_id,
-                      external_id="opaque-id-7")  # fmt: skip
+    queue_email_reply(
+        db, clock, world, "lea", "Hello Léa", contact_id=contact_id, external_id="opaque-id-7"
+    )
     assert (
         relay(db.factory, clock, reply_handlers(db.factory, mail_settings(port), clock=clock)) == 2
     )
@@ -132,10 +148,16 @@ def test_an_unreachable_smtp_server_is_retried_until_it_answers(
 
 def _outgoing(**values: object) -> OutgoingReply:
     base: dict[str, object] = {
-        "reply_id": 7, "tenant_id": 1, "conversation_id": 3, "source": "email", "text": "Hi",
-        "visibility": "private", "in_reply_to": None, "recipient_handle": "zoe",
+        "reply_id": 7,
+        "tenant_id": 1,
+        "conversation_id": 3,
+        "source": "email",
+        "text": "Hi",
+        "visibility": "private",
+        "in_reply_to": None,
+        "recipient_handle": "zoe",
         "recipient_email": "zoe@example.com",
-    }  # fmt: skip
+    }
     base.update(values)
     return OutgoingReply(**base)  # type: ignore[arg-type]
 

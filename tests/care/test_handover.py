@@ -108,25 +108,30 @@ def test_escalation_to_back_office_and_hand_back(db: Database, clock: FrozenCloc
             )
 
         timeline = session.scalars(
-            select(ConversationEvent).where(ConversationEvent.conversation_id == conversation.id)
+            select(ConversationEvent)
+            .where(ConversationEvent.conversation_id == conversation.id)
             .order_by(ConversationEvent.id)
-        ).all()  # fmt: skip
+        ).all()
         assert [e.kind for e in timeline] == ["assign", "escalate", "handback"]
         escalation, handback = timeline[1], timeline[2]
         assert escalation.actor_id == ann
         assert escalation.data["fields"] == {
-            "invoice_number": "F-2030-118", "amount": 49.9, "comment": "charged twice"
-        }  # fmt: skip
+            "invoice_number": "F-2030-118",
+            "amount": 49.9,
+            "comment": "charged twice",
+        }
         assert escalation.data["due_at"] == (escalated_at + timedelta(minutes=240)).isoformat()
         assert handback.actor_id == bo_agent.id
         assert handback.data["note"] == "Refunded the duplicate charge (ref R-77)."
         assert handback.data["held_seconds"] == 7200
         assert handback.data["late"] is False
         actions = session.scalars(
-            select(AuditEntry.action).where(AuditEntry.object_id == conversation.id,
-                                            AuditEntry.object_type == "conversation")
+            select(AuditEntry.action)
+            .where(
+                AuditEntry.object_id == conversation.id, AuditEntry.object_type == "conversation"
+            )
             .order_by(AuditEntry.id)
-        ).all()  # fmt: skip
+        ).all()
         assert actions == ["conversation.assign", "conversation.escalate", "conversation.handback"]
 
 
@@ -145,8 +150,9 @@ def test_a_late_hand_back_is_marked_and_a_supervisor_may_do_it(
             sla_minutes=60,
         )
         supervisor = member(session, clock, "sup@bpo.example", tenant_id, "supervisor")
-        conversation = make_conversation(session, tenant_id, "a", queue_id=queue_id,
-                                         status="waiting")  # fmt: skip
+        conversation = make_conversation(
+            session, tenant_id, "a", queue_id=queue_id, status="waiting"
+        )
         escalate(session, clock, acting(session, ann, tenant_id), conversation.id, legal.id, {})
         clock.advance(timedelta(minutes=61))
         hand_back(

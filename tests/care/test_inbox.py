@@ -38,8 +38,14 @@ class Seed:
         self.count = 0
 
     def author(self, handle: str, followers: int | None = 100) -> Author:
-        author = Author(tenant_id=self.tenant_id, source="twitter", handle=handle,
-                        followers=followers, first_seen_at=AT, last_seen_at=AT)  # fmt: skip
+        author = Author(
+            tenant_id=self.tenant_id,
+            source="twitter",
+            handle=handle,
+            followers=followers,
+            first_seen_at=AT,
+            last_seen_at=AT,
+        )
         self.session.add(author)
         self.session.flush()
         return author
@@ -57,23 +63,36 @@ class Seed:
         n = self.count
         author = author or self.author(f"user{n}")
         conversation = Conversation(
-            tenant_id=self.tenant_id, source="twitter", author_id=author.id, status="open",
-            root_external_id=f"t{self.tenant_id}-c{n}-0", opened_at=AT,
-            last_activity_at=AT + timedelta(minutes=mentions - 1), mention_count=mentions,
-            flags=[], tags=[], sla={},
-        )  # fmt: skip
+            tenant_id=self.tenant_id,
+            source="twitter",
+            author_id=author.id,
+            status="open",
+            root_external_id=f"t{self.tenant_id}-c{n}-0",
+            opened_at=AT,
+            last_activity_at=AT + timedelta(minutes=mentions - 1),
+            mention_count=mentions,
+            flags=[],
+            tags=[],
+            sla={},
+        )
         for key, value in fields.items():
             setattr(conversation, key, value)
         self.session.add(conversation)
         self.session.flush()
         for i in range(mentions):
-            self.session.add(Mention(
-                tenant_id=self.tenant_id, source="twitter",
-                external_id=f"t{self.tenant_id}-c{n}-{i}",
-                author_id=author.id, text=text or f"message {i} of conversation {n}",
-                created_at=AT + timedelta(minutes=i), content_hash="x", ingested_at=AT,
-                conversation_id=conversation.id,
-            ))  # fmt: skip
+            self.session.add(
+                Mention(
+                    tenant_id=self.tenant_id,
+                    source="twitter",
+                    external_id=f"t{self.tenant_id}-c{n}-{i}",
+                    author_id=author.id,
+                    text=text or f"message {i} of conversation {n}",
+                    created_at=AT + timedelta(minutes=i),
+                    content_hash="x",
+                    ingested_at=AT,
+                    conversation_id=conversation.id,
+                )
+            )
         self.session.flush()
         return conversation
 
@@ -93,8 +112,9 @@ def _all_pages(
     pages = [inbox(session, tenant_id, limit=limit, cursor=cursor, **filters)]
     while pages[-1].next_cursor is not None:
         assert len(pages) < 1000
-        pages.append(inbox(session, tenant_id, limit=limit, cursor=pages[-1].next_cursor,
-                           **filters))  # fmt: skip
+        pages.append(
+            inbox(session, tenant_id, limit=limit, cursor=pages[-1].next_cursor, **filters)
+        )
     return pages
 
 
@@ -157,8 +177,9 @@ def test_a_page_is_two_statements(db: Database) -> None:
         seed = Seed(session, tenant_id)
         queue = seed.queue("general")
         for i in range(12):
-            seed.conversation(priority=None if i % 4 == 0 else float(i), queue_id=queue.id,
-                              mentions=3)  # fmt: skip
+            seed.conversation(
+                priority=None if i % 4 == 0 else float(i), queue_id=queue.id, mentions=3
+            )
         with _statements(db) as seen:
             page = inbox(session, tenant_id, queue_id=queue.id, limit=5)
             nxt = inbox(session, tenant_id, queue_id=queue.id, limit=5, cursor=page.next_cursor)
@@ -180,23 +201,29 @@ def test_filters_by_queue_status_assignee_and_brand(db: Database) -> None:
         other_agent = member(session, clock, "bo@acme.test", tenant.id, "agent")
         seed = Seed(session, tenant.id)
         billing, tech = seed.queue("billing"), seed.queue("tech")
-        brands = dict(session.execute(
-            select(Brand.slug, Brand.id).where(Brand.tenant_id == tenant.id)).all())  # fmt: skip
+        brands = dict(
+            session.execute(select(Brand.slug, Brand.id).where(Brand.tenant_id == tenant.id)).all()
+        )
         volta, ampere = brands["volta"], brands["ampere"]
         c = {
             "open_billing": seed.conversation(queue_id=billing.id, priority=10.0, brand_id=volta),
             "open_billing_mine": seed.conversation(
-                queue_id=billing.id, priority=20.0, assignee_id=agent.id, brand_id=ampere),
+                queue_id=billing.id, priority=20.0, assignee_id=agent.id, brand_id=ampere
+            ),
             "pending_billing_mine": seed.conversation(
-                queue_id=billing.id, status="pending", priority=30.0, assignee_id=agent.id),
+                queue_id=billing.id, status="pending", priority=30.0, assignee_id=agent.id
+            ),
             "waiting_tech_mine": seed.conversation(
-                queue_id=tech.id, status="waiting", priority=40.0, assignee_id=agent.id),
+                queue_id=tech.id, status="waiting", priority=40.0, assignee_id=agent.id
+            ),
             "open_tech_other": seed.conversation(
-                queue_id=tech.id, priority=50.0, assignee_id=other_agent.id),
+                queue_id=tech.id, priority=50.0, assignee_id=other_agent.id
+            ),
             "closed_billing_mine": seed.conversation(
-                queue_id=billing.id, status="closed", priority=99.0, assignee_id=agent.id),
+                queue_id=billing.id, status="closed", priority=99.0, assignee_id=agent.id
+            ),
             "open_no_queue": seed.conversation(priority=5.0),
-        }  # fmt: skip
+        }
         ids = {conv.id: name for name, conv in c.items()}
 
         def names(**filters: Any) -> list[str]:
@@ -204,18 +231,26 @@ def test_filters_by_queue_status_assignee_and_brand(db: Database) -> None:
 
         assert names(queue_id=billing.id) == ["open_billing_mine", "open_billing"]
         assert names(queue_id=billing.id, status=["open", "pending"]) == [
-            "pending_billing_mine", "open_billing_mine", "open_billing"]  # fmt: skip
+            "pending_billing_mine",
+            "open_billing_mine",
+            "open_billing",
+        ]
         assert names(assignee_id=agent.id, status=OPEN_STATUSES) == [
-            "waiting_tech_mine", "pending_billing_mine", "open_billing_mine"]  # fmt: skip
+            "waiting_tech_mine",
+            "pending_billing_mine",
+            "open_billing_mine",
+        ]
         assert names(assignee_id=agent.id, status=None) == [
-            "closed_billing_mine", "waiting_tech_mine", "pending_billing_mine",
-            "open_billing_mine"]  # fmt: skip
+            "closed_billing_mine",
+            "waiting_tech_mine",
+            "pending_billing_mine",
+            "open_billing_mine",
+        ]
         assert names(unassigned=True) == ["open_billing", "open_no_queue"]
         assert names(queue_id=billing.id, unassigned=True) == ["open_billing"]
         assert names(brand_id=ampere) == ["open_billing_mine"]
         assert names(status="closed") == ["closed_billing_mine"]
-        assert names() == ["open_tech_other", "open_billing_mine", "open_billing",
-                           "open_no_queue"]  # fmt: skip
+        assert names() == ["open_tech_other", "open_billing_mine", "open_billing", "open_no_queue"]
 
 
 @pytest.mark.parametrize(
@@ -255,23 +290,41 @@ def test_an_item_carries_what_an_agent_needs(db: Database) -> None:
         session.flush()
         author = seed.author("jeanne", followers=45_200)
         conv = seed.conversation(
-            author, mentions=3, text=long_text, priority=81.5, priority_level="P1",
-            queue_id=queue.id, assignee_id=agent.id, assigned_at=AT, incident_id=incident.id,
-            flags=["campaign"], tags=["vip"], custom_status="callback",
-            sla={"clocks": {
-                "first_response": {"state": "running", "due_at": due.isoformat()},
-                "resolution": {"state": "running",
-                               "due_at": (due + timedelta(days=1)).isoformat()},
-                "next_response": {"state": "stopped", "due_at": None},
-            }},
-        )  # fmt: skip
+            author,
+            mentions=3,
+            text=long_text,
+            priority=81.5,
+            priority_level="P1",
+            queue_id=queue.id,
+            assignee_id=agent.id,
+            assigned_at=AT,
+            incident_id=incident.id,
+            flags=["campaign"],
+            tags=["vip"],
+            custom_status="callback",
+            sla={
+                "clocks": {
+                    "first_response": {"state": "running", "due_at": due.isoformat()},
+                    "resolution": {
+                        "state": "running",
+                        "due_at": (due + timedelta(days=1)).isoformat(),
+                    },
+                    "next_response": {"state": "stopped", "due_at": None},
+                }
+            },
+        )
         plain = seed.conversation(priority=3.0)
         items = inbox(session, tenant_id).items
 
     assert [i.id for i in items] == [conv.id, plain.id]
     item = items[0]
     assert (item.status, item.custom_status, item.priority, item.priority_level, item.source) == (
-        "open", "callback", 81.5, "P1", "twitter")  # fmt: skip
+        "open",
+        "callback",
+        81.5,
+        "P1",
+        "twitter",
+    )
     assert (item.author_handle, item.author_followers) == ("jeanne", 45_200)
     assert item.latest_external_id == f"t{tenant_id}-c1-2"  # the latest of its 3 mentions
     assert item.latest_at == AT + timedelta(minutes=2)
@@ -288,7 +341,11 @@ def test_an_item_carries_what_an_agent_needs(db: Database) -> None:
     other = items[1]
     assert other.latest_text == f"message 0 of conversation {seed.count}"
     assert (other.assignee_name, other.queue_name, other.incident_title, other.sla_due) == (
-        None, None, None, None)  # fmt: skip
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_sla_due_reads_only_running_clocks() -> None:
@@ -298,7 +355,8 @@ def test_sla_due_reads_only_running_clocks() -> None:
     assert sla_due({"clocks": {"a": {"state": "paused", "due_at": due}}}) is None
     assert sla_due({"clocks": {"a": {"state": "running", "due_at": "garbage"}}}) is None
     assert sla_due({"clocks": {"a": {"state": "running", "due_at": due}}}) == datetime(
-        2030, 3, 6, 10, tzinfo=UTC)  # fmt: skip
+        2030, 3, 6, 10, tzinfo=UTC
+    )
 
 
 # -- tenant isolation ---------------------------------------------------------------------
@@ -343,9 +401,14 @@ def test_conversations_list_follows_the_cli_contract(db: Database) -> None:
         incident = Incident(tenant_id=tenant_id, title="Outage", opened_at=AT)
         session.add(incident)
         session.flush()
-        a = seed.conversation(seed.author("jeanne"), mentions=3, priority=70.0,
-                              priority_level="P2", incident_id=incident.id,
-                              flags=["campaign"])  # fmt: skip
+        a = seed.conversation(
+            seed.author("jeanne"),
+            mentions=3,
+            priority=70.0,
+            priority_level="P2",
+            incident_id=incident.id,
+            flags=["campaign"],
+        )
         b = seed.conversation(seed.author("paul"), status="resolved", priority=None)
         everything = conversations_list(session, tenant_id)
         resolved = conversations_list(session, tenant_id, status="resolved")
@@ -355,17 +418,34 @@ def test_conversations_list_follows_the_cli_contract(db: Database) -> None:
     json.dumps(everything)  # printable as is
     assert [row["id"] for row in everything] == [a.id, b.id]
     for row in everything:
-        assert set(row) >= {"id", "status", "priority", "source", "author", "mentions",
-                            "incident", "flags"}  # fmt: skip
+        assert set(row) >= {
+            "id",
+            "status",
+            "priority",
+            "source",
+            "author",
+            "mentions",
+            "incident",
+            "flags",
+        }
     first, second = everything
     assert first == {
-        "id": a.id, "status": "open", "priority": "P2", "priority_score": 70.0,
-        "source": "twitter", "author": "jeanne",
+        "id": a.id,
+        "status": "open",
+        "priority": "P2",
+        "priority_score": 70.0,
+        "source": "twitter",
+        "author": "jeanne",
         "mentions": [f"t{tenant_id}-c1-0", f"t{tenant_id}-c1-1", f"t{tenant_id}-c1-2"],
-        "incident": incident.id, "flags": ["campaign"],
-    }  # fmt: skip
+        "incident": incident.id,
+        "flags": ["campaign"],
+    }
     assert (second["status"], second["priority"], second["incident"], second["flags"]) == (
-        "resolved", None, None, [])  # fmt: skip
+        "resolved",
+        None,
+        None,
+        [],
+    )
     assert second["mentions"] == [f"t{tenant_id}-c2-0"]
     assert [row["id"] for row in resolved] == [b.id]
 

@@ -52,21 +52,34 @@ def make_alert(
 ) -> int:
     """An alert with ``members`` (conversations) attached as evidence."""
     alert = Alert(
-        tenant_id=world.tenant_id, brand_id=world.brand_id, kind=kind, severity="high",
-        key=f"{kind}:1", triggered_at=OPENED, updated_at=OPENED, status="open",
-        summary="Influencer julie_tech (450k followers) complains about Volta", count=1,
+        tenant_id=world.tenant_id,
+        brand_id=world.brand_id,
+        kind=kind,
+        severity="high",
+        key=f"{kind}:1",
+        triggered_at=OPENED,
+        updated_at=OPENED,
+        status="open",
+        summary="Influencer julie_tech (450k followers) complains about Volta",
+        count=1,
         evidence={},
-    )  # fmt: skip
+    )
     session.add(alert)
     session.flush()
     for conversation in members:
         author = session.get(Author, conversation.author_id)
         assert author is not None
-        session.add(AlertMention(
-            tenant_id=world.tenant_id, alert_id=alert.id, source=conversation.source,
-            external_id=conversation.root_external_id, author=author.handle,
-            created_at=conversation.opened_at, role="reply",
-        ))  # fmt: skip
+        session.add(
+            AlertMention(
+                tenant_id=world.tenant_id,
+                alert_id=alert.id,
+                source=conversation.source,
+                external_id=conversation.root_external_id,
+                author=author.handle,
+                created_at=conversation.opened_at,
+                role="reply",
+            )
+        )
     session.flush()
     return alert.id
 
@@ -76,14 +89,26 @@ def crowd(session: Session, world: World, authors: int, twice: int) -> list[Conv
     complaint three days later, outside the conversation window)."""
     out = []
     for n in range(authors):
-        first = make_conversation(session, world.tenant_id, f"cust{n:03d}", name=f"Cust {n}",
-                                  brand_id=world.brand_id, minutes=n)  # fmt: skip
+        first = make_conversation(
+            session,
+            world.tenant_id,
+            f"cust{n:03d}",
+            name=f"Cust {n}",
+            brand_id=world.brand_id,
+            minutes=n,
+        )
         out.append(first)
         if n < twice:
-            out.append(make_conversation(
-                session, world.tenant_id, f"cust{n:03d}", author_id=first.author_id,
-                brand_id=world.brand_id, minutes=3 * 24 * 60 + n,
-            ))  # fmt: skip
+            out.append(
+                make_conversation(
+                    session,
+                    world.tenant_id,
+                    f"cust{n:03d}",
+                    author_id=first.author_id,
+                    brand_id=world.brand_id,
+                    minutes=3 * 24 * 60 + n,
+                )
+            )
     return out
 
 
@@ -108,10 +133,16 @@ def test_one_incident_per_alert_with_its_conversations(db: Database, clock: Froz
         # the alert grows: the next call attaches the newcomers only
         author = session.get(Author, members[3].author_id)
         assert author is not None
-        session.add(AlertMention(
-            tenant_id=world.tenant_id, alert_id=alert_id, source="twitter",
-            external_id=members[3].root_external_id, author=author.handle, created_at=OPENED,
-        ))  # fmt: skip
+        session.add(
+            AlertMention(
+                tenant_id=world.tenant_id,
+                alert_id=alert_id,
+                source="twitter",
+                external_id=members[3].root_external_id,
+                author=author.handle,
+                created_at=OPENED,
+            )
+        )
         session.flush()
         open_for_alert(session, clock, world.tenant_id, alert_id)
         assert members[3].incident_id == incident.id
@@ -181,10 +212,15 @@ def test_bulk_reply_answers_each_author_exactly_once(db: Database, clock: Frozen
     assert result.skipped_authors == []
     with session_scope(db.factory) as session:
         rows = session.execute(
-            select(Conversation.author_id, Conversation.opened_at, Reply.status, Reply.approved_by,
-                   Reply.text, Reply.incident_id)
-            .join(Conversation, Conversation.id == Reply.conversation_id)
-        ).all()  # fmt: skip
+            select(
+                Conversation.author_id,
+                Conversation.opened_at,
+                Reply.status,
+                Reply.approved_by,
+                Reply.text,
+                Reply.incident_id,
+            ).join(Conversation, Conversation.id == Reply.conversation_id)
+        ).all()
         assert Counter(r.author_id for r in rows).most_common(1)[0][1] == 1
         assert len(rows) == 150
         assert {(r.status, r.approved_by, r.incident_id) for r in rows} == {
@@ -416,8 +452,10 @@ def test_personalised_bulk_replies_keep_the_approved_text(db: Database, clock: F
         )
     deliver(db, clock, channels)
     texts = sorted(r["text"] for r in recorder.replies())
-    assert texts == ["Cust 0: the Paris outage is being fixed.",
-                     "Cust 1: the Lyon outage is being fixed."]  # fmt: skip
+    assert texts == [
+        "Cust 0: the Paris outage is being fixed.",
+        "Cust 1: the Lyon outage is being fixed.",
+    ]
     assert [r.message for r in seen] == ["My invoice is wrong, please help"] * 2
     assert seen[0].variables["brand"] == "Volta"
 
@@ -451,8 +489,15 @@ def test_a_replayed_wave_gets_one_reply_per_customer(db: Database) -> None:
     clock = FrozenClock(datetime(2031, 1, 1, tzinfo=UTC))
     tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
     post = replays.influencer_post(at, followers=452_000, external_id="inf-1")
-    wave = replays.complaint_wave(at + timedelta(minutes=1), count=150, minutes=120, seed=4,
-                                  in_reply_to="inf-1", source="twitter", prefix="r")  # fmt: skip
+    wave = replays.complaint_wave(
+        at + timedelta(minutes=1),
+        count=150,
+        minutes=120,
+        seed=4,
+        in_reply_to="inf-1",
+        source="twitter",
+        prefix="r",
+    )
     pipeline = Pipeline(factory=db.factory, settings=Settings(batch_size=50), clock=clock)
     assert pipeline.ingest([post, *wave], tenant.id).rejected == 0
     channels, recorder = recording_registry()

@@ -80,12 +80,19 @@ def make_world(db: Database, clock: FrozenClock, slug: str = "acme") -> World:
     with session_scope(db.factory) as session:
         brand = get_brand(session, tenant.id, "volta")
         users = {
-            role: member(session, clock, f"{role}@{slug}.example", tenant.id, role,
-                         name=role.title()).id
+            role: member(
+                session, clock, f"{role}@{slug}.example", tenant.id, role, name=role.title()
+            ).id
             for role in ("agent", "supervisor", "admin", "viewer")
-        }  # fmt: skip
-        return World(tenant.id, brand.id, users["agent"], users["supervisor"], users["admin"],
-                     users["viewer"])  # fmt: skip
+        }
+        return World(
+            tenant.id,
+            brand.id,
+            users["agent"],
+            users["supervisor"],
+            users["admin"],
+            users["viewer"],
+        )
 
 
 def make_conversation(
@@ -105,17 +112,32 @@ def make_conversation(
     """A stored conversation holding one customer mention (``values``: any column)."""
     at = OPENED + timedelta(minutes=minutes)
     if author_id is None:
-        author = Author(tenant_id=tenant_id, source=source, handle=handle, name=name,
-                        first_seen_at=at, last_seen_at=at)  # fmt: skip
+        author = Author(
+            tenant_id=tenant_id,
+            source=source,
+            handle=handle,
+            name=name,
+            first_seen_at=at,
+            last_seen_at=at,
+        )
         session.add(author)
         session.flush()
         author_id = author.id
     external_id = external_id or f"m-{handle}-{minutes}"
     columns: dict[str, Any] = {
-        "source": source, "status": "open", "root_external_id": external_id,
-        "opened_at": at, "last_activity_at": at, "mention_count": 1, "flags": [], "tags": [],
-        "sla": {}, "priority_level": "P3", "priority": 50.0, "lang": "en",
-    }  # fmt: skip
+        "source": source,
+        "status": "open",
+        "root_external_id": external_id,
+        "opened_at": at,
+        "last_activity_at": at,
+        "mention_count": 1,
+        "flags": [],
+        "tags": [],
+        "sla": {},
+        "priority_level": "P3",
+        "priority": 50.0,
+        "lang": "en",
+    }
     columns.update(values)
     conversation = Conversation(tenant_id=tenant_id, author_id=author_id, **columns)
     session.add(conversation)
@@ -134,12 +156,21 @@ def add_mention(
     raw: dict[str, Any] | None = None,
 ) -> Mention:
     mention = Mention(
-        tenant_id=conversation.tenant_id, source=conversation.source, external_id=external_id,
-        author_id=conversation.author_id, text=text, created_at=at, raw=raw or {},
-        content_hash=hashlib.md5(text.encode()).hexdigest(), ingested_at=at,  # noqa: S324
-        conversation_id=conversation.id, metrics={}, edit_history=[], toxicity_labels=[],
+        tenant_id=conversation.tenant_id,
+        source=conversation.source,
+        external_id=external_id,
+        author_id=conversation.author_id,
+        text=text,
+        created_at=at,
+        raw=raw or {},
+        content_hash=hashlib.md5(text.encode()).hexdigest(),
+        ingested_at=at,  # noqa: S324
+        conversation_id=conversation.id,
+        metrics={},
+        edit_history=[],
+        toxicity_labels=[],
         priority_reasons=[],
-    )  # fmt: skip
+    )
     session.add(mention)
     session.flush()
     return mention
@@ -231,8 +262,9 @@ def test_values_are_inserted_verbatim_once() -> None:
 _literal = st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=20)
 
 
-@given(st.lists(st.one_of(_literal, st.sampled_from(["{name}", "{brand}", "{{", "}}"])),
-                max_size=12))  # fmt: skip
+@given(
+    st.lists(st.one_of(_literal, st.sampled_from(["{name}", "{brand}", "{{", "}}"])), max_size=12)
+)
 def test_render_is_plain_substitution(parts: list[str]) -> None:
     values = {"name": "N{x}", "brand": "B"}
     expected = "".join(
@@ -285,17 +317,24 @@ def test_canned_replies_per_brand_and_language(db: Database, clock: FrozenClock)
                 text="{oops",
                 lang="en",
             )
-        conversation = make_conversation(session, world.tenant_id, "zoe", name="Zoé",
-                                         brand_id=world.brand_id)  # fmt: skip
-        names = [c.name for c in list_canned_replies(session, world.tenant_id,
-                                                     brand_id=world.brand_id)]  # fmt: skip
+        conversation = make_conversation(
+            session, world.tenant_id, "zoe", name="Zoé", brand_id=world.brand_id
+        )
+        names = [
+            c.name for c in list_canned_replies(session, world.tenant_id, brand_id=world.brand_id)
+        ]
         assert names == ["Facture", "Thanks"]  # the brand's own first
         assert [c.name for c in list_canned_replies(session, world.tenant_id, lang="fr-CA")] == [
             "Facture"
         ]
         variables = conversation_variables(session, world.tenant_id, conversation.id, world.agent)
-        assert variables == {"conversation": str(conversation.id), "handle": "zoe",
-                             "name": "Zoé", "brand": "Volta", "agent": "Agent"}  # fmt: skip
+        assert variables == {
+            "conversation": str(conversation.id),
+            "handle": "zoe",
+            "name": "Zoé",
+            "brand": "Volta",
+            "agent": "Agent",
+        }
         text = render_canned_reply(session, world.tenant_id, fr.id, variables)
         assert text == "Bonjour Zoé, nous vérifions votre facture."
         with pytest.raises(InvalidInputError, match=r"unknown variable \{name\}"):
@@ -497,8 +536,13 @@ def test_approval_required_for_a_brand_holds_the_reply_until_a_supervisor_approv
     assert deliver(db, clock, channels) == 1
     assert reply_of(db, reply_id).status == "sent"
     kinds = [e.kind for e in events(db, world.tenant_id)]
-    assert kinds == ["reply_draft", "reply_submitted", "reply_approved", "reply_queued",
-                     "reply_sent"]  # fmt: skip
+    assert kinds == [
+        "reply_draft",
+        "reply_submitted",
+        "reply_approved",
+        "reply_queued",
+        "reply_sent",
+    ]
     [submitted] = events(db, world.tenant_id, "reply_submitted")
     assert submitted.data["reasons"] == ["brand"]
 
@@ -598,8 +642,13 @@ def test_p1_conversations_and_open_incidents_require_approval(
         p3 = make_conversation(session, world.tenant_id, "calm", brand_id=world.brand_id)
         assert approval_reasons(session, world.tenant_id, p1) == ["p1"]
         assert approval_reasons(session, world.tenant_id, p3) == []
-        incident = Incident(tenant_id=world.tenant_id, brand_id=world.brand_id, title="Storm",
-                            status="open", opened_at=OPENED)  # fmt: skip
+        incident = Incident(
+            tenant_id=world.tenant_id,
+            brand_id=world.brand_id,
+            title="Storm",
+            status="open",
+            opened_at=OPENED,
+        )
         session.add(incident)
         session.flush()
         assert approval_reasons(session, world.tenant_id, p3) == ["incident"]
@@ -946,9 +995,11 @@ def test_moderation_is_recorded_and_passed_to_the_channel(db: Database, clock: F
         tweet = make_conversation(session, world.tenant_id, "troll", text="spam spam")
         mail = make_conversation(session, world.tenant_id, "zoe@example.com", source="email")
         tweet_mention = session.scalars(
-            select(Mention.id).where(Mention.conversation_id == tweet.id)).one()  # fmt: skip
+            select(Mention.id).where(Mention.conversation_id == tweet.id)
+        ).one()
         mail_mention = session.scalars(
-            select(Mention.id).where(Mention.conversation_id == mail.id)).one()  # fmt: skip
+            select(Mention.id).where(Mention.conversation_id == mail.id)
+        ).one()
         assert moderate_mention(
             session,
             clock,
@@ -1010,8 +1061,10 @@ def test_moderation_is_recorded_and_passed_to_the_channel(db: Database, clock: F
             "delete",
             channels=channels,
         )
-    recorded = [(e.data["action"], e.data["forwarded"], e.actor_id)
-                for e in events(db, world.tenant_id, "moderation")]  # fmt: skip
+    recorded = [
+        (e.data["action"], e.data["forwarded"], e.actor_id)
+        for e in events(db, world.tenant_id, "moderation")
+    ]
     assert recorded == [
         ("hide", True, world.agent),
         ("label", True, world.agent),
@@ -1044,8 +1097,9 @@ def _answered(
     channels, _ = recording_registry()
     with session_scope(db.factory) as session:
         for i, (message, answer) in enumerate(pairs):
-            conversation = make_conversation(session, world.tenant_id, f"{prefix}{i}",
-                                             text=message, minutes=i, **values)  # fmt: skip
+            conversation = make_conversation(
+                session, world.tenant_id, f"{prefix}{i}", text=message, minutes=i, **values
+            )
             reply = draft_reply(
                 session,
                 clock,
@@ -1069,12 +1123,19 @@ def test_suggestions_rank_past_answers_by_similar_questions(
 ) -> None:
     world = make_world(db, clock)
     refund = "Your refund leaves within 5 days, sorry for the wait."
-    _answered(db, clock, world, "c", [
-        ("Où est mon REMBOURSEMENT ? ça fait 3 semaines", refund),
-        ("remboursement toujours pas reçu", refund),
-        ("The app crashes when I open my invoice", "Please update the app to 4.2."),
-        ("Coupure de courant à Lyon", "A technician is on the way."),
-    ], brand_id=world.brand_id)  # fmt: skip
+    _answered(
+        db,
+        clock,
+        world,
+        "c",
+        [
+            ("Où est mon REMBOURSEMENT ? ça fait 3 semaines", refund),
+            ("remboursement toujours pas reçu", refund),
+            ("The app crashes when I open my invoice", "Please update the app to 4.2."),
+            ("Coupure de courant à Lyon", "A technician is on the way."),
+        ],
+        brand_id=world.brand_id,
+    )
     _answered(db, clock, world, "x", [("remboursement ??", "OTHER BRAND ANSWER")])  # no brand
     with session_scope(db.factory) as session:
         add_canned_reply(
@@ -1087,8 +1148,13 @@ def test_suggestions_rank_past_answers_by_similar_questions(
             brand_id=world.brand_id,
             tags=["remboursement"],
         )
-        found = suggest_replies(session, world.tenant_id, "mon remboursement n'est pas arrivé",
-                                brand_id=world.brand_id, k=3)  # fmt: skip
+        found = suggest_replies(
+            session,
+            world.tenant_id,
+            "mon remboursement n'est pas arrivé",
+            brand_id=world.brand_id,
+            k=3,
+        )
         assert [s.source for s in found[:2]] == ["reply", "canned"]
         best = found[0]
         assert best.text == refund
@@ -1104,8 +1170,9 @@ def test_suggestions_rank_past_answers_by_similar_questions(
         assert crash[0].text == "Please update the app to 4.2."
         assert suggest_replies(session, world.tenant_id, "zzz qqq", brand_id=world.brand_id) == []
         # the conversation's own latest message, brand and language
-        new = make_conversation(session, world.tenant_id, "new", text="Remboursement ?",
-                                brand_id=world.brand_id)  # fmt: skip
+        new = make_conversation(
+            session, world.tenant_id, "new", text="Remboursement ?", brand_id=world.brand_id
+        )
         assert suggest_for_conversation(session, world.tenant_id, new.id, k=1)[0].text == refund
     other = make_world(db, clock, "other")
     with session_scope(db.factory) as session:

@@ -41,15 +41,25 @@ def make_conversation(
     """A stored open conversation of a new author (``values`` override any column)."""
     at = OPENED + timedelta(minutes=minutes)
     source = values.get("source", "twitter")
-    author = Author(tenant_id=tenant_id, source=source, handle=handle, first_seen_at=at,
-                    last_seen_at=at)  # fmt: skip
+    author = Author(
+        tenant_id=tenant_id, source=source, handle=handle, first_seen_at=at, last_seen_at=at
+    )
     session.add(author)
     session.flush()
     columns: dict[str, Any] = {
-        "source": source, "status": "open", "root_external_id": f"m-{handle}",
-        "opened_at": at, "last_activity_at": at, "mention_count": 1, "flags": [], "tags": [],
-        "sla": {}, "priority_level": "P3", "priority": 50.0, "lang": "en",
-    }  # fmt: skip
+        "source": source,
+        "status": "open",
+        "root_external_id": f"m-{handle}",
+        "opened_at": at,
+        "last_activity_at": at,
+        "mention_count": 1,
+        "flags": [],
+        "tags": [],
+        "sla": {},
+        "priority_level": "P3",
+        "priority": 50.0,
+        "lang": "en",
+    }
     columns.update(values)
     conversation = Conversation(tenant_id=tenant_id, author_id=author.id, **columns)
     session.add(conversation)
@@ -108,11 +118,13 @@ def assignees(session: Session, tenant_id: int) -> dict[int, int | None]:
 
 
 def events(session: Session, tenant_id: int, kind: str) -> list[ConversationEvent]:
-    return list(session.scalars(
-        select(ConversationEvent).where(
-            ConversationEvent.tenant_id == tenant_id, ConversationEvent.kind == kind
-        ).order_by(ConversationEvent.id)
-    ))  # fmt: skip
+    return list(
+        session.scalars(
+            select(ConversationEvent)
+            .where(ConversationEvent.tenant_id == tenant_id, ConversationEvent.kind == kind)
+            .order_by(ConversationEvent.id)
+        )
+    )
 
 
 # -- routing -----------------------------------------------------------------------------
@@ -208,8 +220,7 @@ def test_round_robin_spreads_conversations_evenly_among_equal_agents(
 ) -> None:
     tenant_id, team_id, queue_id = front_desk(db, clock)
     with session_scope(db.factory) as session:
-        agents = make_agents(session, clock, tenant_id, team_id, ["ann", "bob", "cat"],
-                             capacity=10)  # fmt: skip
+        agents = make_agents(session, clock, tenant_id, team_id, ["ann", "bob", "cat"], capacity=10)
         for n in range(12):
             make_conversation(session, tenant_id, f"c{n}", queue_id=queue_id, minutes=n)
         done = assign_next(session, clock, tenant_id, queue_id)
@@ -254,10 +265,11 @@ def test_capacity_is_never_exceeded_and_the_overflow_stays_queued_in_order(
     with session_scope(db.factory) as session:
         ann, bob = make_agents(session, clock, tenant_id, team_id, ["ann", "bob"], capacity=2)
         ids = [
-            make_conversation(session, tenant_id, f"c{n}", queue_id=queue_id, minutes=n,
-                              priority=float(p)).id
+            make_conversation(
+                session, tenant_id, f"c{n}", queue_id=queue_id, minutes=n, priority=float(p)
+            ).id
             for n, p in enumerate([10, 90, 50, 90, 30, 70, 20])
-        ]  # fmt: skip
+        ]
         done = assign_next(session, clock, tenant_id, queue_id)
         # priority desc, then oldest first: 90 (c1), 90 (c3), 70 (c5), 50 (c2)
         assert [a.conversation_id for a in done] == [ids[1], ids[3], ids[5], ids[2]]
@@ -296,8 +308,10 @@ def test_offline_and_away_agents_get_nothing_and_give_back_unanswered_work(
         (ann,) = make_agents(session, clock, tenant_id, team_id, ["ann"])
         (bob,) = make_agents(session, clock, tenant_id, team_id, ["bob"], presence="offline")
         (cat,) = make_agents(session, clock, tenant_id, team_id, ["cat"], presence="away")
-        ids = [make_conversation(session, tenant_id, f"c{n}", queue_id=queue_id,
-                                 minutes=n).id for n in range(3)]  # fmt: skip
+        ids = [
+            make_conversation(session, tenant_id, f"c{n}", queue_id=queue_id, minutes=n).id
+            for n in range(3)
+        ]
         done = assign_next(session, clock, tenant_id, queue_id)
         assert {a.user_id for a in done} == {ann}
         answered = session.get(Conversation, ids[0])
@@ -319,9 +333,10 @@ def test_offline_and_away_agents_get_nothing_and_give_back_unanswered_work(
         assert state is not None
         assert state.presence == "away"
         presence_audit = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "agent.presence",
-                                     AuditEntry.object_id == ann)
-        ).all()  # fmt: skip
+            select(AuditEntry).where(
+                AuditEntry.action == "agent.presence", AuditEntry.object_id == ann
+            )
+        ).all()
         assert presence_audit[-1].data["given_back"] == ids[1:]
 
 
@@ -330,20 +345,34 @@ def test_skills_and_languages_decide_who_may_take_a_conversation(
 ) -> None:
     tenant_id, team_id, queue_id = front_desk(db, clock, skills=["Billing"])
     with session_scope(db.factory) as session:
-        (fr_agent,) = make_agents(session, clock, tenant_id, team_id, ["fr"],
-                                  skills=["billing", "legal"], languages=["fr"])  # fmt: skip
-        (en_agent,) = make_agents(session, clock, tenant_id, team_id, ["en"],
-                                  skills=["billing"], languages=["en", "es"])  # fmt: skip
+        (fr_agent,) = make_agents(
+            session,
+            clock,
+            tenant_id,
+            team_id,
+            ["fr"],
+            skills=["billing", "legal"],
+            languages=["fr"],
+        )
+        (en_agent,) = make_agents(
+            session, clock, tenant_id, team_id, ["en"], skills=["billing"], languages=["en", "es"]
+        )
         make_agents(session, clock, tenant_id, team_id, ["unskilled"], languages=["fr", "de"])
         ids = {
-            lang: make_conversation(session, tenant_id, f"c-{lang}", queue_id=queue_id,
-                                    lang=lang, minutes=n).id
+            lang: make_conversation(
+                session, tenant_id, f"c-{lang}", queue_id=queue_id, lang=lang, minutes=n
+            ).id
             for n, lang in enumerate(["fr", "en", "de", "es-MX", "FR-ca"])
-        }  # fmt: skip
-        done = {a.conversation_id: a.user_id for a in assign_next(session, clock, tenant_id,
-                                                                   queue_id)}  # fmt: skip
-        assert done == {ids["fr"]: fr_agent, ids["en"]: en_agent, ids["es-MX"]: en_agent,
-                        ids["FR-ca"]: fr_agent}  # fmt: skip
+        }
+        done = {
+            a.conversation_id: a.user_id for a in assign_next(session, clock, tenant_id, queue_id)
+        }
+        assert done == {
+            ids["fr"]: fr_agent,
+            ids["en"]: en_agent,
+            ids["es-MX"]: en_agent,
+            ids["FR-ca"]: fr_agent,
+        }
         assert assignees(session, tenant_id)[ids["de"]] is None
 
 
@@ -352,16 +381,27 @@ def test_a_language_nobody_free_speaks_does_not_block_the_queue(
 ) -> None:
     tenant_id, team_id, queue_id = front_desk(db, clock)
     with session_scope(db.factory) as session:
-        (fr_agent,) = make_agents(session, clock, tenant_id, team_id, ["fr"], capacity=1,
-                                  languages=["fr"])  # fmt: skip
-        (en_agent,) = make_agents(session, clock, tenant_id, team_id, ["en"], capacity=2,
-                                  languages=["en"])  # fmt: skip
-        fr_ids = [make_conversation(session, tenant_id, f"fr{n}", queue_id=queue_id, lang="fr",
-                                    priority=90.0).id for n in range(5)]  # fmt: skip
-        en_ids = [make_conversation(session, tenant_id, f"en{n}", queue_id=queue_id, lang="en",
-                                    priority=10.0).id for n in range(3)]  # fmt: skip
-        done = {a.conversation_id: a.user_id for a in assign_next(session, clock, tenant_id,
-                                                                   queue_id)}  # fmt: skip
+        (fr_agent,) = make_agents(
+            session, clock, tenant_id, team_id, ["fr"], capacity=1, languages=["fr"]
+        )
+        (en_agent,) = make_agents(
+            session, clock, tenant_id, team_id, ["en"], capacity=2, languages=["en"]
+        )
+        fr_ids = [
+            make_conversation(
+                session, tenant_id, f"fr{n}", queue_id=queue_id, lang="fr", priority=90.0
+            ).id
+            for n in range(5)
+        ]
+        en_ids = [
+            make_conversation(
+                session, tenant_id, f"en{n}", queue_id=queue_id, lang="en", priority=10.0
+            ).id
+            for n in range(3)
+        ]
+        done = {
+            a.conversation_id: a.user_id for a in assign_next(session, clock, tenant_id, queue_id)
+        }
         assert done == {fr_ids[0]: fr_agent, en_ids[0]: en_agent, en_ids[1]: en_agent}
 
 
@@ -400,8 +440,9 @@ def test_supervisor_override_ignores_capacity_and_agents_are_refused(
         assert (first.assignee_id, second.assignee_id) == (bob, ann)
         moves = events(session, tenant_id, "assign")[-2:]
         assert [(e.actor_id, e.data["to"], e.data["from"], e.data["override"]) for e in moves] == [
-            (supervisor.id, ann, None, True), (supervisor.id, bob, ann, True)
-        ]  # fmt: skip
+            (supervisor.id, ann, None, True),
+            (supervisor.id, bob, ann, True),
+        ]
         reassign(
             session, clock, acting(session, supervisor.id, tenant_id), first.id, None
         )  # back to the queue
@@ -564,8 +605,9 @@ def test_concurrent_dispatchers_never_double_assign(db: Database, clock: FrozenC
             team_id=team2.id,
             position=200,
         )
-        agents = make_agents(session, clock, tenant_id, team_id, ["a1", "a2", "a3", "a4"],
-                             capacity=5)  # fmt: skip
+        agents = make_agents(
+            session, clock, tenant_id, team_id, ["a1", "a2", "a3", "a4"], capacity=5
+        )
         for agent in agents[:2]:  # two agents work both teams' queues
             add_member(session, clock, lead(session, clock, tenant_id), team2.id, agent)
         for n in range(60):
@@ -612,8 +654,9 @@ def test_a_conversation_locked_elsewhere_is_skipped_not_waited_for(
     with session_scope(db.factory) as session:
         make_agents(session, clock, tenant_id, team_id, ["ann"], capacity=10)
         top = make_conversation(session, tenant_id, "top", queue_id=queue_id, priority=99.0).id
-        rest = [make_conversation(session, tenant_id, f"c{n}", queue_id=queue_id).id
-                for n in range(3)]  # fmt: skip
+        rest = [
+            make_conversation(session, tenant_id, f"c{n}", queue_id=queue_id).id for n in range(3)
+        ]
     holder = db.session()
     try:  # another transaction (say, an escalation) holds the top conversation's row
         holder.execute(select(Conversation).where(Conversation.id == top).with_for_update()).one()

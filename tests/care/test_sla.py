@@ -60,15 +60,28 @@ def make_conversation(
 ) -> Conversation:
     """A stored open conversation of a new author (``values`` override any column)."""
     source = values.get("source", "twitter")
-    author = Author(tenant_id=tenant_id, source=source, handle=handle, first_seen_at=opened_at,
-                    last_seen_at=opened_at)  # fmt: skip
+    author = Author(
+        tenant_id=tenant_id,
+        source=source,
+        handle=handle,
+        first_seen_at=opened_at,
+        last_seen_at=opened_at,
+    )
     session.add(author)
     session.flush()
     columns: dict[str, Any] = {
-        "source": source, "status": "open", "root_external_id": f"m-{handle}",
-        "opened_at": opened_at, "last_activity_at": opened_at, "mention_count": 1,
-        "flags": [], "tags": [], "sla": {}, "priority_level": "P3", "priority": 40.0,
-    }  # fmt: skip
+        "source": source,
+        "status": "open",
+        "root_external_id": f"m-{handle}",
+        "opened_at": opened_at,
+        "last_activity_at": opened_at,
+        "mention_count": 1,
+        "flags": [],
+        "tags": [],
+        "sla": {},
+        "priority_level": "P3",
+        "priority": 40.0,
+    }
     columns.update(values)
     conversation = Conversation(tenant_id=tenant_id, author_id=author.id, **columns)
     session.add(conversation)
@@ -82,12 +95,25 @@ def set_status(session: Session, conversation: Conversation, status: str, at: da
     on_status_change(session, conversation.tenant_id, conversation.id, at)
 
 
-def office(session: Session, tenant_id: int, name: str, zone: str, start: str, end: str,
-           country: str, subdivision: str | None = None) -> int:  # fmt: skip
+def office(
+    session: Session,
+    tenant_id: int,
+    name: str,
+    zone: str,
+    start: str,
+    end: str,
+    country: str,
+    subdivision: str | None = None,
+) -> int:
     row = add_calendar(
-        session, tenant_id, name, timezone=zone, hours={d: [[start, end]] for d in WEEK},
-        country=country, subdivision=subdivision,
-    )  # fmt: skip
+        session,
+        tenant_id,
+        name,
+        timezone=zone,
+        hours={d: [[start, end]] for d in WEEK},
+        country=country,
+        subdivision=subdivision,
+    )
     return row.id
 
 
@@ -103,9 +129,12 @@ def test_policy_fallbacks_prefer_the_most_specific() -> None:
         return SlaPolicy(id=pid, tenant_id=1, source=source, level=level)
 
     everything, twitter, urgent, urgent_tweet, twin = (
-        policy(1, "*", "*"), policy(2, "twitter", "*"), policy(3, "*", "P1"),
-        policy(4, "twitter", "P1"), policy(5, "twitter", "P1"),
-    )  # fmt: skip
+        policy(1, "*", "*"),
+        policy(2, "twitter", "*"),
+        policy(3, "*", "P1"),
+        policy(4, "twitter", "P1"),
+        policy(5, "twitter", "P1"),
+    )
     policies = [twin, urgent_tweet, urgent, twitter, everything]
     assert resolve_policy(policies, "twitter", "P1") is urgent_tweet  # the oldest of the two
     assert resolve_policy(policies, "email", "P1") is urgent
@@ -121,16 +150,20 @@ def test_set_policy_validates_and_replaces(db: Database, clock: FrozenClock) -> 
     acme = make_tenant(db, clock, "acme", {})
     globex = make_tenant(db, clock, "globex", {})
     with session_scope(db.factory) as session:
-        theirs = add_calendar(session, globex.id, "Paris", timezone="Europe/Paris",
-                              always_open=True)  # fmt: skip
+        theirs = add_calendar(
+            session, globex.id, "Paris", timezone="Europe/Paris", always_open=True
+        )
         first = set_policy(session, acme.id, source="twitter", first_response_minutes=60)
         again = set_policy(session, acme.id, source="twitter", first_response_minutes=30)
         assert again.id == first.id
         assert again.first_response_minutes == 30
         for bad in (
-            {"source": "fax"}, {"level": "P9"}, {"first_response_minutes": 0},
-            {"warn_percent": 0}, {"warn_percent": 101},
-        ):  # fmt: skip
+            {"source": "fax"},
+            {"level": "P9"},
+            {"first_response_minutes": 0},
+            {"warn_percent": 0},
+            {"warn_percent": 101},
+        ):
             with pytest.raises(InvalidInputError):
                 set_policy(session, acme.id, **bad)
         with pytest.raises(NotFoundError):  # another tenant's calendar
@@ -142,23 +175,26 @@ def test_policy_by_source_and_level_across_two_time_zones(db: Database, clock: F
     tenant = make_tenant(db, clock, "acme", {})
     with session_scope(db.factory) as session:
         paris_id = office(session, tenant.id, "Paris", "Europe/Paris", "09:00", "18:00", "FR")
-        montreal_id = office(session, tenant.id, "Montréal", "America/Montreal", "08:30", "17:00",
-                             "CA", "QC")  # fmt: skip
+        montreal_id = office(
+            session, tenant.id, "Montréal", "America/Montreal", "08:30", "17:00", "CA", "QC"
+        )
         set_policy(session, tenant.id, first_response_minutes=24 * 60)
-        set_policy(session, tenant.id, source="twitter", first_response_minutes=60,
-                   calendar_id=paris_id)  # fmt: skip
-        set_policy(session, tenant.id, source="email", first_response_minutes=60,
-                   calendar_id=montreal_id)  # fmt: skip
+        set_policy(
+            session, tenant.id, source="twitter", first_response_minutes=60, calendar_id=paris_id
+        )
+        set_policy(
+            session, tenant.id, source="email", first_response_minutes=60, calendar_id=montreal_id
+        )
         set_policy(session, tenant.id, level="P1", first_response_minutes=15)
         tweet = make_conversation(session, tenant.id, "ana", paris(12, 24, 17, 30))
-        mail = make_conversation(session, tenant.id, "bob", montreal(12, 24, 16, 30),
-                                 source="email")  # fmt: skip
+        mail = make_conversation(
+            session, tenant.id, "bob", montreal(12, 24, 16, 30), source="email"
+        )
         blog = make_conversation(session, tenant.id, "cyd", utc(12, 24, 10), source="blog")
-        urgent = make_conversation(session, tenant.id, "dan", utc(12, 24, 10),
-                                   priority_level="P1")  # fmt: skip
-        on_customer_messages(session, tenant.id, [
-            (c.id, c.opened_at) for c in (tweet, mail, blog, urgent)
-        ])  # fmt: skip
+        urgent = make_conversation(session, tenant.id, "dan", utc(12, 24, 10), priority_level="P1")
+        on_customer_messages(
+            session, tenant.id, [(c.id, c.opened_at) for c in (tweet, mail, blog, urgent)]
+        )
         now = utc(12, 24, 10)
         due = {
             c.id: clock_states(session, tenant.id, c.id, now)["first_response"].due_at
@@ -185,10 +221,12 @@ def test_a_rising_priority_tightens_the_targets(db: Database, clock: FrozenClock
     tenant = make_tenant(db, clock, "acme", {})
     with session_scope(db.factory) as session:
         set_policy(session, tenant.id, level="P4", first_response_minutes=240)
-        set_policy(session, tenant.id, level="P1", first_response_minutes=30,
-                   resolution_minutes=120)  # fmt: skip
-        conversation = make_conversation(session, tenant.id, "ana", utc(1, 7, 9),
-                                         priority_level="P4")  # fmt: skip
+        set_policy(
+            session, tenant.id, level="P1", first_response_minutes=30, resolution_minutes=120
+        )
+        conversation = make_conversation(
+            session, tenant.id, "ana", utc(1, 7, 9), priority_level="P4"
+        )
         on_customer_message(session, tenant.id, conversation.id, utc(1, 7, 9))
         states = clock_states(session, tenant.id, conversation.id, utc(1, 7, 9))
         assert set(states) == {"first_response"}
@@ -209,8 +247,13 @@ def test_clocks_across_night_weekend_and_armistice_in_paris(
     tenant = make_tenant(db, clock, "acme", {})
     with session_scope(db.factory) as session:
         calendar = office(session, tenant.id, "Paris", "Europe/Paris", "09:00", "18:00", "FR")
-        set_policy(session, tenant.id, first_response_minutes=120, resolution_minutes=3 * 540,
-                   calendar_id=calendar)  # fmt: skip
+        set_policy(
+            session,
+            tenant.id,
+            first_response_minutes=120,
+            resolution_minutes=3 * 540,
+            calendar_id=calendar,
+        )
         friday = paris(11, 8, 17)  # Monday 11 November is a public holiday
         conversation = make_conversation(session, tenant.id, "ana", friday)
         on_customer_message(session, tenant.id, conversation.id, friday)
@@ -235,8 +278,9 @@ def test_clocks_across_night_weekend_and_armistice_in_paris(
 def test_clocks_across_the_dst_weekend_in_montreal(db: Database, clock: FrozenClock) -> None:
     tenant = make_tenant(db, clock, "acme", {})
     with session_scope(db.factory) as session:
-        calendar = office(session, tenant.id, "Montréal", "America/Montreal", "08:30", "17:00",
-                          "CA", "QC")  # fmt: skip
+        calendar = office(
+            session, tenant.id, "Montréal", "America/Montreal", "08:30", "17:00", "CA", "QC"
+        )
         set_policy(session, tenant.id, first_response_minutes=120, calendar_id=calendar)
         friday = montreal(3, 8, 16)  # EST; the clocks go forward on Sunday 10 March
         conversation = make_conversation(session, tenant.id, "ana", friday)
@@ -332,8 +376,13 @@ def test_next_response_runs_from_each_customer_message_after_a_reply(
 def test_resolved_before_the_deadline_never_breaches(db: Database, clock: FrozenClock) -> None:
     tenant = make_tenant(db, clock, "acme", {})
     with session_scope(db.factory) as session:
-        set_policy(session, tenant.id, first_response_minutes=60, next_response_minutes=30,
-                   resolution_minutes=120)  # fmt: skip
+        set_policy(
+            session,
+            tenant.id,
+            first_response_minutes=60,
+            next_response_minutes=30,
+            resolution_minutes=120,
+        )
         conversation = make_conversation(session, tenant.id, "ana", utc(1, 7, 9))
         on_customer_message(session, tenant.id, conversation.id, utc(1, 7, 9))
         on_agent_reply(session, tenant.id, conversation.id, utc(1, 7, 9, 30))
@@ -471,8 +520,9 @@ def test_warning_then_breach_escalates_and_mails_the_supervisors(
         assert other.sla["clocks"]["first_response"]["breached_at"] is None
 
     mailbox, port = smtp_server
-    settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_from="care@clameur.example",
-                        smtp_timeout=10)  # fmt: skip
+    settings = Settings(
+        smtp_host="127.0.0.1", smtp_port=port, smtp_from="care@clameur.example", smtp_timeout=10
+    )
     assert relay(db.factory, clock, handlers(settings)) == 2
     messages = mailbox.messages()
     assert sorted(m["To"] for m in messages) == ["lead@bpo.example", "sup@acme.example"]

@@ -25,8 +25,9 @@ from tests.care.test_replies import make_conversation, make_world
 from tests.conftest import Database
 from tests.factories import acting
 
-SETTINGS = Settings(survey_secret="s3cret-for-tests", survey_ttl_days=7,
-                    public_base_url="https://care.example.com/")  # fmt: skip
+SETTINGS = Settings(
+    survey_secret="s3cret-for-tests", survey_ttl_days=7, public_base_url="https://care.example.com/"
+)
 
 
 def _resolved(db: Database, clock: FrozenClock, status: str = "resolved") -> tuple[int, int]:
@@ -48,8 +49,11 @@ def test_a_survey_is_answered_once(db: Database, clock: FrozenClock) -> None:
     clock.advance(timedelta(days=2))
     with session_scope(db.factory) as session:
         survey = answer(session, clock, SETTINGS, link.token, 4, "  Quick and kind.  ")
-        assert (survey.score, survey.comment, survey.answered_at) == (4, "Quick and kind.",
-                                                                      clock.now())  # fmt: skip
+        assert (survey.score, survey.comment, survey.answered_at) == (
+            4,
+            "Quick and kind.",
+            clock.now(),
+        )
     with session_scope(db.factory) as session, pytest.raises(AlreadyExistsError, match="already"):
         answer(session, clock, SETTINGS, link.token, 1, "changed my mind")
     with session_scope(db.factory) as session:

@@ -40,9 +40,14 @@ def test_a_wave_answering_an_influencer_is_one_conversation_per_customer_in_one_
 ) -> None:
     post = replays.influencer_post(AT, followers=452_000, external_id="inf-1")
     wave = replays.complaint_wave(
-        AT + timedelta(minutes=1), count=120, minutes=120, seed=9, in_reply_to="inf-1",
-        source="twitter", prefix="r",
-    )  # fmt: skip
+        AT + timedelta(minutes=1),
+        count=120,
+        minutes=120,
+        seed=9,
+        in_reply_to="inf-1",
+        source="twitter",
+        prefix="r",
+    )
     tenant_id = _import(db, [post, *wave])
     with session_scope(db.factory) as session:
         rows = session.execute(
@@ -69,8 +74,13 @@ def test_praise_does_not_open_a_conversation_but_joins_the_customers_thread(db: 
     author = {"handle": "marie_l", "followers": 80}
 
     def line(n: int, text: str, minutes: int) -> dict[str, Any]:
-        return {"source": "twitter", "external_id": f"p{n}", "text": text, "author": author,
-                "created_at": (AT + timedelta(minutes=minutes)).isoformat()}  # fmt: skip
+        return {
+            "source": "twitter",
+            "external_id": f"p{n}",
+            "text": text,
+            "author": author,
+            "created_at": (AT + timedelta(minutes=minutes)).isoformat(),
+        }
 
     tenant_id = _import(
         db,
@@ -103,10 +113,14 @@ def _two_customers(db: Database) -> tuple[int, dict[str, int]]:
         ]
     ):
         records.append(
-            {"source": source, "external_id": f"c{n}", "text": text,
-             "author": {"handle": handle, "followers": 50},
-             "created_at": (AT + timedelta(minutes=n)).isoformat()}
-        )  # fmt: skip
+            {
+                "source": source,
+                "external_id": f"c{n}",
+                "text": text,
+                "author": {"handle": handle, "followers": 50},
+                "created_at": (AT + timedelta(minutes=n)).isoformat(),
+            }
+        )
     tenant_id = _import(db, records)
     with session_scope(db.factory) as session:
         ids = {
@@ -139,8 +153,9 @@ def test_contacts_merge_and_split_keep_every_conversation(db: Database) -> None:
         assert {i["source"] for i in merged["identities"]} == {"twitter", "facebook"}
         assert len(merged["conversations"]) == 2
         assert {m["external_id"] for c in merged["conversations"] for m in c["mentions"]} == {
-            "c0", "c1",
-        }  # fmt: skip
+            "c0",
+            "c1",
+        }
         with pytest.raises(InvalidInputError, match="itself"):
             contacts.merge(
                 session, acting(session, agent.id, tenant_id), julie_tw, julie_tw, at=WALL
@@ -260,11 +275,15 @@ def test_new_conversations_are_routed_to_their_queue_by_the_pipeline(db: Databas
         )
         queues = {"twitter": twitter.id, "forum": rest.id}
     records = [
-        {"source": source, "external_id": f"q{n}", "author": {"handle": f"u{n}"},
-         "text": "Volta m'a facturé deux fois ce mois-ci, remboursez-moi svp",
-         "created_at": (AT + timedelta(minutes=n)).isoformat()}
+        {
+            "source": source,
+            "external_id": f"q{n}",
+            "author": {"handle": f"u{n}"},
+            "text": "Volta m'a facturé deux fois ce mois-ci, remboursez-moi svp",
+            "created_at": (AT + timedelta(minutes=n)).isoformat(),
+        }
         for n, source in enumerate(["twitter", "forum"])
-    ]  # fmt: skip
+    ]
     pipeline = Pipeline(factory=db.factory, settings=Settings(), clock=clock)
     assert pipeline.ingest(records, tenant.id).imported == 2
     with session_scope(db.factory) as session:

@@ -23,17 +23,27 @@ def _run(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProces
     env = {**os.environ, "CLAMEUR_DATABASE_URL": database_url, "CLAMEUR_LOG_LEVEL": "WARNING"}
     return subprocess.run(
         [sys.executable, "-m", "clameur", *args],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _crisis(tmp_path: Path) -> Path:
     history = replays.ordinary_traffic(AT - timedelta(days=1), days=1, peak_per_hour=6, seed=3)
     post = replays.influencer_post(AT, followers=452_000, external_id="inf-1")
     replies = replays.complaint_wave(
-        AT + timedelta(minutes=1), count=25, minutes=60, seed=4, in_reply_to="inf-1",
-        source="twitter", prefix="r",
-    )  # fmt: skip
+        AT + timedelta(minutes=1),
+        count=25,
+        minutes=60,
+        seed=4,
+        in_reply_to="inf-1",
+        source="twitter",
+        prefix="r",
+    )
     return write_jsonl(tmp_path / "crisis.jsonl", replays.merged(history, [post], replies))
 
 

@@ -20,8 +20,13 @@ def run(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     def _run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "clameur", *args],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     return _run
 
@@ -37,8 +42,19 @@ def test_commands_before_init_say_how_to_fix(run) -> None:  # type: ignore[no-un
 def test_import_contract_and_exit_codes(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert run("init").returncode == 0
     assert run("tenant", "add", "acme", "--name", "Acme").returncode == 0
-    added = run("brand", "add", "acme", "acme-mobile", "--name", "Acme Mobile",
-                "--query", "Acme Mobile", "--query", "@acmemobile", "--json")  # fmt: skip
+    added = run(
+        "brand",
+        "add",
+        "acme",
+        "acme-mobile",
+        "--name",
+        "Acme Mobile",
+        "--query",
+        "Acme Mobile",
+        "--query",
+        "@acmemobile",
+        "--json",
+    )
     assert json.loads(added.stdout)["queries"] == ["Acme Mobile", "@acmemobile"]
 
     lines = [record(str(i), f"Acme Mobile {i}: my bill is wrong, please help") for i in range(5)]
@@ -46,8 +62,13 @@ def test_import_contract_and_exit_codes(run, tmp_path: Path) -> None:  # type: i
     first = run("import", str(good), "--tenant", "acme", "--json")
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout) == {
-        "imported": 5, "updated": 0, "unchanged": 0, "unmatched": 0, "rejected": 0, "errors": [],
-    }  # fmt: skip
+        "imported": 5,
+        "updated": 0,
+        "unchanged": 0,
+        "unmatched": 0,
+        "rejected": 0,
+        "errors": [],
+    }
     stats_before = json.loads(run("stats", "--tenant", "acme", "--json").stdout)
     second = json.loads(run("import", str(good), "--tenant", "acme", "--json").stdout)
     assert (second["imported"], second["unchanged"]) == (0, 5)

@@ -15,8 +15,12 @@ from tests.factories import write_jsonl
 def _clameur(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "clameur", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 def test_eval_sentiment_prints_the_contract(tmp_path: Path) -> None:
@@ -26,8 +30,9 @@ def test_eval_sentiment_prints_the_contract(tmp_path: Path) -> None:
         {"text": "Le magasin ouvre à 9h demain", "label": "neutral"},
         {"text": "Super équipe, bravo", "label": "positive"},
     ]
-    result = _clameur("eval", "sentiment", str(write_jsonl(tmp_path / "v.jsonl", rows)), "--json",
-                      cwd=tmp_path)  # fmt: skip
+    result = _clameur(
+        "eval", "sentiment", str(write_jsonl(tmp_path / "v.jsonl", rows)), "--json", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert set(out) == {"macro_f1", "accuracy", "n", "per_second", "per_class"}
@@ -37,8 +42,10 @@ def test_eval_sentiment_prints_the_contract(tmp_path: Path) -> None:
 
 
 def test_eval_refuses_bad_files_naming_the_line(tmp_path: Path) -> None:
-    bad = write_jsonl(tmp_path / "bad.jsonl", [{"text": "ok", "label": "positive"},
-                                               {"text": "x", "label": "angry"}])  # fmt: skip
+    bad = write_jsonl(
+        tmp_path / "bad.jsonl",
+        [{"text": "ok", "label": "positive"}, {"text": "x", "label": "angry"}],
+    )
     result = _clameur("eval", "sentiment", str(bad), "--json", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout == ""
@@ -55,8 +62,9 @@ def test_train_sentiment_writes_an_artifact_that_loads(tmp_path: Path) -> None:
     if not (DATA_DIR / "sentiment").is_dir():
         pytest.skip(f"shared data not found at {DATA_DIR} (../shared/data relative to the repo)")
     out = tmp_path / "sentiment.npz"
-    result = _clameur("train", "sentiment", "--data", str(DATA_DIR), "--out", str(out),
-                      cwd=tmp_path)  # fmt: skip
+    result = _clameur(
+        "train", "sentiment", "--data", str(DATA_DIR), "--out", str(out), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith("fr\t")
     meta = json.loads(out.with_suffix(".json").read_text())

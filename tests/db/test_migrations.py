@@ -65,9 +65,11 @@ def test_the_search_index_exists_at_head(db: Database) -> None:
                 ).scalars()
             )
             wanted = {
-                "mentions_fts", "mentions_fts_insert", "mentions_fts_delete",
+                "mentions_fts",
+                "mentions_fts_insert",
+                "mentions_fts_delete",
                 "mentions_fts_update",
-            }  # fmt: skip
+            }
             assert wanted <= found
         else:
             names = {ix["name"] for ix in inspect(connection).get_indexes("mentions")}

@@ -103,9 +103,17 @@ def test_ordered_by_created_at_within_the_window(records: list[dict[str, Any]]) 
 
 def test_records_follow_the_import_contract(records: list[dict[str, Any]]) -> None:
     allowed = {
-        "source", "external_id", "text", "created_at", "author", "url", "in_reply_to", "rating",
-        "lang", "metrics",
-    }  # fmt: skip
+        "source",
+        "external_id",
+        "text",
+        "created_at",
+        "author",
+        "url",
+        "in_reply_to",
+        "rating",
+        "lang",
+        "metrics",
+    }
     seen: dict[str, set[str]] = defaultdict(set)
     for r in records:
         assert set(r) <= allowed, r

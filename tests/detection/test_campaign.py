@@ -133,11 +133,15 @@ def planted_campaign(
         at = start + timedelta(seconds=rng.randrange(minutes * 60))
         out.append(
             {
-                "source": "review", "external_id": f"fake-{seed}-{n}",
-                "text": fake_review(rng, brand), "created_at": at.isoformat(),
-                "author": fresh_account(rng, at, n, "f"), "rating": 1, "lang": "fr",
+                "source": "review",
+                "external_id": f"fake-{seed}-{n}",
+                "text": fake_review(rng, brand),
+                "created_at": at.isoformat(),
+                "author": fresh_account(rng, at, n, "f"),
+                "rating": 1,
+                "lang": "fr",
             }
-        )  # fmt: skip
+        )
     return sorted(out, key=lambda r: r["created_at"])
 
 
@@ -206,9 +210,13 @@ def tenant(db: Database, slug: str = "acme", **rules: Any) -> int:
 
 
 def replay(
-    db: Database, tenant_id: int, records: Sequence[dict[str, Any]], *, batch_size: int = 500,
+    db: Database,
+    tenant_id: int,
+    records: Sequence[dict[str, Any]],
+    *,
+    batch_size: int = 500,
     step: CampaignStep | None = None,
-) -> CampaignStep:  # fmt: skip
+) -> CampaignStep:
     step = step or CampaignStep()
     pipeline = Pipeline(
         factory=db.factory, settings=Settings(batch_size=batch_size), clock=CLOCK, detector=step
@@ -257,8 +265,11 @@ def test_a_burst_of_fake_reviews_is_one_campaign_alert_and_genuine_customers_are
     assert alert["evidence"]["median_similarity"] >= 0.5
     assert alert["severity"] in ("medium", "high", "critical")
     assert alert["brand"] == "volta"
-    first = min(datetime.fromisoformat(r["created_at"]) for r in day.records
-                if r["external_id"] in day.planted)  # fmt: skip
+    first = min(
+        datetime.fromisoformat(r["created_at"])
+        for r in day.records
+        if r["external_id"] in day.planted
+    )
     assert datetime.fromisoformat(alert["triggered_at"]) <= first + timedelta(minutes=90)
 
 
@@ -343,14 +354,20 @@ def test_established_accounts_sharing_a_headline_link_but_do_not_alert(db: Datab
         at = OUTAGE + timedelta(minutes=rng.randint(0, 120))
         text = rng.choice(("", "RT ", "À lire : ", "Incroyable. ")) + headline
         author = {
-            "handle": f"reader{n}", "followers": rng.randint(150, 40_000),
+            "handle": f"reader{n}",
+            "followers": rng.randint(150, 40_000),
             "created_at": (at - timedelta(days=rng.randint(400, 4000))).isoformat(),
             "verified": n % 6 == 0,
-        }  # fmt: skip
+        }
         records.append(
-            {"source": "twitter", "external_id": f"rt-{n}", "text": text,
-             "created_at": at.isoformat(), "author": author}
-        )  # fmt: skip
+            {
+                "source": "twitter",
+                "external_id": f"rt-{n}",
+                "text": text,
+                "created_at": at.isoformat(),
+                "author": author,
+            }
+        )
     tenant_id = tenant(db)
     step = replay(db, tenant_id, replays.merged(records))
 
@@ -379,11 +396,15 @@ def test_state_older_than_the_window_is_pruned(db: Database) -> None:
 def test_short_edited_and_unmatched_mentions_do_not_break_a_batch(db: Database) -> None:
     campaign = planted_campaign(OUTAGE, count=6, seed=31)
     short = [
-        {"source": "twitter", "external_id": f"s{n}", "text": "Panne Volta ?",
-         "created_at": (OUTAGE + timedelta(minutes=n)).isoformat(),
-         "author": {"handle": f"short{n}", "followers": 1}}
+        {
+            "source": "twitter",
+            "external_id": f"s{n}",
+            "text": "Panne Volta ?",
+            "created_at": (OUTAGE + timedelta(minutes=n)).isoformat(),
+            "author": {"handle": f"short{n}", "followers": 1},
+        }
         for n in range(8)
-    ]  # fmt: skip
+    ]
     tenant_id = tenant(db)
     step = replay(db, tenant_id, replays.merged(campaign, short))
     edited = [{**campaign[0], "text": campaign[0]["text"] + " Édit : toujours rien."}]
@@ -423,9 +444,11 @@ def test_candidate_pairs_are_every_earlier_mention_sharing_a_band(
     first_new = min(first_new, len(rows))
     earlier, later = candidate_pairs(bands, first_new)
     expected = [
-        (i, j) for j in range(first_new, len(rows)) for i in range(j)
+        (i, j)
+        for j in range(first_new, len(rows))
+        for i in range(j)
         if (bands[i] == bands[j]).any()
-    ]  # fmt: skip
+    ]
     assert list(zip(earlier.tolist(), later.tolist(), strict=True)) == expected
 
 
@@ -491,8 +514,13 @@ def _shingled(text: str) -> str:
 
 
 def _facts(**overrides: Any) -> Facts:
-    base: dict[str, Any] = {"age_days": 3.0, "followers": 4, "verified": False,
-                            "first_post": True, "rating": 1}  # fmt: skip
+    base: dict[str, Any] = {
+        "age_days": 3.0,
+        "followers": 4,
+        "verified": False,
+        "first_post": True,
+        "rating": 1,
+    }
     return Facts(**{**base, **overrides})
 
 

@@ -35,9 +35,13 @@ from tests.smtp import Mailbox, free_port
 
 def settings_for(smtp_port: int = 25) -> Settings:
     return Settings(
-        smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_from="alerts@clameur.example",
-        smtp_timeout=10, allow_private_fetch=True, webhook_timeout=10,
-    )  # fmt: skip
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        smtp_from="alerts@clameur.example",
+        smtp_timeout=10,
+        allow_private_fetch=True,
+        webhook_timeout=10,
+    )
 
 
 def test_an_alert_e_mail_arrives_over_smtp(

@@ -51,9 +51,19 @@ def raise_alert(
     with session_scope(db.factory) as session:
         rules = load_rules(session, tenant_id).for_brand(brand_id)
         alert = raise_or_update(
-            session, clock, rules, tenant_id=tenant_id, brand_id=brand_id, kind=kind, key=key,
-            severity=severity, at=at, summary=summary, evidence={"peak": 42}, members=members,
-        )  # fmt: skip
+            session,
+            clock,
+            rules,
+            tenant_id=tenant_id,
+            brand_id=brand_id,
+            kind=kind,
+            key=key,
+            severity=severity,
+            at=at,
+            summary=summary,
+            evidence={"peak": 42},
+            members=members,
+        )
         return alert.id
 
 
@@ -247,9 +257,18 @@ def test_nothing_is_enqueued_when_the_alert_rolls_back(db: Database, clock: Froz
     with db.session() as session:
         rules = load_rules(session, ids[0]).for_brand(ids[1])
         raise_or_update(
-            session, clock, rules, tenant_id=ids[0], brand_id=ids[1], kind="influencer",
-            key="influencer:x", severity="critical", at=EVENT_TIME, summary="x", evidence={},
-        )  # fmt: skip
+            session,
+            clock,
+            rules,
+            tenant_id=ids[0],
+            brand_id=ids[1],
+            kind="influencer",
+            key="influencer:x",
+            severity="critical",
+            at=EVENT_TIME,
+            summary="x",
+            evidence={},
+        )
         session.flush()
         session.rollback()
     assert outbox(db) == []

@@ -70,9 +70,14 @@ def test_an_influential_complaint_alerts_at_once_and_gathers_its_replies(db: Dat
     at = MONDAY + timedelta(days=2, hours=9, minutes=30)
     post = replays.influencer_post(at, followers=452_000, external_id="inf-1")
     replies = replays.complaint_wave(
-        at + timedelta(minutes=2), count=60, minutes=240, seed=6, in_reply_to="inf-1",
-        source="twitter", prefix="r",
-    )  # fmt: skip
+        at + timedelta(minutes=2),
+        count=60,
+        minutes=240,
+        seed=6,
+        in_reply_to="inf-1",
+        source="twitter",
+        prefix="r",
+    )
     # The same words from a small account, and a big account's praise: no influencer alert.
     small = replays.influencer_post(at, followers=80, external_id="small-1", handle="nobody")
     happy = {

@@ -24,10 +24,15 @@ from tests.factories import record, write_jsonl
 def test_brand_queries_route_mentions(
     db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path
 ) -> None:
-    make_tenant(db, clock, "volta", {
-        "mobile": ['"Volta Mobile" -concours', "#voltamobile"],
-        "energie": ["volta NEAR/3 (facture OR compteur)", "raw:VE"],
-    })  # fmt: skip
+    make_tenant(
+        db,
+        clock,
+        "volta",
+        {
+            "mobile": ['"Volta Mobile" -concours', "#voltamobile"],
+            "energie": ["volta NEAR/3 (facture OR compteur)", "raw:VE"],
+        },
+    )
     lines = [
         record("1", "Réseau volta mobile en panne"),  # phrase, case-insensitive
         record("2", "Grand concours Volta Mobile !"),  # excluded
@@ -62,19 +67,29 @@ def test_a_malformed_query_is_refused_with_its_column_and_nothing_saved(
 
 WORDS = ["volta", "panne", "énergie", "facture", "#promo", "@volta", "lune", "mobile"]
 QUERIES = [
-    "volta", '"volta mobile"', "panne -promo", "#promo", "@volta", "energie OR lune",
-    "volta NEAR/2 panne", "fact*", "lune lang:fr", "source:review", "mobile -volta",
-]  # fmt: skip
+    "volta",
+    '"volta mobile"',
+    "panne -promo",
+    "#promo",
+    "@volta",
+    "energie OR lune",
+    "volta NEAR/2 panne",
+    "fact*",
+    "lune lang:fr",
+    "source:review",
+    "mobile -volta",
+]
 
 
 @settings(max_examples=150, deadline=None)
 @given(
-    brands=st.lists(st.lists(st.sampled_from(QUERIES), min_size=1, max_size=3), min_size=1,
-                    max_size=6),
+    brands=st.lists(
+        st.lists(st.sampled_from(QUERIES), min_size=1, max_size=3), min_size=1, max_size=6
+    ),
     words=st.lists(st.sampled_from(WORDS), max_size=12),
     lang=st.sampled_from(["fr", "en", None]),
     source=st.sampled_from(["twitter", "review"]),
-)  # fmt: skip
+)
 def test_the_index_finds_exactly_what_naive_evaluation_finds(
     brands: list[list[str]], words: list[str], lang: str | None, source: str
 ) -> None:

@@ -229,30 +229,64 @@ def _naive(db: Database, tenant_id: int, query: str) -> list[str]:
                 Document(
                     m.text, author=handle, source=m.source, lang=m.lang, url=m.url, rating=m.rating
                 ),
-            )  # fmt: skip
+            )
         ]
 
 
 CORPUS = [
     record("1", "Volta en panne depuis ce matin", created_at="2026-11-16T08:00:00Z"),
     record("2", "Le réseau VOLTA est revenu, merci", created_at="2026-11-16T09:00:00Z"),
-    record("3", "#Volta concours : gagnez un forfait", created_at="2026-11-16T10:00:00Z",
-           source="facebook"),
-    record("4", "Service client Volta injoignable, panne de compteur", lang="fr",
-           created_at="2026-11-16T11:00:00Z", author={"handle": "jdupont"}),
-    record("5", "Facture énergétique trop élevée chez volta", created_at="2026-11-17T08:00:00Z",
-           source="review", rating=1),
-    record("6", "Une énergie verte, bravo Volta !", created_at="2026-11-17T09:00:00Z",
-           source="review", rating=5, url="https://avis.example.com/volta"),
+    record(
+        "3",
+        "#Volta concours : gagnez un forfait",
+        created_at="2026-11-16T10:00:00Z",
+        source="facebook",
+    ),
+    record(
+        "4",
+        "Service client Volta injoignable, panne de compteur",
+        lang="fr",
+        created_at="2026-11-16T11:00:00Z",
+        author={"handle": "jdupont"},
+    ),
+    record(
+        "5",
+        "Facture énergétique trop élevée chez volta",
+        created_at="2026-11-17T08:00:00Z",
+        source="review",
+        rating=1,
+    ),
+    record(
+        "6",
+        "Une énergie verte, bravo Volta !",
+        created_at="2026-11-17T09:00:00Z",
+        source="review",
+        rating=5,
+        url="https://avis.example.com/volta",
+    ),
     record("7", "@volta mon colis est en retard", created_at="2026-11-17T10:00:00Z"),
     record("8", "rien à voir : la lune", created_at="2026-11-17T11:00:00Z"),
-]  # fmt: skip
+]
 QUERIES = [
-    "volta", "panne", "volta panne", '"service client"', "energ*", "#volta", "@volta",
-    "volta -concours", "volta NEAR/3 panne", "source:review", "rating:<3 volta",
-    "volta OR lune", "raw:VOLTA", "author:jdupont", "site:example.com", "lang:fr volta",
-    "-panne volta", "facture OR compteur",
-]  # fmt: skip
+    "volta",
+    "panne",
+    "volta panne",
+    '"service client"',
+    "energ*",
+    "#volta",
+    "@volta",
+    "volta -concours",
+    "volta NEAR/3 panne",
+    "source:review",
+    "rating:<3 volta",
+    "volta OR lune",
+    "raw:VOLTA",
+    "author:jdupont",
+    "site:example.com",
+    "lang:fr volta",
+    "-panne volta",
+    "facture OR compteur",
+]
 
 
 @pytest.fixture
@@ -406,20 +440,36 @@ def test_the_migration_fills_search_text_of_mentions_stored_before_it(
         ).scalar_one()
         author_id = connection.execute(
             insert(tables.tables["authors"]).returning(tables.tables["authors"].c.id),
-            {"tenant_id": tenant_id, "source": "twitter", "handle": "h", "verified": False,
-             "first_seen_at": at(0), "last_seen_at": at(0)},
-        ).scalar_one()  # fmt: skip
+            {
+                "tenant_id": tenant_id,
+                "source": "twitter",
+                "handle": "h",
+                "verified": False,
+                "first_seen_at": at(0),
+                "last_seen_at": at(0),
+            },
+        ).scalar_one()
         texts = ["Volta en panne", "#Volta revient", "énergie verte", "panne de Volta ?"]
         connection.execute(
             insert(tables.tables["mentions"]),
             [
-                {"tenant_id": tenant_id, "source": "twitter", "external_id": str(i),
-                 "author_id": author_id, "text": body, "created_at": at(i + 1), "metrics": {},
-                 "raw": {}, "content_hash": "x", "edit_history": [], "ingested_at": at(0),
-                 "priority_reasons": []}
+                {
+                    "tenant_id": tenant_id,
+                    "source": "twitter",
+                    "external_id": str(i),
+                    "author_id": author_id,
+                    "text": body,
+                    "created_at": at(i + 1),
+                    "metrics": {},
+                    "raw": {},
+                    "content_hash": "x",
+                    "edit_history": [],
+                    "ingested_at": at(0),
+                    "priority_reasons": [],
+                }
                 for i, body in enumerate(texts)
             ],
-        )  # fmt: skip
+        )
     upgrade(engine)
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
@@ -444,8 +494,9 @@ def test_an_over_long_mention_is_still_found(db: Database, corpus: Tenant) -> No
 def test_preview_counts_recent_matches_with_a_sample(db: Database, corpus: Tenant) -> None:
     now = datetime(2026, 11, 17, 12, tzinfo=UTC)
     with session_scope(db.factory) as session:
-        preview = preview_query(session, corpus.id, "volta  -concours", now=now, days=1,
-                                sample_size=2)  # fmt: skip
+        preview = preview_query(
+            session, corpus.id, "volta  -concours", now=now, days=1, sample_size=2
+        )
     assert isinstance(preview, QueryPreview)
     assert (preview.mentions, preview.matched) == (4, 3)
     assert [h.external_id for h in preview.sample] == ["7", "6"]
@@ -458,7 +509,11 @@ def test_preview_counts_recent_matches_with_a_sample(db: Database, corpus: Tenan
 SOURCES_ = ["twitter", "facebook", "review"]
 records = st.builds(
     lambda text, handle, source, lang, url, rating: {
-        "text": text, "author": {"handle": handle}, "source": source, "lang": lang, "url": url,
+        "text": text,
+        "author": {"handle": handle},
+        "source": source,
+        "lang": lang,
+        "url": url,
         "rating": rating,
     },
     st.one_of(documents.map(lambda d: d.text), unicode_texts).filter(
@@ -469,7 +524,7 @@ records = st.builds(
     st.none() | st.sampled_from(["fr", "fr-CA", "en"]),
     st.none() | st.sampled_from(["https://example.com/a", "http://forum.example.com/AND"]),
     st.none() | st.integers(1, 5),
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")
@@ -512,14 +567,17 @@ _tenants = itertools.count()
 
 
 @settings(
-    max_examples=60, deadline=None,
+    max_examples=60,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
-)  # fmt: skip
+)
 @given(st.lists(records, min_size=1, max_size=12), st.lists(queries, min_size=1, max_size=4))
 def test_sqlite_and_postgresql_return_the_same_as_naive_evaluation(
-    both: Any, tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, Any]],
+    both: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[dict[str, Any]],
     query_nodes: list[Node],
-) -> None:  # fmt: skip
+) -> None:
     from clameur.listening.query import format_query
 
     slug = f"p{next(_tenants)}"

@@ -15,8 +15,13 @@ def _run(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProces
     env = {**os.environ, "CLAMEUR_DATABASE_URL": database_url, "CLAMEUR_LOG_LEVEL": "WARNING"}
     return subprocess.run(
         [sys.executable, "-m", "clameur", *args],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_search_contract(database_url: str, tmp_path: Path) -> None:
@@ -43,11 +48,19 @@ def test_search_contract(database_url: str, tmp_path: Path) -> None:
     found = run("search", "--tenant", "acme", "acme panne", "--json")
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout) == [
-        {"source": "forum", "external_id": "4", "created_at": "2026-11-17T10:00:00+00:00",
-         "text": "acme PANNE encore"},
-        {"source": "twitter", "external_id": "1", "created_at": "2026-11-16T07:00:00+00:00",
-         "text": "Acme en panne"},
-    ]  # fmt: skip
+        {
+            "source": "forum",
+            "external_id": "4",
+            "created_at": "2026-11-17T10:00:00+00:00",
+            "text": "acme PANNE encore",
+        },
+        {
+            "source": "twitter",
+            "external_id": "1",
+            "created_at": "2026-11-16T07:00:00+00:00",
+            "text": "Acme en panne",
+        },
+    ]
     limited = run("search", "--tenant", "acme", "acme", "--json", "--limit", "2")
     assert [m["external_id"] for m in json.loads(limited.stdout)] == ["4", "2"]
     everything = run("search", "--tenant", "acme", "--json", "--", "-panne acme OR voir")

@@ -48,11 +48,14 @@ def test_csv_nests_author_and_metrics_columns_and_counts_physical_lines() -> Non
     assert items[0] == (
         2,
         {
-            "source": "twitter", "external_id": "1", "text": "two\nlines",
+            "source": "twitter",
+            "external_id": "1",
+            "text": "two\nlines",
             "created_at": "2026-11-16T09:00:00Z",
-            "author": {"handle": "bob", "followers": "10"}, "metrics": {"likes": "3"},
+            "author": {"handle": "bob", "followers": "10"},
+            "metrics": {"likes": "3"},
         },
-    )  # fmt: skip
+    )
     assert items[1][0] == 4
     assert items[1][1]["text"] == "été"  # type: ignore[index]
     assert items[2] == (5, LineError(5, "invalid UTF-8 in column 'text'"))

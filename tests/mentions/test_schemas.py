@@ -11,10 +11,19 @@ from tests.factories import record
 
 def test_a_valid_record_is_normalised() -> None:
     raw = record(
-        "42", "  Bonjour  ", rating="4", lang="FR", metrics={"likes": "3"}, campaign="x",
-        author={"handle": "@Marie", "followers": "1200", "verified": "true",
-                "created_at": "2020-01-01T00:00:00Z"},
-    )  # fmt: skip
+        "42",
+        "  Bonjour  ",
+        rating="4",
+        lang="FR",
+        metrics={"likes": "3"},
+        campaign="x",
+        author={
+            "handle": "@Marie",
+            "followers": "1200",
+            "verified": "true",
+            "created_at": "2020-01-01T00:00:00Z",
+        },
+    )
     m = normalise(raw)
     assert m.text == "Bonjour"
     assert m.created_at == datetime(2026, 11, 16, 8, 0, tzinfo=UTC)

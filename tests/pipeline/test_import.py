@@ -31,10 +31,15 @@ def _conversations(db: Database) -> list[tuple[str, str, int, str, str]]:
             select(Conversation, Author.handle).join(Author, Author.id == Conversation.author_id)
         ).all()
         return sorted(
-            (c.root_external_id, handle, c.mention_count, c.opened_at.isoformat(),
-             c.last_activity_at.isoformat())
+            (
+                c.root_external_id,
+                handle,
+                c.mention_count,
+                c.opened_at.isoformat(),
+                c.last_activity_at.isoformat(),
+            )
             for c, handle in rows
-        )  # fmt: skip
+        )
 
 
 def _stats(db: Database) -> dict[str, Any]:
@@ -47,10 +52,11 @@ def test_importing_the_same_file_twice_changes_nothing(
 ) -> None:
     make_tenant(db, clock, "acme", {"acme-mobile": ["Acme Mobile"]})
     lines = [
-        record(str(i), f"Acme Mobile message {i}", created_at=_at(i),
-               author={"handle": f"user{i % 7}"})
+        record(
+            str(i), f"Acme Mobile message {i}", created_at=_at(i), author={"handle": f"user{i % 7}"}
+        )
         for i in range(250)
-    ]  # fmt: skip
+    ]
     path = write_jsonl(tmp_path / "m.jsonl", lines)
 
     first = pipeline.import_file(path, tenant="acme")
@@ -176,14 +182,29 @@ def test_threads_one_conversation_per_customer(
     star = {"handle": "star", "followers": 450_000, "verified": True}
     lines = [record("root", "acme is down again!", author=star, created_at=_at(0))]
     for i in range(20):  # 20 customers reply to the influencer
-        lines.append(record(f"r{i}", f"acme down again {i}, still waiting for my refund",
-                            author={"handle": f"c{i}"},
-                            in_reply_to="root", created_at=_at(1 + i)))  # fmt: skip
+        lines.append(
+            record(
+                f"r{i}",
+                f"acme down again {i}, still waiting for my refund",
+                author={"handle": f"c{i}"},
+                in_reply_to="root",
+                created_at=_at(1 + i),
+            )
+        )
     # customer c0 follows up on their own reply, and again much later
-    lines.append(record("f1", "acme still down", author={"handle": "c0"}, in_reply_to="r0",
-                        created_at=_at(30)))  # fmt: skip
-    lines.append(record("f2", "acme down again, still waiting for my refund",
-                        author={"handle": "c0"}, created_at=_at(60 * 24 * 5)))  # fmt: skip
+    lines.append(
+        record(
+            "f1", "acme still down", author={"handle": "c0"}, in_reply_to="r0", created_at=_at(30)
+        )
+    )
+    lines.append(
+        record(
+            "f2",
+            "acme down again, still waiting for my refund",
+            author={"handle": "c0"},
+            created_at=_at(60 * 24 * 5),
+        )
+    )
     pipeline.import_file(write_jsonl(tmp_path / "t.jsonl", lines), tenant="acme")
 
     conversations = _conversations(db)

@@ -26,7 +26,7 @@ def test_repository_never_returns_another_tenants_rows(
     pipeline.import_file(
         write_jsonl(
             tmp_path / "f.jsonl", [record("1", "alpha"), record("2", "beta"), record("3", "alpha")]
-        )  # fmt: skip
+        )
     )
     with session_scope(db.factory) as session:
         repo_a = MentionRepository(session, a.id)

@@ -27,15 +27,30 @@ N_BINS: Final = 121  # scores 0 … 12
 YOUNG_ACCOUNT: Final = timedelta(days=30)
 
 ORGANIC_SHARE: Final[dict[str, float]] = {
-    "twitter": 0.10, "facebook": 0.06, "instagram": 0.10, "mastodon": 0.20,
-    "bluesky": 0.15, "reddit": 0.0, "forum": 0.0, "blog": 0.30, "news": 0.50,
-    "review": 0.0, "email": 0.0, "web": 0.10, "other": 0.05,
-}  # fmt: skip
+    "twitter": 0.10,
+    "facebook": 0.06,
+    "instagram": 0.10,
+    "mastodon": 0.20,
+    "bluesky": 0.15,
+    "reddit": 0.0,
+    "forum": 0.0,
+    "blog": 0.30,
+    "news": 0.50,
+    "review": 0.0,
+    "email": 0.0,
+    "web": 0.10,
+    "other": 0.05,
+}
 """Share of an author's followers a post typically reaches, per source (assumption)."""
 BASE_AUDIENCE: Final[dict[str, int]] = {
-    "reddit": 200, "forum": 100, "review": 150, "blog": 50, "news": 1_000, "web": 20,
+    "reddit": 200,
+    "forum": 100,
+    "review": 150,
+    "blog": 50,
+    "news": 1_000,
+    "web": 20,
     "email": 1,
-}  # fmt: skip
+}
 """Readers a post gets from the place itself, whoever the author (assumption)."""
 PER_SHARE: Final = 150
 PER_REPLY: Final = 10

@@ -36,9 +36,17 @@ MIN_DISTANCE: Final = 0.08
 _LETTER = re.compile(r"[^\W\d_]")
 _URL = re.compile(r"(?:https?://|www\.)\S+|[@#]\w+")
 _SCRIPTS: Final[dict[str, str]] = {
-    "ARABIC": "ar", "DEVANAGARI": "hi", "HEBREW": "he", "GREEK": "el", "THAI": "th",
-    "HANGUL": "ko", "HIRAGANA": "ja", "KATAKANA": "ja", "GEORGIAN": "ka", "ARMENIAN": "hy",
-}  # fmt: skip
+    "ARABIC": "ar",
+    "DEVANAGARI": "hi",
+    "HEBREW": "he",
+    "GREEK": "el",
+    "THAI": "th",
+    "HANGUL": "ko",
+    "HIRAGANA": "ja",
+    "KATAKANA": "ja",
+    "GEORGIAN": "ka",
+    "ARMENIAN": "hy",
+}
 
 
 def _lingua_language(code: str) -> Any:

@@ -34,13 +34,21 @@ from clameur.analysis.influence import humanise
 LEVELS: Final = (("P1", 75.0), ("P2", 55.0), ("P3", 35.0), ("P4", float("-inf")))
 BASE: Final = 20.0
 INTENT_POINTS: Final[dict[str, float]] = {
-    "churn_threat": 25.0, "complaint": 15.0, "request": 12.0, "question": 10.0,
-    "praise": -5.0, "spam": -25.0, "other": 0.0,
-}  # fmt: skip
+    "churn_threat": 25.0,
+    "complaint": 15.0,
+    "request": 12.0,
+    "question": 10.0,
+    "praise": -5.0,
+    "spam": -25.0,
+    "other": 0.0,
+}
 INTENT_REASON: Final[dict[str, str]] = {
-    "churn_threat": "churn threat", "complaint": "complaint", "request": "request",
-    "question": "question", "spam": "spam",
-}  # fmt: skip
+    "churn_threat": "churn threat",
+    "complaint": "complaint",
+    "request": "request",
+    "question": "question",
+    "spam": "spam",
+}
 MAX_REASONS: Final = 4
 INFLUENCER_FOLLOWERS: Final = 10_000
 """Below this, a top-percentile author is called "top N% audience", not "influencer"."""

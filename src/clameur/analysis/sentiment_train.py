@@ -114,8 +114,16 @@ def prepare(
         files.append(str(path.relative_to(data_dir)))
         normed = normalise_batch([r.text for r in rows])
         empty = Vocabulary(keys=np.zeros(0, np.uint64))
-        langs.append(_Language(code, rows, normed, empty, np.zeros((0, 0), np.float32),
-                               np.zeros((len(rows), 0), np.float32)))  # fmt: skip
+        langs.append(
+            _Language(
+                code,
+                rows,
+                normed,
+                empty,
+                np.zeros((0, 0), np.float32),
+                np.zeros((len(rows), 0), np.float32),
+            )
+        )
     sources: dict[str, str] = {}
     if word_vectors:
         from clameur.analysis import sentiment_vectors as sv
@@ -140,9 +148,11 @@ def prepare(
     from scipy import sparse  # type: ignore[import-untyped]
 
     x = sparse.vstack(
-        [extract([r.text for r in lang.rows], config, normed=lang.normed).to_scipy()
-         for lang in langs]
-    ).tocsr()  # fmt: skip
+        [
+            extract([r.text for r in lang.rows], config, normed=lang.normed).to_scipy()
+            for lang in langs
+        ]
+    ).tocsr()
     head_of = np.concatenate([np.full(len(lang.rows), i, np.int64) for i, lang in enumerate(langs)])
     labels = np.array([LABELS.index(r.label) for lang in langs for r in lang.rows])
     return Prepared(config, langs, x, head_of, labels, files, sources)
@@ -182,9 +192,11 @@ def fit(
     if not language_heads:
         clf = _logistic(prep.x, prep.labels, c=c, seed=seed, max_iter=3000)
         model = SentimentModel(
-            weights=_f16(clf.coef_.T), bias=clf.intercept_.astype(np.float32),
-            config=prep.config, copy_weight=0.0,
-        )  # fmt: skip
+            weights=_f16(clf.coef_.T),
+            bias=clf.intercept_.astype(np.float32),
+            config=prep.config,
+            copy_weight=0.0,
+        )
         return model
     perms = [bucket_permutation(lang.code, bits) for lang in langs]
     x = prep.x
@@ -302,14 +314,25 @@ def train_sentiment(
     """
     langs = tuple(languages)
     prep = prepare(
-        data_dir, languages=langs, config=config, max_rows_per_language=max_rows_per_language,
-        seed=seed, word_vectors=word_vectors and language_heads, top_n=top_n,
-        french_spacy=french_spacy, cache_dir=cache_dir,
-    )  # fmt: skip
+        data_dir,
+        languages=langs,
+        config=config,
+        max_rows_per_language=max_rows_per_language,
+        seed=seed,
+        word_vectors=word_vectors and language_heads,
+        top_n=top_n,
+        french_spacy=french_spacy,
+        cache_dir=cache_dir,
+    )
     model = fit(
-        prep, c=c, dense_scale=dense_scale, copy_weight=copy_weight, shared_dense=shared_dense,
-        language_heads=language_heads, seed=seed,
-    )  # fmt: skip
+        prep,
+        c=c,
+        dense_scale=dense_scale,
+        copy_weight=copy_weight,
+        shared_dense=shared_dense,
+        language_heads=language_heads,
+        seed=seed,
+    )
     val_rows = {
         lang: read_rows(data_dir / "sentiment" / lang / "val.jsonl")
         for lang in langs

@@ -431,8 +431,9 @@ def train_toxicity(
     tune_rows = val_rows + data.background_val
     threshold = 0.5
     if tune_threshold and tune_rows:
-        threshold = choose_threshold(model.predict_proba([r.text for r in tune_rows]),
-                                     [r.label for r in tune_rows])  # fmt: skip
+        threshold = choose_threshold(
+            model.predict_proba([r.text for r in tune_rows]), [r.label for r in tune_rows]
+        )
         model.bias -= math.log(threshold / (1.0 - threshold))
     val = {lang: evaluate(model, rows) for lang, rows in data.val.items()}
     flagged = model.predict_proba([r.text for r in data.background_val]) >= 0.5

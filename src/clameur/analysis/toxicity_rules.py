@@ -60,13 +60,27 @@ N_CUES = len(CUE_NAMES)
 _LETTER = "a-z\u00e0-\u00ff\u0153\u00e6"
 _SEED = re.compile(rf"[0-9@$€|!*](?:(?<=[{_LETTER}].)|(?<!@)(?=[{_LETTER}]))")
 _TOKEN = re.compile(rf"[{_LETTER}0-9@$€|!*]+")
-_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$€|!*" + "".join(
-    chr(c) for c in range(0xE0, 0x100)) + "œæ")  # fmt: skip
+_TOKEN_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyz0123456789@$€|!*"
+    + "".join(chr(c) for c in range(0xE0, 0x100))
+    + "œæ"
+)
 _LEET_CHARS = frozenset("0123456789@$€|!*")
 _LEET = str.maketrans(
-    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "€": "e",
-     "!": "i", "|": "i"}
-)  # fmt: skip
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "@": "a",
+        "$": "s",
+        "€": "e",
+        "!": "i",
+        "|": "i",
+    }
+)
 _DOUBLE = re.compile(rf"([{_LETTER}])\1+")
 _QUOTE_OPEN, _QUOTE_CLOSE, _QUOTE_TOGGLE, _PUNCT, _ROW = "zqo", "zqc", "zqt", "zpx", "\x01"
 _MARKS = (
@@ -142,10 +156,27 @@ def _undo_leet(
 # --- the lexicon -------------------------------------------------------------------------
 
 _SECTIONS: tuple[str, ...] = (
-    "insult", "ambiguous", "critic", "slur", "profanity", "group", "dehumanise",
-    "threat_strong", "threat_weak", "threat_phrase", "toxic_phrase", "negator", "addressee",
-    "self", "person", "sale", "marker", "report", "denounce", "future",
-)  # fmt: skip
+    "insult",
+    "ambiguous",
+    "critic",
+    "slur",
+    "profanity",
+    "group",
+    "dehumanise",
+    "threat_strong",
+    "threat_weak",
+    "threat_phrase",
+    "toxic_phrase",
+    "negator",
+    "addressee",
+    "self",
+    "person",
+    "sale",
+    "marker",
+    "report",
+    "denounce",
+    "future",
+)
 _PHRASE_SECTIONS = frozenset({"threat_phrase", "toxic_phrase"})
 _BIT: dict[str, int] = {name: 1 << i for i, name in enumerate(_SECTIONS)}
 _BIT |= {
@@ -153,10 +184,13 @@ _BIT |= {
     for i, name in enumerate(("quote_open", "quote_close", "quote_toggle", "punct", "de"))
 }
 _BUILTIN = {
-    "quote_open": [_QUOTE_OPEN], "quote_close": [_QUOTE_CLOSE],
-    "quote_toggle": [_QUOTE_TOGGLE], "punct": [_PUNCT], "de": ["de", "d"],
+    "quote_open": [_QUOTE_OPEN],
+    "quote_close": [_QUOTE_CLOSE],
+    "quote_toggle": [_QUOTE_TOGGLE],
+    "punct": [_PUNCT],
+    "de": ["de", "d"],
     "future": ["vais", "va", "vas", "allons", "allez", "vont", "will", "gonna"],
-}  # fmt: skip
+}
 _ABUSIVE_SECTIONS = ("insult", "ambiguous", "critic", "slur", "profanity")
 _MAX_PHRASE = 4
 _ROW_ID = 1  # id of the row separator word; 0 is "not in the lexicon"

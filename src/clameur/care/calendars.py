@@ -173,18 +173,25 @@ class Calendar:
         subdivision = subdivision.strip().upper() if subdivision else None
         check_country(country, subdivision)
         return cls(
-            timezone=timezone, week=parse_hours(hours), country=country,
-            subdivision=subdivision, closed_dates=_parse_dates(closed_dates),
+            timezone=timezone,
+            week=parse_hours(hours),
+            country=country,
+            subdivision=subdivision,
+            closed_dates=_parse_dates(closed_dates),
             always_open=always_open,
-        )  # fmt: skip
+        )
 
     @classmethod
     def of(cls, row: BusinessCalendar) -> Calendar:
         try:
             return cls.build(
-                row.timezone, row.hours, country=row.country, subdivision=row.subdivision,
-                closed_dates=row.closed_dates or (), always_open=bool(row.always_open),
-            )  # fmt: skip
+                row.timezone,
+                row.hours,
+                country=row.country,
+                subdivision=row.subdivision,
+                closed_dates=row.closed_dates or (),
+                always_open=bool(row.always_open),
+            )
         except InvalidInputError as exc:
             raise InvalidInputError(
                 exc.reason, where=f"calendar {row.name!r}: {exc.where}"
@@ -331,21 +338,28 @@ def add_calendar(
     if not name:
         raise InvalidInputError("a calendar needs a name", where="name")
     calendar = Calendar.build(
-        timezone, hours, country=country, subdivision=subdivision,
-        closed_dates=closed_dates, always_open=always_open,
-    )  # fmt: skip
+        timezone,
+        hours,
+        country=country,
+        subdivision=subdivision,
+        closed_dates=closed_dates,
+        always_open=always_open,
+    )
     exists = select(BusinessCalendar.id).where(
         BusinessCalendar.tenant_id == tenant_id, BusinessCalendar.name == name
     )
     if session.scalar(exists) is not None:
         raise AlreadyExistsError(f"calendar {name!r} exists already in this tenant")
     row = BusinessCalendar(
-        tenant_id=tenant_id, name=name, timezone=timezone, country=calendar.country,
+        tenant_id=tenant_id,
+        name=name,
+        timezone=timezone,
+        country=calendar.country,
         subdivision=calendar.subdivision,
         hours={k.strip().lower()[:3]: [list(s) for s in v] for k, v in (hours or {}).items()},
         closed_dates=sorted(d.isoformat() for d in calendar.closed_dates),
         always_open=always_open,
-    )  # fmt: skip
+    )
     session.add(row)
     session.flush()
     return row

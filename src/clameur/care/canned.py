@@ -98,9 +98,9 @@ def render(text: str, variables: Mapping[str, str]) -> str:
     """Fill ``{name}`` placeholders with ``variables``; an unknown one is refused by name.
     Values are inserted verbatim (a value holding ``{x}`` stays ``{x}``)."""
     parts = parse_template(text)
-    unknown = list(dict.fromkeys(
-        p.name for p in parts if isinstance(p, Variable) and p.name not in variables
-    ))  # fmt: skip
+    unknown = list(
+        dict.fromkeys(p.name for p in parts if isinstance(p, Variable) and p.name not in variables)
+    )
     if unknown:
         shown = ", ".join(f"{{{name}}}" for name in unknown)
         known = ", ".join(sorted(variables)) or "none"

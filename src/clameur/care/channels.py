@@ -352,21 +352,28 @@ def publish_reply(
         # first/last agent response and the SLA clocks, at the sending time
         on_agent_reply(session, tenant_id, reply.conversation_id, now)
         record(
-            session, tenant_id=tenant_id, conversation_id=reply.conversation_id, at=now,
-            actor_id=None, kind="reply_sent",
+            session,
+            tenant_id=tenant_id,
+            conversation_id=reply.conversation_id,
+            at=now,
+            actor_id=None,
+            kind="reply_sent",
             data={"reply_id": reply_id, "channel": channel.name, "external_id": external_id},
-        )  # fmt: skip
+        )
     log.info("reply published", extra={"reply": reply_id, "channel": channel.name})
 
 
 def publish_moderation(channels: ChannelRegistry, payload: dict[str, Any]) -> None:
     """Apply one moderation action on the network (only enqueued when the channel can)."""
     request = ModerationRequest(
-        tenant_id=int(payload["tenant_id"]), mention_id=int(payload["mention_id"]),
-        source=str(payload["source"]), external_id=str(payload["external_id"]),
-        action=str(payload["action"]), label=payload.get("label"),
+        tenant_id=int(payload["tenant_id"]),
+        mention_id=int(payload["mention_id"]),
+        source=str(payload["source"]),
+        external_id=str(payload["external_id"]),
+        action=str(payload["action"]),
+        label=payload.get("label"),
         actor_id=payload.get("actor_id"),
-    )  # fmt: skip
+    )
     channel = channels.for_source(request.source)
     if request.action in channel.moderation_actions:
         channel.moderate(request)
@@ -399,10 +406,13 @@ def _outgoing(session: Session, tenant_id: int, reply_id: int) -> OutgoingReply 
         ).first()
     raw: dict[str, Any] = dict(mention.raw or {}) if mention is not None else {}
     email = next(
-        (a for key in ("reply_to", "from", "email", "sender")
-         if isinstance(raw.get(key), str) and (a := _address(raw[key]))),
+        (
+            a
+            for key in ("reply_to", "from", "email", "sender")
+            if isinstance(raw.get(key), str) and (a := _address(raw[key]))
+        ),
         None,
-    )  # fmt: skip
+    )
     if email is None and author is not None:
         email = _address(author.handle)
     if email is None and conversation.contact_id is not None:
@@ -416,15 +426,22 @@ def _outgoing(session: Session, tenant_id: int, reply_id: int) -> OutgoingReply 
         references = references.split()
     brand = session.get(Brand, conversation.brand_id) if conversation.brand_id else None
     return OutgoingReply(
-        reply_id=reply.id, tenant_id=tenant_id, conversation_id=conversation.id,
-        source=conversation.source, text=reply.text, visibility=reply.visibility,
-        in_reply_to=reply.in_reply_to, recipient_handle=author.handle if author else "",
-        recipient_name=author.name if author else None, recipient_email=email,
+        reply_id=reply.id,
+        tenant_id=tenant_id,
+        conversation_id=conversation.id,
+        source=conversation.source,
+        text=reply.text,
+        visibility=reply.visibility,
+        in_reply_to=reply.in_reply_to,
+        recipient_handle=author.handle if author else "",
+        recipient_name=author.name if author else None,
+        recipient_email=email,
         subject=raw["subject"] if isinstance(raw.get("subject"), str) else None,
         thread_message_id=thread if isinstance(thread, str) else None,
         references=tuple(str(r) for r in references if isinstance(r, str)),
-        brand=brand.name if brand else None, created_at=reply.created_at,
-    )  # fmt: skip
+        brand=brand.name if brand else None,
+        created_at=reply.created_at,
+    )
 
 
 def _failed(
@@ -446,8 +463,12 @@ def _failed(
         reply.status, reply.error = "failed", shown[:2000]
         if first_failure or not retry:
             record(
-                session, tenant_id=tenant_id, conversation_id=reply.conversation_id, at=now,
-                actor_id=None, kind="reply_failed",
+                session,
+                tenant_id=tenant_id,
+                conversation_id=reply.conversation_id,
+                at=now,
+                actor_id=None,
+                kind="reply_failed",
                 data={"reply_id": reply_id, "error": shown[:500], "retry": retry},
-            )  # fmt: skip
+            )
     log.warning("reply not published", extra={"reply": reply_id, "error": error, "retry": retry})

@@ -72,9 +72,13 @@ def history(session: Session, tenant_id: int, contact_id: int) -> dict[str, Any]
         ):
             assert m.conversation_id is not None
             mentions[m.conversation_id].append(
-                {"source": m.source, "external_id": m.external_id, "text": m.text,
-                 "created_at": m.created_at.isoformat()}
-            )  # fmt: skip
+                {
+                    "source": m.source,
+                    "external_id": m.external_id,
+                    "text": m.text,
+                    "created_at": m.created_at.isoformat(),
+                }
+            )
         for r in session.scalars(
             select(Reply)
             .where(Reply.tenant_id == tenant_id, Reply.conversation_id.in_(ids))
@@ -100,7 +104,7 @@ def history(session: Session, tenant_id: int, contact_id: int) -> dict[str, Any]
                 "replies": replies[c.id],
             }
             for c in conversations
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -131,11 +135,20 @@ def merge(
     if not into.name:
         into.name = other.name
     audit(
-        session, tenant_id=tenant_id, at=at, actor_id=actor_id, action="contact.merge",
-        object_type="contact", object_id=into_id,
-        data={"merged": other_id, "name": other.name, "emails": list(other.emails),
-              "authors": moved},
-    )  # fmt: skip
+        session,
+        tenant_id=tenant_id,
+        at=at,
+        actor_id=actor_id,
+        action="contact.merge",
+        object_type="contact",
+        object_id=into_id,
+        data={
+            "merged": other_id,
+            "name": other.name,
+            "emails": list(other.emails),
+            "authors": moved,
+        },
+    )
     session.delete(other)
     session.flush()
     return into
@@ -167,9 +180,12 @@ def split(
         )
     handles = [a.handle for a in identities(session, tenant_id, contact_id) if a.id in author_ids]
     fresh = Contact(
-        tenant_id=tenant_id, name=name or handles[0], emails=[], created_at=at,
+        tenant_id=tenant_id,
+        name=name or handles[0],
+        emails=[],
+        created_at=at,
         origin_author_id=None,
-    )  # fmt: skip
+    )
     session.add(fresh)
     session.flush()
     session.execute(
@@ -183,10 +199,15 @@ def split(
         .values(contact_id=fresh.id)
     )
     audit(
-        session, tenant_id=tenant_id, at=at, actor_id=actor_id, action="contact.split",
-        object_type="contact", object_id=source.id,
+        session,
+        tenant_id=tenant_id,
+        at=at,
+        actor_id=actor_id,
+        action="contact.split",
+        object_type="contact",
+        object_id=source.id,
         data={"new_contact": fresh.id, "authors": sorted(author_ids)},
-    )  # fmt: skip
+    )
     session.flush()
     return fresh
 

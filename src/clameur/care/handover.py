@@ -55,10 +55,11 @@ class Holder:
 
 def _locked(session: Session, tenant_id: int, conversation_id: int) -> Conversation:
     conversation = session.scalars(
-        select(Conversation).where(
-            Conversation.tenant_id == tenant_id, Conversation.id == conversation_id
-        ).with_for_update().execution_options(populate_existing=True)
-    ).first()  # fmt: skip
+        select(Conversation)
+        .where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if conversation is None:
         raise NotFoundError(f"conversation {conversation_id} not found in this tenant")
     return conversation
@@ -207,16 +208,24 @@ def hand_back(
 def holder(session: Session, conversation: Conversation) -> Holder:
     """Who holds the conversation now and since when (see :class:`Holder`)."""
     if conversation.holder_team_id is None:
-        return Holder(None, None, conversation.assigned_at if conversation.assignee_id else None,
-                      None, conversation.assignee_id)  # fmt: skip
+        return Holder(
+            None,
+            None,
+            conversation.assigned_at if conversation.assignee_id else None,
+            None,
+            conversation.assignee_id,
+        )
     team = get_team(session, conversation.tenant_id, conversation.holder_team_id)
     event = session.scalars(
-        select(ConversationEvent).where(
+        select(ConversationEvent)
+        .where(
             ConversationEvent.tenant_id == conversation.tenant_id,
             ConversationEvent.conversation_id == conversation.id,
             ConversationEvent.kind == "escalate",
-        ).order_by(ConversationEvent.at.desc(), ConversationEvent.id.desc()).limit(1)
-    ).first()  # fmt: skip
+        )
+        .order_by(ConversationEvent.at.desc(), ConversationEvent.id.desc())
+        .limit(1)
+    ).first()
     due_text = (event.data or {}).get("due_at") if event is not None else None
     due_at = datetime.fromisoformat(due_text) if isinstance(due_text, str) else None
     return Holder(team.id, team.name, conversation.held_since, due_at, conversation.assignee_id)

@@ -103,8 +103,9 @@ def inbox(
     agent's own conversations, ``unassigned`` those nobody holds (not both).
     """
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInputError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}",
-                                where="inbox")  # fmt: skip
+        raise InvalidInputError(
+            f"limit must be between 1 and {MAX_LIMIT}, got {limit}", where="inbox"
+        )
     if unassigned and assignee_id is not None:
         raise InvalidInputError("assignee_id and unassigned exclude each other", where="inbox")
     statuses = _statuses(status)
@@ -169,10 +170,20 @@ def conversations_list(
     if status is not None:
         _statuses(status)
     c = Conversation
-    convs = select(
-        c.id, c.status, c.priority_level, c.priority, c.source, Author.handle, c.incident_id,
-        c.flags,
-    ).join(Author, Author.id == c.author_id).where(c.tenant_id == tenant_id)  # fmt: skip
+    convs = (
+        select(
+            c.id,
+            c.status,
+            c.priority_level,
+            c.priority,
+            c.source,
+            Author.handle,
+            c.incident_id,
+            c.flags,
+        )
+        .join(Author, Author.id == c.author_id)
+        .where(c.tenant_id == tenant_id)
+    )
     mentions = (
         select(c.id, Mention.external_id)
         .select_from(Mention)
@@ -198,7 +209,7 @@ def conversations_list(
             "mentions": by_conversation.get(r.id, []),
             "incident": r.incident_id,
             "flags": list(r.flags or []),
-        }  # fmt: skip
+        }
         for r in session.execute(convs.order_by(c.id))
     ]
 
@@ -237,12 +248,33 @@ def _details_statement() -> Select[Any]:
     )
     stmt = (
         select(
-            c.id, c.status, c.custom_status, c.priority, c.priority_level, c.source, c.brand_id,
-            c.lang, c.author_id, Author.handle, Author.name, Author.followers,
-            func.substr(Mention.text, 1, EXCERPT_CHARS + 1), Mention.external_id,
-            c.last_activity_at, c.opened_at, c.mention_count, c.assignee_id, assignee.name,
-            c.assigned_at, c.queue_id, Queue.name, c.incident_id, Incident.title, c.flags,
-            c.tags, c.sla,
+            c.id,
+            c.status,
+            c.custom_status,
+            c.priority,
+            c.priority_level,
+            c.source,
+            c.brand_id,
+            c.lang,
+            c.author_id,
+            Author.handle,
+            Author.name,
+            Author.followers,
+            func.substr(Mention.text, 1, EXCERPT_CHARS + 1),
+            Mention.external_id,
+            c.last_activity_at,
+            c.opened_at,
+            c.mention_count,
+            c.assignee_id,
+            assignee.name,
+            c.assigned_at,
+            c.queue_id,
+            Queue.name,
+            c.incident_id,
+            Incident.title,
+            c.flags,
+            c.tags,
+            c.sla,
         )
         .join(Author, Author.id == c.author_id)
         .outerjoin(assignee, assignee.id == c.assignee_id)
@@ -252,7 +284,7 @@ def _details_statement() -> Select[Any]:
         # "+ 0": look the ids up by primary key (SQLite without statistics would rather
         # walk an index of the tenant's conversations)
         .where((c.tenant_id + 0) == tenant_id, c.id.in_(bindparam("ids", expanding=True)))
-    )  # fmt: skip
+    )
     assert len(stmt.selected_columns) == len(fields(InboxItem))
     return cast("Select[Any]", stmt)
 

@@ -77,17 +77,25 @@ def open_for_alert(session: Session, clock: Clock, tenant_id: int, alert_id: int
     ).first()
     if incident is None:
         incident = Incident(
-            tenant_id=tenant_id, alert_id=alert_id, brand_id=alert.brand_id,
-            title=(alert.summary or alert.kind)[:300], status="open",
+            tenant_id=tenant_id,
+            alert_id=alert_id,
+            brand_id=alert.brand_id,
+            title=(alert.summary or alert.kind)[:300],
+            status="open",
             opened_at=alert.triggered_at,
-        )  # fmt: skip
+        )
         session.add(incident)
         session.flush()
         audit(
-            session, tenant_id=tenant_id, at=clock.now(), actor_id=None, action="incident.open",
-            object_type="incident", object_id=incident.id,
+            session,
+            tenant_id=tenant_id,
+            at=clock.now(),
+            actor_id=None,
+            action="incident.open",
+            object_type="incident",
+            object_id=incident.id,
             data={"alert_id": alert_id, "kind": alert.kind},
-        )  # fmt: skip
+        )
     if incident.status == "open":
         ids = session.scalars(
             select(Mention.conversation_id)
@@ -98,7 +106,7 @@ def open_for_alert(session: Session, clock: Clock, tenant_id: int, alert_id: int
                     AlertMention.source == Mention.source,
                     AlertMention.external_id == Mention.external_id,
                 ),
-            )  # fmt: skip
+            )
             .where(
                 AlertMention.alert_id == alert_id,
                 Mention.tenant_id == tenant_id,
@@ -275,9 +283,11 @@ def bulk_reply(
     agent = session.get(User, agent_id)
     agent_name = agent.name if agent is not None else actor.email
     incident = session.scalars(
-        Incidents(session, tenant_id).select().where(Incident.id == incident_id)
+        Incidents(session, tenant_id)
+        .select()
+        .where(Incident.id == incident_id)
         .with_for_update()  # PostgreSQL: two bulk replies of one incident take turns
-    ).first()  # fmt: skip
+    ).first()
     if incident is None:
         raise NotFoundError(f"incident {incident_id} not found")
     if incident.status != "open":
@@ -295,12 +305,17 @@ def bulk_reply(
             f"incident {incident_id}: the holding answer needs a supervisor's approval "
             f"({', '.join(reasons)}); nothing was sent"
         )
-    answered = set(session.scalars(
-        select(Conversation.author_id)
-        .join(Reply, Reply.conversation_id == Conversation.id)
-        .where(Reply.tenant_id == tenant_id, Reply.incident_id == incident.id,
-               Reply.status.in_(ANSWERED))
-    ).all())  # fmt: skip
+    answered = set(
+        session.scalars(
+            select(Conversation.author_id)
+            .join(Reply, Reply.conversation_id == Conversation.id)
+            .where(
+                Reply.tenant_id == tenant_id,
+                Reply.incident_id == incident.id,
+                Reply.status.in_(ANSWERED),
+            )
+        ).all()
+    )
     chosen: dict[int, Conversation] = {}
     for c in conversations:  # per author: an open conversation first, then the latest
         key = (c.status in OPEN_STATUSES, c.last_activity_at, c.id)
@@ -310,25 +325,35 @@ def bulk_reply(
     result = BulkReply(skipped_authors=sorted(a for a in chosen if a in answered))
     todo = [chosen[a] for a in sorted(chosen) if a not in answered]
     authors = _authors(session, tenant_id, [c.author_id for c in todo])
-    brands = {b.id: b.name for b in session.scalars(
-        select(Brand).where(Brand.tenant_id == tenant_id))}  # fmt: skip
+    brands = {
+        b.id: b.name for b in session.scalars(select(Brand).where(Brand.tenant_id == tenant_id))
+    }
     latest = _latest_mentions(session, tenant_id, [c.id for c in todo])
     registry = channels or default_channels()
 
     planned: list[tuple[Conversation, str, str, str | None]] = []
     for conversation in todo:
         author = authors[conversation.author_id]
-        variables = {"handle": author.handle, "name": (author.name or "").strip() or author.handle,
-                     "agent": agent_name, "conversation": str(conversation.id)}  # fmt: skip
+        variables = {
+            "handle": author.handle,
+            "name": (author.name or "").strip() or author.handle,
+            "agent": agent_name,
+            "conversation": str(conversation.id),
+        }
         brand_id = conversation.brand_id or incident.brand_id
         if brand_id in brands:
             variables["brand"] = brands[brand_id]
         mention = latest.get(conversation.id)
         if personalise is not None:
             recipient = Recipient(
-                author.id, author.handle, author.name, conversation.id, conversation.source,
-                mention.text if mention else None, dict(variables),
-            )  # fmt: skip
+                author.id,
+                author.handle,
+                author.name,
+                conversation.id,
+                conversation.source,
+                mention.text if mention else None,
+                dict(variables),
+            )
             variables.update({str(k): str(v) for k, v in personalise(recipient).items()})
         text = render(incident.holding_answer, variables).strip()
         if not text or len(text) > MAX_TEXT:
@@ -354,20 +379,30 @@ def bulk_reply(
             in_reply_to=in_reply_to,
             channel=registry.for_source(conversation.source).name,
             created_at=now,
-        )  # fmt: skip
+        )
         for conversation, text, shown, in_reply_to in planned
     ]
     session.add_all(replies)
     session.flush()
     for reply in replies:
-        enqueue(session, clock, REPLY_EVENT, {"tenant_id": tenant_id, "reply_id": reply.id},
-                tenant_id)  # fmt: skip
+        enqueue(
+            session, clock, REPLY_EVENT, {"tenant_id": tenant_id, "reply_id": reply.id}, tenant_id
+        )
         record(
-            session, tenant_id=tenant_id, conversation_id=reply.conversation_id, at=now,
-            actor_id=actor.actor_id, kind="reply_queued",
-            data={"reply_id": reply.id, "status": "queued", "incident_id": incident.id,
-                  "bulk": True, "approved_by": incident.approved_by},
-        )  # fmt: skip
+            session,
+            tenant_id=tenant_id,
+            conversation_id=reply.conversation_id,
+            at=now,
+            actor_id=actor.actor_id,
+            kind="reply_queued",
+            data={
+                "reply_id": reply.id,
+                "status": "queued",
+                "incident_id": incident.id,
+                "bulk": True,
+                "approved_by": incident.approved_by,
+            },
+        )
         result.replies.append(reply.id)
     summary = {"replies": len(result.replies), "skipped_authors": len(result.skipped_authors)}
     _audit(session, clock, incident, actor.actor_id, "incident.bulk_reply", summary)
@@ -437,13 +472,23 @@ def _template(text: str) -> str:
 
 
 def _audit(
-    session: Session, clock: Clock, incident: Incident, actor_id: int | None, action: str,
+    session: Session,
+    clock: Clock,
+    incident: Incident,
+    actor_id: int | None,
+    action: str,
     data: dict[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     audit(
-        session, tenant_id=incident.tenant_id, at=clock.now(), actor_id=actor_id, action=action,
-        object_type="incident", object_id=incident.id, data=data,
-    )  # fmt: skip
+        session,
+        tenant_id=incident.tenant_id,
+        at=clock.now(),
+        actor_id=actor_id,
+        action=action,
+        object_type="incident",
+        object_id=incident.id,
+        data=data,
+    )
     session.flush()
 
 

@@ -72,8 +72,12 @@ class ApprovalPolicy:
     incident: bool = True
 
     def as_settings(self) -> dict[str, Any]:
-        return {"all": self.all, "brands": sorted(self.brands), "p1": self.p1,
-                "incident": self.incident}  # fmt: skip
+        return {
+            "all": self.all,
+            "brands": sorted(self.brands),
+            "p1": self.p1,
+            "incident": self.incident,
+        }
 
 
 def approval_policy(tenant_settings: Mapping[str, Any] | None) -> ApprovalPolicy:
@@ -345,8 +349,13 @@ def _queue(
     check_visibility(channel, reply.visibility)
     reply.status, reply.error = "queued", None
     session.flush()
-    enqueue(session, clock, REPLY_EVENT, {"tenant_id": reply.tenant_id, "reply_id": reply.id},
-            reply.tenant_id)  # fmt: skip
+    enqueue(
+        session,
+        clock,
+        REPLY_EVENT,
+        {"tenant_id": reply.tenant_id, "reply_id": reply.id},
+        reply.tenant_id,
+    )
     _log(session, clock, reply, actor_id, "reply_queued")
 
 
@@ -357,9 +366,14 @@ def _log(
     if reply.incident_id is not None:
         data["incident_id"] = reply.incident_id
     record(
-        session, tenant_id=reply.tenant_id, conversation_id=reply.conversation_id,
-        at=clock.now(), actor_id=actor_id, kind=kind, data=data,
-    )  # fmt: skip
+        session,
+        tenant_id=reply.tenant_id,
+        conversation_id=reply.conversation_id,
+        at=clock.now(),
+        actor_id=actor_id,
+        kind=kind,
+        data=data,
+    )
 
 
 def list_replies(session: Session, tenant_id: int, conversation_id: int) -> Sequence[Reply]:

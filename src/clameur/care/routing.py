@@ -128,11 +128,16 @@ def route_pending(session: Session, tenant_id: int) -> int:
     last_id = 0
     while True:
         batch = session.scalars(
-            select(Conversation).where(
-                Conversation.tenant_id == tenant_id, Conversation.queue_id.is_(None),
-                Conversation.status.in_(OPEN_STATUSES), Conversation.id > last_id,
-            ).order_by(Conversation.id).limit(_CHUNK)
-        ).all()  # fmt: skip
+            select(Conversation)
+            .where(
+                Conversation.tenant_id == tenant_id,
+                Conversation.queue_id.is_(None),
+                Conversation.status.in_(OPEN_STATUSES),
+                Conversation.id > last_id,
+            )
+            .order_by(Conversation.id)
+            .limit(_CHUNK)
+        ).all()
         if not batch:
             return routed
         routed += sum(q is not None for q in route_conversations(session, tenant_id, batch))
@@ -155,19 +160,24 @@ class _Agents:
         if not ids:
             return
         locked = session.scalars(
-            select(AgentState).where(AgentState.user_id.in_(ids)).order_by(AgentState.user_id)
-            .with_for_update().execution_options(populate_existing=True)
-        ).all()  # fmt: skip
+            select(AgentState)
+            .where(AgentState.user_id.in_(ids))
+            .order_by(AgentState.user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
         self.states = {s.user_id: s for s in locked if s.presence == "online" and s.capacity > 0}
         if not self.states:
             return
         # Capacity is the person's: count their open conversations in every tenant.
         counts = session.execute(
-            select(Conversation.assignee_id, func.count()).where(
+            select(Conversation.assignee_id, func.count())
+            .where(
                 Conversation.assignee_id.in_(sorted(self.states)),
                 Conversation.status.in_(OPEN_STATUSES),
-            ).group_by(Conversation.assignee_id)
-        )  # fmt: skip
+            )
+            .group_by(Conversation.assignee_id)
+        )
         self.load = {user_id: 0 for user_id in self.states}
         for user_id, count in counts:
             if user_id is not None:
@@ -180,15 +190,16 @@ class _Agents:
 
     def round_robin(self, state: AgentState) -> tuple[datetime, int, int]:
         """Sort key: assigned least recently first (never: first of all), ties by id."""
-        return (state.last_assigned_at or _NEVER, self.turns.get(state.user_id, 0),
-                state.user_id)  # fmt: skip
+        return (state.last_assigned_at or _NEVER, self.turns.get(state.user_id, 0), state.user_id)
 
     def with_room(self, members: set[int], skills: list[str]) -> list[AgentState]:
         return [
-            s for uid, s in self.states.items()
-            if uid in members and self.load[uid] < s.capacity
+            s
+            for uid, s in self.states.items()
+            if uid in members
+            and self.load[uid] < s.capacity
             and all(skill in (s.skills or []) for skill in skills)
-        ]  # fmt: skip
+        ]
 
 
 def _speaks(state: AgentState, lang: str | None) -> bool:
@@ -203,9 +214,10 @@ def _language_filter(candidates: list[AgentState]) -> ColumnElement[bool] | None
     codes = sorted({lang for s in candidates for lang in s.languages})
     lowered = func.lower(Conversation.lang)
     return or_(
-        Conversation.lang.is_(None), lowered.in_(codes),
+        Conversation.lang.is_(None),
+        lowered.in_(codes),
         *(lowered.startswith(f"{c}-", autoescape=True) for c in codes),
-    )  # fmt: skip
+    )
 
 
 def _team_members(session: Session, team_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -239,9 +251,11 @@ def _assign_queue(
             break
         room = sum(s.capacity - agents.load[s.user_id] for s in candidates)
         stmt = select(Conversation).where(
-            Conversation.tenant_id == tenant_id, Conversation.queue_id == queue.id,
-            Conversation.assignee_id.is_(None), Conversation.status.in_(OPEN_STATUSES),
-        )  # fmt: skip
+            Conversation.tenant_id == tenant_id,
+            Conversation.queue_id == queue.id,
+            Conversation.assignee_id.is_(None),
+            Conversation.status.in_(OPEN_STATUSES),
+        )
         language = _language_filter(candidates)
         if language is not None:
             stmt = stmt.where(language)
@@ -249,18 +263,21 @@ def _assign_queue(
             stmt = stmt.where(Conversation.id.not_in(passed))
         stmt = (
             stmt.order_by(
-                Conversation.priority.desc().nulls_last(), Conversation.opened_at,
+                Conversation.priority.desc().nulls_last(),
+                Conversation.opened_at,
                 Conversation.id,
-            ).limit(min(room, limit - len(done), _CHUNK))
+            )
+            .limit(min(room, limit - len(done), _CHUNK))
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
-        )  # fmt: skip
+        )
         waiting = session.scalars(stmt).all()
         if not waiting:
             break
         for conversation in waiting:
-            eligible = [s for s in agents.with_room(members, skills)
-                        if _speaks(s, conversation.lang)]  # fmt: skip
+            eligible = [
+                s for s in agents.with_room(members, skills) if _speaks(s, conversation.lang)
+            ]
             if not eligible:
                 passed.append(conversation.id)
                 continue
@@ -269,10 +286,14 @@ def _assign_queue(
             conversation.assigned_at = now
             agents.took(agent, now)
             record(
-                session, tenant_id=tenant_id, conversation_id=conversation.id, at=now,
-                actor_id=None, kind="assign",
+                session,
+                tenant_id=tenant_id,
+                conversation_id=conversation.id,
+                at=now,
+                actor_id=None,
+                kind="assign",
                 data={"to": agent.user_id, "queue_id": queue.id, "by": "routing"},
-            )  # fmt: skip
+            )
             done.append(Assignment(conversation.id, agent.user_id, queue.id))
     session.flush()
     return done
@@ -304,8 +325,9 @@ def assign_pending(
         if len(done) >= limit:
             break
         assert queue.team_id is not None
-        done += _assign_queue(session, clock, tenant_id, queue, teams[queue.team_id], agents,
-                              limit - len(done))  # fmt: skip
+        done += _assign_queue(
+            session, clock, tenant_id, queue, teams[queue.team_id], agents, limit - len(done)
+        )
     return done
 
 
@@ -314,9 +336,11 @@ def assign_pending(
 
 def _lock_agent(session: Session, user_id: int) -> AgentState | None:
     return session.scalars(
-        select(AgentState).where(AgentState.user_id == user_id).with_for_update()
+        select(AgentState)
+        .where(AgentState.user_id == user_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
-    ).first()  # fmt: skip
+    ).first()
 
 
 def set_presence(
@@ -350,12 +374,17 @@ def set_presence(
     given_back: list[int] = []
     if presence != "online":
         held = session.scalars(
-            select(Conversation).where(
-                Conversation.assignee_id == user_id, Conversation.status.in_(OPEN_STATUSES),
-                Conversation.first_response_at.is_(None), Conversation.last_agent_at.is_(None),
-            ).order_by(Conversation.id).with_for_update()
+            select(Conversation)
+            .where(
+                Conversation.assignee_id == user_id,
+                Conversation.status.in_(OPEN_STATUSES),
+                Conversation.first_response_at.is_(None),
+                Conversation.last_agent_at.is_(None),
+            )
+            .order_by(Conversation.id)
+            .with_for_update()
             .execution_options(populate_existing=True)
-        ).all()  # fmt: skip
+        ).all()
         for conversation in held:
             conversation.assignee_id = None
             conversation.assigned_at = None
@@ -420,10 +449,11 @@ def _set_assignee(
         member_who_may(session, tenant_id, to_user_id, "conversations.assign", what="to_user_id")
         target = _lock_agent(session, to_user_id)  # agents before conversations
     conversation = session.scalars(
-        select(Conversation).where(
-            Conversation.tenant_id == tenant_id, Conversation.id == conversation_id
-        ).with_for_update().execution_options(populate_existing=True)
-    ).first()  # fmt: skip
+        select(Conversation)
+        .where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if conversation is None:
         raise NotFoundError(f"conversation {conversation_id} not found in this tenant")
     if conversation.status not in OPEN_STATUSES:

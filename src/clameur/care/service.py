@@ -108,12 +108,17 @@ class _Thread:
 
     def values(self) -> dict[str, Any]:
         return {
-            "last_activity_at": self.last_activity_at, "opened_at": self.opened_at,
-            "priority_level": self.priority_level, "brand_id": self.brand_id,
-            "mention_count": self.mention_count, "priority": self.priority, "lang": self.lang,
-            "flags": self.flags, "incident_id": self.incident_id,
+            "last_activity_at": self.last_activity_at,
+            "opened_at": self.opened_at,
+            "priority_level": self.priority_level,
+            "brand_id": self.brand_id,
+            "mention_count": self.mention_count,
+            "priority": self.priority,
+            "lang": self.lang,
+            "flags": self.flags,
+            "incident_id": self.incident_id,
             "last_customer_at": self.last_activity_at,
-        }  # fmt: skip
+        }
 
 
 ACTIONABLE_INTENTS = frozenset({"complaint", "question", "request", "churn_threat"})
@@ -180,8 +185,9 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         if thread is None:
             if not opens_conversation(draft):
                 continue  # praise, chatter: stored, no conversation
-            thread = _Thread(tenant_id, author_id, m.source, m.external_id, m.created_at,
-                             m.created_at)  # fmt: skip
+            thread = _Thread(
+                tenant_id, author_id, m.source, m.external_id, m.created_at, m.created_at
+            )
             created.append(thread)
         if thread.incident_id is None and draft.alert_ids:
             thread.incident_id = incidents.get((tenant_id, draft.alert_ids[0]))
@@ -228,15 +234,24 @@ def _stored_parents(
     ctx: StepContext, new: list[Draft]
 ) -> dict[tuple[int, str, str], tuple[int, int | None]]:
     """Author and conversation of the stored mentions this batch replies to."""
-    keys = list({(d.tenant_id, d.mention.source, d.mention.in_reply_to)
-                 for d in new if d.mention.in_reply_to})  # fmt: skip
+    keys = list(
+        {
+            (d.tenant_id, d.mention.source, d.mention.in_reply_to)
+            for d in new
+            if d.mention.in_reply_to
+        }
+    )
     out: dict[tuple[int, str, str], tuple[int, int | None]] = {}
     for i in range(0, len(keys), _CHUNK):
         stmt = select(
-            Mention.tenant_id, Mention.source, Mention.external_id, Mention.author_id,
+            Mention.tenant_id,
+            Mention.source,
+            Mention.external_id,
+            Mention.author_id,
             Mention.conversation_id,
-        ).where(tuple_(Mention.tenant_id, Mention.source, Mention.external_id).in_(
-            keys[i : i + _CHUNK]))  # fmt: skip
+        ).where(
+            tuple_(Mention.tenant_id, Mention.source, Mention.external_id).in_(keys[i : i + _CHUNK])
+        )
         for row in ctx.session.execute(stmt):
             out[(row.tenant_id, row.source, row.external_id)] = (row.author_id, row.conversation_id)
     return out
@@ -251,32 +266,63 @@ def _open_threads(ctx: StepContext, new: list[Draft]) -> dict[int, _Thread]:
     out: dict[int, _Thread] = {}
     for i in range(0, len(keys), _CHUNK):
         stmt = select(
-            c.id, c.tenant_id, c.author_id, c.source, c.root_external_id, c.opened_at,
-            c.last_activity_at, c.mention_count, c.brand_id, c.priority_level, c.priority,
-            c.lang, c.flags, c.incident_id, c.contact_id,
+            c.id,
+            c.tenant_id,
+            c.author_id,
+            c.source,
+            c.root_external_id,
+            c.opened_at,
+            c.last_activity_at,
+            c.mention_count,
+            c.brand_id,
+            c.priority_level,
+            c.priority,
+            c.lang,
+            c.flags,
+            c.incident_id,
+            c.contact_id,
         ).where(
             tuple_(c.tenant_id, c.author_id, c.source).in_(keys[i : i + _CHUNK]),
             c.status.in_(OPEN_STATUSES),
             c.last_activity_at >= since,
-        )  # fmt: skip
+        )
         for r in ctx.session.execute(stmt):
             out[r.id] = _Thread(
-                r.tenant_id, r.author_id, r.source, r.root_external_id, r.opened_at,
-                r.last_activity_at, r.mention_count, r.brand_id, r.priority_level, id=r.id,
-                priority=r.priority, lang=r.lang, flags=list(r.flags or []),
-                incident_id=r.incident_id, contact_id=r.contact_id,
-            )  # fmt: skip
+                r.tenant_id,
+                r.author_id,
+                r.source,
+                r.root_external_id,
+                r.opened_at,
+                r.last_activity_at,
+                r.mention_count,
+                r.brand_id,
+                r.priority_level,
+                id=r.id,
+                priority=r.priority,
+                lang=r.lang,
+                flags=list(r.flags or []),
+                incident_id=r.incident_id,
+                contact_id=r.contact_id,
+            )
     return out
 
 
 def _write(ctx: StepContext, created: list[_Thread], changed: list[_Thread]) -> None:
     if created:
         rows = [
-            {"tenant_id": t.tenant_id, "author_id": t.author_id, "source": t.source,
-             "root_external_id": t.root_external_id, "status": "open", "tags": [], "sla": {},
-             "contact_id": t.contact_id, **t.values()}
+            {
+                "tenant_id": t.tenant_id,
+                "author_id": t.author_id,
+                "source": t.source,
+                "root_external_id": t.root_external_id,
+                "status": "open",
+                "tags": [],
+                "sla": {},
+                "contact_id": t.contact_id,
+                **t.values(),
+            }
             for t in created
-        ]  # fmt: skip
+        ]
         ids = insert_returning_ids(
             ctx.session, _TABLE, rows, ("tenant_id", "source", "root_external_id")
         )
@@ -304,10 +350,13 @@ def _incidents(ctx: StepContext, new: list[Draft]) -> dict[tuple[int, int], int]
         if alert is None or alert.tenant_id != tenant_id:
             continue
         incident = Incident(
-            tenant_id=tenant_id, alert_id=alert_id, brand_id=alert.brand_id,
+            tenant_id=tenant_id,
+            alert_id=alert_id,
+            brand_id=alert.brand_id,
             title=f"{alert.kind.replace('_', ' ')}: {' '.join(alert.summary.split())[:250]}",
-            status="open", opened_at=alert.triggered_at,
-        )  # fmt: skip
+            status="open",
+            opened_at=alert.triggered_at,
+        )
         ctx.session.add(incident)
         ctx.session.flush()
         out[(tenant_id, alert_id)] = incident.id
@@ -341,18 +390,25 @@ def _link_contacts(ctx: StepContext, created: list[_Thread]) -> None:
             )
         }
         contact_rows: list[dict[str, Any]] = [
-            {"tenant_id": t.tenant_id, "name": names.get(a), "emails": [],
-             "created_at": t.opened_at, "origin_author_id": a}
+            {
+                "tenant_id": t.tenant_id,
+                "name": names.get(a),
+                "emails": [],
+                "created_at": t.opened_at,
+                "origin_author_id": a,
+            }
             for a, t in firsts.items()
-        ]  # fmt: skip
+        ]
         ids = insert_returning_ids(
-            ctx.session, cast(Table, Contact.__table__), contact_rows,
+            ctx.session,
+            cast(Table, Contact.__table__),
+            contact_rows,
             ("tenant_id", "origin_author_id"),
-        )  # fmt: skip
+        )
         identity_rows = [
             {"tenant_id": t.tenant_id, "author_id": a, "contact_id": cid, "linked_at": t.opened_at}
             for (a, t), cid in zip(firsts.items(), ids, strict=True)
-        ]  # fmt: skip
+        ]
         ctx.session.execute(insert(ContactIdentity), identity_rows)
         known.update({a: cid for a, cid in zip(firsts, ids, strict=True)})
     for t in created:

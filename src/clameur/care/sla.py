@@ -102,10 +102,11 @@ class Targets:
             "resolution": policy.resolution_minutes,
         }
         return cls(
-            policy_id=policy.id, calendar_id=policy.calendar_id,
+            policy_id=policy.id,
+            calendar_id=policy.calendar_id,
             warn_percent=policy.warn_percent or 80,
             seconds={k: int(v) * 60 for k, v in minutes.items() if v is not None},
-        )  # fmt: skip
+        )
 
 
 def resolve_policy(
@@ -174,10 +175,11 @@ def set_policy(
         raise NotFoundError(f"no calendar {calendar_id} in this tenant")
     policy = session.scalars(
         select(SlaPolicy)
-        .where(SlaPolicy.tenant_id == tenant_id, SlaPolicy.source == source,
-               SlaPolicy.level == level)
+        .where(
+            SlaPolicy.tenant_id == tenant_id, SlaPolicy.source == source, SlaPolicy.level == level
+        )
         .order_by(SlaPolicy.id)
-    ).first()  # fmt: skip
+    ).first()
     if policy is None:
         policy = SlaPolicy(tenant_id=tenant_id, source=source, level=level)
         session.add(policy)
@@ -208,12 +210,19 @@ def _opt_dt(text: str | None) -> datetime | None:
 
 def _new_clock(target: int, at: datetime, *, paused: bool) -> dict[str, Any]:
     return {
-        "target": target, "started_at": _iso(at), "used": 0.0,
+        "target": target,
+        "started_at": _iso(at),
+        "used": 0.0,
         "state": "paused" if paused else "running",
-        "running_since": None if paused else _iso(at), "due_at": None, "warn_at": None,
-        "warned_at": None, "breached_at": None, "stopped_at": None, "stopped_by": None,
+        "running_since": None if paused else _iso(at),
+        "due_at": None,
+        "warn_at": None,
+        "warned_at": None,
+        "breached_at": None,
+        "stopped_at": None,
+        "stopped_by": None,
         "met": None,
-    }  # fmt: skip
+    }
 
 
 def _used(clock: dict[str, Any], calendar: Calendar, at: datetime) -> float:
@@ -245,16 +254,23 @@ def _stop(clock: dict[str, Any], calendar: Calendar, at: datetime, by: str) -> N
         return
     used = _used(clock, calendar, at)
     clock.update(
-        used=used, state="stopped", running_since=None, stopped_at=_iso(at), stopped_by=by,
+        used=used,
+        state="stopped",
+        running_since=None,
+        stopped_at=_iso(at),
+        stopped_by=by,
         met=used <= clock["target"] + _TOLERANCE,
-    )  # fmt: skip
+    )
 
 
 def _reopen(clock: dict[str, Any], at: datetime, *, paused: bool) -> None:
     clock.update(
-        state="paused" if paused else "running", running_since=None if paused else _iso(at),
-        stopped_at=None, stopped_by=None, met=None,
-    )  # fmt: skip
+        state="paused" if paused else "running",
+        running_since=None if paused else _iso(at),
+        stopped_at=None,
+        stopped_by=None,
+        met=None,
+    )
 
 
 def _schedule(sla: dict[str, Any], calendar: Calendar) -> None:
@@ -290,9 +306,10 @@ def _apply_targets(
 ) -> None:
     """Adopt the resolved policy; start the clocks that run from the opening if missing."""
     sla.update(
-        policy_id=targets.policy_id, calendar_id=targets.calendar_id,
+        policy_id=targets.policy_id,
+        calendar_id=targets.calendar_id,
         warn_percent=targets.warn_percent,
-    )  # fmt: skip
+    )
     clocks: dict[str, Any] = sla["clocks"]
     for name, clock in list(clocks.items()):
         if clock["state"] == "stopped":
@@ -373,10 +390,11 @@ def on_customer_messages(
         raise NotFoundError(f"no conversation {', '.join(map(str, missing))} in this tenant")
     policies = list_policies(session, tenant_id)
     calendars = _Calendars(
-        session, tenant_id,
-        [p.calendar_id for p in policies] + [c.sla.get("calendar_id") for c in found.values()
-                                              if c.sla],
-    )  # fmt: skip
+        session,
+        tenant_id,
+        [p.calendar_id for p in policies]
+        + [c.sla.get("calendar_id") for c in found.values() if c.sla],
+    )
     states: dict[int, dict[str, Any]] = {}
     for conversation_id, at in sorted(messages, key=lambda m: (_aware(m[1]), m[0])):
         conversation = found[conversation_id]
@@ -501,10 +519,16 @@ def clock_states(
     for name, clock in sla.get("clocks", {}).items():
         used = _used(clock, calendar, now) if clock["state"] == "running" else clock["used"]
         out[name] = ClockState(
-            name=name, state=clock["state"], target_seconds=clock["target"],
-            used_seconds=float(used), remaining_seconds=clock["target"] - float(used),
-            started_at=_dt(clock["started_at"]), due_at=_opt_dt(clock["due_at"]),
-            warned_at=_opt_dt(clock["warned_at"]), breached_at=_opt_dt(clock["breached_at"]),
-            stopped_at=_opt_dt(clock["stopped_at"]), met=clock["met"],
-        )  # fmt: skip
+            name=name,
+            state=clock["state"],
+            target_seconds=clock["target"],
+            used_seconds=float(used),
+            remaining_seconds=clock["target"] - float(used),
+            started_at=_dt(clock["started_at"]),
+            due_at=_opt_dt(clock["due_at"]),
+            warned_at=_opt_dt(clock["warned_at"]),
+            breached_at=_opt_dt(clock["breached_at"]),
+            stopped_at=_opt_dt(clock["stopped_at"]),
+            met=clock["met"],
+        )
     return out

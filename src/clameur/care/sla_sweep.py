@@ -120,17 +120,24 @@ def sweep(
                 kind = WARNING
             else:
                 continue
-            events.append(SlaEvent(
-                conversation.id, name, kind, due, _used(state, calendar, now), state["target"]
-            ))  # fmt: skip
+            events.append(
+                SlaEvent(
+                    conversation.id, name, kind, due, _used(state, calendar, now), state["target"]
+                )
+            )
         _schedule(sla, calendar)
         conversation.sla = sla
         for event in events:
             if event.kind == WARNING:
                 record(
-                    session, tenant_id=tenant_id, conversation_id=conversation.id, at=now,
-                    actor_id=None, kind=WARNING, data=_event_data(event, sla),
-                )  # fmt: skip
+                    session,
+                    tenant_id=tenant_id,
+                    conversation_id=conversation.id,
+                    at=now,
+                    actor_id=None,
+                    kind=WARNING,
+                    data=_event_data(event, sla),
+                )
         if breaches := [e for e in events if e.kind == BREACH]:
             breached.append((conversation, breaches, calendar))
         found.extend(events)
@@ -139,18 +146,24 @@ def sweep(
     session.flush()
     log.info(
         "sla sweep",
-        extra={"tenant": tenant_id, "warnings": sum(e.kind == WARNING for e in found),
-               "breaches": sum(e.kind == BREACH for e in found)},
-    )  # fmt: skip
+        extra={
+            "tenant": tenant_id,
+            "warnings": sum(e.kind == WARNING for e in found),
+            "breaches": sum(e.kind == BREACH for e in found),
+        },
+    )
     return found
 
 
 def _event_data(event: SlaEvent, sla: dict[str, Any]) -> dict[str, Any]:
     return {
-        "clock": event.clock, "due_at": _iso(event.due_at),
-        "target_seconds": event.target_seconds, "used_seconds": round(event.used_seconds, 3),
-        "warn_percent": sla.get("warn_percent"), "policy_id": sla.get("policy_id"),
-    }  # fmt: skip
+        "clock": event.clock,
+        "due_at": _iso(event.due_at),
+        "target_seconds": event.target_seconds,
+        "used_seconds": round(event.used_seconds, 3),
+        "warn_percent": sla.get("warn_percent"),
+        "policy_id": sla.get("policy_id"),
+    }
 
 
 def supervisor_emails(session: Session, tenant_id: int) -> list[str]:
@@ -220,22 +233,35 @@ def _escalate(
         sla = conversation.sla
         for event in events:
             record(
-                session, tenant_id=tenant_id, conversation_id=conversation.id, at=now,
-                actor_id=None, kind=BREACH, data={**_event_data(event, sla), **escalation},
-            )  # fmt: skip
+                session,
+                tenant_id=tenant_id,
+                conversation_id=conversation.id,
+                at=now,
+                actor_id=None,
+                kind=BREACH,
+                data={**_event_data(event, sla), **escalation},
+            )
         subject, text = breach_email(tenant.slug, conversation, events, calendar, queue)
         for address in recipients:
             payload = {
-                "to": address, "subject": subject, "text": text, "tenant": tenant.slug,
-                "conversation_id": conversation.id, "clocks": [e.clock for e in events],
+                "to": address,
+                "subject": subject,
+                "text": text,
+                "tenant": tenant.slug,
+                "conversation_id": conversation.id,
+                "clocks": [e.clock for e in events],
                 "due_at": [_iso(e.due_at) for e in events],
-            }  # fmt: skip
+            }
             enqueue(session, clock, BREACH_EMAIL, payload, tenant_id)
         log.warning(
             "sla breached",
-            extra={"tenant": tenant_id, "conversation": conversation.id,
-                   "clocks": ",".join(e.clock for e in events), "notified": len(recipients)},
-        )  # fmt: skip
+            extra={
+                "tenant": tenant_id,
+                "conversation": conversation.id,
+                "clocks": ",".join(e.clock for e in events),
+                "notified": len(recipients),
+            },
+        )
 
 
 def _duration(seconds: float) -> str:

@@ -127,7 +127,7 @@ def suggest_replies(
                 Mention.source == c.source,
                 Mention.external_id == Reply.in_reply_to,
             ),
-        )  # fmt: skip
+        )
         .where(Reply.tenant_id == tenant_id, Reply.status == "sent")
         .order_by(Reply.sent_at.desc(), Reply.id.desc())
         .limit(history)
@@ -138,14 +138,16 @@ def suggest_replies(
         stmt = stmt.where(or_(c.lang == lang, c.lang.is_(None)))
     past = session.execute(stmt).all()
     canned = [
-        r for r in list_canned_replies(session, tenant_id, brand_id=brand_id, lang=lang)
+        r
+        for r in list_canned_replies(session, tenant_id, brand_id=brand_id, lang=lang)
         if brand_id is not None or r.brand_id is None
-    ]  # fmt: skip
+    ]
     canned_docs = [
-        features(" ".join([r.name, *(p for p in parse_template(r.text) if isinstance(p, str)),
-                           *r.tags]))
+        features(
+            " ".join([r.name, *(p for p in parse_template(r.text) if isinstance(p, str)), *r.tags])
+        )
         for r in canned
-    ]  # fmt: skip
+    ]
     vectors = _vectors([features(message), *(features(p.answered) for p in past), *canned_docs])
     query, past_vectors, canned_vectors = (
         vectors[0],
@@ -161,9 +163,13 @@ def suggest_replies(
         score = _cosine(query, vector)
         if key not in best or score > best[key].score:
             best[key] = Suggestion(
-                text=row.text, score=score, source="reply", reply_id=row.id,
-                conversation_id=row.conversation_id, answered=row.answered,
-            )  # fmt: skip
+                text=row.text,
+                score=score,
+                source="reply",
+                reply_id=row.id,
+                conversation_id=row.conversation_id,
+                answered=row.answered,
+            )
     out = [
         Suggestion(s.text, s.score, s.source, s.reply_id, s.conversation_id, s.answered, uses[key])
         for key, s in best.items()
@@ -176,7 +182,7 @@ def suggest_replies(
             canned_id=r.id,
             name=r.name,
             variables=tuple(template_variables(r.text)),
-        )  # fmt: skip
+        )
         for r, vector in zip(canned, canned_vectors, strict=True)
     ]
     out = [s for s in out if s.score > 0]
@@ -193,6 +199,10 @@ def suggest_for_conversation(
     if mention is None:
         return []
     return suggest_replies(
-        session, tenant_id, mention.text, brand_id=conversation.brand_id,
-        lang=conversation.lang or mention.lang, k=k,
-    )  # fmt: skip
+        session,
+        tenant_id,
+        mention.text,
+        brand_id=conversation.brand_id,
+        lang=conversation.lang or mention.lang,
+        k=k,
+    )

@@ -130,18 +130,22 @@ def _send(
     now = clock.now()
     survey = session.scalars(
         select(Survey)
-        .where(Survey.tenant_id == tenant_id, Survey.conversation_id == conversation_id,
-               Survey.kind == kind)
+        .where(
+            Survey.tenant_id == tenant_id,
+            Survey.conversation_id == conversation_id,
+            Survey.kind == kind,
+        )
         .order_by(Survey.id.desc())
         .limit(1)
-    ).first()  # fmt: skip
+    ).first()
     if survey is not None and survey.answered_at is not None:
         raise AlreadyExistsError(
             f"conversation {conversation_id} has already answered its {kind} survey"
         )
     if survey is None:
-        survey = Survey(tenant_id=tenant_id, conversation_id=conversation_id, kind=kind,
-                        sent_at=now)  # fmt: skip
+        survey = Survey(
+            tenant_id=tenant_id, conversation_id=conversation_id, kind=kind, sent_at=now
+        )
         session.add(survey)
     else:
         survey.sent_at = now
@@ -149,10 +153,14 @@ def _send(
     expires_at = (now + timedelta(days=settings.survey_ttl_days)).astimezone(UTC)
     token = make_token(settings, survey.id, expires_at)
     record(
-        session, tenant_id=tenant_id, conversation_id=conversation_id, at=now,
-        actor_id=actor_id, kind="survey_sent",
+        session,
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        at=now,
+        actor_id=actor_id,
+        kind="survey_sent",
         data={"survey_id": survey.id, "kind": kind, "expires_at": expires_at.isoformat()},
-    )  # fmt: skip
+    )
     url = f"{settings.public_base_url.rstrip('/')}/survey/{token}"
     return SurveyLink(survey.id, token, url, expires_at)
 
@@ -187,10 +195,14 @@ def answer(
     if not isinstance(result, CursorResult) or result.rowcount != 1:
         raise AlreadyExistsError("this survey has already been answered")
     record(
-        session, tenant_id=survey.tenant_id, conversation_id=survey.conversation_id, at=now,
-        actor_id=None, kind="survey_answer",
+        session,
+        tenant_id=survey.tenant_id,
+        conversation_id=survey.conversation_id,
+        at=now,
+        actor_id=None,
+        kind="survey_answer",
         data={"survey_id": survey_id, "kind": survey.kind, "score": score},
-    )  # fmt: skip
+    )
     session.flush()
     session.refresh(survey)
     return survey

@@ -40,17 +40,26 @@ def analyse_command(
         influence = 50.0  # a median author of the tenant: no tenant here
         score, level, reasons = prioritise(
             PriorityInput(
-                intent=result.intent, sentiment=result.sentiment,
-                sentiment_score=result.sentiment_score, toxicity=result.toxicity,
-                actionability=result.actionability, influence=influence,
-                followers=followers, verified=False, reach=result.reach or 0,
-                created_at=now, analysed_at=now,
+                intent=result.intent,
+                sentiment=result.sentiment,
+                sentiment_score=result.sentiment_score,
+                toxicity=result.toxicity,
+                actionability=result.actionability,
+                influence=influence,
+                followers=followers,
+                verified=False,
+                reach=result.reach or 0,
+                created_at=now,
+                analysed_at=now,
             )
-        )  # fmt: skip
+        )
         full = dataclasses.replace(
-            result, influence=influence, priority=score, priority_level=level,
+            result,
+            influence=influence,
+            priority=score,
+            priority_level=level,
             priority_reasons=reasons,
-        )  # fmt: skip
+        )
         results.append({"text": item.text, **_plain(full)})
     if as_json:
         emit_json(results)

@@ -102,7 +102,7 @@ def conversation_show(
                     {"at": e.at.isoformat(), "kind": e.kind, "actor_id": e.actor_id, "data": e.data}
                     for e in conversations.timeline(session, tenant_id, c.id)
                 ],
-            }  # fmt: skip
+            }
         )
 
 

@@ -88,9 +88,13 @@ def import_(
     if show_bar:
         size = file.stat().st_size if file.exists() else 0
         with Progress(
-            "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-            TimeRemainingColumn(), console=console, transient=True,
-        ) as bar:  # fmt: skip
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task(f"importing {file.name}", total=size)
             result = pipeline.import_file(
                 file, tenant=tenant, fmt=fmt, progress=lambda done: bar.update(task, completed=done)

@@ -70,8 +70,10 @@ def evaluate_command(
         f"n {result['n']}  {result['per_second']:.0f} texts/s"
     )
     for label, figures in result["per_class"].items():
-        typer.echo(f"  {label:<10} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
-                   f"F1 {figures['f1']:.3f}  n {figures['support']}")  # fmt: skip
+        typer.echo(
+            f"  {label:<10} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
+            f"F1 {figures['f1']:.3f}  n {figures['support']}"
+        )
 
 
 @train_app.command("sentiment")
@@ -109,8 +111,10 @@ def _evaluate_intent(file: Path, as_json: bool) -> None:
         f"n {result['n']}  {result['per_second']:.0f} texts/s"
     )
     for label, figures in result["per_class"].items():
-        typer.echo(f"  {label:<12} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
-                   f"F1 {figures['f1']:.3f}  n {figures['support']}")  # fmt: skip
+        typer.echo(
+            f"  {label:<12} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
+            f"F1 {figures['f1']:.3f}  n {figures['support']}"
+        )
 
 
 @train_app.command("intent")
@@ -153,8 +157,10 @@ def _evaluate_toxicity(file: Path, as_json: bool) -> None:
         f"n {result['n']}  {result['per_second']:.0f} texts/s"
     )
     for label, figures in result["per_class"].items():
-        typer.echo(f"  {label:<10} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
-                   f"F1 {figures['f1']:.3f}  n {figures['support']}")  # fmt: skip
+        typer.echo(
+            f"  {label:<10} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
+            f"F1 {figures['f1']:.3f}  n {figures['support']}"
+        )
 
 
 @train_app.command("toxicity")
@@ -183,5 +189,6 @@ def train_toxicity_command(
     for lang, value in meta["val_macro_f1"].items():
         typer.echo(f"{lang}\t{value:.3f}\tbaseline {meta['baseline']['val_macro_f1'][lang]:.3f}")
     for name, figures in meta["extra_eval"].items():
-        typer.echo(f"{name}\t{figures['model_macro_f1']:.3f}\t"
-                   f"baseline {figures['baseline_macro_f1']:.3f}")  # fmt: skip
+        typer.echo(
+            f"{name}\t{figures['model_macro_f1']:.3f}\tbaseline {figures['baseline_macro_f1']:.3f}"
+        )

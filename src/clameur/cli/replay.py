@@ -81,9 +81,13 @@ def replay_command(
     from clameur.pipeline.handlers import outbox_handlers
 
     runner = LiveRunner(
-        pipeline, InMemoryBus(), outbox_handlers(runtime.settings, pipeline.factory),
-        relay_interval=0.5, sla_interval=None, dispatch=False,  # old data: no wall-clock work
-    )  # fmt: skip
+        pipeline,
+        InMemoryBus(),
+        outbox_handlers(runtime.settings, pipeline.factory),
+        relay_interval=0.5,
+        sla_interval=None,
+        dispatch=False,  # old data: no wall-clock work
+    )
     seen: set[int] = set()
     first = next((t for t, _, _ in timed if t is not None), None)
     started = time.monotonic()

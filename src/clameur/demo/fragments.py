@@ -45,71 +45,171 @@ from clameur.demo.words import (
 # --------------------------------------------------------------------------- mix tables
 
 SOURCE_WEIGHTS: Final = {
-    "twitter": 30.0, "facebook": 16.0, "review": 12.0, "forum": 9.0, "instagram": 8.0,
-    "reddit": 6.0, "mastodon": 5.0, "bluesky": 4.5, "email": 4.0, "blog": 3.0, "news": 2.5,
-}  # fmt: skip
+    "twitter": 30.0,
+    "facebook": 16.0,
+    "review": 12.0,
+    "forum": 9.0,
+    "instagram": 8.0,
+    "reddit": 6.0,
+    "mastodon": 5.0,
+    "bluesky": 4.5,
+    "email": 4.0,
+    "blog": 3.0,
+    "news": 2.5,
+}
 # Sources where posts get replies (e-mails get follow-ups from the same author), and how often.
 REPLY_RATE: Final = {
-    "twitter": 0.2, "facebook": 0.25, "instagram": 0.15, "mastodon": 0.2, "bluesky": 0.2,
-    "reddit": 0.35, "forum": 0.35, "blog": 0.15, "email": 0.12,
-}  # fmt: skip
+    "twitter": 0.2,
+    "facebook": 0.25,
+    "instagram": 0.15,
+    "mastodon": 0.2,
+    "bluesky": 0.2,
+    "reddit": 0.35,
+    "forum": 0.35,
+    "blog": 0.15,
+    "email": 0.12,
+}
 WAVE_SOURCES: Final = (
-    ("twitter", 30.0), ("facebook", 25.0), ("forum", 10.0), ("reddit", 8.0), ("mastodon", 8.0),
-    ("bluesky", 8.0), ("instagram", 6.0),
-)  # fmt: skip
+    ("twitter", 30.0),
+    ("facebook", 25.0),
+    ("forum", 10.0),
+    ("reddit", 8.0),
+    ("mastodon", 8.0),
+    ("bluesky", 8.0),
+    ("instagram", 6.0),
+)
 SECTOR_WEIGHT: Final = {"telecom": 35.0, "energy": 20.0, "retail": 27.0, "delivery": 18.0}
 COMPLAINTS: Final = {
     "telecom": (("outage", 3.0), ("billing", 3.0), ("churn", 2.0), ("rude", 1.0), ("refund", 1.0)),
     "energy": (("outage", 2.0), ("billing", 4.0), ("churn", 2.0), ("rude", 1.0), ("refund", 1.0)),
     "retail": (
-        ("late", 3.0), ("damaged", 2.0), ("lost", 1.0), ("refund", 2.0), ("churn", 1.0),
+        ("late", 3.0),
+        ("damaged", 2.0),
+        ("lost", 1.0),
+        ("refund", 2.0),
+        ("churn", 1.0),
         ("rude", 1.0),
     ),
     "delivery": (
-        ("late", 3.0), ("lost", 2.0), ("damaged", 2.0), ("rude", 2.0), ("refund", 1.0),
+        ("late", 3.0),
+        ("lost", 2.0),
+        ("damaged", 2.0),
+        ("rude", 2.0),
+        ("refund", 1.0),
         ("churn", 1.0),
     ),
-}  # fmt: skip
+}
 INTENTS: Final = {
     "social": (
-        ("complaint", 36.0), ("question", 15.0), ("request", 8.0), ("praise", 16.0),
-        ("neutral", 15.0), ("spam", 6.0), ("toxic", 4.0),
+        ("complaint", 36.0),
+        ("question", 15.0),
+        ("request", 8.0),
+        ("praise", 16.0),
+        ("neutral", 15.0),
+        ("spam", 6.0),
+        ("toxic", 4.0),
     ),
     "review": (
-        ("complaint", 45.0), ("praise", 36.0), ("neutral", 15.0), ("spam", 2.0), ("toxic", 2.0),
+        ("complaint", 45.0),
+        ("praise", 36.0),
+        ("neutral", 15.0),
+        ("spam", 2.0),
+        ("toxic", 2.0),
     ),
     "email": (("complaint", 62.0), ("question", 18.0), ("request", 14.0), ("praise", 6.0)),
     "blog": (("complaint", 45.0), ("praise", 30.0), ("neutral", 25.0)),
-}  # fmt: skip
+}
 # Tone of an intent; every complaint sub-type and "toxic" are "neg".
 TONE: Final = {
-    "question": "ask", "request": "ask", "praise": "pos", "neutral": "neu", "spam": "spam",
-}  # fmt: skip
+    "question": "ask",
+    "request": "ask",
+    "praise": "pos",
+    "neutral": "neu",
+    "spam": "spam",
+}
 # Relative volume per local hour (0-23), weekdays and weekends.
 WEEKDAY_RHYTHM: Final = (
-    0.6, 0.35, 0.2, 0.15, 0.15, 0.25, 0.6, 1.5, 3.0, 4.4, 5.4, 5.9,
-    5.0, 4.6, 4.8, 4.6, 4.4, 4.7, 5.3, 5.9, 6.3, 6.0, 4.3, 2.2,
-)  # fmt: skip
+    0.6,
+    0.35,
+    0.2,
+    0.15,
+    0.15,
+    0.25,
+    0.6,
+    1.5,
+    3.0,
+    4.4,
+    5.4,
+    5.9,
+    5.0,
+    4.6,
+    4.8,
+    4.6,
+    4.4,
+    4.7,
+    5.3,
+    5.9,
+    6.3,
+    6.0,
+    4.3,
+    2.2,
+)
 WEEKEND_RHYTHM: Final = (
-    1.0, 0.7, 0.4, 0.25, 0.2, 0.2, 0.3, 0.6, 1.3, 2.4, 3.4, 4.0,
-    4.1, 3.9, 3.7, 3.6, 3.6, 3.8, 4.1, 4.5, 4.9, 4.8, 3.8, 2.3,
-)  # fmt: skip
+    1.0,
+    0.7,
+    0.4,
+    0.25,
+    0.2,
+    0.2,
+    0.3,
+    0.6,
+    1.3,
+    2.4,
+    3.4,
+    4.0,
+    4.1,
+    3.9,
+    3.7,
+    3.6,
+    3.6,
+    3.8,
+    4.1,
+    4.5,
+    4.9,
+    4.8,
+    3.8,
+    2.3,
+)
 # external_id prefix and first number per source.
 ID_PREFIX: Final = {
-    "twitter": ("tw", 1843520001), "facebook": ("fb", 5120004417), "instagram": ("ig", 3310000123),
-    "mastodon": ("md", 1133000441), "bluesky": ("bs", 3100008821), "reddit": ("rd", 9100000077),
-    "forum": ("fo", 410023), "blog": ("bl", 80311), "news": ("nw", 700141),
-    "review": ("rv", 2200417), "email": ("em", 610000), "web": ("wb", 1000), "other": ("ot", 1000),
-}  # fmt: skip
+    "twitter": ("tw", 1843520001),
+    "facebook": ("fb", 5120004417),
+    "instagram": ("ig", 3310000123),
+    "mastodon": ("md", 1133000441),
+    "bluesky": ("bs", 3100008821),
+    "reddit": ("rd", 9100000077),
+    "forum": ("fo", 410023),
+    "blog": ("bl", 80311),
+    "news": ("nw", 700141),
+    "review": ("rv", 2200417),
+    "email": ("em", 610000),
+    "web": ("wb", 1000),
+    "other": ("ot", 1000),
+}
 TEXT_LIMIT: Final = {"twitter": 280, "bluesky": 300, "mastodon": 500, "instagram": 900}
 # URL patterns on fictional hosts. Keys: h (handle), host, num, code, page, sub, slug, sector, ym.
 AUTHOR_URLS: Final = {
-    "twitter": "https://x.example/{h}", "facebook": "https://facebook.example/{h}",
-    "instagram": "https://instagram.example/{h}", "mastodon": "https://{host}/@{h}",
-    "bluesky": "https://bsky.example/profile/{h}", "reddit": "https://reddit.example/user/{h}",
-    "forum": "https://forum-conso.example/u/{h}", "blog": "https://{blog}.blog.example/",
-    "news": "https://{host}/", "review": "https://etoiles-avis.example/membre/{h}",
-}  # fmt: skip
+    "twitter": "https://x.example/{h}",
+    "facebook": "https://facebook.example/{h}",
+    "instagram": "https://instagram.example/{h}",
+    "mastodon": "https://{host}/@{h}",
+    "bluesky": "https://bsky.example/profile/{h}",
+    "reddit": "https://reddit.example/user/{h}",
+    "forum": "https://forum-conso.example/u/{h}",
+    "blog": "https://{blog}.blog.example/",
+    "news": "https://{host}/",
+    "review": "https://etoiles-avis.example/membre/{h}",
+}
 POST_URLS: Final = {
     "twitter": "https://x.example/{h}/status/{num}",
     "facebook": "https://facebook.example/{page}/posts/{num}",
@@ -168,13 +268,26 @@ class Placeholders(dict[str, str]):
     """Placeholder values for one record, drawn lazily (and once each) from the caller's RNG."""
 
     def __init__(
-        self, rng: random.Random, lang: str, when: datetime, sector: str, ref_prefix: str,
-        formal_terms: Pool, social_terms: Pool, tags: Pool, *, formal: bool,
-    ) -> None:  # fmt: skip
+        self,
+        rng: random.Random,
+        lang: str,
+        when: datetime,
+        sector: str,
+        ref_prefix: str,
+        formal_terms: Pool,
+        social_terms: Pool,
+        tags: Pool,
+        *,
+        formal: bool,
+    ) -> None:
         super().__init__()
         self.rng, self.lang, self.when, self.sector, self.ref_prefix = (
-            rng, lang, when, sector, ref_prefix,
-        )  # fmt: skip
+            rng,
+            lang,
+            when,
+            sector,
+            ref_prefix,
+        )
         self.formal_terms, self.social_terms, self.tags = formal_terms, social_terms, tags
         self.formal = formal
 
@@ -309,9 +422,17 @@ def email(ctx: Placeholders, intent: str, signature: str) -> str:
         ask = rng.choice(e["ask_praise" if intent == "praise" else "ask_other"])
     intro, closing = rng.choice(e["intro"]), rng.choice(e["closing"])
     lines = (
-        f"{e['subject_word'][0]} {subject}", "", rng.choice(e["greeting"]), "",
-        f"{intro} {problem}", "", ask, "", closing, signature,
-    )  # fmt: skip
+        f"{e['subject_word'][0]} {subject}",
+        "",
+        rng.choice(e["greeting"]),
+        "",
+        f"{intro} {problem}",
+        "",
+        ask,
+        "",
+        closing,
+        signature,
+    )
     return "\n".join(lines).format_map(ctx)
 
 
@@ -319,8 +440,15 @@ def email_followup(ctx: Placeholders, signature: str) -> str:
     """A reminder about an earlier e-mail that got no answer."""
     rng, e = ctx.rng, EMAIL[ctx.lang]
     lines = (
-        f"{e['subject_word'][0]} {rng.choice(e['followup_subject'])}", "",
-        rng.choice(e["greeting"]), "", f"{rng.choice(e['followup'])} {rng.choice(e['insist'])}",
-        "", rng.choice(e["ask_complaint"]), "", rng.choice(e["closing"]), signature,
-    )  # fmt: skip
+        f"{e['subject_word'][0]} {rng.choice(e['followup_subject'])}",
+        "",
+        rng.choice(e["greeting"]),
+        "",
+        f"{rng.choice(e['followup'])} {rng.choice(e['insist'])}",
+        "",
+        rng.choice(e["ask_complaint"]),
+        "",
+        rng.choice(e["closing"]),
+        signature,
+    )
     return "\n".join(lines).format_map(ctx)

@@ -66,9 +66,20 @@ DEMO_TENANTS: Final[tuple[DemoTenant, ...]] = (
 )
 
 SOURCES: Final[tuple[str, ...]] = (
-    "twitter", "facebook", "instagram", "mastodon", "bluesky", "reddit", "forum", "blog", "news",
-    "review", "email", "web", "other",
-)  # fmt: skip
+    "twitter",
+    "facebook",
+    "instagram",
+    "mastodon",
+    "bluesky",
+    "reddit",
+    "forum",
+    "blog",
+    "news",
+    "review",
+    "email",
+    "web",
+    "other",
+)
 SECTORS: Final[tuple[str, ...]] = ("telecom", "energy", "retail", "delivery")
 DEFAULT_START: Final = datetime(2026, 11, 16, tzinfo=UTC)
 
@@ -191,15 +202,31 @@ class _Generator:
         self, lang: str, info: _BrandInfo, when: datetime, *, formal: bool
     ) -> frag.Placeholders:
         return frag.Placeholders(
-            self.rng, lang, when, info.brand.sector, info.ref_prefix, info.formal, info.social,
-            info.tags, formal=formal,
-        )  # fmt: skip
+            self.rng,
+            lang,
+            when,
+            info.brand.sector,
+            info.ref_prefix,
+            info.formal,
+            info.social,
+            info.tags,
+            formal=formal,
+        )
 
     # ------------------------------------------------------------------ records
     def _emit(
-        self, source: str, person: Person, lang: str, text: str, when: datetime,
-        info: _BrandInfo, tone: str, *, parent: str | None = None, rating: int | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        source: str,
+        person: Person,
+        lang: str,
+        text: str,
+        when: datetime,
+        info: _BrandInfo,
+        tone: str,
+        *,
+        parent: str | None = None,
+        rating: int | None = None,
+    ) -> dict[str, Any]:
         rng = self.rng
         prefix, base = frag.ID_PREFIX[source]
         n = self.counters[source]
@@ -242,16 +269,25 @@ class _Generator:
             p.iso = datetime.fromtimestamp(p.created_ts, tz=p.zone).isoformat()
         subs = words.REDDIT_SUBS[lang]
         keys = {
-            "h": p.handle if source == "mastodon" else handle, "host": p.host, "num": num,
-            "code": format(num * 7919, "x"), "page": info.brand.slug.replace("-", ""),
-            "sub": subs[num % len(subs)], "slug": info.brand.slug, "sector": info.brand.sector,
-        }  # fmt: skip
+            "h": p.handle if source == "mastodon" else handle,
+            "host": p.host,
+            "num": num,
+            "code": format(num * 7919, "x"),
+            "page": info.brand.slug.replace("-", ""),
+            "sub": subs[num % len(subs)],
+            "slug": info.brand.slug,
+            "sector": info.brand.sector,
+        }
         if source == "blog":
             keys["blog"], keys["ym"] = frag.slug(p.handle), f"{when:%Y/%m}"
         author = {
-            "handle": handle, "name": p.name, "followers": p.followers, "created_at": p.iso,
-            "verified": p.verified, "url": frag.AUTHOR_URLS.get(source, "").format_map(keys),
-        }  # fmt: skip
+            "handle": handle,
+            "name": p.name,
+            "followers": p.followers,
+            "created_at": p.iso,
+            "verified": p.verified,
+            "url": frag.AUTHOR_URLS.get(source, "").format_map(keys),
+        }
         post_url = frag.POST_URLS.get(source)
         return author, post_url.format_map(keys) if post_url else None
 
@@ -317,8 +353,9 @@ class _Generator:
             paragraphs = (
                 rng.choice(reviews_news.BLOG_TITLES[lang]).format_map(ctx),
                 f"{rng.choice(lines['intro'])} {frag.compose(ctx, intent, tone)}",
-                frag.compose(ctx, other, frag.TONE[other]), rng.choice(lines["outro"]),
-            )  # fmt: skip
+                frag.compose(ctx, other, frag.TONE[other]),
+                rng.choice(lines["outro"]),
+            )
             text = "\n\n".join(paragraphs)
         else:
             text = frag.decorate(frag.compose(ctx, intent, tone), ctx, tone, source)

@@ -93,10 +93,18 @@ class People:
             created = fresh_at - rng.randint(3600, 20 * 86400)
         else:
             handle = rng.choice(
-                (f"{f}{surname}", f"{f}_{surname}", f"{f}.{surname}", f"{f}_{surname[0]}",
-                 f"{f}{rng.randint(10, 99)}", f"{word}_{f}", f"{word}{rng.randint(10, 99)}",
-                 f"{f}{surname[:3]}", f"{word}.{f}" if lang == "fr" else f"the_{word}")
-            )  # fmt: skip
+                (
+                    f"{f}{surname}",
+                    f"{f}_{surname}",
+                    f"{f}.{surname}",
+                    f"{f}_{surname[0]}",
+                    f"{f}{rng.randint(10, 99)}",
+                    f"{word}_{f}",
+                    f"{word}{rng.randint(10, 99)}",
+                    f"{f}{surname[:3]}",
+                    f"{word}.{f}" if lang == "fr" else f"the_{word}",
+                )
+            )
             while handle in self.used:
                 handle += rng.choice("xyzkq")
             self.used.add(handle)
@@ -104,11 +112,14 @@ class People:
             created = self.start_ts - int(rng.uniform(150, 15 * 365) * 86400)
         roll = rng.random()
         name = (
-            f"{first} {last}" if roll < 0.6
-            else f"{first} {last[0]}." if roll < 0.82
-            else first if roll < 0.92
+            f"{first} {last}"
+            if roll < 0.6
+            else f"{first} {last[0]}."
+            if roll < 0.82
+            else first
+            if roll < 0.92
             else word.capitalize()
-        )  # fmt: skip
+        )
         mail = f"{handle}@{rng.choice(words.MAIL_DOMAINS)}"
         host = rng.choice(words.MASTODON_INSTANCES)
         full = f"{first} {last}"

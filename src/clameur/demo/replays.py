@@ -16,22 +16,56 @@ from datetime import datetime, timedelta
 from typing import Any
 
 SOURCES: tuple[tuple[str, float], ...] = (
-    ("twitter", 0.45), ("facebook", 0.2), ("instagram", 0.1), ("forum", 0.1),
-    ("review", 0.1), ("reddit", 0.05),
-)  # fmt: skip
+    ("twitter", 0.45),
+    ("facebook", 0.2),
+    ("instagram", 0.1),
+    ("forum", 0.1),
+    ("review", 0.1),
+    ("reddit", 0.05),
+)
 
 # Share of the day's peak rate by hour (local = UTC here): quiet nights, a lunch and an
 # evening peak.
 DAY_PROFILE: tuple[float, ...] = (
-    0.12, 0.08, 0.05, 0.04, 0.05, 0.1, 0.25, 0.5, 0.75, 0.85, 0.9, 0.95,
-    1.0, 0.95, 0.85, 0.8, 0.8, 0.85, 0.9, 1.0, 0.95, 0.75, 0.5, 0.25,
-)  # fmt: skip
+    0.12,
+    0.08,
+    0.05,
+    0.04,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    0.85,
+    0.9,
+    0.95,
+    1.0,
+    0.95,
+    0.85,
+    0.8,
+    0.8,
+    0.85,
+    0.9,
+    1.0,
+    0.95,
+    0.75,
+    0.5,
+    0.25,
+)
 WEEKEND = 0.7
 
 _OPENERS = (
-    "", "Bonjour {brand}, ", "Hello {brand} ", "{brand} : ", "Petite question {brand}, ",
-    "Dites {brand}, ", "Salut, ", "", "Franchement, ", "Bon, ",
-)  # fmt: skip
+    "",
+    "Bonjour {brand}, ",
+    "Hello {brand} ",
+    "{brand} : ",
+    "Petite question {brand}, ",
+    "Dites {brand}, ",
+    "Salut, ",
+    "",
+    "Franchement, ",
+    "Bon, ",
+)
 _NEUTRAL = (
     "est-ce que l'offre {product} est dispo en {region} ?",
     "quelqu'un sait si la boutique de {city} est ouverte le dimanche ?",
@@ -43,35 +77,57 @@ _NEUTRAL = (
     "rdv pris en boutique à {city} pour changer de forfait.",
     "c'est possible de garder mon numéro en passant chez vous ?",
     "est-ce que le forfait {product} marche à l'étranger ?",
-)  # fmt: skip
+)
 _PRAISE = (
     "merci au conseiller de {city}, problème réglé en dix minutes.",
     "super accueil en boutique à {city}, merci !",
     "la fibre {brand} tient la route depuis {months} mois, rien à dire.",
     "service client rapide et efficace aujourd'hui, bravo.",
     "très content du forfait {product}, bon rapport qualité prix.",
-)  # fmt: skip
+)
 _GRUMBLE = (
     "toujours pas de réponse à mon mail de {month}, c'est long.",
     "la facture de {month} est plus chère que prévu, je ne comprends pas pourquoi.",
     "l'appli plante encore quand je veux payer, agaçant.",
     "trois jours pour un remboursement annoncé en 24h, bof.",
     "le débit baisse tous les soirs vers {hour}h chez moi.",
-)  # fmt: skip
+)
 
 _CITIES = (
-    "Lyon", "Lille", "Nantes", "Rennes", "Bordeaux", "Toulouse", "Marseille", "Nice",
-    "Grenoble", "Dijon", "Metz", "Brest", "Tours", "Reims", "Caen", "Amiens",
-)  # fmt: skip
+    "Lyon",
+    "Lille",
+    "Nantes",
+    "Rennes",
+    "Bordeaux",
+    "Toulouse",
+    "Marseille",
+    "Nice",
+    "Grenoble",
+    "Dijon",
+    "Metz",
+    "Brest",
+    "Tours",
+    "Reims",
+    "Caen",
+    "Amiens",
+)
 _MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "septembre", "octobre")
 _PRODUCTS = ("Zen 100", "Fibre Max", "Mobile 5G", "Duo", "Pro 200")
 _REGIONS = ("Bretagne", "Occitanie", "Alsace", "Normandie", "Auvergne")
 
 # Complaint waves: every customer describes the problem in their own words.
 _WAVE_START = (
-    "", "Encore ", "Sérieusement {brand}, ", "Bon ", "@{brand} ", "Allô {brand} ? ",
-    "Je confirme : ", "Idem ici, ", "Chez moi aussi, ", "Incroyable, ",
-)  # fmt: skip
+    "",
+    "Encore ",
+    "Sérieusement {brand}, ",
+    "Bon ",
+    "@{brand} ",
+    "Allô {brand} ? ",
+    "Je confirme : ",
+    "Idem ici, ",
+    "Chez moi aussi, ",
+    "Incroyable, ",
+)
 _WAVE_CORE = (
     "plus de réseau depuis {time}",
     "aucune connexion internet à {city} depuis ce matin",
@@ -85,17 +141,44 @@ _WAVE_CORE = (
     "réseau mort dans tout le quartier à {city}",
     "ça fait {hours} heures que je n'ai plus rien",
     "je ne peux même pas joindre mon médecin",
-)  # fmt: skip
+)
 _WAVE_END = (
-    ".", " !", " !!", ", c'est inadmissible.", ", vous comptez faire quoi ?",
-    ", je vais résilier.", ", remboursez-nous.", "... on paie pour ça ?", " #panne",
-    ", quel scandale.", ", aucune info nulle part.", ". Ras le bol.",
-)  # fmt: skip
+    ".",
+    " !",
+    " !!",
+    ", c'est inadmissible.",
+    ", vous comptez faire quoi ?",
+    ", je vais résilier.",
+    ", remboursez-nous.",
+    "... on paie pour ça ?",
+    " #panne",
+    ", quel scandale.",
+    ", aucune info nulle part.",
+    ". Ras le bol.",
+)
 
 _FIRST = (
-    "camille", "lucas", "emma", "hugo", "chloe", "louis", "lea", "jules", "manon", "adam",
-    "ines", "nathan", "sarah", "tom", "julie", "theo", "clara", "noah", "alice", "enzo",
-)  # fmt: skip
+    "camille",
+    "lucas",
+    "emma",
+    "hugo",
+    "chloe",
+    "louis",
+    "lea",
+    "jules",
+    "manon",
+    "adam",
+    "ines",
+    "nathan",
+    "sarah",
+    "tom",
+    "julie",
+    "theo",
+    "clara",
+    "noah",
+    "alice",
+    "enzo",
+)
 
 
 def _pick_source(rng: random.Random) -> str:
@@ -104,11 +187,16 @@ def _pick_source(rng: random.Random) -> str:
 
 def _fill(rng: random.Random, template: str, brand: str) -> str:
     return template.format(
-        brand=brand, city=rng.choice(_CITIES), month=rng.choice(_MONTHS),
-        product=rng.choice(_PRODUCTS), region=rng.choice(_REGIONS), months=rng.randint(2, 30),
-        hour=rng.randint(18, 23), hours=rng.randint(2, 9),
+        brand=brand,
+        city=rng.choice(_CITIES),
+        month=rng.choice(_MONTHS),
+        product=rng.choice(_PRODUCTS),
+        region=rng.choice(_REGIONS),
+        months=rng.randint(2, 30),
+        hour=rng.randint(18, 23),
+        hours=rng.randint(2, 9),
         time=f"{rng.randint(6, 11)}h{rng.choice(['', '15', '30', '45'])}",
-    )  # fmt: skip
+    )
 
 
 class People:
@@ -133,9 +221,13 @@ def _record(
     source: str, external_id: str, text: str, at: datetime, author: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "source": source, "external_id": external_id, "text": text,
-        "created_at": at.isoformat(), "author": author, "lang": "fr",
-    }  # fmt: skip
+        "source": source,
+        "external_id": external_id,
+        "text": text,
+        "created_at": at.isoformat(),
+        "author": author,
+        "lang": "fr",
+    }
     record.update({k: v for k, v in extra.items() if v is not None})
     if source == "review" and "rating" not in record:
         record["rating"] = 3
@@ -170,9 +262,15 @@ def ordinary_traffic(
             source = _pick_source(rng)
             rating = rng.choice([3, 4, 5]) if source == "review" else None
             out.append(
-                _record(source, f"{prefix}{seed}-{len(out)}", text, when, people.author(when),
-                        rating=rating)
-            )  # fmt: skip
+                _record(
+                    source,
+                    f"{prefix}{seed}-{len(out)}",
+                    text,
+                    when,
+                    people.author(when),
+                    rating=rating,
+                )
+            )
     out.sort(key=lambda r: r["created_at"])
     return out
 
@@ -201,9 +299,16 @@ def complaint_wave(
         src = source or ("twitter" if in_reply_to else _pick_source(rng))
         rating = rng.choice([1, 1, 2]) if src == "review" else None
         out.append(
-            _record(src, f"{prefix}{seed}-{n}", text[0].upper() + text[1:], when,
-                    people.author(when), in_reply_to=in_reply_to, rating=rating)
-        )  # fmt: skip
+            _record(
+                src,
+                f"{prefix}{seed}-{n}",
+                text[0].upper() + text[1:],
+                when,
+                people.author(when),
+                in_reply_to=in_reply_to,
+                rating=rating,
+            )
+        )
     out.sort(key=lambda r: r["created_at"])
     return out
 
@@ -224,9 +329,11 @@ def influencer_post(
         "#panne"
     )
     author = {
-        "handle": handle, "followers": followers, "verified": True,
+        "handle": handle,
+        "followers": followers,
+        "verified": True,
         "created_at": (at - timedelta(days=3000)).isoformat(),
-    }  # fmt: skip
+    }
     return _record(source, external_id, text, at, author)
 
 

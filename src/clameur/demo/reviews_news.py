@@ -62,25 +62,31 @@ REVIEW_NEUTRAL: Final[ByKey] = {
 BLOG_LINES: Final[dict[str, ByKey]] = {
     "fr": {
         "intro": (
-            "Petit retour d'expérience après plusieurs mois.", "Je vous raconte.",
-            "On me pose souvent la question, alors voilà.", "Billet un peu long, désolé.",
+            "Petit retour d'expérience après plusieurs mois.",
+            "Je vous raconte.",
+            "On me pose souvent la question, alors voilà.",
+            "Billet un peu long, désolé.",
         ),
         "outro": (
-            "Je mettrai ce billet à jour si ça bouge.", "Et vous, votre expérience ?",
-            "Bilan : à vous de voir.", "Voilà, c'était mon petit coup de gueule (ou de cœur).",
+            "Je mettrai ce billet à jour si ça bouge.",
+            "Et vous, votre expérience ?",
+            "Bilan : à vous de voir.",
+            "Voilà, c'était mon petit coup de gueule (ou de cœur).",
         ),
     },
     "en": {
         "intro": (
-            "A quick write-up after a few months.", "Long story, bear with me.",
+            "A quick write-up after a few months.",
+            "Long story, bear with me.",
             "People keep asking, so here goes.",
         ),
         "outro": (
-            "I'll update this post if anything changes.", "What's your experience been?",
+            "I'll update this post if anything changes.",
+            "What's your experience been?",
             "Make of that what you will.",
         ),
     },
-}  # fmt: skip
+}
 
 BLOG_TITLES: Final[ByKey] = {
     "fr": (

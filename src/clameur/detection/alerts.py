@@ -82,10 +82,18 @@ def raise_or_update(
     alert = open_alert(session, tenant_id, key, at, cooldown)
     if alert is None:
         alert = Alert(
-            tenant_id=tenant_id, brand_id=brand_id, kind=kind, severity=severity, key=key,
-            triggered_at=at, updated_at=at, status="open", summary=summary, count=0,
+            tenant_id=tenant_id,
+            brand_id=brand_id,
+            kind=kind,
+            severity=severity,
+            key=key,
+            triggered_at=at,
+            updated_at=at,
+            status="open",
+            summary=summary,
+            count=0,
             evidence=evidence,
-        )  # fmt: skip
+        )
         session.add(alert)
         session.flush()
         change = "raised"
@@ -136,7 +144,7 @@ def attach(session: Session, alert: Alert, members: Iterable[Member]) -> int:
                 author=m.author,
                 created_at=m.created_at,
                 role=m.role,
-            )  # fmt: skip
+            )
         )
         added += 1
     alert.count = (alert.count or 0) + added

@@ -229,9 +229,8 @@ class _TenantRun:
         links = self._links(entries, stored_signatures)
         m = len(self.rows)
         self._load_clusters(
-            {self.rows[i].cluster_id for linked in links for i, _ in linked if i < m}
-            - {None}
-        )  # fmt: skip
+            {self.rows[i].cluster_id for linked in links for i, _ in linked if i < m} - {None}
+        )
         for entry, linked in zip(entries, links, strict=True):
             found = [(entries[i - m] if i >= m else self._stored(i), e) for i, e in linked]
             found = [(c, e) for c, e in found if c.indexed]  # a copy is found as its original
@@ -266,11 +265,18 @@ class _TenantRun:
             m, author_id = draft.mention, cast(int, draft.author_id)
             entries.append(
                 _Entry(
-                    key, m.source, m.external_id, m.created_at, author_id,
-                    draft.brand_ids[0] if draft.brand_ids else None, sig,
-                    facts_of(draft, authors.get(author_id)), handle=m.author.handle, draft=draft,
+                    key,
+                    m.source,
+                    m.external_id,
+                    m.created_at,
+                    author_id,
+                    draft.brand_ids[0] if draft.brand_ids else None,
+                    sig,
+                    facts_of(draft, authors.get(author_id)),
+                    handle=m.author.handle,
+                    draft=draft,
                 )
-            )  # fmt: skip
+            )
         return entries
 
     def _links(
@@ -307,23 +313,34 @@ class _TenantRun:
             r = self.rows[i]
             signature = np.frombuffer(r.signature, dtype="<u4").astype(np.uint32)
             entry = self.stored[i] = _Entry(
-                r.key, r.source, r.external_id, store.from_us(r.at_us), r.author_id, r.brand_id,
+                r.key,
+                r.source,
+                r.external_id,
+                store.from_us(r.at_us),
+                r.author_id,
+                r.brand_id,
                 signature,
                 Facts(r.age_days, r.followers, r.verified, r.first_post, r.rating),
-                stored=True, similarity=r.similarity,
+                stored=True,
+                similarity=r.similarity,
                 cluster=self.clusters.get(r.cluster_id) if r.cluster_id is not None else None,
-            )  # fmt: skip
+            )
         return entry
 
     def _load_clusters(self, ids: set[int | None]) -> None:
         for row in store.clusters(self.session, (i for i in ids if i is not None)):
             cluster = _Cluster(
-                row.key, row.brand_id, row.first_at, row.last_at,
+                row.key,
+                row.brand_id,
+                row.first_at,
+                row.last_at,
                 np.frombuffer(row.centre, dtype="<u4").astype(np.uint32),
-                members=row.members, sims=sorted(row.state.get("sims", [])),
-                alert_key=row.alert_key, row_id=row.id,
+                members=row.members,
+                sims=sorted(row.state.get("sims", [])),
+                alert_key=row.alert_key,
+                row_id=row.id,
                 flushed_at=row.last_at if row.alert_key else None,
-            )  # fmt: skip
+            )
             for author_id, record in row.state.get("accounts", {}).items():
                 cluster.add_account(author_id, record)
             self.clusters[row.id] = cluster
@@ -358,8 +375,11 @@ class _TenantRun:
     def _found(self, founder: _Entry) -> _Cluster:
         cluster = _Cluster(
             cluster_key(self.tenant_id, founder.source, founder.external_id),
-            founder.brand_id, founder.created_at, founder.created_at, founder.signature,
-        )  # fmt: skip
+            founder.brand_id,
+            founder.created_at,
+            founder.created_at,
+            founder.signature,
+        )
         self.new_clusters.append(cluster)
         self._join(cluster, founder, founding=True)
         return cluster
@@ -397,9 +417,10 @@ class _TenantRun:
         if other.pending_at is not None:
             target.pending_at = max(target.pending_at or other.pending_at, other.pending_at)
             target.pending_severity = max(
-                target.pending_severity or "low", other.pending_severity or "low",
+                target.pending_severity or "low",
+                other.pending_severity or "low",
                 key=severity_rank,
-            )  # fmt: skip
+            )
         other.pending, other.pending_drafts, other.pending_at = [], [], None
         target.brand_id = target.brand_id if target.brand_id is not None else other.brand_id
         target.changed = True
@@ -434,9 +455,7 @@ class _TenantRun:
                 self._flush(cluster)
             cluster.pending.extend(self._members([entry, *newcomers]))
         cluster.pending_at = entry.created_at
-        cluster.pending_severity = max(
-            cluster.pending_severity or level, level, key=severity_rank
-        )  # fmt: skip
+        cluster.pending_severity = max(cluster.pending_severity or level, level, key=severity_rank)
         if entry.draft is not None:
             if KIND not in entry.draft.flags:
                 entry.draft.flags.append(KIND)
@@ -452,12 +471,20 @@ class _TenantRun:
         score = cluster.score()
         evidence, summary = explain(cluster.view(), score, rules)
         alert = raise_or_update(
-            self.session, self.ctx.clock, rules, tenant_id=self.tenant_id,
-            brand_id=cluster.brand_id, kind=KIND, key=cluster.alert_key,
+            self.session,
+            self.ctx.clock,
+            rules,
+            tenant_id=self.tenant_id,
+            brand_id=cluster.brand_id,
+            kind=KIND,
+            key=cluster.alert_key,
             severity=cluster.pending_severity or severity(len(cluster.accounts), score, rules),
-            at=cluster.pending_at, summary=summary, evidence=evidence, members=cluster.pending,
+            at=cluster.pending_at,
+            summary=summary,
+            evidence=evidence,
+            members=cluster.pending,
             cooldown=timedelta(hours=rules.campaign_window_hours),
-        )  # fmt: skip
+        )
         for draft in cluster.pending_drafts:
             if alert.id not in draft.alert_ids:
                 draft.alert_ids.append(alert.id)
@@ -495,9 +522,10 @@ class _TenantRun:
     def _write(self, entries: list[_Entry]) -> None:
         """Clusters first (new ones need ids), then stored members' moves, then the batch."""
         live = [
-            c for c in [*self.clusters.values(), *self.new_clusters]
+            c
+            for c in [*self.clusters.values(), *self.new_clusters]
             if c.parent is None and c.changed
-        ]  # fmt: skip
+        ]
         new = [c for c in live if c.row_id is None]
         ids = store.write_clusters(
             self.session,
@@ -510,40 +538,63 @@ class _TenantRun:
             if cluster.absorbed and cluster.row_id is not None:
                 store.absorb(self.session, cluster.row_id, cluster.absorbed)
         store.move_signatures(
-            self.session, self.tenant_id,
+            self.session,
+            self.tenant_id,
             [(e.key, _row_of(e), e.similarity) for e in self.stored.values() if e.dirty],
-        )  # fmt: skip
+        )
         store.insert_many(
-            self.session, store.SIGNATURES, store.SIGNATURE_COLUMNS,
+            self.session,
+            store.SIGNATURES,
+            store.SIGNATURE_COLUMNS,
             [self._signature_row(e) for e in entries],
-        )  # fmt: skip
+        )
         indexed = [e.indexed for e in entries]
         store.insert_many(
-            self.session, store.BANDS, store.BAND_COLUMNS,
+            self.session,
+            store.BANDS,
+            store.BAND_COLUMNS,
             store.band_rows(
-                self.tenant_id, self.bands[np.array(indexed, dtype=bool)],
+                self.tenant_id,
+                self.bands[np.array(indexed, dtype=bool)],
                 [e.key for e in entries if e.indexed],
                 [store.to_seconds(e.created_at) for e in entries if e.indexed],
             ),
-        )  # fmt: skip
+        )
 
     def _cluster_row(self, c: _Cluster) -> dict[str, Any]:
         return {
-            "tenant_id": self.tenant_id, "key": c.key, "brand_id": c.brand_id,
-            "first_at": c.first_at, "last_at": c.last_at,
-            "centre": c.centre.astype("<u4").tobytes(), "members": c.members,
-            "accounts": len(c.accounts), "score": c.score(), "alert_key": c.alert_key,
+            "tenant_id": self.tenant_id,
+            "key": c.key,
+            "brand_id": c.brand_id,
+            "first_at": c.first_at,
+            "last_at": c.last_at,
+            "centre": c.centre.astype("<u4").tobytes(),
+            "members": c.members,
+            "accounts": len(c.accounts),
+            "score": c.score(),
+            "alert_key": c.alert_key,
             "state": {"accounts": c.accounts, "sims": c.sims},
-        }  # fmt: skip
+        }
 
     def _signature_row(self, e: _Entry) -> tuple[Any, ...]:
         f = e.facts
         return (
-            self.tenant_id, e.key, e.source, e.external_id, e.author_id, e.brand_id,
-            store.to_us(e.created_at), _row_of(e), e.similarity,
-            e.signature.astype("<u4").tobytes(), f.age_days, f.followers, f.verified,
-            f.first_post, f.rating,
-        )  # fmt: skip
+            self.tenant_id,
+            e.key,
+            e.source,
+            e.external_id,
+            e.author_id,
+            e.brand_id,
+            store.to_us(e.created_at),
+            _row_of(e),
+            e.similarity,
+            e.signature.astype("<u4").tobytes(),
+            f.age_days,
+            f.followers,
+            f.verified,
+            f.first_post,
+            f.rating,
+        )
 
 
 def _row_of(entry: _Entry) -> int | None:

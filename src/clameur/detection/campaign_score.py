@@ -36,9 +36,13 @@ class Facts:
         """As stored in a cluster's state, with the account's suspicion (:func:`units`) last:
         loading a cluster then costs no computation."""
         return [
-            self.age_days, self.followers, self.verified, self.first_post, self.rating,
+            self.age_days,
+            self.followers,
+            self.verified,
+            self.first_post,
+            self.rating,
             units(self),
-        ]  # fmt: skip
+        ]
 
     @classmethod
     def load(cls, data: Sequence[Any]) -> Facts:
@@ -128,10 +132,22 @@ def severity(accounts: int, score: float, rules: Rules) -> str:
 def tally(accounts: Iterable[Facts]) -> dict[str, int]:
     """Counts of each signal over a cluster's accounts, for the alert's evidence."""
     t = dict.fromkeys(
-        ("accounts", "suspects", "age_known", "under_7_days", "under_30_days", "followers_known",
-         "under_20_followers", "first_posts", "rated", "one_star", "five_star", "verified"),
+        (
+            "accounts",
+            "suspects",
+            "age_known",
+            "under_7_days",
+            "under_30_days",
+            "followers_known",
+            "under_20_followers",
+            "first_posts",
+            "rated",
+            "one_star",
+            "five_star",
+            "verified",
+        ),
         0,
-    )  # fmt: skip
+    )
     for f in accounts:
         t["accounts"] += 1
         t["suspects"] += is_suspect(units(f))

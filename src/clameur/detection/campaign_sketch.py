@@ -47,9 +47,7 @@ _WORD = re.compile(r"\w+")
 _P = np.uint64(0x100000001B3)
 _LOW32 = np.uint64(0xFFFFFFFF)
 
-_COMBINING = {
-    c: None for c in range(0x300, 0x10000) if unicodedata.combining(chr(c))
-}  # fmt: skip
+_COMBINING = {c: None for c in range(0x300, 0x10000) if unicodedata.combining(chr(c))}
 
 
 def permutations(num_perm: int = NUM_PERM, seed: int = SEED) -> NDArray[np.uint32]:

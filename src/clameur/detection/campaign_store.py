@@ -44,9 +44,22 @@ BANDS = cast(Table, CampaignBand.__table__)
 CLUSTERS = cast(Table, CampaignCluster.__table__)
 BAND_COLUMNS: Final = ("tenant_id", "band_hash", "signature_key", "at")
 SIGNATURE_COLUMNS: Final = (
-    "tenant_id", "key", "source", "external_id", "author_id", "brand_id", "at_us", "cluster_id",
-    "similarity", "signature", "age_days", "followers", "verified", "first_post", "rating",
-)  # fmt: skip
+    "tenant_id",
+    "key",
+    "source",
+    "external_id",
+    "author_id",
+    "brand_id",
+    "at_us",
+    "cluster_id",
+    "similarity",
+    "signature",
+    "age_days",
+    "followers",
+    "verified",
+    "first_post",
+    "rating",
+)
 _CHUNK: Final = 500
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
@@ -146,9 +159,21 @@ def candidates(
     )
     ids = sorted(set(session.scalars(stmt)))
     columns = (
-        s.key, s.source, s.external_id, s.at_us, s.author_id, s.brand_id, s.cluster_id,
-        s.similarity, s.signature, s.age_days, s.followers, s.verified, s.first_post, s.rating,
-    )  # fmt: skip
+        s.key,
+        s.source,
+        s.external_id,
+        s.at_us,
+        s.author_id,
+        s.brand_id,
+        s.cluster_id,
+        s.similarity,
+        s.signature,
+        s.age_days,
+        s.followers,
+        s.verified,
+        s.first_post,
+        s.rating,
+    )
     query = select(*columns).where(
         s.tenant_id == tenant_id, among(session, s.key, ids), s.at_us >= to_us(since)
     )
@@ -160,8 +185,17 @@ def candidates(
 
 def clusters(session: Session, ids: Iterable[int]) -> list[Any]:
     c = CampaignCluster
-    columns = (c.id, c.key, c.brand_id, c.first_at, c.last_at, c.centre, c.members,
-               c.alert_key, c.state)  # fmt: skip
+    columns = (
+        c.id,
+        c.key,
+        c.brand_id,
+        c.first_at,
+        c.last_at,
+        c.centre,
+        c.members,
+        c.alert_key,
+        c.state,
+    )
     out: list[Any] = []
     for chunk in chunks(sorted(set(ids))):
         out.extend(session.execute(select(*columns).where(c.id.in_(chunk))))
@@ -226,10 +260,13 @@ def band_rows(
         return []
     per = bands.shape[1]
     table = np.column_stack(
-        [np.full(bands.size, tenant_id, dtype=np.int64), bands.ravel(),
-         np.repeat(np.array(keys, dtype=np.int64), per),
-         np.repeat(np.array(times, dtype=np.int64), per)]
-    )  # fmt: skip
+        [
+            np.full(bands.size, tenant_id, dtype=np.int64),
+            bands.ravel(),
+            np.repeat(np.array(keys, dtype=np.int64), per),
+            np.repeat(np.array(times, dtype=np.int64), per),
+        ]
+    )
     order = np.lexsort((table[:, 2], table[:, 1]))
     return list(map(tuple, table[order].tolist()))
 

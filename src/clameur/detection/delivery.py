@@ -146,9 +146,12 @@ def _post(
     for index, address in enumerate(addresses):
         try:
             with client.stream(
-                "POST", url.copy_with(host=address), content=body, headers=headers,
+                "POST",
+                url.copy_with(host=address),
+                content=body,
+                headers=headers,
                 extensions={"sni_hostname": url.host},
-            ) as response:  # fmt: skip
+            ) as response:
                 return response.status_code  # the body is never read: it could be anything
         except httpx.ConnectError:
             if index == len(addresses) - 1:

@@ -80,12 +80,18 @@ class InfluencerDetector:
         known: dict[tuple[int, str, str], int] = {}
         if parents:
             rows = session.execute(
-                select(AlertMention.tenant_id, AlertMention.source, AlertMention.external_id,
-                       AlertMention.alert_id)
+                select(
+                    AlertMention.tenant_id,
+                    AlertMention.source,
+                    AlertMention.external_id,
+                    AlertMention.alert_id,
+                )
                 .join(Alert, Alert.id == AlertMention.alert_id)
-                .where(Alert.kind == "influencer",
-                       AlertMention.external_id.in_(sorted({p[2] for p in parents if p[2]})))
-            )  # fmt: skip
+                .where(
+                    Alert.kind == "influencer",
+                    AlertMention.external_id.in_(sorted({p[2] for p in parents if p[2]})),
+                )
+            )
             for tenant_id, source, external_id, alert_id in rows:
                 if (tenant_id, source, external_id) in parents:
                     known[(tenant_id, source, external_id)] = alert_id
@@ -126,16 +132,28 @@ class InfluencerDetector:
         text = " ".join(m.text.split())
         excerpt = text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
         alert = raise_or_update(
-            ctx.session, ctx.clock, rules, tenant_id=draft.tenant_id or 0, brand_id=brand_id,
-            kind="influencer", key=f"influencer:{m.source}:{m.external_id}",
-            severity=severity_of(followers, m.author.verified, 0), at=m.created_at,
+            ctx.session,
+            ctx.clock,
+            rules,
+            tenant_id=draft.tenant_id or 0,
+            brand_id=brand_id,
+            kind="influencer",
+            key=f"influencer:{m.source}:{m.external_id}",
+            severity=severity_of(followers, m.author.verified, 0),
+            at=m.created_at,
             summary=f"@{m.author.handle} ({' · '.join(why)}) on {m.source}: {excerpt}",
             evidence={
-                "author": m.author.handle, "followers": followers, "source": m.source,
-                "post": m.external_id, "url": m.url, "replies": 0, "why": why,
+                "author": m.author.handle,
+                "followers": followers,
+                "source": m.source,
+                "post": m.external_id,
+                "url": m.url,
+                "replies": 0,
+                "why": why,
             },
-            members=[Member.of(draft, "tip")], cooldown=INCIDENT,
-        )  # fmt: skip
+            members=[Member.of(draft, "tip")],
+            cooldown=INCIDENT,
+        )
         draft.alert_ids.append(alert.id)
         return alert
 
@@ -164,8 +182,16 @@ class InfluencerDetector:
         if severity_rank(severity) > severity_rank(alert.severity):
             rules = rulebook_for(alert.tenant_id).for_brand(alert.brand_id)
             raise_or_update(
-                ctx.session, ctx.clock, rules, tenant_id=alert.tenant_id,
-                brand_id=alert.brand_id, kind="influencer", key=alert.key, severity=severity,
-                at=alert.updated_at, summary=alert.summary, evidence={"replies": replies},
+                ctx.session,
+                ctx.clock,
+                rules,
+                tenant_id=alert.tenant_id,
+                brand_id=alert.brand_id,
+                kind="influencer",
+                key=alert.key,
+                severity=severity,
+                at=alert.updated_at,
+                summary=alert.summary,
+                evidence={"replies": replies},
                 cooldown=INCIDENT,
-            )  # fmt: skip
+            )

@@ -131,9 +131,13 @@ class _Window:
             if since is None and not sent:
                 return  # no row for tenants that never held anything
             self.row = DetectionState(
-                tenant_id=self.tenant_id, detector=DIGEST_STATE, brand_id=0, source="*",
-                state={}, event_time=now,
-            )  # fmt: skip
+                tenant_id=self.tenant_id,
+                detector=DIGEST_STATE,
+                brand_id=0,
+                source="*",
+                state={},
+                event_time=now,
+            )
             self.session.add(self.row)
         state = dict(self.row.state)
         state["since"] = since.isoformat() if since else None
@@ -210,15 +214,22 @@ def _enqueue_digest(
     for address, alerts in emails.items():
         subject = f"[Clameur] Digest for {tenant}: {_plural(len(alerts), 'alert')}"
         payload = {
-            "to": address, "subject": subject, "text": digest_text(tenant, alerts),
-            "tenant": tenant, "digest": True, "alerts": alerts[:DIGEST_LIMIT], "total": len(alerts),
-        }  # fmt: skip
+            "to": address,
+            "subject": subject,
+            "text": digest_text(tenant, alerts),
+            "tenant": tenant,
+            "digest": True,
+            "alerts": alerts[:DIGEST_LIMIT],
+            "total": len(alerts),
+        }
         enqueue(session, clock, EMAIL, payload, tenant_id)
     for (url, secret), alerts in hooks.items():
         body = {
-            "type": "alert.digest", "tenant": tenant, "total": len(alerts),
+            "type": "alert.digest",
+            "tenant": tenant,
+            "total": len(alerts),
             "alerts": alerts[:DIGEST_LIMIT],
-        }  # fmt: skip
+        }
         enqueue(session, clock, WEBHOOK, _webhook_payload(url, secret, body), tenant_id)
     return len(emails) + len(hooks)
 

@@ -180,8 +180,9 @@ class Series:
             return Expectation(cold * 0.25, cold * 0.125, 0.25, "cold start")
         level = self.level
         if level[2] >= 0.99 and level[0] / level[2] > slot[0] / slot[2]:
-            return Expectation(level[0], max(level[1], slot[1] * level[2] / slot[2]), level[2],
-                               "recent hours")  # fmt: skip
+            return Expectation(
+                level[0], max(level[1], slot[1] * level[2] / slot[2]), level[2], "recent hours"
+            )
         return Expectation(slot[0], slot[1], slot[2], basis)
 
     def advance(self, hour: int, rules: Rules) -> None:
@@ -284,13 +285,15 @@ def judge(series: Series, at: datetime, total: int, neg: int, rules: Rules) -> V
     ratio = rules.min_ratio * (3 if learning else 1)
     least = math.ceil(rules.min_count * (2 if learning else 1))
     volume = total >= max(
-        least, math.ceil(ratio * mean),
+        least,
+        math.ceil(ratio * mean),
         threshold(round(mean, 3), round(shape, 2), rules.alpha),
-    )  # fmt: skip
+    )
     negative = neg >= max(
-        least, math.ceil(ratio * mean_neg),
+        least,
+        math.ceil(ratio * mean_neg),
         threshold(round(mean_neg, 3), round(shape_neg, 2), rules.alpha),
-    )  # fmt: skip
+    )
     if not (volume or negative):
         return None
     kind = (
@@ -515,11 +518,19 @@ def _raise(ctx: StepContext, tenant_id: int, incident: _Incident, rules: Rules) 
         "top_authors": _top(merged_authors, 10),
     }
     alert = raise_or_update(
-        ctx.session, ctx.clock, rules, tenant_id=tenant_id,
-        brand_id=incident.brand_id or None, kind=kind, key=key, severity=v.severity,
-        at=incident.first_at, summary=summary, evidence=evidence,
+        ctx.session,
+        ctx.clock,
+        rules,
+        tenant_id=tenant_id,
+        brand_id=incident.brand_id or None,
+        kind=kind,
+        key=key,
+        severity=v.severity,
+        at=incident.first_at,
+        summary=summary,
+        evidence=evidence,
         members=[Member.of(d, "member") for d in incident.members],
-    )  # fmt: skip
+    )
     alert.updated_at = max(alert.updated_at, incident.last_at)
     for draft in incident.members:
         if alert.id not in draft.alert_ids:
@@ -559,7 +570,7 @@ def _save(
                     source=key[1],
                     state=s.dump(),
                     event_time=latest,
-                )  # fmt: skip
+                )
             )
         else:
             row.state = s.dump()

@@ -143,9 +143,13 @@ def document_of(draft: Draft) -> Document:
     m = draft.mention
     lang = draft.analysis.lang if draft.analysis and draft.analysis.lang else m.lang
     return Document(
-        text=m.text, author=m.author.handle, source=m.source, lang=lang, url=m.url,
+        text=m.text,
+        author=m.author.handle,
+        source=m.source,
+        lang=lang,
+        url=m.url,
         rating=m.rating,
-    )  # fmt: skip
+    )
 
 
 def match_brands(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
@@ -164,17 +168,17 @@ def match_brands(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
             prepared = prepare(document_of(draft))
             draft.search_keys = prepared.keys
             draft.brand_ids = [
-                e.brand_id for e in catalog.matches(prepared)
-                if e.tenant_id == draft.tenant_id
-            ]  # fmt: skip
+                e.brand_id for e in catalog.matches(prepared) if e.tenant_id == draft.tenant_id
+            ]
             out.append(draft)
             continue
         named = draft.mention.brand
         if named is not None:
             candidates = [
-                e for e in catalog.by_slug.get(named, [])
+                e
+                for e in catalog.by_slug.get(named, [])
                 if ctx.tenant_id is None or e.tenant_id == ctx.tenant_id
-            ]  # fmt: skip
+            ]
             if not candidates:
                 where = " in the import's tenant" if ctx.tenant_id is not None else ""
                 ctx.report.reject_draft(draft, f"unknown brand {named!r}{where}")

@@ -218,10 +218,18 @@ _HANDLE = (
 """The author's handle by primary key, row by row: as a join, PostgreSQL over-estimating
 the candidates hashed the whole authors table (28 of 40 ms for 1,158 matches at 1M)."""
 _COLUMNS = (
-    MENTIONS.c.id, MENTIONS.c.source, MENTIONS.c.external_id, MENTIONS.c.created_at,
-    MENTIONS.c.text, MENTIONS.c.url, MENTIONS.c.lang, MENTIONS.c.sentiment, MENTIONS.c.rating,
-    _HANDLE, MENTIONS.c.search_text,
-)  # fmt: skip
+    MENTIONS.c.id,
+    MENTIONS.c.source,
+    MENTIONS.c.external_id,
+    MENTIONS.c.created_at,
+    MENTIONS.c.text,
+    MENTIONS.c.url,
+    MENTIONS.c.lang,
+    MENTIONS.c.sentiment,
+    MENTIONS.c.rating,
+    _HANDLE,
+    MENTIONS.c.search_text,
+)
 
 
 def _check_aware(value: datetime | None, name: str) -> None:
@@ -335,18 +343,30 @@ def _confirmed(
                 if not matched:
                     continue
             yield SearchHit(
-                row.id, row.source, row.external_id, row.created_at, row.text, row.handle,
-                row.url, row.lang, row.sentiment, row.rating,
-            )  # fmt: skip
+                row.id,
+                row.source,
+                row.external_id,
+                row.created_at,
+                row.text,
+                row.handle,
+                row.url,
+                row.lang,
+                row.sentiment,
+                row.rating,
+            )
     finally:
         rows.close()
 
 
 def _document(row: Any) -> Document:
     return Document(
-        text=row.text, author=row.handle, source=row.source, lang=row.lang, url=row.url,
+        text=row.text,
+        author=row.handle,
+        source=row.source,
+        lang=row.lang,
+        url=row.url,
         rating=row.rating,
-    )  # fmt: skip
+    )
 
 
 def search(
@@ -426,9 +446,18 @@ def search(
 
 def _with_brands(hit: SearchHit, slugs: Sequence[str]) -> SearchHit:
     return SearchHit(
-        hit.id, hit.source, hit.external_id, hit.created_at, hit.text, hit.author, hit.url,
-        hit.lang, hit.sentiment, hit.rating, tuple(sorted(slugs)),
-    )  # fmt: skip
+        hit.id,
+        hit.source,
+        hit.external_id,
+        hit.created_at,
+        hit.text,
+        hit.author,
+        hit.url,
+        hit.lang,
+        hit.sentiment,
+        hit.rating,
+        tuple(sorted(slugs)),
+    )
 
 
 _BRANDS_OF_PG = (
@@ -503,16 +532,28 @@ def preview_query(
     plan = compile_query(query)
     since = now - timedelta(days=days)
     found = search(
-        session, tenant_id, plan, since=since, until=now, limit=max(sample_size, 1),
-        facets=True, brands=True,
-    )  # fmt: skip
+        session,
+        tenant_id,
+        plan,
+        since=since,
+        until=now,
+        limit=max(sample_size, 1),
+        facets=True,
+        brands=True,
+    )
     in_window = select(func.count()).where(
         MENTIONS.c.tenant_id == tenant_id,
         MENTIONS.c.created_at >= since,
         MENTIONS.c.created_at < now,
     )
     return QueryPreview(
-        query=plan.canonical or query, days=days, since=since, until=now,
-        mentions=int(session.execute(in_window).scalar_one()), matched=found.total or 0,
-        sample=found.hits[:sample_size], facets=found.facets or {}, indexed=plan.indexed,
-    )  # fmt: skip
+        query=plan.canonical or query,
+        days=days,
+        since=since,
+        until=now,
+        mentions=int(session.execute(in_window).scalar_one()),
+        matched=found.total or 0,
+        sample=found.hits[:sample_size],
+        facets=found.facets or {},
+        indexed=plan.indexed,
+    )

@@ -212,9 +212,13 @@ def key_decider(node: Node) -> Decider | None:
             folded = fold(nfc(pattern))
             prefix = folded[:-1]
             if not (
-                folded.endswith("*") and prefix and prefix[0].isalnum()
-                and "*" not in prefix and "?" not in prefix and _short(prefix)
-            ):  # fmt: skip
+                folded.endswith("*")
+                and prefix
+                and prefix[0].isalnum()
+                and "*" not in prefix
+                and "?" not in prefix
+                and _short(prefix)
+            ):
                 return None
             start = index_token(prefix)
             return lambda tokens, _doc: any(t.startswith(start) for t in tokens)

@@ -20,8 +20,12 @@ if TYPE_CHECKING:
 
 LineStatus = Literal["imported", "updated", "unchanged", "unmatched", "rejected"]
 _RANK: Final[dict[str, int]] = {
-    "unchanged": 0, "unmatched": 1, "imported": 2, "updated": 3, "rejected": 4,
-}  # fmt: skip
+    "unchanged": 0,
+    "unmatched": 1,
+    "imported": 2,
+    "updated": 3,
+    "rejected": 4,
+}
 
 
 @dataclass(slots=True)

@@ -11,16 +11,36 @@ import orjson
 
 SOURCES: Final = frozenset(
     {
-        "twitter", "facebook", "instagram", "mastodon", "bluesky", "reddit", "forum",
-        "blog", "news", "review", "email", "web", "other",
+        "twitter",
+        "facebook",
+        "instagram",
+        "mastodon",
+        "bluesky",
+        "reddit",
+        "forum",
+        "blog",
+        "news",
+        "review",
+        "email",
+        "web",
+        "other",
     }
-)  # fmt: skip
+)
 KNOWN_FIELDS: Final = frozenset(
     {
-        "source", "external_id", "text", "created_at", "author", "url", "in_reply_to",
-        "rating", "lang", "brand", "metrics",
+        "source",
+        "external_id",
+        "text",
+        "created_at",
+        "author",
+        "url",
+        "in_reply_to",
+        "rating",
+        "lang",
+        "brand",
+        "metrics",
     }
-)  # fmt: skip
+)
 AUTHOR_FIELDS: Final = frozenset({"handle", "name", "followers", "created_at", "verified", "url"})
 METRIC_FIELDS: Final = frozenset({"likes", "shares", "replies"})
 MAX_TEXT_CHARS: Final = 100_000
@@ -62,10 +82,20 @@ class MentionIn:
         """Identifies a version: same hash, nothing to update."""
         a = self.author
         payload = (
-            self.text, self.url, self.in_reply_to, self.rating, self.lang, self.metrics,
-            a.handle, a.name, a.followers, a.created_at.isoformat() if a.created_at else None,
-            a.verified, a.url, self.extra,
-        )  # fmt: skip
+            self.text,
+            self.url,
+            self.in_reply_to,
+            self.rating,
+            self.lang,
+            self.metrics,
+            a.handle,
+            a.name,
+            a.followers,
+            a.created_at.isoformat() if a.created_at else None,
+            a.verified,
+            a.url,
+            self.extra,
+        )
         data = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
         return hashlib.blake2b(data, digest_size=16).hexdigest()
 

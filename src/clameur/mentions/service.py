@@ -53,9 +53,14 @@ def dedupe(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     keys = [d.key for d in unique]
     stored: dict[tuple[str, str], list[Any]] = defaultdict(list)
     columns = (
-        Mention.id, Mention.tenant_id, Mention.source, Mention.external_id,
-        Mention.content_hash, Mention.text, Mention.edit_history,
-    )  # fmt: skip
+        Mention.id,
+        Mention.tenant_id,
+        Mention.source,
+        Mention.external_id,
+        Mention.content_hash,
+        Mention.text,
+        Mention.edit_history,
+    )
     for chunk in _chunks(keys):
         stmt = select(*columns).where(tuple_(Mention.source, Mention.external_id).in_(chunk))
         if ctx.tenant_id is not None:
@@ -115,9 +120,14 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     found: dict[tuple[int, str, str], Any] = {}
     for chunk in _chunks(list(by_key)):
         stmt = select(
-            Author.id, Author.tenant_id, Author.source, Author.handle,
-            Author.first_seen_at, Author.last_seen_at, Author.influence_score,
-        ).where(tuple_(Author.tenant_id, Author.source, Author.handle).in_(chunk))  # fmt: skip
+            Author.id,
+            Author.tenant_id,
+            Author.source,
+            Author.handle,
+            Author.first_seen_at,
+            Author.last_seen_at,
+            Author.influence_score,
+        ).where(tuple_(Author.tenant_id, Author.source, Author.handle).in_(chunk))
         for hit in ctx.session.execute(stmt):
             found[(hit.tenant_id, hit.source, hit.handle)] = hit
 
@@ -131,9 +141,15 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         row = found.get(key)
         if row is None:
             inserts.append(
-                {"tenant_id": key[0], "source": key[1], "handle": key[2],
-                 "first_seen_at": first, "last_seen_at": newest.mention.created_at, **profile}
-            )  # fmt: skip
+                {
+                    "tenant_id": key[0],
+                    "source": key[1],
+                    "handle": key[2],
+                    "first_seen_at": first,
+                    "last_seen_at": newest.mention.created_at,
+                    **profile,
+                }
+            )
             influence.append((key[0], None, profile["influence_score"]))
             continue
         change: dict[str, Any] = {}
@@ -166,9 +182,13 @@ def _profile(draft: Draft) -> dict[str, Any]:
     if score is None:
         score = author_score(a.followers, a.verified, a.created_at, draft.mention.created_at)
     return {
-        "name": a.name, "followers": a.followers, "account_created_at": a.created_at,
-        "verified": a.verified, "url": a.url, "influence_score": score,
-    }  # fmt: skip
+        "name": a.name,
+        "followers": a.followers,
+        "account_created_at": a.created_at,
+        "verified": a.verified,
+        "url": a.url,
+        "influence_score": score,
+    }
 
 
 def _columns(draft: Draft) -> dict[str, Any]:
@@ -212,11 +232,16 @@ def store(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     now = ctx.clock.now()
     if new:
         rows = [
-            {"tenant_id": d.tenant_id, "source": d.mention.source,
-             "external_id": d.mention.external_id, "conversation_id": d.conversation_id,
-             "ingested_at": now, **_columns(d)}
+            {
+                "tenant_id": d.tenant_id,
+                "source": d.mention.source,
+                "external_id": d.mention.external_id,
+                "conversation_id": d.conversation_id,
+                "ingested_at": now,
+                **_columns(d),
+            }
             for d in new
-        ]  # fmt: skip
+        ]
         ids = insert_returning_ids(
             ctx.session, MENTIONS, rows, ("tenant_id", "source", "external_id")
         )

@@ -53,9 +53,14 @@ def enqueue(
 ) -> OutboxEvent:
     now = clock.now()
     event = OutboxEvent(
-        tenant_id=tenant_id, kind=kind, payload=payload, status="pending", attempts=0,
-        available_at=now, created_at=now,
-    )  # fmt: skip
+        tenant_id=tenant_id,
+        kind=kind,
+        payload=payload,
+        status="pending",
+        attempts=0,
+        available_at=now,
+        created_at=now,
+    )
     session.add(event)
     return event
 

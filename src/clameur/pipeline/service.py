@@ -45,10 +45,13 @@ class ImportResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "imported": self.imported, "updated": self.updated, "unchanged": self.unchanged,
-            "unmatched": self.unmatched, "rejected": self.rejected,
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "unmatched": self.unmatched,
+            "rejected": self.rejected,
             "errors": sorted(self.errors, key=lambda e: e["line"]),
-        }  # fmt: skip
+        }
 
 
 @dataclass

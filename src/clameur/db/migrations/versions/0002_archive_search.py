@@ -74,9 +74,11 @@ def _backfill() -> None:
 
     bind = op.get_bind()
     mentions = sa.table(
-        "mentions", sa.column("id", sa.Integer), sa.column("text", sa.Text),
+        "mentions",
+        sa.column("id", sa.Integer),
+        sa.column("text", sa.Text),
         sa.column("search_text", sa.Text),
-    )  # fmt: skip
+    )
     update = (
         sa.update(mentions)
         .where(mentions.c.id == sa.bindparam("m_id"))

@@ -22,9 +22,11 @@ _BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 def _tenant_fk(table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        ["tenant_id"], ["tenants.id"], name=op.f(f"fk_{table}_tenant_id_tenants"),
+        ["tenant_id"],
+        ["tenants.id"],
+        name=op.f(f"fk_{table}_tenant_id_tenants"),
         ondelete="CASCADE",
-    )  # fmt: skip
+    )
 
 
 def upgrade() -> None:
@@ -44,7 +46,7 @@ def upgrade() -> None:
             ["alerts.id"],
             name=op.f("fk_alert_mentions_alert_id_alerts"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         _tenant_fk("alert_mentions"),
         sa.PrimaryKeyConstraint(
             "alert_id", "source", "external_id", name=op.f("pk_alert_mentions")
@@ -65,7 +67,7 @@ def upgrade() -> None:
             ["brands.id"],
             name=op.f("fk_alert_rules_brand_id_brands"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         _tenant_fk("alert_rules"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_rules")),
     )

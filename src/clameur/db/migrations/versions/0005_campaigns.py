@@ -22,9 +22,11 @@ _BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 def _tenant_fk(table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        ["tenant_id"], ["tenants.id"], name=op.f(f"fk_{table}_tenant_id_tenants"),
+        ["tenant_id"],
+        ["tenants.id"],
+        name=op.f(f"fk_{table}_tenant_id_tenants"),
         ondelete="CASCADE",
-    )  # fmt: skip
+    )
 
 
 def upgrade() -> None:
@@ -47,7 +49,7 @@ def upgrade() -> None:
             ["brands.id"],
             name=op.f("fk_campaign_clusters_brand_id_brands"),
             ondelete="SET NULL",
-        ),  # fmt: skip
+        ),
         _tenant_fk("campaign_clusters"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_clusters")),
     )
@@ -79,13 +81,13 @@ def upgrade() -> None:
             ["authors.id"],
             name=op.f("fk_campaign_signatures_author_id_authors"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         sa.ForeignKeyConstraint(
             ["cluster_id"],
             ["campaign_clusters.id"],
             name=op.f("fk_campaign_signatures_cluster_id_campaign_clusters"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         _tenant_fk("campaign_signatures"),
         sa.PrimaryKeyConstraint("tenant_id", "key", name=op.f("pk_campaign_signatures")),
     )

@@ -452,17 +452,20 @@ def upgrade() -> None:
     )
     _conversation_columns()
     op.create_index(
-        "ix_conversations_inbox", "conversations",
+        "ix_conversations_inbox",
+        "conversations",
         ["tenant_id", "queue_id", "status", "priority", "id"],
-    )  # fmt: skip
+    )
     op.create_index(
-        "ix_conversations_assignee", "conversations",
+        "ix_conversations_assignee",
+        "conversations",
         ["tenant_id", "assignee_id", "status", "priority", "id"],
-    )  # fmt: skip
+    )
     op.create_index(
-        "ix_conversations_status_priority", "conversations",
+        "ix_conversations_status_priority",
+        "conversations",
         ["tenant_id", "status", "priority", "id"],
-    )  # fmt: skip
+    )
     op.create_index("ix_conversations_incident", "conversations", ["tenant_id", "incident_id"])
 
 
@@ -486,9 +489,13 @@ def _conversation_columns() -> None:
         )
         if table is not None:
             op.create_foreign_key(
-                op.f(f"fk_conversations_{name}_{table}"), "conversations", table, [name], ["id"],
+                op.f(f"fk_conversations_{name}_{table}"),
+                "conversations",
+                table,
+                [name],
+                ["id"],
                 ondelete="SET NULL",
-            )  # fmt: skip
+            )
 
 
 def downgrade() -> None:
