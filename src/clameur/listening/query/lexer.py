@@ -69,6 +69,19 @@ def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def bounded_int(digits: str, limit: int) -> int | None:
+    """The value of the ASCII ``digits``, or None when it is above ``limit``.
+
+    Never converts a huge string: Python refuses ``int()`` of more than 4,300 digits, and a
+    query must fail with a :class:`QuerySyntaxError`, not a ``ValueError``.
+    """
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(limit)):
+        return None
+    value = int(significant)
+    return value if value <= limit else None
+
+
 def _field_prefix(word: str) -> str | None:
     """``source`` for ``source:x``; None when the word does not start with ``letters:``."""
     colon = word.find(":")
@@ -146,7 +159,12 @@ class Lexer:
                 end += 1
             if end == tilde:
                 raise self.error(f"expected a number after '~' at column {tilde}", tilde)
-            window = int(text[tilde:end])
+            window = bounded_int(text[tilde:end], MAX_DISTANCE)
+            if window is None:
+                raise self.error(
+                    f"~ at column {tilde}: the window must be at most {MAX_DISTANCE} words",
+                    tilde,
+                )
             self.pos = end
         return Tok(Kind.PHRASE, start + 1, "".join(chars), number=window)
 
@@ -194,13 +212,14 @@ class Lexer:
             raise self.error(
                 f"'{word}' at column {col}: expected a distance, e.g. NEAR/5 or NEAR/5f", col
             )
-        distance = int(digits)
+        distance = bounded_int(digits, MAX_DISTANCE)
+        if distance is None:
+            shown = word if len(word) <= 20 else word[:16] + "…"
+            raise self.error(
+                f"{shown} at column {col}: distance must be at most {MAX_DISTANCE}", col
+            )
         if distance < 1:
             raise self.error(f"{word} at column {col}: distance must be at least 1", col)
-        if distance > MAX_DISTANCE:
-            raise self.error(
-                f"{word} at column {col}: distance must be at most {MAX_DISTANCE}", col
-            )
         return Tok(Kind.NEAR, col, word, number=distance, ordered=ordered)
 
 

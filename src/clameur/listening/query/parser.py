@@ -33,10 +33,12 @@ from clameur.listening.query.ast import (
     or_,
 )
 from clameur.listening.query.errors import QuerySyntaxError
-from clameur.listening.query.lexer import MAX_DISTANCE, Kind, Tok, lex
+from clameur.listening.query.lexer import MAX_DISTANCE, Kind, Tok, bounded_int, lex
 from clameur.listening.query.text import is_tag_body, is_word_char, is_word_start, query_tokens
 
-MAX_DEPTH = 64
+MAX_DEPTH = 64  # NOT, '-' and parentheses together (they recurse in the parser)
+MAX_GROUPS = 16  # parentheses alone: each may become a level of SQLite FTS5's parser stack
+MAX_RATING = 10
 MIN_PREFIX = 3
 
 _OPERAND_START = {
@@ -56,6 +58,7 @@ class Parser:
         self.tokens = lex(text)
         self.index = 0
         self.depth = 0
+        self.groups = 0
         self.field: str | None = None  # inside ``field:( … )``: the field's name
 
     # -- helpers --------------------------------------------------------------------------
@@ -190,6 +193,13 @@ class Parser:
     def group(self) -> Node:
         open_tok = self.advance()
         self.enter(open_tok.column)
+        self.groups += 1
+        if self.groups > MAX_GROUPS:
+            raise self.error(
+                f"query nested too deeply at column {open_tok.column} "
+                f"(more than {MAX_GROUPS} levels of parentheses)",
+                open_tok.column,
+            )
         if self.peek() is Kind.RPAREN:
             raise self.error(f"empty parentheses at column {open_tok.column}", open_tok.column)
         node = self.or_expr()
@@ -199,6 +209,7 @@ class Parser:
             raise self.unexpected("')'")
         self.advance()
         self.depth -= 1
+        self.groups -= 1
         return node
 
     # -- leaves ---------------------------------------------------------------------------
@@ -332,25 +343,45 @@ class Parser:
         for op in ("<=", ">=", "<", ">", "="):
             if value.startswith(op):
                 number = value[len(op) :]
-                if number.isascii() and number.isdigit():
-                    return Rating(op, int(number))
+                if _is_digits(number):
+                    return Rating(op, self.stars(number, value, column))
                 break
         else:
-            if value.isascii() and value.isdigit():
-                return Rating("=", int(value))
+            if _is_digits(value):
+                return Rating("=", self.stars(value, value, column))
             low, sep, high = value.partition("..")
-            if sep and low.isascii() and low.isdigit() and high.isascii() and high.isdigit():
-                if int(low) > int(high):
+            if sep and _is_digits(low) and _is_digits(high):
+                lowest = self.stars(low, value, column)
+                highest = self.stars(high, value, column)
+                if lowest > highest:
                     raise self.error(
                         f"rating range '{value}' at column {column}: {low} is above {high}",
                         column,
                     )
-                return Rating("..", int(low), int(high))
+                return Rating("..", lowest, highest)
         raise self.error(
-            f"rating value '{value}' at column {column}: expected a number, <n, <=n, >n, >=n "
-            "or n..m",
+            f"rating value '{_shorten(value)}' at column {column}: expected a number, <n, "
+            "<=n, >n, >=n or n..m",
             column,
         )
+
+    def stars(self, digits: str, value: str, column: int) -> int:
+        number = bounded_int(digits, MAX_RATING)
+        if number is None:
+            raise self.error(
+                f"rating value '{_shorten(value)}' at column {column}: a number of stars must "
+                f"be between 0 and {MAX_RATING}",
+                column,
+            )
+        return number
+
+
+def _is_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 20 else text[:16] + "…"
 
 
 def parse(text: str) -> Node:
