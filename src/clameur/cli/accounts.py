@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from clameur.cli.output import emit_json
+from clameur.cli.output import emit_json, safe
 from clameur.cli.runtime import Runtime
 from clameur.clock import SystemClock
 from clameur.db import session_scope
@@ -137,7 +137,7 @@ def user_list(tenant: TenantOption, as_json: JsonFlag = False) -> None:
         emit_json(rows)
         return
     for row in rows:
-        typer.echo(f"{row['email']:<40} {row['role']:<11} {row['name']}")
+        typer.echo(f"{safe(row['email']):<40} {safe(row['role']):<11} {safe(row['name'])}")
 
 
 @token_app.command("create")
@@ -202,7 +202,9 @@ def token_list(tenant: TenantOption, as_json: JsonFlag = False) -> None:
         return
     for item in rows:
         state = "revoked" if item["revoked"] else f"last used {item['last_used_at'] or 'never'}"
-        typer.echo(f"{item['prefix']:<14} {item['user']:<32} {item['name']:<24} {state}")
+        typer.echo(
+            f"{safe(item['prefix']):<14} {safe(item['user']):<32} {safe(item['name']):<24} {state}"
+        )
 
 
 def audit_command(
@@ -221,5 +223,6 @@ def audit_command(
         emit_json(rows)
         return
     for row in rows:
-        what = f"{row['object_type']} {row['object_id'] or ''}".strip()
-        typer.echo(f"{row['at']}  {row['actor'] or 'system':<32} {row['action']:<28} {what}")
+        what = safe(f"{row['object_type']} {row['object_id'] or ''}".strip())
+        actor = safe(row["actor"] or "system")
+        typer.echo(f"{safe(row['at'])}  {actor:<32} {safe(row['action']):<28} {what}")

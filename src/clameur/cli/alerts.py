@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clameur.cli.output import emit_json
+from clameur.cli.output import emit_json, safe
 from clameur.cli.runtime import Runtime
 from clameur.clock import SystemClock
 from clameur.db import session_scope
@@ -43,10 +43,11 @@ def alerts_command(
         return
     for alert in found:
         stamp = alert["triggered_at"][:16].replace("T", " ")
-        brand = alert["brand"] or "-"
+        brand = safe(alert["brand"] or "-")
+        summary = safe(" ".join(alert["summary"].split())[:100])
         typer.echo(
-            f"{stamp}  {alert['severity']:<8} {alert['kind']:<15} {brand:<12} "
-            f"{alert['count']:>5}  {' '.join(alert['summary'].split())[:100]}"
+            f"{stamp}  {safe(alert['severity']):<8} {safe(alert['kind']):<15} {brand:<12} "
+            f"{alert['count']:>5}  {summary}"
         )
     typer.echo(f"{len(found)} alert(s)", err=True)
 

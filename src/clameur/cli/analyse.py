@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clameur.cli.output import emit_json
+from clameur.cli.output import emit_json, safe
 
 
 def analyse_command(
@@ -67,10 +67,10 @@ def analyse_command(
     for r in results:
         typer.echo(
             f"{r['priority_level']} {r['lang'] or '??'} {r['sentiment']} {r['intent']} "
-            f"{r['actionability']} tox={r['toxicity']:.2f}  {r['text'][:70]}"
+            f"{r['actionability']} tox={r['toxicity']:.2f}  {safe(r['text'][:70])}"
         )
         if r["priority_reasons"]:
-            typer.echo(f"    {' · '.join(r['priority_reasons'])}")
+            typer.echo(f"    {safe(' · '.join(r['priority_reasons']))}")
 
 
 def _plain(result: object) -> dict[str, Any]:

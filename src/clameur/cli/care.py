@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from clameur.cli.output import emit_json
+from clameur.cli.output import emit_json, safe
 from clameur.cli.runtime import Runtime
 from clameur.clock import SystemClock
 from clameur.db import bind_tenant, session_scope
@@ -50,10 +50,11 @@ def conversations_list_command(
         emit_json(found)
         return
     for c in found:
-        flags = f" [{', '.join(c['flags'])}]" if c["flags"] else ""
+        flags = f" [{safe(', '.join(c['flags']))}]" if c["flags"] else ""
         typer.echo(
-            f"#{c['id']:<6} {c['status']:<10} {c['priority'] or '-':<3} {c['source']:<9} "
-            f"@{c['author']:<20} {len(c['mentions']):>3} mention(s){flags}"
+            f"#{c['id']:<6} {safe(c['status']):<10} {safe(c['priority'] or '-'):<3} "
+            f"{safe(c['source']):<9} @{safe(c['author']):<20} {len(c['mentions']):>3} "
+            f"mention(s){flags}"
         )
     typer.echo(f"{len(found)} conversation(s)", err=True)
 
@@ -166,7 +167,7 @@ def _emit_reply(found: dict[str, object], as_json: bool) -> None:
     if as_json:
         emit_json(found)
     else:
-        typer.echo(f"reply {found['id']}: {found['status']}")
+        typer.echo(f"reply {found['id']}: {safe(found['status'])}")
 
 
 JsonFlag = Annotated[

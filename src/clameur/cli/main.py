@@ -17,7 +17,7 @@ from clameur.cli.alerts import alerts_command, rule_app
 from clameur.cli.analyse import analyse_command
 from clameur.cli.care import conversations_app
 from clameur.cli.models import evaluate_command, train_app
-from clameur.cli.output import emit_json, fail
+from clameur.cli.output import emit_json, fail, safe
 from clameur.cli.replay import replay_command
 from clameur.cli.runtime import Runtime
 from clameur.cli.search import search_command
@@ -116,7 +116,7 @@ def _print_import(result: ImportResult) -> None:
     )
     shown = sorted(result.errors, key=lambda e: e["line"])
     for error in shown[:50]:
-        typer.echo(f"  line {error['line']}: {error['reason']}", err=True)
+        typer.echo(f"  line {error['line']}: {safe(error['reason'])}", err=True)
     if len(shown) > 50:
         typer.echo(f"  … and {len(shown) - 50} more (use --json for all)", err=True)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clameur.cli.output import emit_json
+from clameur.cli.output import emit_json, safe
 from clameur.cli.runtime import Runtime
 from clameur.db import session_scope
 from clameur.detection import alerts_of
@@ -72,7 +72,7 @@ def replay_command(
         raise InvalidInputError(f"cannot open: {exc.strerror}", where=str(file)) from None
     bad = [item for _, item in items if isinstance(item, LineError)]
     for error in bad:
-        typer.echo(f"line {error.line}: {error.reason}", err=True)
+        typer.echo(f"line {error.line}: {safe(error.reason)}", err=True)
     records = [data for _, data in items if isinstance(data, dict)]
     timed = sorted(
         ((_event_time(r), n, r) for n, r in enumerate(records)),
@@ -132,6 +132,6 @@ def _show_new(runtime: Runtime, tenant: str, seen: set[int], *, quiet: bool) -> 
         if not quiet:
             stamp = alert["triggered_at"][:16].replace("T", " ")
             typer.echo(
-                f"ALERT {stamp}  {alert['severity']:<8} {alert['kind']:<15} "
-                f"{' '.join(alert['summary'].split())[:110]}"
+                f"ALERT {stamp}  {safe(alert['severity']):<8} {safe(alert['kind']):<15} "
+                f"{safe(' '.join(alert['summary'].split())[:110])}"
             )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from clameur.cli.output import emit_json
+from clameur.cli.output import emit_json, safe
 from clameur.cli.runtime import Runtime
 from clameur.db import session_scope
 from clameur.errors import InvalidInputError
@@ -49,8 +49,8 @@ def search_command(
         return
     for hit in found.hits:
         body = " ".join(hit.text.split())
-        body = body if len(body) <= 100 else body[:99] + "…"
+        body = safe(body if len(body) <= 100 else body[:99] + "…")
         stamp = hit.created_at.strftime("%Y-%m-%d %H:%M")
-        typer.echo(f"{stamp}  {hit.source:<9} {hit.external_id:<12} {body}")
+        typer.echo(f"{stamp}  {safe(hit.source):<9} {safe(hit.external_id):<12} {body}")
     more = " (more with a higher --limit)" if found.next_cursor else ""
     typer.echo(f"{len(found.hits)} mention(s){more}", err=True)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from clameur.cli.output import emit_json
+from clameur.cli.output import emit_json, safe
 from clameur.cli.runtime import Runtime
 from clameur.clock import SystemClock
 from clameur.db import session_scope
@@ -44,7 +44,7 @@ def tenant_list(as_json: JsonFlag = False) -> None:
         emit_json(rows)
         return
     for row in rows:
-        typer.echo(f"{row['slug']:<24} {row['name']}")
+        typer.echo(f"{safe(row['slug']):<24} {safe(row['name'])}")
 
 
 @brand_app.command("add")
@@ -85,4 +85,5 @@ def brand_list(
         emit_json(rows)
         return
     for row in rows:
-        typer.echo(f"{row['tenant']}/{row['slug']:<24} {' | '.join(row['queries'])}")
+        queries = safe(" | ".join(row["queries"]))
+        typer.echo(f"{safe(row['tenant'])}/{safe(row['slug']):<24} {queries}")
