@@ -60,3 +60,15 @@ def test_csv_nests_author_and_metrics_columns_and_counts_physical_lines() -> Non
     assert items[1][1]["text"] == "été"  # type: ignore[index]
     assert items[2] == (5, LineError(5, "invalid UTF-8 in column 'text'"))
     assert items[3] == (6, LineError(6, "2 more cells than the header has columns"))
+
+
+def test_a_line_nested_past_the_json_depth_limit_names_its_field() -> None:
+    deep = b'{"source": "twitter", "note": "a:b", "deep": ' + b"[" * 5000 + b"]" * 5000 + b"}\n"
+    good = b'{"source": "twitter"}\n'
+    items = list(read_jsonl(io.BytesIO(good + deep + good)))
+    assert [line for line, _ in items] == [1, 2, 3]
+    error = items[1][1]
+    assert isinstance(error, LineError)
+    assert error.line == 2
+    assert error.reason.startswith("field 'deep' nests too deeply")
+    assert items[0][1] == items[2][1] == {"source": "twitter"}

@@ -71,3 +71,62 @@ def test_nul_characters_are_removed_for_postgresql() -> None:
     m = normalise(record("1", "a\x00b", note="c\x00d"))
     assert m.text == "ab"
     assert m.extra == {"note": "cd"}
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [33, 300, 1000, 5000])
+def test_an_unknown_field_nested_too_deeply_is_refused_naming_the_field(depth: int) -> None:
+    with pytest.raises(RecordError, match=r"unknown field 'payload' nests deeper than 32 levels"):
+        normalise(record("1", "hello", payload=_nested(depth)))
+
+
+def test_an_unknown_field_at_the_depth_limit_is_kept_and_hashed() -> None:
+    deep = {"a": _nested(31)}  # the object is level 1, then 31 arrays
+    m = normalise(record("1", "hello", payload=deep))
+    assert m.extra["payload"] == deep
+    assert len(m.content_hash()) == 32
+
+
+def test_an_unknown_field_over_64_kb_is_refused_naming_the_field() -> None:
+    with pytest.raises(RecordError, match=r"unknown field 'blob' is larger than 65536 bytes"):
+        normalise(record("1", "hello", blob="x" * 70_000))
+    assert normalise(record("1", "hello", blob="x" * 60_000)).extra["blob"] == "x" * 60_000
+
+
+def test_nul_is_stripped_from_unknown_fields_and_their_keys() -> None:
+    m = normalise(record("1", "hello", **{"k\x00": {"a\x00": ["b\x00"]}}))
+    assert m.extra == {"k": {"a": ["b"]}}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("created_at", "0001-01-02T00:00:00Z"),
+        ("created_at", "9999-12-31T23:59:59Z"),
+        ("created_at", "1969-12-31T23:59:59Z"),
+        ("created_at", "2100-01-01T00:00:01Z"),
+        ("created_at", "0001-01-01T00:00:00+05:00"),
+        ("author.created_at", "0001-01-02T00:00:00Z"),
+        ("author.created_at", "9999-12-31T00:00:00Z"),
+    ],
+)
+def test_dates_outside_1970_to_2100_are_refused_naming_the_field(field: str, value: str) -> None:
+    if field == "author.created_at":
+        raw = record("1", "hello", author={"handle": "a", "created_at": value})
+    else:
+        raw = record("1", "hello", created_at=value)
+    with pytest.raises(RecordError, match=rf"field '{field}': .* is outside 1970-01-01"):
+        normalise(raw)
+
+
+def test_the_ends_of_the_date_range_are_accepted() -> None:
+    low = normalise(record("1", "a", created_at="1970-01-01T00:00:00Z"))
+    high = normalise(record("2", "b", created_at="2100-01-01T00:00:00Z", author={"handle": "a"}))
+    assert low.created_at == datetime(1970, 1, 1, tzinfo=UTC)
+    assert high.created_at == datetime(2100, 1, 1, tzinfo=UTC)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from clameur.care import Conversation
@@ -248,3 +249,88 @@ def test_event_time_results_do_not_depend_on_wall_clock_or_batching(
 
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1]["conversations"] == 2 * 23  # every author came back after the lull
+
+
+def _deep(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("batch_size", [1000, 2])
+def test_hostile_lines_are_rejected_alone_and_the_good_lines_around_them_imported(
+    db: Database, clock: FrozenClock, tmp_path: Path, batch_size: int
+) -> None:
+    make_tenant(db, clock, "acme", {"acme": ["acme"]})
+    pipeline = Pipeline(factory=db.factory, settings=Settings(batch_size=batch_size), clock=clock)
+    deep_5000 = (
+        b'{"source": "twitter", "external_id": "n5000", "text": "acme", '
+        b'"created_at": "2026-11-16T09:00:00Z", "author": {"handle": "a"}, "nest": '
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}"
+    )
+    lines: list[dict[str, Any] | bytes | str] = [
+        record("g1", "acme one", created_at=_at(1)),
+        record("n300", "acme deep", nest=_deep(300)),
+        record("g2", "acme two", created_at=_at(2)),
+        deep_5000,
+        record("g3", "acme three", created_at=_at(3)),
+        record("y1", "acme old", created_at="0001-01-02T00:00:00Z"),
+        record("g4", "acme four", created_at=_at(4)),
+        record("y9999", "acme far", created_at="9999-12-31T23:59:59Z"),
+        record("g5", "acme five", created_at=_at(5)),
+        record("ya", "acme", author={"handle": "z", "created_at": "0001-01-01T00:00:00Z"}),
+        record("big", "acme", blob="x" * 70_000),
+        record("g6", "acme six", created_at=_at(6)),
+    ]
+    path = write_jsonl(tmp_path / "hostile.jsonl", lines)
+
+    first = pipeline.import_file(path, tenant="acme")
+
+    reasons = {e["line"]: e["reason"] for e in first.errors}
+    assert sorted(reasons) == [2, 4, 6, 8, 10, 11]
+    assert reasons[2] == "unknown field 'nest' nests deeper than 32 levels"
+    assert reasons[4].startswith("field 'nest' nests too deeply")
+    assert reasons[6] == (
+        "field 'created_at': date '0001-01-02T00:00:00Z' is outside "
+        "1970-01-01T00:00:00Z to 2100-01-01T00:00:00Z"
+    )
+    assert reasons[8].startswith("field 'created_at': date '9999-12-31T23:59:59Z' is outside")
+    assert reasons[10].startswith("field 'author.created_at': date '0001-01-01")
+    assert reasons[11].startswith("unknown field 'blob' is larger than 65536 bytes")
+    assert (first.imported, first.rejected) == (6, 6)
+    counts = first.as_dict()
+    assert sum(v for k, v in counts.items() if k != "errors") == len(lines)
+    with session_scope(db.factory) as session:
+        stored = sorted(session.scalars(select(Mention.external_id)))
+    assert stored == ["g1", "g2", "g3", "g4", "g5", "g6"]
+
+    second = pipeline.import_file(path, tenant="acme")
+    assert (second.imported, second.unchanged, second.rejected) == (0, 6, 6)
+    assert second.as_dict()["errors"] == first.as_dict()["errors"]
+
+
+def test_an_unexpected_error_on_one_line_rejects_only_that_line(
+    db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from clameur.pipeline import chain
+
+    make_tenant(db, clock, "acme", {"acme": ["acme"]})
+    real = chain.normalise
+
+    def flaky(raw: dict[str, Any]) -> Any:
+        if raw["external_id"] == "boom":
+            raise OverflowError("date value out of range")
+        return real(raw)
+
+    monkeypatch.setattr(chain, "normalise", flaky)
+    lines = [record("1", "acme a"), record("boom", "acme b"), record("3", "acme c")]
+    result = pipeline.import_file(write_jsonl(tmp_path / "x.jsonl", lines), tenant="acme")
+
+    assert (result.imported, result.rejected) == (2, 1)
+    assert result.errors == [
+        {"line": 2, "reason": "cannot process the line: OverflowError: date value out of range"}
+    ]
+    assert _stats(db)["mentions"] == 2

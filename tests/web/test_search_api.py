@@ -3,6 +3,7 @@ comes from the token, never from the request."""
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.listening.search import encode_cursor
 from clameur.pipeline import Pipeline
 from clameur.web import create_app
 from tests.conftest import Database, bearer, make_api_user, make_tenant
@@ -162,3 +164,41 @@ def test_the_routes_are_in_the_openapi_description(client: TestClient) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert "get" in paths["/api/v1/mentions"]
     assert "post" in paths["/api/v1/queries/test-drive"]
+
+
+@pytest.mark.parametrize("param", ["since", "until"], ids=["since", "until"])
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59+00:00", "1969-12-31T23:59:59Z"]
+)
+def test_dates_outside_the_accepted_range_are_a_422_naming_the_parameter(
+    client: TestClient, param: str, value: str
+) -> None:
+    response = client.get("/api/v1/mentions", params={"q": "volta", param: value})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    (detail,) = response.json()["errors"]
+    assert detail["loc"] == ["query", param]
+    assert "1970-01-01" in detail["msg"]
+    assert "2100-01-01" in detail["msg"]
+
+
+def test_the_range_ends_are_accepted(client: TestClient) -> None:
+    response = client.get(
+        "/api/v1/mentions",
+        params={"since": "1970-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"},
+    )
+    assert response.status_code == 200, response.text
+    assert len(response.json()["items"]) == 5
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"])
+def test_a_cursor_with_an_out_of_range_date_is_a_422(client: TestClient, stamp: str) -> None:
+    cursor = base64.urlsafe_b64encode(f"{stamp}|1".encode()).decode().rstrip("=")
+    response = client.get("/api/v1/mentions", params={"q": "volta", "cursor": cursor})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    (detail,) = response.json()["errors"]
+    assert detail["loc"] == ["query", "cursor"]
+    assert "outside" in detail["msg"]
+    good = encode_cursor(datetime(2026, 11, 17, tzinfo=UTC), 10**9)
+    assert client.get("/api/v1/mentions", params={"cursor": good}).status_code == 200

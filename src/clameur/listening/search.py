@@ -77,6 +77,7 @@ from clameur.listening.search_index import (
 )
 from clameur.mentions.models import Author
 from clameur.mentions.models import Mention as MentionRow
+from clameur.mentions.schemas import DATE_RANGE, in_date_range
 from clameur.tenancy.models import Brand, MentionBrand
 
 MENTIONS = cast(Table, MentionRow.__table__)
@@ -202,6 +203,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise InvalidInputError(_BAD_CURSOR, where="cursor") from None
     if at.tzinfo is None:
         raise InvalidInputError(_BAD_CURSOR, where="cursor")
+    if not in_date_range(at):
+        raise InvalidInputError(f"{_BAD_CURSOR}: its date is outside {DATE_RANGE}", where="cursor")
     return at, mention_id
 
 

@@ -66,13 +66,47 @@ def read_jsonl(stream: BinaryIO) -> Iterator[ReadItem]:
         try:
             record = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            yield line_no, LineError(line_no, f"not valid JSON: {exc.msg} at column {exc.colno}")
+            yield line_no, LineError(line_no, _json_error(text, exc))
             continue
         if not isinstance(record, dict):
             kind = type(record).__name__
             yield line_no, LineError(line_no, f"expected a JSON object, got {kind}")
             continue
         yield line_no, record
+
+
+def _json_error(text: str, exc: orjson.JSONDecodeError) -> str:
+    reason = f"not valid JSON: {exc.msg} at column {exc.colno}"
+    if "depth limit" not in exc.msg:
+        return reason
+    key = _top_level_key(text, exc.pos)
+    where = f"field {key[:60]!r} " if key is not None else ""
+    return f"{where}nests too deeply ({reason})"
+
+
+def _top_level_key(text: str, end: int) -> str | None:
+    """The key of the top-level member that ``text[end]`` lies in, by a plain scan."""
+    depth, key, i = 0, None, 0
+    end = min(end, len(text))
+    while i < end:
+        char = text[i]
+        if char == '"':
+            j = i + 1
+            while j < len(text) and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            if depth == 1 and text[j + 1 : j + 2 + 16].lstrip().startswith(":"):
+                try:
+                    key = orjson.loads(text[i : j + 1])
+                except orjson.JSONDecodeError:
+                    key = text[i + 1 : j]
+            i = j + 1
+            continue
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        i += 1
+    return key if isinstance(key, str) else None
 
 
 _CSV_NESTED: Final = {"author": "author_", "metrics": "metrics_"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
@@ -45,6 +45,16 @@ AUTHOR_FIELDS: Final = frozenset({"handle", "name", "followers", "created_at", "
 METRIC_FIELDS: Final = frozenset({"likes", "shares", "replies"})
 MAX_TEXT_CHARS: Final = 100_000
 MAX_ID_CHARS: Final = 300
+DATE_MIN: Final = datetime(1970, 1, 1, tzinfo=UTC)
+DATE_MAX: Final = datetime(2100, 1, 1, tzinfo=UTC)
+"""The one accepted range of dates (both ends included), for the import format's date fields,
+the API's ``since``/``until`` and search cursors: outside it, arithmetic on dates (windows,
+deadlines) could overflow, and no mention is that old or that far ahead."""
+DATE_RANGE: Final = "1970-01-01T00:00:00Z to 2100-01-01T00:00:00Z"
+MAX_EXTRA_DEPTH: Final = 32
+"""How deeply an unknown field may nest arrays and objects (``[[1]]`` is 2 levels)."""
+MAX_EXTRA_BYTES: Final = 64 * 1024
+"""How large an unknown field may be, serialized as JSON."""
 
 
 class RecordError(ValueError):
@@ -127,18 +137,68 @@ def parse_datetime(value: Any, label: str) -> datetime:
         raise RecordError(f"field '{label}': unparseable date {value[:40]!r}") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise RecordError(f"field '{label}': date {value[:40]!r} has no time zone")
+    if not in_date_range(parsed):
+        raise RecordError(f"field '{label}': date {value[:40]!r} is outside {DATE_RANGE}")
     return parsed
 
 
+def in_date_range(value: datetime) -> bool:
+    """Whether ``value`` lies in the accepted range (a naive value is taken as UTC)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return DATE_MIN <= value <= DATE_MAX
+    except OverflowError:  # an offset that pushes the value past year 1 or 9999
+        return False
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays/objects deeper than ``limit``; iterative, and stops at
+    the first container past the limit, so any depth costs at most the walk to it."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _without_nul(value: Any) -> Any:
-    """PostgreSQL refuses NUL in text and JSON: drop it from kept raw fields."""
+    """PostgreSQL refuses NUL in text and JSON: drop it from kept raw fields.
+
+    Only called on values whose depth is bounded (:func:`_extra_field`).
+    """
     if isinstance(value, str):
         return value.replace("\x00", "")
     if isinstance(value, dict):
         return {str(k).replace("\x00", ""): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_without_nul(v) for v in value]
     return value
+
+
+def _extra_field(name: str, value: Any) -> Any:
+    """An unknown field, kept raw once checked against the depth and size bounds."""
+    label = name.replace("\x00", "")[:60]
+    if _depth_over(value, MAX_EXTRA_DEPTH):
+        raise RecordError(f"unknown field {label!r} nests deeper than {MAX_EXTRA_DEPTH} levels")
+    clean = _without_nul(value)
+    try:
+        size = len(orjson.dumps(clean, default=str))
+    except (TypeError, ValueError) as exc:
+        raise RecordError(f"unknown field {label!r} cannot be stored as JSON: {exc}") from None
+    if size > MAX_EXTRA_BYTES:
+        raise RecordError(
+            f"unknown field {label!r} is larger than {MAX_EXTRA_BYTES} bytes as JSON ({size})"
+        )
+    return clean
 
 
 def _int(value: Any, label: str, *, low: int = 0, high: int = 2**62) -> int | None:
@@ -218,7 +278,11 @@ def normalise(raw: dict[str, Any]) -> MentionIn:
     created_at = parse_datetime(raw["created_at"], "created_at")
     author = _author(raw.get("author"))
     lang = _text(raw, "lang", required=False, limit=8)
-    extra = {k: _without_nul(v) for k, v in raw.items() if k not in KNOWN_FIELDS}
+    extra = {
+        str(k).replace("\x00", ""): _extra_field(str(k), v)
+        for k, v in raw.items()
+        if k not in KNOWN_FIELDS
+    }
     return MentionIn(
         source=source,
         external_id=external_id,

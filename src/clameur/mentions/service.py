@@ -36,7 +36,8 @@ def dedupe(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     # In-batch duplicates: the later occurrence of a key is the newer version.
     latest: dict[tuple[str, str], Draft] = {}
     for draft in drafts:
-        draft.content_hash = draft.mention.content_hash()
+        if not draft.content_hash:  # computed by normalise_batch, line by line
+            draft.content_hash = draft.mention.content_hash()
         earlier = latest.get(draft.key)
         if earlier is None:
             latest[draft.key] = draft

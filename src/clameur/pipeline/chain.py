@@ -48,16 +48,30 @@ class RawRecord:
 
 
 def normalise_batch(ctx: StepContext, records: Iterable[RawRecord]) -> list[Draft]:
+    """Raw records to drafts, each line judged alone: whatever goes wrong while checking,
+    normalising or hashing one line rejects that line with a reason, never the batch."""
     drafts: list[Draft] = []
     for record in records:
         if isinstance(record.data, LineError):
             ctx.report.reject(record.line, record.data.reason)
             continue
         try:
-            drafts.append(Draft(line=record.line, mention=normalise(record.data)))
+            mention = normalise(record.data)
+            content_hash = mention.content_hash()
         except RecordError as exc:
             ctx.report.reject(record.line, str(exc))
+            continue
+        except Exception as exc:  # one line's failure must not stop the others
+            log.warning("line rejected on an unexpected error", exc_info=True)
+            ctx.report.reject(record.line, f"cannot process the line: {_describe(exc)}")
+            continue
+        drafts.append(Draft(line=record.line, mention=mention, content_hash=content_hash))
     return drafts
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc)[:200]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def process_batch(

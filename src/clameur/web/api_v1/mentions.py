@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from clameur.errors import InvalidInputError
 from clameur.listening import SearchHit, describe_query_error, preview_query, search
 from clameur.listening.query import QuerySyntaxError
+from clameur.mentions.schemas import DATE_RANGE, in_date_range
 from clameur.web.api_v1.common import ClockDep, SessionDep, operation
 from clameur.web.auth import CurrentPrincipal
 
@@ -132,6 +133,9 @@ def list_mentions(
         ),
     ] = True,
 ) -> MentionPage:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and not in_date_range(value):
+            raise SearchError(["query", name], f"a date from {DATE_RANGE}", "value_error")
     facets = facets and cursor is None  # the first page carries them; later pages need not
     try:
         found = search(
