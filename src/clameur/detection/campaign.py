@@ -37,9 +37,7 @@ measurements: docs/detection.md ("Coordinated campaigns").
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
@@ -50,12 +48,9 @@ from clameur.detection import campaign_store as store
 from clameur.detection.alerts import Member, raise_or_update
 from clameur.detection.campaign_score import (
     SIMILARITY,
-    ClusterView,
     Facts,
     explain,
     facts_of,
-    is_suspect,
-    phrasing_factor,
     severity,
 )
 from clameur.detection.campaign_sketch import (
@@ -67,6 +62,7 @@ from clameur.detection.campaign_sketch import (
     shingle_text,
     similarity,
 )
+from clameur.detection.campaign_state import Cluster, Entry, cluster_key
 from clameur.detection.rules import RuleBook, severity_rank
 from clameur.mentions.draft import Draft, StepContext
 
@@ -78,96 +74,6 @@ COPY: Final = 0.9
 """A mention at least this similar to an indexed one it links to is a copy: it joins the
 cluster but gets no bands, since whatever would find it finds the original (a fifth of
 the demo's mentions, and retweets; fewer rows on the hot path)."""
-
-
-@dataclass(eq=False)
-class _Cluster:
-    key: str
-    brand_id: int | None
-    first_at: datetime
-    last_at: datetime
-    centre: NDArray[np.uint32]
-    members: int = 0
-    accounts: dict[str, list[Any]] = field(default_factory=dict)
-    """Author id → :meth:`Facts.dump` of the account's first member (its suspicion last)."""
-    sims: list[float] = field(default_factory=list)
-    """Members' similarity to the centre, sorted."""
-    alert_key: str | None = None
-    row_id: int | None = None
-    units: int = 0
-    """Sum of the accounts' suspicion, in millionths."""
-    suspects: int = 0
-    """Accounts suspicious enough on their own (:func:`is_suspect`)."""
-    parent: _Cluster | None = None
-    """The cluster this one was merged into."""
-    joined: list[_Entry] = field(default_factory=list)
-    """Members that joined during this batch (not yet written)."""
-    absorbed: list[int] = field(default_factory=list)
-    """Stored clusters merged into this one during this batch."""
-    changed: bool = False
-    # An update of the alert being gathered (see _TenantRun._after_join).
-    pending: list[Member] = field(default_factory=list)
-    pending_drafts: list[Draft] = field(default_factory=list)
-    pending_at: datetime | None = None
-    pending_severity: str | None = None
-    flushed_at: datetime | None = None
-    """Event time of the alert's latest update (a stored cluster's: its latest member)."""
-
-    def root(self) -> _Cluster:
-        c = self
-        while c.parent is not None:
-            c = c.parent
-        return c
-
-    def score(self) -> float:
-        if not self.accounts:
-            return 0.0
-        mean = self.units / len(self.accounts) / 1_000_000
-        return round(mean * phrasing_factor(self.sims), 4)
-
-    def view(self) -> ClusterView:
-        return ClusterView(
-            self.key, self.accounts.values(), self.sims, self.members, self.first_at, self.last_at
-        )
-
-    def add_account(self, author_id: str, record: list[Any]) -> None:
-        if author_id not in self.accounts:
-            self.accounts[author_id] = record
-            self.units += record[-1]
-            self.suspects += is_suspect(record[-1])
-
-
-@dataclass(eq=False)
-class _Entry:
-    """A mention in the window: stored, or from this batch (``draft``)."""
-
-    key: int
-    source: str
-    external_id: str
-    created_at: datetime
-    author_id: int
-    brand_id: int | None
-    signature: NDArray[np.uint32]
-    facts: Facts
-    handle: str | None = None
-    """Known for the batch's mentions; read for stored ones only when they become evidence."""
-    stored: bool = False
-    indexed: bool = True
-    """Has bands (stored ones found through their bands always do)."""
-    draft: Draft | None = None
-    cluster: _Cluster | None = None
-    similarity: float | None = None
-    dirty: bool = False
-
-    @property
-    def order(self) -> tuple[datetime, str, str]:
-        return self.created_at, self.source, self.external_id
-
-
-def cluster_key(tenant_id: int, source: str, external_id: str) -> str:
-    """A cluster's name: a digest of its founding mention, the same on every replay."""
-    raw = f"{tenant_id}\x1f{source}\x1f{external_id}".encode()
-    return hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
 class CampaignDetector:
@@ -201,13 +107,13 @@ class _TenantRun:
 
     def __init__(self, ctx: StepContext, tenant_id: int, book: RuleBook) -> None:
         self.ctx, self.session, self.tenant_id, self.book = ctx, ctx.session, tenant_id, book
-        self.clusters: dict[int, _Cluster] = {}
-        self.new_clusters: list[_Cluster] = []
+        self.clusters: dict[int, Cluster] = {}
+        self.new_clusters: list[Cluster] = []
         self.rows: list[Any] = []
         """Stored mentions sharing a band with the batch, in processing order."""
         self.bands: NDArray[np.int64] = np.empty((0, BANDS), dtype=np.int64)
         """The batch's band hashes (one row per entry)."""
-        self.stored: dict[int, _Entry] = {}
+        self.stored: dict[int, Entry] = {}
         """The rows that some mention of the batch links to, as entries (by row index)."""
         all_rules = [book.tenant, *book.brands.values()]
         self.max_window = timedelta(hours=max(r.campaign_window_hours for r in all_rules))
@@ -241,7 +147,7 @@ class _TenantRun:
         self._write(entries)
 
     # -- reading
-    def _entries(self, drafts: list[Draft]) -> list[_Entry]:
+    def _entries(self, drafts: list[Draft]) -> list[Entry]:
         texts: list[str] = []
         kept: list[Draft] = []
         for draft in drafts:
@@ -264,7 +170,7 @@ class _TenantRun:
         for key, draft, sig in zip(keys, kept, signatures, strict=True):
             m, author_id = draft.mention, cast(int, draft.author_id)
             entries.append(
-                _Entry(
+                Entry(
                     key,
                     m.source,
                     m.external_id,
@@ -280,7 +186,7 @@ class _TenantRun:
         return entries
 
     def _links(
-        self, entries: list[_Entry], stored_signatures: NDArray[np.uint32]
+        self, entries: list[Entry], stored_signatures: NDArray[np.uint32]
     ) -> list[list[tuple[int, int]]]:
         """For each mention of the batch, the earlier mentions of its window it
         near-duplicates, as (index, equal values of the signatures) with stored rows first,
@@ -306,13 +212,13 @@ class _TenantRun:
             links[j - m].append((i, e))
         return links
 
-    def _stored(self, i: int) -> _Entry:
+    def _stored(self, i: int) -> Entry:
         """Stored row ``i`` as an entry (once: joins and merges must see the same object)."""
         entry = self.stored.get(i)
         if entry is None:
             r = self.rows[i]
             signature = np.frombuffer(r.signature, dtype="<u4").astype(np.uint32)
-            entry = self.stored[i] = _Entry(
+            entry = self.stored[i] = Entry(
                 r.key,
                 r.source,
                 r.external_id,
@@ -329,7 +235,7 @@ class _TenantRun:
 
     def _load_clusters(self, ids: set[int | None]) -> None:
         for row in store.clusters(self.session, (i for i in ids if i is not None)):
-            cluster = _Cluster(
+            cluster = Cluster(
                 row.key,
                 row.brand_id,
                 row.first_at,
@@ -346,9 +252,9 @@ class _TenantRun:
             self.clusters[row.id] = cluster
 
     # -- deciding
-    def _link(self, entry: _Entry, linked: list[_Entry]) -> None:
+    def _link(self, entry: Entry, linked: list[Entry]) -> None:
         """Join ``entry`` to the earlier mentions of its window it near-duplicates."""
-        roots: dict[int, _Cluster] = {}
+        roots: dict[int, Cluster] = {}
         for c in linked:
             if c.cluster is not None:
                 root = c.cluster.root()
@@ -372,8 +278,8 @@ class _TenantRun:
         self._join(target, entry)
         self._after_join(target, entry, newcomers, merged)
 
-    def _found(self, founder: _Entry) -> _Cluster:
-        cluster = _Cluster(
+    def _found(self, founder: Entry) -> Cluster:
+        cluster = Cluster(
             cluster_key(self.tenant_id, founder.source, founder.external_id),
             founder.brand_id,
             founder.created_at,
@@ -384,7 +290,7 @@ class _TenantRun:
         self._join(cluster, founder, founding=True)
         return cluster
 
-    def _join(self, cluster: _Cluster, entry: _Entry, *, founding: bool = False) -> None:
+    def _join(self, cluster: Cluster, entry: Entry, *, founding: bool = False) -> None:
         entry.cluster = cluster
         entry.dirty = entry.stored
         if not founding:
@@ -399,7 +305,7 @@ class _TenantRun:
         cluster.joined.append(entry)
         cluster.changed = True
 
-    def _merge(self, target: _Cluster, other: _Cluster) -> None:
+    def _merge(self, target: Cluster, other: Cluster) -> None:
         other.parent = target
         target.members += other.members
         target.first_at = min(target.first_at, other.first_at)
@@ -426,7 +332,7 @@ class _TenantRun:
         target.changed = True
 
     def _after_join(
-        self, cluster: _Cluster, entry: _Entry, newcomers: list[_Entry], merged: bool
+        self, cluster: Cluster, entry: Entry, newcomers: list[Entry], merged: bool
     ) -> None:
         """Raise the campaign when the cluster tips; update it with every later member.
 
@@ -463,7 +369,7 @@ class _TenantRun:
         if merged or cluster.flushed_at is None:
             self._flush(cluster)  # the tip, or a merge: at once
 
-    def _flush(self, cluster: _Cluster) -> None:
+    def _flush(self, cluster: Cluster) -> None:
         """Send the gathered update of ``cluster`` to its alert."""
         if cluster.pending_at is None or cluster.alert_key is None:
             return
@@ -492,7 +398,7 @@ class _TenantRun:
         cluster.pending, cluster.pending_drafts = [], []
         cluster.pending_at = cluster.pending_severity = None
 
-    def _members(self, entries: list[_Entry], tip: _Entry | None = None) -> list[Member]:
+    def _members(self, entries: list[Entry], tip: Entry | None = None) -> list[Member]:
         """Alert evidence for ``entries`` (handles of stored mentions read once, here)."""
         handles = store.handles(self.session, (e.author_id for e in entries if e.handle is None))
         out = []
@@ -502,7 +408,7 @@ class _TenantRun:
             out.append(Member(e.source, e.external_id, e.handle, e.created_at, role))
         return out
 
-    def _all_members(self, cluster: _Cluster, at: _Entry, *, tip: bool) -> list[Member]:
+    def _all_members(self, cluster: Cluster, at: Entry, *, tip: bool) -> list[Member]:
         """Every member of the window before ``at``: stored ones (of this cluster and those
         merged into it) and new. Older members may have been pruned or not, depending on
         when pruning last ran: they are left out so that every replay attaches the same."""
@@ -519,7 +425,7 @@ class _TenantRun:
         return sorted(found.values(), key=lambda m: (m.created_at, m.source, m.external_id))
 
     # -- writing
-    def _write(self, entries: list[_Entry]) -> None:
+    def _write(self, entries: list[Entry]) -> None:
         """Clusters first (new ones need ids), then stored members' moves, then the batch."""
         live = [
             c
@@ -561,7 +467,7 @@ class _TenantRun:
             ),
         )
 
-    def _cluster_row(self, c: _Cluster) -> dict[str, Any]:
+    def _cluster_row(self, c: Cluster) -> dict[str, Any]:
         return {
             "tenant_id": self.tenant_id,
             "key": c.key,
@@ -576,7 +482,7 @@ class _TenantRun:
             "state": {"accounts": c.accounts, "sims": c.sims},
         }
 
-    def _signature_row(self, e: _Entry) -> tuple[Any, ...]:
+    def _signature_row(self, e: Entry) -> tuple[Any, ...]:
         f = e.facts
         return (
             self.tenant_id,
@@ -597,5 +503,5 @@ class _TenantRun:
         )
 
 
-def _row_of(entry: _Entry) -> int | None:
+def _row_of(entry: Entry) -> int | None:
     return entry.cluster.root().row_id if entry.cluster is not None else None
