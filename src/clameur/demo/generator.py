@@ -25,6 +25,7 @@ from clameur.demo import fragments as frag
 from clameur.demo import posts, reviews_news, scenarios, words
 from clameur.demo.people import ZONES, People, Person
 from clameur.demo.sampling import Weighted, allocate, sorted_uniforms
+from clameur.mentions.schemas import SOURCE_ORDER
 
 
 @dataclass(frozen=True)
@@ -65,21 +66,7 @@ DEMO_TENANTS: Final[tuple[DemoTenant, ...]] = (
     ),
 )
 
-SOURCES: Final[tuple[str, ...]] = (
-    "twitter",
-    "facebook",
-    "instagram",
-    "mastodon",
-    "bluesky",
-    "reddit",
-    "forum",
-    "blog",
-    "news",
-    "review",
-    "email",
-    "web",
-    "other",
-)
+SOURCES: Final[tuple[str, ...]] = SOURCE_ORDER
 SECTORS: Final[tuple[str, ...]] = ("telecom", "energy", "retail", "delivery")
 DEFAULT_START: Final = datetime(2026, 11, 16, tzinfo=UTC)
 

@@ -9,23 +9,23 @@ from typing import Any, Final
 
 import orjson
 
-SOURCES: Final = frozenset(
-    {
-        "twitter",
-        "facebook",
-        "instagram",
-        "mastodon",
-        "bluesky",
-        "reddit",
-        "forum",
-        "blog",
-        "news",
-        "review",
-        "email",
-        "web",
-        "other",
-    }
+SOURCE_ORDER: Final[tuple[str, ...]] = (
+    "twitter",
+    "facebook",
+    "instagram",
+    "mastodon",
+    "bluesky",
+    "reddit",
+    "forum",
+    "blog",
+    "news",
+    "review",
+    "email",
+    "web",
+    "other",
 )
+"""The import contract's sources, in the contract's order."""
+SOURCES: Final = frozenset(SOURCE_ORDER)
 KNOWN_FIELDS: Final = frozenset(
     {
         "source",
