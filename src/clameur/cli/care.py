@@ -163,7 +163,11 @@ def _reply_out(reply: Reply) -> dict[str, object]:
     }
 
 
-def _emit_reply(found: dict[str, object], as_json: bool) -> None:
+def _on_reply(
+    tenant: str, actor: str, as_json: bool, action: Callable[[Session, Principal], Reply]
+) -> None:
+    """Run a reply action as ``actor`` and print the reply it leaves (id and status)."""
+    found = _act(tenant, actor, lambda session, who: _reply_out(action(session, who)))
     if as_json:
         emit_json(found)
     else:
@@ -197,13 +201,13 @@ def conversation_reply(
     clock = SystemClock()
     visibility = None if public is None else ("public" if public else "private")
 
-    def reply(session: Session, who: Principal) -> dict[str, object]:
+    def reply(session: Session, who: Principal) -> Reply:
         draft = replies.draft_reply(
             session, clock, who, conversation_id, text, visibility=visibility
         )
-        return _reply_out(replies.send_reply(session, clock, who, draft.id))
+        return replies.send_reply(session, clock, who, draft.id)
 
-    _emit_reply(_act(tenant, actor, reply), as_json)
+    _on_reply(tenant, actor, as_json, reply)
 
 
 @conversations_app.command("assign")
@@ -242,13 +246,11 @@ def conversation_approve(
     from clameur.care import replies
 
     clock = SystemClock()
-    _emit_reply(
-        _act(
-            tenant,
-            actor,
-            lambda session, who: _reply_out(replies.approve_reply(session, clock, who, reply_id)),
-        ),
+    _on_reply(
+        tenant,
+        actor,
         as_json,
+        lambda session, who: replies.approve_reply(session, clock, who, reply_id),
     )
 
 
@@ -264,13 +266,9 @@ def conversation_reject(
     from clameur.care import replies
 
     clock = SystemClock()
-    _emit_reply(
-        _act(
-            tenant,
-            actor,
-            lambda session, who: _reply_out(
-                replies.reject_reply(session, clock, who, reply_id, reason)
-            ),
-        ),
+    _on_reply(
+        tenant,
+        actor,
         as_json,
+        lambda session, who: replies.reject_reply(session, clock, who, reply_id, reason),
     )
