@@ -68,6 +68,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     operator: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locale: Mapped[str | None] = mapped_column(String(8))
+    """The interface language the user chose (``fr``, ``en``); None: the browser's."""
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    """An IANA zone for dates on the pages; None: Europe/Paris."""
 
 
 class Membership(TenantOwned, Base):

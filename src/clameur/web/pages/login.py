@@ -40,7 +40,8 @@ from clameur.web.auth import (
     settings_of,
 )
 from clameur.web.deps import db_session
-from clameur.web.pages.common import forbidden, language, local_path, render, translate
+from clameur.web.i18n import gettext_for
+from clameur.web.pages.common import forbidden, language, local_path, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -121,7 +122,7 @@ def login(
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",  # noqa: A002 - the form field's name
 ) -> Response:
-    lang = language(request)
+    _ = gettext_for(language(request))
     target = local_path(next)
     email = email.strip()
 
@@ -137,12 +138,12 @@ def login(
         )
 
     if not login_csrf_ok(request, session, csrf_token):
-        return again([("", translate(lang, "form_expired"))], 403)
+        return again([("", _("The form has expired. Enter your e-mail address and password again."))], 403)
     missing = [
-        (field, translate(lang, key))
-        for field, value, key in (
-            ("email", email, "enter_email"),
-            ("password", password, "enter_password"),
+        (field, message)
+        for field, value, message in (
+            ("email", email, _("Enter your e-mail address.")),
+            ("password", password, _("Enter your password.")),
         )
         if not value
     ]
@@ -160,10 +161,10 @@ def login(
     refused = outcome.refused
     if isinstance(refused, TooManyAttemptsError):
         minutes = max(1, math.ceil(refused.retry_after / 60))
-        message = translate(lang, "throttled", minutes=minutes)
+        message = _("Too many sign-in attempts. Try again in %(minutes)s minutes.", minutes=minutes)
         return again([("", message)], 429, **{"Retry-After": str(refused.retry_after)})
     if refused is not None or outcome.signed_in is None:
-        return again([("", translate(lang, "wrong_credentials"))], 401)
+        return again([("", _("The e-mail address or the password is wrong."))], 401)
     signed = outcome.signed_in
     previous = cookie_secret(request, session)
     if previous:  # the browser's earlier session ends here
