@@ -138,7 +138,8 @@ def login(
         )
 
     if not login_csrf_ok(request, session, csrf_token):
-        return again([("", _("The form has expired. Enter your e-mail address and password again."))], 403)
+        expired = _("The form has expired. Enter your e-mail address and password again.")
+        return again([("", expired)], 403)
     missing = [
         (field, message)
         for field, value, message in (
