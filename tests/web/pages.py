@@ -167,14 +167,14 @@ class Header:
 
 
 class OverviewPage:
-    """``/`` or ``/t/{slug}``: a tenant's alerts and latest mentions."""
+    """``/dashboard`` or ``/t/{slug}``: a tenant's alerts and latest mentions."""
 
     def __init__(self, page: Page, base: str) -> None:
         self.page, self.base = page, base
         self.header = Header(page)
 
     def open(self, slug: str | None = None) -> OverviewPage:
-        self.page.goto(f"{self.base}/t/{slug}" if slug else f"{self.base}/")
+        self.page.goto(f"{self.base}/t/{slug}" if slug else f"{self.base}/dashboard")
         return self
 
     @property

@@ -49,7 +49,7 @@ def test_the_page_lists_the_latest_mentions_escaped(
     make_user(db, clock, "agent@acme.example", {"acme": "agent"})
     client = signed_in(db, "agent@acme.example")
 
-    home = client.get("/")
+    home = client.get("/dashboard")
     assert "Acme" in home.text
     page = client.get("/t/acme")
     assert page.status_code == 200

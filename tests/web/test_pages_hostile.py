@@ -117,9 +117,9 @@ def hostile(db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path
 
 def test_every_page_renders_hostile_text_escaped_and_isolated(hostile: Database) -> None:
     client = signed_in(hostile, "agent@acme.example")
-    home = client.get("/")
+    home = client.get("/dashboard")
     assert home.status_code == 200
-    found = _check(home, "/")
+    found = _check(home, "/dashboard")
     assert found >= 6, "tenant, brand, handle, name, mention text, alert summary"
     assert len(home.text) < 200_000, "the 100 kB mention is shortened on the overview"
     assert home.text.count('class="mention"') == 2

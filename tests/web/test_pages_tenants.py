@@ -35,7 +35,7 @@ def _options(html: str) -> list[str]:
 
 def test_the_user_sees_only_their_tenants_and_starts_in_the_first(three: Database) -> None:
     client = signed_in(three, "two@x.example")
-    home = client.get("/")
+    home = client.get("/dashboard")
     assert home.status_code == 200
     assert _options(home.text) == ["acme", "beta"]
     assert "Gamma" not in home.text
@@ -54,7 +54,7 @@ def test_another_tenant_is_as_missing_as_no_tenant(three: Database) -> None:
 
 def test_switching_tenant_changes_the_overview_and_the_session(three: Database) -> None:
     client = signed_in(three, "two@x.example")
-    home = client.get("/")
+    home = client.get("/dashboard")
     switcher = next(form for form in forms_of(home.text) if form.action == "/switch")
     assert switcher.fields["tenant"] == "acme", "the current tenant is selected"
     answer = client.post(
@@ -64,7 +64,7 @@ def test_switching_tenant_changes_the_overview_and_the_session(three: Database) 
     )
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
-    after = client.get("/")
+    after = client.get("/dashboard")
     assert "<h1><bdi>Beta</bdi>" in after.text
     assert 'class="role-badge">viewer<' in after.text
     with session_scope(three.factory) as session:
@@ -75,15 +75,15 @@ def test_switching_tenant_changes_the_overview_and_the_session(three: Database) 
 
 def test_switching_to_a_tenant_without_a_role_is_refused(three: Database) -> None:
     client = signed_in(three, "two@x.example")
-    token = csrf_of(client.get("/").text)
+    token = csrf_of(client.get("/dashboard").text)
     answer = client.post("/switch", data={"tenant": "gamma", "csrf_token": token})
     assert answer.status_code == 404
-    assert "<h1><bdi>Acme</bdi>" in client.get("/").text, "still in its tenant"
+    assert "<h1><bdi>Acme</bdi>" in client.get("/dashboard").text, "still in its tenant"
 
 
 def test_a_user_without_any_role_sees_a_plain_page(three: Database) -> None:
     client = signed_in(three, "none@x.example")
-    home = client.get("/")
+    home = client.get("/dashboard")
     assert home.status_code == 200
     assert "Aucun client" in home.text
     assert "<option" not in home.text
@@ -93,7 +93,7 @@ def test_a_user_without_any_role_sees_a_plain_page(three: Database) -> None:
 
 def test_an_operator_opens_every_tenant(three: Database) -> None:
     client = signed_in(three, "ops@x.example")
-    assert _options(client.get("/").text) == ["acme", "beta", "gamma"]
+    assert _options(client.get("/dashboard").text) == ["acme", "beta", "gamma"]
     assert client.get("/t/gamma").status_code == 200
 
 
@@ -101,11 +101,11 @@ def test_a_role_granted_after_sign_in_is_picked_up(three: Database, clock: Froze
     from clameur.tenancy import get_user, grant
 
     client = signed_in(three, "none@x.example")
-    assert "Aucun client" in client.get("/").text
+    assert "Aucun client" in client.get("/dashboard").text
     with session_scope(three.factory) as session:
         tenant = session.scalars(select(Tenant).where(Tenant.slug == "gamma")).one()
         grant(session, clock, get_user(session, "none@x.example"), tenant.id, "agent")
-    assert "<h1><bdi>Gamma</bdi>" in client.get("/").text
+    assert "<h1><bdi>Gamma</bdi>" in client.get("/dashboard").text
 
 
 def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, set[str]]]:

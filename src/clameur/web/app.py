@@ -9,12 +9,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from clameur import __version__
+from clameur.care.presence import MemoryPresence
 from clameur.clock import SystemClock
 from clameur.config import Settings, get_settings
 from clameur.db import create_engine_for, make_session_factory
 from clameur.web import problems
 from clameur.web.api import router as api_router
 from clameur.web.api_v1 import ROUTERS as API_V1_ROUTERS
+from clameur.web.live import LiveHub
 from clameur.web.security import SecurityHeaders, allowed_hosts, host_names
 from clameur.web.ui import router as ui_router
 
@@ -33,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = SystemClock()
+    app.state.live = LiveHub(app.state.session_factory)
+    app.state.presence = MemoryPresence(app.state.clock)
     problems.install(app)
     app.include_router(api_router)
     for router in API_V1_ROUTERS:

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from clameur.errors import (
     AlreadyExistsError,
     ClameurError,
+    ConflictError,
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
@@ -28,6 +29,7 @@ _STATUS: tuple[tuple[type[ClameurError], int], ...] = (
     (ForbiddenError, 403),
     (NotFoundError, 404),
     (AlreadyExistsError, 409),
+    (ConflictError, 409),
     (InvalidInputError, 422),
     (TooManyAttemptsError, 429),
 )

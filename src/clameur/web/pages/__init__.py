@@ -1,16 +1,33 @@
-"""Server-rendered pages (Jinja2, autoescaped and bidi-isolated: mention text is untrusted).
+"""Server-rendered pages (Jinja2 + htmx, autoescaped and bidi-isolated: mention text is
+untrusted).
 
-Only ``/login`` (and the static files) answer without a session; everything else is on
-:data:`clameur.web.pages.overview.router`, whose dependency redirects to ``/login``.
+Only ``/login`` (and the static files) answer without a session; every other router here
+carries the :func:`~clameur.web.auth.page_session` dependency, which redirects to ``/login``.
+One module per area: ``inbox`` (``/``, ``/inbox``), ``conversation`` (``/c/{id}``),
+``approvals``, ``alerts`` (and campaign review), ``incidents`` (crisis mode), ``floor``
+(supervisors), ``overview`` (``/dashboard``, the tenant switcher), ``preferences``,
+``live`` (``/live`` Server-Sent Events, presence).
 """
 
 from fastapi import APIRouter
 
-from clameur.web.pages.login import router as login_router
-from clameur.web.pages.overview import router as signed_in_router
+from clameur.web.pages import (
+    alerts,
+    approvals,
+    conversation,
+    floor,
+    inbox,
+    incidents,
+    live,
+    login,
+    overview,
+    preferences,
+)
 
 router = APIRouter(include_in_schema=False)
-router.include_router(login_router)
-router.include_router(signed_in_router)
+for area in (login, inbox, conversation, approvals, alerts, incidents, floor, overview):
+    router.include_router(area.router)
+router.include_router(preferences.router)
+router.include_router(live.router)
 
 __all__ = ["router"]

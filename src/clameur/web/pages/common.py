@@ -8,7 +8,7 @@ and bidi-isolated in the templates (``<bdi>`` or ``dir="auto"``); where HTML can
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,12 +16,18 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import func
 from sqlalchemy.orm import Session
 
+from clameur.care.models import Reply
+from clameur.db.repository import TenantRepository
+from clameur.detection.models import Alert
+from clameur.tenancy.auth import switch_tenant
 from clameur.tenancy.models import User
-from clameur.tenancy.principal import tenants_of
+from clameur.tenancy.policy import allowed
+from clameur.tenancy.principal import Principal, tenants_of
 from clameur.web import i18n
-from clameur.web.auth import CSRF_FIELD, PageSession
+from clameur.web.auth import CSRF_FIELD, PageSession, clock_of
 
 TEMPLATES = Path(__file__).parent.parent / "ui" / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
@@ -95,20 +101,112 @@ def render(
     when signed in."""
     user = page.user if page is not None else None
     lang = language(request, user)
+    _ = i18n.gettext_for(lang)
+    principal = page.principal if page is not None else None
     full: dict[str, Any] = {
         "lang": lang,
         "timezone": i18n.zone(user.timezone if user is not None else None).key,
-        "now": datetime.now(UTC),
+        "now": clock_of(request).now(),
         "csrf_field": CSRF_FIELD,
         "page": page,
         "tenants": [],
         "current": None,
+        "section": None,
+        "counts": None,
+        "live": False,
+        "can": lambda action: principal is not None and allowed(principal, action),
+        "role_name": lambda value: _(ROLE_LABELS.get(value, value)),
+        "status_name": lambda value: _(STATUS_LABELS.get(value, value)),
+        "severity_name": lambda value: _(SEVERITY_LABELS.get(value, value)),
+        "source_name": lambda value: _(SOURCE_LABELS.get(value, value)),
         **context,
     }
     if page is not None and session is not None:
         full["tenants"] = tenants_of(session, page.user)
-        full["current"] = page.principal
+        full["current"] = principal
+        if principal is not None and full["counts"] is None:
+            full["counts"] = nav_counts(session, principal)
     return templates.TemplateResponse(request, name, full, status_code=status_code, headers=headers)
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext marker Babel's extractor knows
+    """Marks a message for translation where it is defined; translated where shown."""
+    return message
+
+
+ROLE_LABELS = {
+    "admin": N_("administrator"),
+    "supervisor": N_("supervisor"),
+    "agent": N_("agent"),
+    "viewer": N_("client viewer"),
+}
+STATUS_LABELS = {
+    "open": N_("open"),
+    "pending": N_("pending"),
+    "waiting": N_("waiting on customer"),
+    "escalated": N_("with back office"),
+    "resolved": N_("resolved"),
+    "closed": N_("closed"),
+    "draft": N_("draft"),
+    "pending_approval": N_("waiting for approval"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "queued": N_("sending"),
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+    "acknowledged": N_("acknowledged"),
+    "muted": N_("muted"),
+}
+SEVERITY_LABELS = {
+    "critical": N_("critical"),
+    "high": N_("high"),
+    "medium": N_("medium"),
+    "low": N_("low"),
+}
+SOURCE_LABELS = {
+    "twitter": "X / Twitter",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "reddit": "Reddit",
+    "forum": N_("Forum"),
+    "blog": N_("Blog"),
+    "news": N_("News"),
+    "review": N_("Review"),
+    "email": N_("E-mail"),
+    "web": N_("Web"),
+    "other": N_("Other"),
+}
+
+
+def nav_counts(session: Session, principal: Principal) -> dict[str, int]:
+    """The numbers beside the sections: replies waiting for approval, open alerts."""
+    approvals = session.scalar(
+        TenantRepository(session, principal.tenant_id, Reply)
+        .select(func.count(), steer=False)
+        .where(Reply.status == "pending_approval")
+    )
+    alerts = session.scalar(
+        TenantRepository(session, principal.tenant_id, Alert)
+        .select(func.count(), steer=False)
+        .where(Alert.status == "open")
+    )
+    return {"approvals": approvals or 0, "alerts": alerts or 0}
+
+
+def working_page(
+    request: Request, page: PageSession, session: Session
+) -> PageSession | HTMLResponse:
+    """The page session with a principal: the tenant it works in, else the first tenant the
+    user holds a role in (switched to now); a plain "no client" page when there is none."""
+    if page.principal is not None:
+        return page
+    held = tenants_of(session, page.user)
+    if not held:
+        return render(request, "no_role.html", {}, page=page, session=session)
+    principal = switch_tenant(session, page.row, page.user, held[0][0].slug)
+    return replace(page, principal=principal)
 
 
 def forbidden(request: Request, page: PageSession, session: Session) -> HTMLResponse:

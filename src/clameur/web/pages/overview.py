@@ -7,7 +7,6 @@ tenant of the request's principal: a tenant the user holds no role in answers th
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -22,10 +21,10 @@ from clameur.mentions import Author, Mention
 from clameur.reports import stats
 from clameur.tenancy import Brand, MentionBrand, Tenant, authorize
 from clameur.tenancy.auth import switch_tenant
-from clameur.tenancy.principal import Principal, resolve, tenants_of
+from clameur.tenancy.principal import Principal, resolve
 from clameur.web.auth import CSRF_FIELD, CurrentPage, check_csrf, page_session
 from clameur.web.deps import db_session
-from clameur.web.pages.common import forbidden, render
+from clameur.web.pages.common import forbidden, render, working_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(page_session)])
 """Everything behind sign-in: pages and fragments alike go on this router."""
@@ -83,27 +82,24 @@ def _overview(
         "page_number": number,
         "has_next": len(rows) > PAGE,
         "stats": stats(session, tenant.id),
+        "section": "dashboard",
     }
     return render(request, "mentions.html", context, page=page, session=session)
 
 
-@router.get("/", response_class=HTMLResponse)
-def home(
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(
     request: Request,
     page: CurrentPage,
     session: Annotated[Session, Depends(db_session, scope="function")],
     number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
-    """The overview of the tenant the session works in (the first one it may open when
-    it has none yet); a plain page when the user holds no role anywhere."""
-    principal = page.principal
-    if principal is None:
-        held = tenants_of(session, page.user)
-        if not held:
-            return render(request, "no_role.html", {}, page=page, session=session)
-        principal = switch_tenant(session, page.row, page.user, held[0][0].slug)
-        page = replace(page, principal=principal)
-    return _overview(request, page, session, principal, number)
+    """The overview of the tenant the session works in: figures, alerts, latest mentions."""
+    found = working_page(request, page, session)
+    if isinstance(found, HTMLResponse):
+        return found
+    assert found.principal is not None
+    return _overview(request, found, session, found.principal, number)
 
 
 @router.get("/t/{slug}", response_class=HTMLResponse)
