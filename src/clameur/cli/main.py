@@ -174,7 +174,13 @@ def serve(
         typer.echo(warning, err=True)
     worker = None if no_worker else _worker(runtime, concurrency=1)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime.settings), host=host, port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(runtime.settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=3,  # open live streams (SSE) end; browsers reconnect
+        )
     )
     # uvicorn handles SIGTERM/SIGINT while it runs, then raises the signal again once shut
     # down: these handlers receive it then, so the loops stop and the command exits 0.
