@@ -40,7 +40,7 @@ def test_the_user_sees_only_their_tenants_and_starts_in_the_first(three: Databas
     assert _options(home.text) == ["acme", "beta"]
     assert "Gamma" not in home.text
     assert "<h1><bdi>Acme</bdi>" in home.text
-    assert 'class="role-badge">supervisor<' in home.text
+    assert 'class="role-badge" data-role="supervisor">superviseur·e<' in home.text
     assert client.get("/t/beta").status_code == 200
 
 
@@ -66,7 +66,7 @@ def test_switching_tenant_changes_the_overview_and_the_session(three: Database) 
     assert answer.headers["location"] == "/"
     after = client.get("/dashboard")
     assert "<h1><bdi>Beta</bdi>" in after.text
-    assert 'class="role-badge">viewer<' in after.text
+    assert 'class="role-badge" data-role="viewer">lecteur client<' in after.text
     with session_scope(three.factory) as session:
         beta = session.scalars(select(Tenant).where(Tenant.slug == "beta")).one()
         row = session.scalars(select(AuthSession)).one()

@@ -119,6 +119,9 @@ def render(
         "status_name": lambda value: _(STATUS_LABELS.get(value, value)),
         "severity_name": lambda value: _(SEVERITY_LABELS.get(value, value)),
         "source_name": lambda value: _(SOURCE_LABELS.get(value, value)),
+        "sentiment_name": lambda value: _(SENTIMENT_LABELS.get(value, value or "")),
+        "intent_name": lambda value: _(INTENT_LABELS.get(value, value or "")),
+        "kind_name": lambda value: _(KIND_LABELS.get(value, value or "")),
         **context,
     }
     if page is not None and session is not None:
@@ -156,12 +159,36 @@ STATUS_LABELS = {
     "failed": N_("failed"),
     "acknowledged": N_("acknowledged"),
     "muted": N_("muted"),
+    "online": N_("online"),
+    "away": N_("away"),
+    "offline": N_("offline"),
 }
 SEVERITY_LABELS = {
     "critical": N_("critical"),
     "high": N_("high"),
     "medium": N_("medium"),
     "low": N_("low"),
+}
+SENTIMENT_LABELS = {
+    "positive": N_("positive"),
+    "neutral": N_("neutral"),
+    "negative": N_("negative"),
+    None: N_("not analysed"),
+}
+INTENT_LABELS = {
+    "complaint": N_("complaint"),
+    "question": N_("question"),
+    "request": N_("request"),
+    "praise": N_("praise"),
+    "churn_threat": N_("churn threat"),
+    "spam": N_("spam"),
+    "other": N_("other"),
+}
+KIND_LABELS = {
+    "volume_spike": N_("volume spike"),
+    "negative_spike": N_("negativity spike"),
+    "influencer": N_("influential author"),
+    "campaign": N_("suspected campaign"),
 }
 SOURCE_LABELS = {
     "twitter": "X / Twitter",

@@ -18,18 +18,19 @@ from clameur.db.repository import TenantRepository
 from clameur.detection.models import Alert
 from clameur.errors import ForbiddenError, NotFoundError
 from clameur.mentions import Author, Mention
-from clameur.reports import stats
+from clameur.reports.dashboard import dashboard
 from clameur.tenancy import Brand, MentionBrand, Tenant, authorize
 from clameur.tenancy.auth import switch_tenant
 from clameur.tenancy.principal import Principal, resolve
-from clameur.web.auth import CSRF_FIELD, CurrentPage, check_csrf, page_session
+from clameur.web import i18n
+from clameur.web.auth import CSRF_FIELD, CurrentPage, check_csrf, clock_of, page_session
 from clameur.web.deps import db_session
 from clameur.web.pages.common import forbidden, render, working_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(page_session)])
 """Everything behind sign-in: pages and fragments alike go on this router."""
 
-PAGE = 50
+PAGE = 20
 ALERTS = 8
 """Latest alerts (incidents) shown above the mentions."""
 
@@ -81,14 +82,16 @@ def _overview(
         "items": items,
         "page_number": number,
         "has_next": len(rows) > PAGE,
-        "stats": stats(session, tenant.id),
+        "figures": dashboard(
+            session, tenant.id, clock_of(request).now(), i18n.zone(page.user.timezone)
+        ),
         "section": "dashboard",
     }
     return render(request, "mentions.html", context, page=page, session=session)
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(
+def dashboard_page(
     request: Request,
     page: CurrentPage,
     session: Annotated[Session, Depends(db_session, scope="function")],
