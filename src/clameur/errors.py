@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ClameurError(Exception):
     """Base of every error Clameur reports to a user (CLI: one line, no traceback)."""
@@ -13,6 +15,16 @@ class NotFoundError(ClameurError):
 
 class AlreadyExistsError(ClameurError):
     """An object with the same natural key exists already."""
+
+
+class ConflictError(ClameurError):
+    """The action collides with what someone else did meanwhile (HTTP 409): ``detail``
+    says with what (the reply sent first, the colleague holding the conversation…)."""
+
+    def __init__(self, reason: str, *, detail: dict[str, Any] | None = None) -> None:
+        self.reason = reason
+        self.detail: dict[str, Any] = dict(detail or {})
+        super().__init__(reason)
 
 
 class InvalidInputError(ClameurError):

@@ -28,6 +28,7 @@ POLICY: dict[str, frozenset[str]] = {
     "conversations.read":       _ALL,
     "alerts.read":              _ALL,
     "incidents.read":           _ALL,
+    "campaigns.read":           _ALL,           # a suspected campaign's cluster, its report
     "brands.read":              _ALL,
     "reports.read":             _ALL,
     # agents' work
@@ -43,13 +44,14 @@ POLICY: dict[str, frozenset[str]] = {
     "presence.set":             _ACTING,
     "presence.set_others":      _SUPERVISING,   # another agent's presence
     # supervision
-    "alerts.manage":            _SUPERVISING,   # acknowledge, resolve
+    "alerts.manage":            _SUPERVISING,   # acknowledge, mute, resolve
+    "campaigns.review":         _SUPERVISING,   # confirm or reject a suspected campaign
     "incidents.manage":         _SUPERVISING,   # approve the holding answer, close
     "approvals.manage":         _SUPERVISING,   # the tenant's reply approval policy
     "handover.any_team":        _SUPERVISING,   # hand back for a team one is not in
     "alert_rules.manage":       _SUPERVISING,
     "teams.manage":             _SUPERVISING,   # teams, queues, agents' profiles
-    "canned.manage":            _SUPERVISING,   # team-wide canned replies
+    "canned.manage":            _SUPERVISING,   # team-wide canned replies (own: replies.write)
     # administration
     "brands.manage":            _ADMIN,
     "users.manage":             _ADMIN,
