@@ -33,6 +33,7 @@ class Conversation(TenantOwned, Base):
         Index("ix_conversations_assignee", "tenant_id", "assignee_id", "status", "priority", "id"),
         Index("ix_conversations_status_priority", "tenant_id", "status", "priority", "id"),
         Index("ix_conversations_incident", "tenant_id", "incident_id"),
+        Index("ix_conversations_snoozed", "snoozed_until"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -80,6 +81,9 @@ class Conversation(TenantOwned, Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sla: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
     """SLA clocks: targets, business seconds used, paused since, due times, breaches."""
+    # -- workspace (issue #13) -------------------------------------------------------------
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """While snoozed (status ``pending``): when it wakes up (back to ``open``)."""
 
 
 class Contact(TenantOwned, Base):
@@ -224,10 +228,15 @@ class Reply(TenantOwned, Base):
 
 
 class CannedReply(TenantOwned, Base):
-    """A reusable answer with ``{variables}``, per brand (or all) and language."""
+    """A reusable answer with ``{variables}``, per brand (or all) and language: the team's
+    (``owner_id`` null) or one agent's own. Agents type ``/shortcode`` to insert it."""
 
     __tablename__ = "canned_replies"
-    __table_args__ = (Index("ix_canned_replies_tenant_brand", "tenant_id", "brand_id", "lang"),)
+    __table_args__ = (
+        Index("ix_canned_replies_tenant_brand", "tenant_id", "brand_id", "lang"),
+        # a shortcode is unique among each agent's own; the team's: the index below
+        Index("uq_canned_replies_own_shortcode", "tenant_id", "owner_id", "shortcode", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     brand_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("brands.id", ondelete="CASCADE"))
@@ -235,6 +244,20 @@ class CannedReply(TenantOwned, Base):
     name: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(json_type(), default=list)
+    owner_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    """Null: the team's (every agent of the tenant); else that agent's own."""
+    shortcode: Mapped[str | None] = mapped_column(String(32))
+    """``[a-z0-9_-]{1,32}``: typed as ``/shortcode`` in the reply box."""
+
+
+Index(  # the team's shortcodes are unique too (owner_id null: the index above lets them be)
+    "uq_canned_replies_team_shortcode",
+    CannedReply.tenant_id,
+    CannedReply.shortcode,
+    unique=True,
+    sqlite_where=CannedReply.owner_id.is_(None),
+    postgresql_where=CannedReply.owner_id.is_(None),
+)
 
 
 class Incident(TenantOwned, Base):
