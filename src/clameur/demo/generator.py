@@ -5,6 +5,13 @@ Everything is produced from the templates of the sibling modules (assembled by
 any data set. The generator streams: memory is bounded by the author pool
 (:mod:`clameur.demo.people`) and a small window of recent posts, whatever ``count`` is, and
 records come out in non-decreasing ``created_at`` order.
+
+Two ways to place the window: from a fixed ``start`` (the default, 16 November 2026: tests,
+benchmarks and replays that need the same records every day), or ending at ``end`` (the
+living demo: ``end`` is the clock's now). Ending at ``end``, the scenarios happen in the
+last hours — the influencer's outage post 5 h 40 before ``end``, its wave running up to
+``end``, the review burst three hours before — and a few mentions arrive in the last ten
+minutes, so the newest is minutes old.
 """
 
 from __future__ import annotations
@@ -115,17 +122,35 @@ def _tag(kind: int, times: Iterable[int]) -> Iterator[tuple[int, int, int]]:
 
 _BG_KINDS: Final = {3: "fr", 4: "en-gb", 5: "en-us"}
 _INFLUENCER, _WAVE, _BURST = 0, 1, 2
+_TAIL: Final = 3
+"""Mentions of a window placed by its ``end`` that arrive in its last minutes."""
+_TAIL_SPAN: Final = (60, 600)
+"""The tail arrives between 1 and 10 minutes before ``end`` (seconds)."""
+_LIVE_INFLUENCER: Final = 5 * 3600 + 40 * 60
+"""Seconds before ``end`` of the influencer's post when the window is placed by ``end``."""
+_LIVE_BURST: Final = 3 * 3600
+"""Seconds before ``end`` of the review burst's start when the window is placed by ``end``."""
+_BURST_MIN: Final = 12
+"""Reviews of the burst, at least (up to a tenth of ``count``): enough accounts for the
+campaign detector (``campaign_min_authors``) at the small sizes tests use."""
 
 
 class _Generator:
     def __init__(
-        self, count: int, seed: int, start: datetime, days: int, tenants: Sequence[DemoTenant]
+        self,
+        count: int,
+        seed: int,
+        start_ts: int,
+        days: int,
+        tenants: Sequence[DemoTenant],
+        *,
+        live: bool = False,
     ) -> None:
         master = random.Random(seed)  # noqa: S311 - demo data, not cryptography
         self.rng = random.Random(master.getrandbits(64))  # noqa: S311
         self.time_seeds = [master.getrandbits(64) for _ in range(6)]
-        self.count, self.days = count, days
-        self.start_ts = math.floor(start.timestamp())
+        self.count, self.days, self.live = count, days, live
+        self.start_ts = start_ts
         self.end_ts = self.start_ts + days * 86400
         brands = [_BrandInfo.of(b) for t in tenants for b in t.brands]
         for info in brands:
@@ -153,15 +178,21 @@ class _Generator:
         big = count >= 60
         self.n_infl = 1 if big and self.telecom else 0
         self.n_wave = count * 8 // 100 if self.n_infl else 0
-        self.n_burst = count * 4 // 300 if big and self.retail else 0
+        burst = max(count * 4 // 300, min(_BURST_MIN, count // 10))
+        self.n_burst = burst if big and self.retail else 0
         n_bg = count - self.n_infl - self.n_wave - self.n_burst
         fr = round(0.65 * count - 0.9 * self.n_wave - self.n_burst - self.n_infl)
         fr = max(0, min(n_bg, fr))
         gb = round((n_bg - fr) * 0.7)
         self.n_bg = {"fr": fr, "en-gb": gb, "en-us": n_bg - fr - gb}
-        d3, d5 = min(2, self.days - 1), min(4, self.days - 1)
-        self.t_infl = min(self.start_ts + d3 * 86400 + 7 * 3600 + 40 * 60, self.end_ts - 2)
-        self.t_burst = min(self.start_ts + d5 * 86400 + 19 * 3600 + 25 * 60, self.end_ts - 3001)
+        self.n_tail = min(_TAIL, fr) if self.live else 0
+        if self.live:
+            self.t_infl = self.end_ts - _LIVE_INFLUENCER
+            self.t_burst = self.end_ts - _LIVE_BURST
+        else:
+            d3, d5 = min(2, self.days - 1), min(4, self.days - 1)
+            self.t_infl = min(self.start_ts + d3 * 86400 + 7 * 3600 + 40 * 60, self.end_ts - 2)
+            self.t_burst = min(self.start_ts + d5 * 86400 + 19 * 3600 + 25 * 60, self.end_ts - 3001)
         self.t_burst = max(self.t_burst, self.start_ts)
 
     def _scenario_times(self) -> list[Iterator[tuple[int, int, int]]]:
@@ -426,11 +457,22 @@ class _Generator:
             text += " 😡"
         return self._emit("review", person, "fr", text, when, self.retail, "neg", rating=1)
 
+    def _tail_times(self) -> list[int]:
+        """The last minutes' mentions (a window placed by its end): 1–10 minutes before it."""
+        rng = random.Random(self.time_seeds[5])  # noqa: S311
+        low, high = _TAIL_SPAN
+        return sorted(self.end_ts - rng.randint(low, high) for _ in range(self.n_tail))
+
     def run(self) -> Iterator[dict[str, Any]]:
         streams = self._scenario_times()
         for kind, zkey in _BG_KINDS.items():
             rng = random.Random(self.time_seeds[kind - 3])  # noqa: S311
-            times = _background_times(rng, self.n_bg[zkey], ZONES[zkey], self.start_ts, self.days)
+            n = self.n_bg[zkey]
+            if kind == 3 and self.n_tail:
+                n -= self.n_tail
+            times: Iterable[int] = _background_times(rng, n, ZONES[zkey], self.start_ts, self.days)
+            if kind == 3 and self.n_tail:
+                times = heapq.merge(times, self._tail_times())
             streams.append(_tag(kind, times))
         for ts, kind, _seq in heapq.merge(*streams):
             if kind == _INFLUENCER:
@@ -447,21 +489,32 @@ def generate_mentions(
     *,
     count: int = 3000,
     seed: int = 7,
-    start: datetime = DEFAULT_START,
+    start: datetime | None = None,
     days: int = 7,
     tenants: Sequence[DemoTenant] = DEMO_TENANTS,
+    end: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield ``count`` synthetic mention records (import-contract dicts) in created_at order.
 
-    Deterministic: the same arguments give the same records. ``start`` must be timezone-aware.
+    The window of ``days`` starts at ``start`` (default :data:`DEFAULT_START`), or ends at
+    ``end`` (the living demo: scenarios in the last hours, the newest mention 1–10 minutes
+    before ``end``; see the module's docstring); not both. Deterministic: the same arguments
+    give the same records. ``start`` and ``end`` must be timezone-aware.
     """
     if count < 0:
         raise ValueError("count must be >= 0")
     if days < 1:
         raise ValueError("days must be >= 1")
-    if start.tzinfo is None or start.utcoffset() is None:
-        raise ValueError("start must be a timezone-aware datetime")
-    return _Generator(count, seed, start, days, tenants).run()
+    if start is not None and end is not None:
+        raise ValueError("give start or end, not both")
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValueError(f"{name} must be a timezone-aware datetime")
+    if end is not None:
+        start_ts = math.floor(end.timestamp()) - days * 86400
+    else:
+        start_ts = math.floor((start or DEFAULT_START).timestamp())
+    return _Generator(count, seed, start_ts, days, tenants, live=end is not None).run()
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
