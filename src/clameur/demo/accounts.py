@@ -1,6 +1,7 @@
-"""Demo accounts: one user per role in each demo tenant, and one operator, sharing one
-password made afresh at every ``clameur demo`` (printed once, never a fixed default that
-would also open an instance someone exposed by mistake)."""
+"""Demo accounts: one user per role in each demo tenant, the demo agent's colleagues on the
+floor (:data:`clameur.demo.staff.PLANS`), and one operator, sharing one password made afresh
+at every ``clameur demo`` (printed once, never a fixed default that would also open an
+instance someone exposed by mistake)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from clameur.db import session_scope
 from clameur.demo.generator import DEMO_TENANTS
+from clameur.demo.staff import PLANS
 from clameur.errors import InvalidInputError
 from clameur.pipeline import Pipeline
 from clameur.tenancy import ROLES, Tenant, add_user, find_user, grant
@@ -30,12 +32,20 @@ class DemoAccount:
     role: str
     tenant: str
     """A tenant slug, or ``*`` for the operator (admin of every tenant)."""
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DemoAccounts:
     password: str
     accounts: tuple[DemoAccount, ...]
+
+    def email(self, role: str, tenant: str) -> str:
+        """The first demo account holding ``role`` in ``tenant`` (``*``: the operator)."""
+        for account in self.accounts:
+            if account.role == role and account.tenant == tenant:
+                return account.email
+        raise KeyError(f"no demo {role} in {tenant}")
 
     def describe(self, url: str) -> str:
         """What ``clameur demo`` prints: where to sign in, the accounts, the password."""
@@ -65,12 +75,18 @@ def ensure_demo_users(pipeline: Pipeline, *, password: str | None = None) -> Dem
     accounts: list[DemoAccount] = []
     clock = pipeline.clock
     with session_scope(pipeline.factory) as session:
-        wanted = [(OPERATOR_EMAIL, "admin", "*")]
-        wanted += [(demo_email(r, t.slug), r, t.slug) for t in DEMO_TENANTS for r in ROLES]
-        for email, role, slug in wanted:
+        wanted: list[tuple[str, str, str, str | None]] = [(OPERATOR_EMAIL, "admin", "*", None)]
+        for t in DEMO_TENANTS:
+            wanted += [(demo_email(r, t.slug), r, t.slug, None) for r in ROLES]
+            plan = PLANS.get(t.slug)
+            staff = plan.staff if plan is not None else ()
+            wanted += [(a.email(t.slug), "agent", t.slug, a.name) for a in staff]
+        for email, role, slug, name in wanted:
             user = find_user(session, email)
             if user is None:
-                user = add_user(session, clock, email, password=password, operator=slug == "*")
+                user = add_user(
+                    session, clock, email, name=name, password=password, operator=slug == "*"
+                )
             else:
                 set_password(session, user, password)
                 user.active = True
@@ -79,5 +95,5 @@ def ensure_demo_users(pipeline: Pipeline, *, password: str | None = None) -> Dem
                 if tenant is None:
                     raise InvalidInputError(f"demo tenant {slug!r} is missing", where="demo")
                 grant(session, clock, user, tenant.id, role)
-            accounts.append(DemoAccount(email=email, role=role, tenant=slug))
+            accounts.append(DemoAccount(email=email, role=role, tenant=slug, name=name))
     return DemoAccounts(password=password, accounts=tuple(accounts))
