@@ -222,15 +222,31 @@ def demo(
     ] = False,
     no_worker: NoWorker = False,
 ) -> None:
-    """Initialise, load the demo tenants, brands and mentions, then serve."""
-    from clameur.demo.load import ensure_demo_users, load_demo
+    """Initialise, load the demo tenants, brands and mentions, put the floor to work, serve.
+
+    The mentions fill the week ending now; the floor (teams, queues, SLA policies, agents,
+    conversations in every state, replies, an incident, a campaign under review) is staged
+    once. Run again on the same database, it keeps the data and the floor as they are and
+    makes a new demo password.
+    """
+    from clameur.demo.load import load_living_demo
 
     runtime = Runtime.load()
     upgrade(runtime.engine)
     with tempfile.TemporaryDirectory(prefix="clameur-demo-") as tmp:
-        result = load_demo(runtime.pipeline(), Path(tmp), count=count, seed=seed)
-    _print_import(result)
-    typer.echo(ensure_demo_users(runtime.pipeline()).describe(f"http://{host}:{port}/"))
+        living = load_living_demo(runtime.pipeline(), Path(tmp), count=count, seed=seed)
+    if living.imported is not None:
+        _print_import(living.imported)
+    else:
+        typer.echo(
+            f"kept the {living.kept} demo mentions already loaded, and their floor "
+            "(remove the database for a fresh week ending now)"
+        )
+    url = f"http://{host}:{port}/"
+    typer.echo(living.accounts.describe(url))
+    typer.echo("The floor:")
+    typer.echo(living.floor.describe())
+    typer.echo(living.floor.guide(living.accounts))
     if not no_serve:
         serve(host=host, port=port, no_worker=no_worker)
 
