@@ -8,7 +8,8 @@ models misread its words); confident spam never does. Praise and ordinary chatte
 open one, but they join the author's conversation when there is one (a customer's "thanks,
 it works now" belongs in the thread). Suspected campaign posts (detection's ``campaign``
 flag) get a conversation flagged ``campaign`` and grouped under the campaign's incident —
-never queued as ordinary work.
+never queued as ordinary work. A customer writing in a snoozed conversation wakes it up
+(:func:`clameur.care.conversations.wake_conversations`).
 
 **Incidents.** A mention detection attached to an alert (an influencer's post and its
 replies, a spike, a campaign) puts its conversation in that alert's incident: one
@@ -39,7 +40,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, tuple_
 
-from clameur.care import routing, sla
+from clameur.care import conversations, routing, sla
 from clameur.care.models import (
     OPEN_STATUSES,
     Contact,
@@ -85,6 +86,7 @@ class _Thread:
     flags: list[str] = field(default_factory=list)
     incident_id: int | None = None
     contact_id: int | None = None
+    snoozed: bool = False
 
     def add(self, draft: Draft) -> None:
         created = draft.mention.created_at
@@ -204,6 +206,14 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
             messages.setdefault(written.tenant_id, []).append(
                 (cast(int, written.id), draft.mention.created_at)
             )
+    woken: dict[int, list[tuple[int, datetime]]] = {}
+    for thread in threads.values():
+        if thread.snoozed and thread.drafts:
+            woken.setdefault(thread.tenant_id, []).extend(
+                (cast(int, thread.id), d.mention.created_at) for d in thread.drafts
+            )
+    for tenant_id, batch in woken.items():
+        conversations.wake_conversations(ctx.session, tenant_id, batch)  # open again
     for tenant_id, batch in messages.items():
         sla.on_customer_messages(ctx.session, tenant_id, batch)  # SLA clocks start or run
     _route(ctx, created)
@@ -281,6 +291,7 @@ def _open_threads(ctx: StepContext, new: list[Draft]) -> dict[int, _Thread]:
             c.flags,
             c.incident_id,
             c.contact_id,
+            c.snoozed_until,
         ).where(
             tuple_(c.tenant_id, c.author_id, c.source).in_(keys[i : i + _CHUNK]),
             c.status.in_(OPEN_STATUSES),
@@ -303,6 +314,7 @@ def _open_threads(ctx: StepContext, new: list[Draft]) -> dict[int, _Thread]:
                 flags=list(r.flags or []),
                 incident_id=r.incident_id,
                 contact_id=r.contact_id,
+                snoozed=r.snoozed_until is not None,
             )
     return out
 

@@ -126,9 +126,10 @@ def assign_all(factory: sessionmaker[Session], clock: Clock) -> int:
 
 def sweep_sla_all(factory: sessionmaker[Session], clock: Clock) -> int:
     """SLA warnings and breaches due now, every tenant; returns how many were raised."""
-    from clameur.care import sla_sweep
+    from clameur.care import conversations, sla_sweep
 
     with session_scope(factory) as session:
+        conversations.wake_snoozed(session, clock.now())  # snoozed ones whose time came
         tenants = sla_sweep.tenants_to_sweep(session, clock.now())
     raised = 0
     for tenant_id in tenants:
