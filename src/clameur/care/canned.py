@@ -3,6 +3,12 @@
 Split from :mod:`clameur.care.replies` (the reply lifecycle). A template's ``{name}`` is
 parsed here, never evaluated (no ``str.format`` attribute access): an unknown variable is
 refused by name, a malformed template with its position.
+
+A canned reply is the team's (every agent of the tenant; ``canned.manage`` makes them) or
+one agent's own (``personal``: ``replies.write`` is enough, and nobody else sees it). Either
+may have a **shortcode**: typing ``/refund`` in the reply box inserts it
+(:func:`expand_shortcodes`, several per message). A shortcode is unique among the team's and
+among each agent's own; where an agent's own and the team's share one, the agent's wins.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clameur.care.audit import audit
@@ -19,7 +26,7 @@ from clameur.care.models import CannedReply
 from clameur.care.repository import CannedReplies as CannedReplies
 from clameur.care.repository import Conversations as Conversations
 from clameur.clock import Clock
-from clameur.errors import InvalidInputError, NotFoundError
+from clameur.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from clameur.mentions.models import Author
 from clameur.tenancy.models import Brand, User
 from clameur.tenancy.policy import authorize
@@ -28,6 +35,10 @@ from clameur.tenancy.principal import Principal, refresh
 MAX_TEXT = 20_000
 """Characters of a reply or canned reply, at most."""
 STANDARD_VARIABLES = ("name", "handle", "brand", "agent", "conversation")
+SHORTCODE = re.compile(r"[a-z0-9_-]{1,32}")
+_TYPED = re.compile(r"(?<!\S)/([A-Za-z0-9_-]{1,32})(?=[\s.,;:!?)\]]|$)")
+"""A ``/shortcode`` typed at the start or after white space, ending at white space, the end
+or punctuation (``/refund,`` expands; ``/a/b`` and ``http://x/y`` do not)."""
 
 
 # -- templates ------------------------------------------------------------------------------
@@ -127,6 +138,17 @@ def _brand(session: Session, tenant_id: int, brand_id: int) -> Brand:
     return brand
 
 
+def _shortcode(value: str | None) -> str | None:
+    if value is None:
+        return None
+    cleaned = value.strip().lstrip("/").lower()
+    if not SHORTCODE.fullmatch(cleaned):
+        raise InvalidInputError(
+            f"{value!r}: 1–32 lower-case letters, digits, _ or -", where="shortcode"
+        )
+    return cleaned
+
+
 def add_canned_reply(
     session: Session,
     clock: Clock,
@@ -137,10 +159,13 @@ def add_canned_reply(
     lang: str,
     brand_id: int | None = None,
     tags: Iterable[str] = (),
+    shortcode: str | None = None,
+    personal: bool = False,
 ) -> CannedReply:
-    """A canned reply for one brand (or every brand of the tenant: ``brand_id=None``)."""
+    """A canned reply for one brand (or every brand of the tenant: ``brand_id=None``): the
+    team's (``canned.manage``) or, ``personal``, the actor's own (``replies.write``)."""
     actor = refresh(session, actor)
-    authorize(actor, "canned.manage")
+    authorize(actor, "replies.write" if personal else "canned.manage")
     tenant_id = actor.tenant_id
     name = name.strip()
     if not name or len(name) > 100:
@@ -151,6 +176,18 @@ def add_canned_reply(
     parse_template(text)
     if brand_id is not None:
         _brand(session, tenant_id, brand_id)
+    owner_id = actor.user_id if personal else None
+    code = _shortcode(shortcode)
+    if code is not None:
+        repo = CannedReplies.of(session, actor)
+        owner = CannedReply.owner_id
+        taken = repo.select(CannedReply.id).where(
+            CannedReply.shortcode == code,
+            owner.is_(None) if owner_id is None else owner == owner_id,
+        )
+        if session.scalar(taken) is not None:
+            whose = "your own" if personal else "the team's"
+            raise AlreadyExistsError(f"/{code} is already one of {whose} canned replies")
     canned = CannedReply(
         tenant_id=tenant_id,
         brand_id=brand_id,
@@ -158,9 +195,14 @@ def add_canned_reply(
         name=name,
         text=text,
         tags=sorted({t.strip() for t in tags if t.strip()}),
+        owner_id=owner_id,
+        shortcode=code,
     )
-    session.add(canned)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent insert of the same shortcode: refused
+            session.add(canned)
+    except IntegrityError:
+        raise AlreadyExistsError(f"/{code} was just added by someone else") from None
     audit(
         session,
         tenant_id=tenant_id,
@@ -169,25 +211,93 @@ def add_canned_reply(
         action="canned.add",
         object_type="canned_reply",
         object_id=canned.id,
-        data={"name": name, "brand_id": brand_id, "lang": canned.lang},
+        data={
+            "name": name,
+            "brand_id": brand_id,
+            "lang": canned.lang,
+            "shortcode": code,
+            "personal": personal,
+        },
     )
     return canned
 
 
 def list_canned_replies(
-    session: Session, tenant_id: int, *, brand_id: int | None = None, lang: str | None = None
+    session: Session,
+    who: Principal | int,
+    *,
+    brand_id: int | None = None,
+    lang: str | None = None,
 ) -> list[CannedReply]:
-    """With ``brand_id``: that brand's and the tenant-wide ones (brand's first); without:
-    all of the tenant. ``lang`` keeps one language (``fr`` also matches ``fr-ca``)."""
-    repo = CannedReplies(session, tenant_id)
-    stmt = repo.select()
+    """The canned replies ``who`` may use: a principal (``replies.write``) gets the team's
+    and their own (never a colleague's own); a tenant id (background work, suggestions)
+    the team's only. With ``brand_id``: that brand's and the tenant-wide ones (brand's
+    first); without: every brand's. ``lang`` keeps one language (``fr`` also matches
+    ``fr-ca``). The actor's own come first."""
+    if isinstance(who, Principal):
+        who = refresh(session, who)
+        authorize(who, "replies.write")
+        repo = CannedReplies.of(session, who)
+        mine: int | None = who.user_id
+    else:
+        repo, mine = CannedReplies(session, who), None
+    stmt = repo.select().where(
+        or_(CannedReply.owner_id.is_(None), CannedReply.owner_id == mine)
+        if mine is not None
+        else CannedReply.owner_id.is_(None)
+    )
     if brand_id is not None:
         stmt = stmt.where(or_(CannedReply.brand_id == brand_id, CannedReply.brand_id.is_(None)))
     rows = list(repo.all(stmt))
     if lang is not None:
         base = _lang(lang).split("-")[0]
         rows = [r for r in rows if r.lang.split("-")[0] == base]
-    return sorted(rows, key=lambda r: (r.brand_id is None, r.name.casefold(), r.id))
+    return sorted(
+        rows, key=lambda r: (r.owner_id is None, r.brand_id is None, r.name.casefold(), r.id)
+    )
+
+
+def expand_shortcodes(session: Session, actor: Principal, conversation_id: int, text: str) -> str:
+    """``text`` with every ``/shortcode`` replaced by its canned reply, rendered with the
+    conversation's variables (:func:`conversation_variables`). The actor's own shortcodes
+    win over the team's; a canned reply of another brand than the conversation's, and a
+    shortcode nobody defined, stay as typed. An inserted text is not expanded again."""
+    actor = refresh(session, actor)
+    authorize(actor, "replies.write")
+    conversation = Conversations.of(session, actor).get(conversation_id)
+    if len(text) > MAX_TEXT:
+        raise InvalidInputError(f"a reply is at most {MAX_TEXT} characters", where="text")
+    typed = {m.group(1).lower() for m in _TYPED.finditer(text)}
+    if not typed:
+        return text
+    repo = CannedReplies.of(session, actor)
+    rows = repo.all(
+        repo.select().where(
+            CannedReply.shortcode.in_(sorted(typed)),
+            or_(CannedReply.owner_id.is_(None), CannedReply.owner_id == actor.user_id),
+            or_(CannedReply.brand_id.is_(None), CannedReply.brand_id == conversation.brand_id),
+        )
+    )
+    chosen: dict[str, CannedReply] = {}
+    for row in sorted(rows, key=lambda r: (r.owner_id is not None, r.id)):
+        assert row.shortcode is not None
+        chosen[row.shortcode] = row  # the actor's own last: it wins
+    if not chosen:
+        return text
+    variables = conversation_variables(
+        session, actor.tenant_id, conversation.id, agent_id=actor.user_id
+    )
+    rendered: dict[str, str] = {}
+    for code, row in chosen.items():
+        try:
+            rendered[code] = render(row.text, variables)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"/{code}: {exc.reason}", where="text") from None
+
+    def replace(match: re.Match[str]) -> str:
+        return rendered.get(match.group(1).lower(), match.group(0))
+
+    return _TYPED.sub(replace, text)
 
 
 def render_canned_reply(
