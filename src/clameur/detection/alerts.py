@@ -5,7 +5,8 @@ Detectors call :func:`raise_or_update` with an incident key (``spike:brand:12``,
 its cool-down has not passed in event time, the same alert is updated (count, severity,
 evidence); otherwise a new one is raised. Notifications are scheduled through the outbox in
 the same transaction (``clameur.detection.notify``): when an alert is raised, and when an
-update raises its severity above what was already sent.
+update raises its severity above what was already sent — unless a person muted the alert
+(:func:`muted_until`, set by :func:`clameur.detection.triage.mute`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,29 @@ from clameur.tenancy.models import Brand
 if TYPE_CHECKING:
     from clameur.clock import Clock
     from clameur.mentions.draft import Draft
+
+
+TRIAGE = "triage"
+"""Key of ``Alert.evidence`` holding people's handling of the alert (see
+:mod:`clameur.detection.triage`)."""
+
+
+def muted_until(alert: Alert) -> datetime | None:
+    """Until when a person muted the alert's notifications (None: never muted)."""
+    state = (alert.evidence or {}).get(TRIAGE)
+    value = state.get("muted_until") if isinstance(state, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def is_muted(alert: Alert, now: datetime) -> bool:
+    until = muted_until(alert)
+    return until is not None and now < until
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,9 @@ raises or updates the alert, so the invariant holds as soon as it commits):
   of the alerts' rules, judged on the clock) sends one digest per recipient and marks the
   alerts, so they are never digested twice.
 
+While an alert is muted (:func:`clameur.detection.alerts.is_muted`, by the clock), nothing
+is sent about it, at once or in a digest: what it reached meanwhile counts as told.
+
 Nothing leaves from here: e-mails (``alert.email``) and webhooks (``alert.webhook``) are
 outbox events delivered after commit by :mod:`clameur.detection.delivery`.
 """
@@ -32,7 +35,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from clameur.clock import Clock
-from clameur.detection.alerts import alert_dict
+from clameur.detection.alerts import alert_dict, is_muted
 from clameur.detection.models import Alert, AlertMention, DetectionState
 from clameur.detection.rules import SEVERITIES, Rules, load_rules, severity_rank
 from clameur.pipeline.outbox import enqueue
@@ -60,6 +63,10 @@ def on_alert(session: Session, clock: Clock, alert: Alert, rules: Rules, change:
     """
     if severity_rank(alert.severity) <= severity_rank(alert.notified_severity):
         return  # the same incident again: already told at this severity or above
+    if is_muted(alert, clock.now()):
+        alert.notified_severity = alert.severity  # muted: never sent, not even digested
+        log.info("alert muted: not notified", extra=_log_fields(alert))
+        return
     if not sends_now(alert, rules):
         log.info("alert held for the digest", extra=_log_fields(alert))
         return
@@ -174,7 +181,9 @@ def _digest_tenant(session: Session, clock: Clock, tenant_id: int) -> int:
     waiting: list[tuple[Alert, Rules]] = []
     for alert in held:
         rules = book.for_brand(alert.brand_id)
-        if alert.kind in rules.enabled and (rules.emails or rules.webhooks):
+        if is_muted(alert, now):
+            alert.notified_severity = alert.severity  # muted after it was held
+        elif alert.kind in rules.enabled and (rules.emails or rules.webhooks):
             waiting.append((alert, rules))
         else:  # a disabled kind, or nobody to tell: nothing will ever be sent for it
             alert.notified_severity = alert.severity
