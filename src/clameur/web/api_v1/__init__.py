@@ -5,8 +5,11 @@ from fastapi import APIRouter
 
 from clameur.web.api_v1.alerts import router as alerts_router
 from clameur.web.api_v1.brands import router as brands_router
+from clameur.web.api_v1.campaigns import router as campaigns_router
+from clameur.web.api_v1.canned import router as canned_router
 from clameur.web.api_v1.conversations import router as conversations_router
 from clameur.web.api_v1.docs import router as docs_router
+from clameur.web.api_v1.floor import router as floor_router
 from clameur.web.api_v1.incidents import router as incidents_router
 from clameur.web.api_v1.me import router as me_router
 from clameur.web.api_v1.mentions import router as mentions_router
@@ -18,8 +21,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     me_router,
     mentions_router,
     conversations_router,
+    canned_router,
     alerts_router,
+    campaigns_router,
     incidents_router,
+    floor_router,
     brands_router,
     rules_router,
     users_router,

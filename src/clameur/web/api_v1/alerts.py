@@ -1,5 +1,5 @@
 """Alerts raised by detection: list (items as ``clameur alerts --json`` plus ``id`` and
-their handling), get, acknowledge, resolve (``alerts.manage``)."""
+their handling), get, acknowledge, mute, resolve (``alerts.manage``)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ class AlertOut(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     resolution_note: str | None
+    muted_until: datetime | None = Field(None, description="No notification until then.")
+    muted_by: str | None = None
+    muted: bool = Field(False, description="Muted now.")
+    incident_id: int | None = Field(None, description="The incident opened for it.")
+    verdict: str | None = Field(None, description="A campaign's: confirmed or rejected.")
+    verdict_at: datetime | None = None
+    verdict_by: str | None = None
 
 
 class AlertPage(BaseModel):
@@ -46,6 +53,10 @@ class AlertPage(BaseModel):
 
 class ResolveIn(BaseModel):
     note: str | None = Field(None, max_length=1000, description="What was done.")
+
+
+class MuteIn(BaseModel):
+    hours: int = Field(ge=1, le=triage.MAX_MUTE_HOURS, description="1–168 hours from now.")
 
 
 def _out(item: dict[str, Any]) -> AlertOut:
@@ -60,6 +71,7 @@ def _out(item: dict[str, Any]) -> AlertOut:
 )
 def list_alerts(
     session: SessionDep,
+    clock: ClockDep,
     principal: CurrentPrincipal,
     status: Annotated[str | None, Query(description="open, closed or resolved.")] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
@@ -77,6 +89,7 @@ def list_alerts(
         brand=brand,
         limit=limit,
         cursor=cursor,
+        now=clock.now(),
     )
     return AlertPage(items=[_out(item) for item in page.items], next=page.next_cursor)
 
@@ -87,8 +100,10 @@ def list_alerts(
     summary="One alert",
     **operation("alerts.read", 404),
 )
-def show_alert(session: SessionDep, principal: CurrentPrincipal, alert_id: Id) -> AlertOut:
-    return _out(triage.get_alert(session, principal, alert_id))
+def show_alert(
+    session: SessionDep, clock: ClockDep, principal: CurrentPrincipal, alert_id: Id
+) -> AlertOut:
+    return _out(triage.get_alert(session, principal, alert_id, now=clock.now()))
 
 
 @router.post(
@@ -118,3 +133,19 @@ def resolve_alert(
 ) -> AlertOut:
     note = body.note if body is not None else None
     return _out(triage.resolve(session, clock.now(), principal, alert_id, note=note))
+
+
+@router.post(
+    "/alerts/{alert_id}/mute",
+    response_model=AlertOut,
+    summary="No notification about it for some hours (it stays open)",
+    **operation("alerts.manage", 404),
+)
+def mute_alert(
+    session: SessionDep,
+    clock: ClockDep,
+    principal: CurrentPrincipal,
+    alert_id: Id,
+    body: MuteIn,
+) -> AlertOut:
+    return _out(triage.mute(session, clock.now(), principal, alert_id, body.hours))

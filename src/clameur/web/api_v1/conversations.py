@@ -5,7 +5,7 @@ that may not act gets 403 before its input is read)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clameur.care import collision, replies, routing
 from clameur.care import conversations as care
-from clameur.care import replies, routing
+from clameur.care.canned import MAX_TEXT, expand_shortcodes
 from clameur.care.models import Conversation, ConversationEvent, Reply
 from clameur.care.repository import Conversations, Queues, Replies
 from clameur.db.repository import TenantRepository
@@ -100,6 +101,41 @@ class StatusIn(BaseModel):
         description="open, pending, waiting, escalated, resolved, closed, or one of the "
         "tenant's own labels.",
         max_length=40,
+    )
+    reason: str | None = Field(None, max_length=care.MAX_REASON, description="Why.")
+
+
+class SnoozeIn(BaseModel):
+    until: datetime | None = Field(None, description="When it wakes up (with a time zone).")
+    minutes: int | None = Field(
+        None, ge=1, le=care.MAX_SNOOZE.days * 24 * 60, description="Or: minutes from now."
+    )
+    reason: str | None = Field(None, max_length=care.MAX_REASON)
+
+
+class ExpandIn(BaseModel):
+    text: str = Field(max_length=MAX_TEXT, description="What the agent typed, /shortcodes in.")
+
+
+class ExpandOut(BaseModel):
+    text: str = Field(description="Each known /shortcode replaced by its canned reply.")
+
+
+class ReplyNowIn(BaseModel):
+    text: str = Field(max_length=10_000)
+    public: bool | None = Field(
+        None,
+        description="In the thread (true) or a direct message (false); null: the "
+        "channel's default.",
+    )
+    seen_reply_id: int | None = Field(
+        ge=1,
+        le=MAX_ID,
+        description="The newest reply the agent's screen showed when the box opened (null: "
+        "none). A reply sent since refuses this one (409).",
+    )
+    confirm_other_assignee: bool = Field(
+        False, description="The agent confirmed replying to a colleague's conversation."
     )
 
 
@@ -318,8 +354,46 @@ def set_status(
     conversation_id: Id,
     body: StatusIn,
 ) -> ConversationOut:
-    conversation = care.set_status(session, principal, conversation_id, body.status, at=clock.now())
+    conversation = care.set_status(
+        session, principal, conversation_id, body.status, at=clock.now(), reason=body.reason
+    )
     return ConversationOut.model_validate(_out(session, principal, conversation))
+
+
+@router.post(
+    "/conversations/{conversation_id}/snooze",
+    response_model=ConversationOut,
+    summary="Put aside (pending) until a time or for some minutes; it wakes up by itself",
+    **operation("conversations.act", 404),
+)
+def snooze(
+    session: SessionDep,
+    clock: ClockDep,
+    principal: CurrentPrincipal,
+    conversation_id: Id,
+    body: SnoozeIn,
+) -> ConversationOut:
+    Conversations.of(session, principal).get(conversation_id)  # 404 before the body's checks
+    now = clock.now()
+    if (body.until is None) == (body.minutes is None):
+        raise InvalidInputError("give until or minutes (one of them)", where="until")
+    until = body.until if body.until is not None else now + timedelta(minutes=body.minutes or 0)
+    conversation = care.snooze(
+        session, principal, conversation_id, until, at=now, reason=body.reason
+    )
+    return ConversationOut.model_validate(_out(session, principal, conversation))
+
+
+@router.post(
+    "/conversations/{conversation_id}/expand",
+    response_model=ExpandOut,
+    summary="Replace /shortcodes by canned replies (the reply box's preview)",
+    **operation("replies.write", 404),
+)
+def expand(
+    session: SessionDep, principal: CurrentPrincipal, conversation_id: Id, body: ExpandIn
+) -> ExpandOut:
+    return ExpandOut(text=expand_shortcodes(session, principal, conversation_id, body.text))
 
 
 @router.post(
@@ -383,6 +457,45 @@ def reply(
         session, clock, principal, conversation_id, body.text, visibility=visibility
     )
     sent = replies.send_reply(session, clock, principal, draft.id)
+    message = _message(sent, {principal.user_id: principal.email})
+    if sent.status == "pending_approval":
+        return JSONResponse(message.model_dump(mode="json"), status_code=202)
+    return message
+
+
+@router.post(
+    "/conversations/{conversation_id}/reply-now",
+    response_model=Message,
+    status_code=201,
+    summary="The reply box's send: refused (409) when a colleague replied meanwhile or holds it",
+    **operation(
+        "replies.write",
+        404,
+        409,
+        responses={202: {"model": Message, "description": "Waits for a supervisor's approval"}},
+    ),
+)
+def reply_now(
+    session: SessionDep,
+    clock: ClockDep,
+    principal: CurrentPrincipal,
+    conversation_id: Id,
+    body: ReplyNowIn,
+) -> Any:
+    """409's ``errors[0]``: ``{"conflict": "newer_reply", "reply": {id, author, text,
+    status, created_at}}``, or ``{"conflict": "confirm" | "refuse", "assignee": {id, name,
+    email}}`` (confirm: send again with ``confirm_other_assignee``)."""
+    visibility = None if body.public is None else ("public" if body.public else "private")
+    sent = collision.reply_now(
+        session,
+        clock,
+        principal,
+        conversation_id,
+        body.text,
+        seen_reply_id=body.seen_reply_id,
+        visibility=visibility,
+        confirm_other_assignee=body.confirm_other_assignee,
+    )
     message = _message(sent, {principal.user_id: principal.email})
     if sent.status == "pending_approval":
         return JSONResponse(message.model_dump(mode="json"), status_code=202)

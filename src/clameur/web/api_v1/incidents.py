@@ -1,5 +1,6 @@
-"""Incidents (conversations grouped around one alert, answered together): list, get, close
-(``incidents.manage``, through :func:`clameur.care.incidents.close_incident`)."""
+"""Incidents (conversations grouped around one alert, answered together): list, get, the
+progress of a bulk reply, close (``incidents.manage``, through
+:func:`clameur.care.incidents.close_incident`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clameur.care.incidents import close_incident
+from clameur.care.incidents import PROGRESS_STATUSES, bulk_progress, close_incident
 from clameur.care.models import Conversation, Incident
 from clameur.care.repository import Incidents
 from clameur.db.repository import TenantRepository
@@ -36,6 +37,26 @@ class IncidentOut(BaseModel):
     holding_answer: str | None
     holding_answer_approved: bool
     conversations: int = Field(description="How many conversations it groups.")
+
+
+class AuthorProgress(BaseModel):
+    author_id: int
+    handle: str
+    name: str | None
+    conversation_id: int = Field(description="Where the author is (was) answered.")
+    reply_id: int | None
+    status: str = Field(description=", ".join(PROGRESS_STATUSES) + ".")
+    error: str | None = Field(description="Why sending failed.")
+    sent_at: datetime | None
+
+
+class ProgressOut(BaseModel):
+    incident_id: int
+    status: str = Field(description="The incident's: open or closed.")
+    authors: int = Field(description="Authors to answer, one reply each.")
+    totals: dict[str, int] = Field(description="Authors per status of their reply.")
+    done: int = Field(description="Sent or failed: the progress bar's filled part.")
+    rows: list[AuthorProgress] = Field(description="One per author: answered ones first.")
 
 
 class IncidentPage(BaseModel):
@@ -129,3 +150,13 @@ def close(
     incident = close_incident(session, clock, principal, incident_id)
     (found,) = _out(session, principal, [incident])
     return found
+
+
+@router.get(
+    "/incidents/{incident_id}/progress",
+    response_model=ProgressOut,
+    summary="How the bulk reply is going: one row per author",
+    **operation("incidents.read", 404),
+)
+def progress(session: SessionDep, principal: CurrentPrincipal, incident_id: Id) -> ProgressOut:
+    return ProgressOut.model_validate(bulk_progress(session, principal, incident_id))
