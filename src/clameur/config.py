@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     """Let connectors fetch loopback, private and link-local addresses (tests, intranets)."""
 
     smtp_host: str = "127.0.0.1"
-    """SMTP server that alert e-mails are handed to (a local relay by default)."""
+    """SMTP server that alert e-mails are handed to (a local relay by default); empty:
+    e-mail is off — alert and SLA e-mails are recorded in the outbox as ``skipped``."""
     smtp_port: int = 25
     smtp_from: str = "clameur@localhost"
     """Sender address of alert e-mails; its domain also names their Message-IDs."""

@@ -55,3 +55,8 @@ class TooManyAttemptsError(ClameurError):
     def __init__(self, reason: str, *, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(reason)
+
+
+class DeliverySkipped(ClameurError):
+    """A side effect deliberately not attempted because its channel is off (e-mail with no
+    SMTP server configured): the outbox records it as ``skipped`` and does not retry."""

@@ -161,6 +161,10 @@ def serve(
     conversations, SLA sweeps, alert digests. SIGTERM or Ctrl-C stops the server, then the
     loops (after the step they are in), and exits 0.
     """
+    _serve(Runtime.load(), host=host, port=port, no_worker=no_worker)
+
+
+def _serve(runtime: Runtime, *, host: str, port: int, no_worker: bool) -> None:
     import signal
 
     import uvicorn
@@ -168,7 +172,6 @@ def serve(
     from clameur.web import create_app
     from clameur.web.security import exposure_warning
 
-    runtime = Runtime.load()
     runtime.ready()
     if warning := exposure_warning(host, runtime.settings):
         typer.echo(warning, err=True)

@@ -26,7 +26,7 @@ import httpx
 from clameur.clock import Clock, SystemClock
 from clameur.config import Settings
 from clameur.detection.notify import EMAIL, WEBHOOK
-from clameur.errors import ClameurError
+from clameur.errors import ClameurError, DeliverySkipped
 from clameur.pipeline.outbox import Handler
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ def handlers(settings: Settings, clock: Clock | None = None) -> dict[str, Handle
 
 def send_email(settings: Settings, payload: dict[str, Any]) -> None:
     """Hand one alert e-mail (``to``, ``subject``, ``text``) to the SMTP server."""
+    if not settings.smtp_host:
+        raise DeliverySkipped("e-mail is off (CLAMEUR_SMTP_HOST is empty)")
     message = build_email(settings, payload)
     with smtplib.SMTP(
         settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.clock import Clock
 from clameur.db.engine import session_scope
+from clameur.errors import DeliverySkipped
 from clameur.pipeline.models import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,7 @@ def _deliver(
             log.warning("outbox lease lost before delivery", extra={"event": event.id})
             return False
     error: str | None = None
+    skipped: str | None = None
     try:
         handler = handlers.get(event.kind)
         if handler is None:
@@ -197,12 +199,16 @@ def _deliver(
         handler(
             {**event.payload, "_event_id": event.id, "_created_at": event.created_at.isoformat()}
         )
+    except DeliverySkipped as exc:  # the channel is off: recorded once, never retried
+        skipped = str(exc)[:2000]
     except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
         error = f"{type(exc).__name__}: {exc}"[:2000]
     now = clock.now()
     with session_scope(factory) as session:
-        if error is None:
-            outcome: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
+        if skipped is not None:
+            outcome: dict[str, Any] = {"status": "skipped", "last_error": skipped}
+        elif error is None:
+            outcome = {"status": "sent", "sent_at": now, "last_error": None}
         elif event.attempt >= max_attempts:
             outcome = {"status": "dead", "last_error": error}
         else:
@@ -211,6 +217,8 @@ def _deliver(
         if not _owned(session, event, **outcome):
             log.warning("outbox lease lost during delivery", extra={"event": event.id})
             return False
+    if skipped is not None:
+        log.info("outbox delivery skipped", extra={"event": event.id, "reason": skipped})
     if error is not None:
         level = logging.ERROR if outcome.get("status") == "dead" else logging.WARNING
         log.log(
@@ -218,7 +226,7 @@ def _deliver(
             "outbox delivery failed",
             extra={"event": event.id, "kind": event.kind, "attempt": event.attempt, "error": error},
         )
-    return error is None
+    return error is None and skipped is None
 
 
 def _owned(session: Session, event: _Claimed, **values: Any) -> bool:
