@@ -255,6 +255,7 @@ def _assign_queue(
             Conversation.queue_id == queue.id,
             Conversation.assignee_id.is_(None),
             Conversation.status.in_(OPEN_STATUSES),
+            Conversation.snoozed_until.is_(None),  # snoozed: nobody is handed it until it wakes
         )
         language = _language_filter(candidates)
         if language is not None:
