@@ -99,7 +99,7 @@ def test_demo_loads_data_and_serve_shows_it(tmp_path: Path) -> None:
             assert str(home.url) == f"{base}/"
             page = client.get("/t/volta")
             assert page.status_code == 200
-            assert page.text.count('class="mention"') == 50
+            assert page.text.count('class="mention"') == 20, "the dashboard's latest mentions"
             assert "Volta" in page.text
             assert client.get("/t/maisonlune").status_code == 404, "no role there"
     finally:
