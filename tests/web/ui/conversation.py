@@ -16,7 +16,6 @@ from clameur.care.models import Conversation
 from clameur.care.teams import add_member, add_queue, add_team
 from clameur.clock import Clock
 from clameur.db import session_scope
-from clameur.mentions.models import Author
 from clameur.pipeline import Pipeline
 from clameur.tenancy import Tenant
 from clameur.tenancy.accounts import set_password
@@ -148,16 +147,16 @@ def build_world(
     pipeline.import_file(write_jsonl(tmp / "bravo.jsonl", other), tenant="bravo")
     with session_scope(db.factory) as session:
 
-        def conversation_of(tenant: int, handle: str) -> Conversation:
+        def conversation_of(tenant: int, first: str) -> Conversation:
             return session.scalars(
-                select(Conversation)
-                .join(Author, Author.id == Conversation.author_id)
-                .where(Conversation.tenant_id == tenant, Author.handle == handle)
+                select(Conversation).where(
+                    Conversation.tenant_id == tenant, Conversation.root_external_id == first
+                )
             ).one()
 
-        twitter = conversation_of(tenant_id, (author or {}).get("handle", "julie_t"))
-        email = conversation_of(tenant_id, "julie@example.org")
-        bob = conversation_of(bravo_id, "bob")
+        twitter = conversation_of(tenant_id, "t-1")
+        email = conversation_of(tenant_id, "e-1")
+        bob = conversation_of(bravo_id, "b-1")
         assert twitter.contact_id
         assert email.contact_id
         contacts.merge(
@@ -235,7 +234,9 @@ class ConversationPage:
 
     def approve(self, text: str) -> None:
         with self.page.expect_response(re.compile(r"/approve$")):
-            self.reply(text).get_by_role("button", name=re.compile("Approuver|Approve")).click()
+            self.reply(text).get_by_role(
+                "button", name=re.compile("Valider et envoyer|Approve and send")
+            ).click()
 
     def toast(self) -> Locator:
         return self.page.locator("#toast > div").last

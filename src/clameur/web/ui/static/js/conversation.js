@@ -145,6 +145,8 @@
   // a reply went out: forget the kept draft
   document.addEventListener("reply-sent", function () {
     try { sessionStorage.removeItem(DRAFT); } catch (e) { /* private mode */ }
+    lastTyping = 0;
+    report("viewing"); // no longer typing: colleagues see it at once
   });
 
   // -- the reply box ------------------------------------------------------------------
