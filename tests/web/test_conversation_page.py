@@ -346,3 +346,40 @@ def test_another_tenants_conversation_is_not_found(world: World, clock: FrozenCl
     assert admin.client.get(f"/c/{world.conversation_id}").status_code == 404
     assert _replies(world) == []
     assert _conversation(world, theirs).status == "open"
+
+
+def _statements(client: TestClient, path: str) -> int:
+    from sqlalchemy import event
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_page_reads_a_bounded_number_of_statements(
+    world: World, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """A long thread costs the statements of a short one: no query per message."""
+    zoe = Screen(world, AGENT, clock)
+    path = f"/c/{world.conversation_id}"
+    assert zoe.reply("Réponse 0", seen_reply_id="").status_code == 200
+    zoe.htmx(f"{path}/notes", text="Une note")
+    before = _statements(zoe.client, path)
+    for n in range(1, 7):
+        seen = str(_replies(world)[-1].id)
+        assert zoe.reply(f"Réponse {n}", seen_reply_id=seen).status_code == 200
+        zoe.htmx(f"{path}/notes", text=f"Note {n}")
+    zoe.htmx(f"{path}/tags", add="suivi")
+    after = _statements(zoe.client, path)
+    assert after == before, (before, after)
+    assert after <= 40
+    assert _statements(zoe.client, f"{path}/live") <= after
