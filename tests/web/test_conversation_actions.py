@@ -13,7 +13,7 @@ import pytest
 from httpx import Response
 from sqlalchemy import select
 
-from clameur.care.models import CannedReply, ConversationEvent
+from clameur.care.models import CannedReply, ConversationEvent, Reply
 from clameur.clock import FrozenClock
 from clameur.db import session_scope
 from clameur.errors import InvalidInputError
@@ -316,3 +316,15 @@ def test_hostile_text_is_escaped_and_isolated(
     box = zoe.reply(f"encore {PAYLOAD}", seen_reply_id="")
     assert box.status_code == 409, "the first reply is newer than what this box saw"
     _check(box, "conflict")
+
+
+def test_a_failed_reply_shows_its_error_in_the_thread(world: World, clock: FrozenClock) -> None:
+    zoe = Screen(world, AGENT, clock)
+    assert zoe.reply("Bonjour Julie", seen_reply_id="").status_code == 200
+    with session_scope(world.db.factory) as session:
+        reply = session.scalars(select(Reply)).one()
+        reply.status, reply.error = "failed", "SMTP 550: mailbox unavailable"
+    thread = zoe.client.get(f"/c/{world.conversation_id}/live").text
+    assert "Non remise :" in thread
+    assert "SMTP 550: mailbox unavailable" in thread
+    assert 'data-status="failed"' in thread
