@@ -24,7 +24,7 @@ from clameur.detection.models import Alert
 from clameur.pipeline import Pipeline
 from clameur.tenancy import Brand, Tenant
 from clameur.web import create_app
-from tests.conftest import REQUIRE, Database
+from tests.conftest import Database
 from tests.smtp import free_port
 from tests.web.pages import (
     PASSWORD,
@@ -40,34 +40,7 @@ from tests.web.pages import (
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = Path("/tmp/clameur-shots")  # noqa: S108 - where the person running the tests looks
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-        if REQUIRE:
-            pytest.fail(f"Chromium required (CLAMEUR_REQUIRE_SERVICES=1) but: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
@@ -173,8 +146,8 @@ def test_sign_in_overview_switch_and_sign_out(
     shots.take("login-error")
 
     login.sign_in("operator@clameur.example", PASSWORD)
-    overview = OverviewPage(page, server)
-    assert page.url == f"{server}/"
+    assert page.url == f"{server}/", "signed in: the inbox"
+    overview = OverviewPage(page, server).open()
     assert overview.tenant_name == "Maison Lune", "the first tenant by slug"
     assert overview.header.user == "operator@clameur.example"
     assert len(overview.mention_texts) > 10
@@ -183,6 +156,7 @@ def test_sign_in_overview_switch_and_sign_out(
 
     overview.header.switch_to("volta")
     assert page.url == f"{server}/"
+    overview.open()
     assert overview.tenant_name == "Groupe Volta"
     assert overview.alert_summaries, "the alert is shown"
     shots.take("overview-switched")
