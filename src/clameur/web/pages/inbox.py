@@ -19,6 +19,7 @@ viewing or typing) is in the process's registry; its names are one query.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Annotated, Any
@@ -94,7 +95,7 @@ FIELD_MESSAGES = {
 }
 VIEW_LABELS = {
     "mine": N_("Mine"),
-    "unassigned": N_("Unassigned"),
+    "unassigned": N_("Not assigned"),
     "all": N_("All open"),
     "p1": N_("P1 — urgent"),
     "sla": N_("SLA at risk"),
@@ -114,6 +115,44 @@ INTENT_LABELS = {
     "spam": N_("spam"),
     "other": N_("other"),
 }
+REASON_NAMES = {
+    "churn threat": N_("churn threat"),
+    "complaint": N_("complaint"),
+    "request": N_("request"),
+    "question": N_("question"),
+    "spam": N_("spam"),
+    "negative": N_("negative"),
+    "first-hand fact": N_("first-hand fact"),
+    "attack": N_("attack"),
+    "toxic": N_("toxic"),
+    "verified": N_("verified account"),
+}
+REASON_PATTERNS = (
+    (re.compile(r"influencer (\S+) followers"), N_("influencer, %(n)s followers")),
+    (
+        re.compile(r"top (\d+)% audience \((\S+) followers\)"),
+        N_("top %(n)s%% audience (%(m)s followers)"),
+    ),
+    (re.compile(r"top (\d+)% audience"), N_("top %(n)s%% audience")),
+    (re.compile(r"reach ~(\S+)"), N_("reach ~%(n)s")),
+    (re.compile(r"old \((\d+) days\)"), N_("old (%(n)s days)")),
+)
+"""The priority's reasons (:mod:`clameur.analysis.priority` writes them in English)."""
+
+
+def reason_text(lang: str, reason: str) -> str:
+    """One priority reason in the person's language (unknown ones as written)."""
+    _ = gettext_for(lang)
+    if reason in REASON_NAMES:
+        return _(REASON_NAMES[reason])
+    for pattern, message in REASON_PATTERNS:
+        found = pattern.fullmatch(reason)
+        if found:
+            values = dict(zip(("n", "m"), found.groups(), strict=False))
+            return _(message, **values)
+    return reason
+
+
 STATUS_FILTER_LABELS = {"active": N_("everything to handle"), "any": N_("any status")}
 
 
@@ -176,10 +215,12 @@ def rows_context(
     query: InboxQuery,
     found: Page,
     *,
+    lang: str,
     failed: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
     ids = [item.id for item in found.items]
     return {
+        "reasons": {i.id: [reason_text(lang, r) for r in i.priority_reasons] for i in found.items},
         "query": query,
         "items": found.items,
         "next_cursor": found.next_cursor,
@@ -216,6 +257,7 @@ def inbox_page(
     principal = _principal(request, page, session)
     if isinstance(principal, HTMLResponse):
         return principal
+    lang = language(request, page.user)
     query = parse(principal, params)
     offered = choices(session, principal)
     query, found = load_rows(request, session, principal, query)
@@ -226,12 +268,12 @@ def inbox_page(
         "section": "inbox",
         "live": True,
         "search_text": query.filters.q,
-        **rows_context(request, session, principal, query, found, failed=failed),
+        **rows_context(request, session, principal, query, found, lang=lang, failed=failed),
         **_side_context(query, offered, views, counts),
         "errors": _error_messages(request, page, query),
         "notice": notice,
-        "options": filter_options(language(request, page.user), query),
-        "view_title": view_title(language(request, page.user), query.view, offered),
+        "options": filter_options(lang, query),
+        "view_title": view_title(lang, query.view, offered),
         "brands": offered.brands,
         "agents": offered.agents,
     }
@@ -297,8 +339,9 @@ def rows_fragment(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     query, found = load_rows(request, session, principal, query, limit=limit_of(shown))
+    lang = language(request, page.user)
     context = {
-        **rows_context(request, session, principal, query, found, failed=failed),
+        **rows_context(request, session, principal, query, found, lang=lang, failed=failed),
         "append": append,
     }
     return render(
