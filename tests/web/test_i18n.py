@@ -31,10 +31,9 @@ def used_messages() -> dict[str, list[str]]:
     for filename, lineno, message, _comments, _context in extract_from_dir(
         str(WEB), METHOD_MAP, OPTIONS, keywords=KEYWORDS
     ):
-        ids = message if isinstance(message, tuple) else (message,)
-        for one in ids:
-            if one:
-                found.setdefault(one, []).append(f"{filename}:{lineno}")
+        one = message[0] if isinstance(message, tuple) else message  # a plural: its singular
+        if one:
+            found.setdefault(one, []).append(f"{filename}:{lineno}")
     return found
 
 
