@@ -94,7 +94,7 @@ def test_the_page_shows_the_tenants_alerts_escaped(db: Database, clock: FrozenCl
     make_user(db, clock, "viewer@acme.example", {"acme": "viewer"})
     body = signed_in(db, "viewer@acme.example").get("/t/acme").text
     assert 'data-kind="negative_spike"' in body
-    assert "pic de négativité" in body, "the kind, in French"
+    assert "Pic négatif" in body, "the kind, in French"
     assert "&lt;script&gt;x&lt;/script&gt; 47 negative mentions" in body
     assert "<script>x" not in body
     assert "the other tenant" not in body

@@ -53,12 +53,6 @@ KINDS = ("volume_spike", "negative_spike", "influencer", "campaign")
 STATUS_FILTERS = ("open", "resolved", "closed", "all")
 MUTE_HOURS = (1, 2, 4, 8, 24, 72, 168)
 
-KIND_LABELS = {
-    "volume_spike": N_("Volume spike"),
-    "negative_spike": N_("Negative spike"),
-    "influencer": N_("Influencer"),
-    "campaign": N_("Suspected campaign"),
-}
 BASELINE_LABELS = {
     "same hour of the week": N_("the same hour of the week"),
     "same hour of the day": N_("the same hour of the day"),
@@ -86,10 +80,9 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def labels(request: Request, page: PageSession) -> dict[str, Any]:
-    """Template helpers: the names of alert kinds and baselines in the page's language."""
+    """Template helpers: the names of baselines in the page's language, the mute choices."""
     _ = translator(request, page)
     return {
-        "kind_name": lambda kind: _(KIND_LABELS[kind]) if kind in KIND_LABELS else kind,
         "baseline_name": lambda b: _(BASELINE_LABELS[b]) if b in BASELINE_LABELS else b,
         "mute_hours": MUTE_HOURS,
     }

@@ -185,10 +185,10 @@ INTENT_LABELS = {
     "other": N_("other"),
 }
 KIND_LABELS = {
-    "volume_spike": N_("volume spike"),
-    "negative_spike": N_("negativity spike"),
-    "influencer": N_("influential author"),
-    "campaign": N_("suspected campaign"),
+    "volume_spike": N_("Volume spike"),
+    "negative_spike": N_("Negative spike"),
+    "influencer": N_("Influencer"),
+    "campaign": N_("Suspected campaign"),
 }
 SOURCE_LABELS = {
     "twitter": "X / Twitter",
