@@ -188,13 +188,12 @@ def test_a_conversation_joining_the_incident_appears_live_in_english(
         )
         new_id = conversation.id
     page.conversation(new_id).wait_for(timeout=15_000)
-    assert "is-new" in (page.conversation(new_id).get_attribute("class") or "")
+    # the row arrives with the swap; the script marks it new once htmx has settled
+    marked = agent.page.locator(f'#incident-conversations li.conv.is-new[data-id="{new_id}"]')
+    marked.wait_for(timeout=5_000)
     assert set(before) < set(page.conversation_ids)
-    assert (
-        agent.page.locator(
-            "#incident-conversations .joined", has_text="joined the incident"
-        ).count()
-        == 1
-    )
+    joined = agent.page.locator("#incident-conversations .joined", has_text="joined the incident")
+    joined.wait_for(timeout=5_000)
+    assert joined.count() == 1
     assert "Still no power in Lyon" in page.conversation(new_id).inner_text()
     agent.assert_clean()
