@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+
+from clameur.db import create_engine_for
 
 
 def _free_port() -> int:
@@ -118,3 +121,51 @@ def test_serve_on_every_interface_without_tls_warns(tmp_path: Path) -> None:
     assert "WARNING: listening on 0.0.0.0 over plain HTTP" in served.stderr, served.stderr
     assert "CLAMEUR_TRUST_PROXY" in served.stderr
     assert served.returncode != 0
+
+
+def test_make_demo_leaves_the_sign_in_on_screen_and_e_mail_off(tmp_path: Path) -> None:
+    """What `make demo` shows a person: the accounts and the URL, not a page of log lines;
+    with no SMTP server set, the staged floor's SLA e-mails are recorded as skipped
+    instead of failing and retrying in the terminal."""
+    env = {k: v for k, v in _env(tmp_path).items() if k not in ("CLAMEUR_LOG_LEVEL",)}
+    env.pop("CLAMEUR_SMTP_HOST", None)
+    port = _free_port()
+    demo = subprocess.Popen(
+        [*CLAMEUR, "demo", "--count", "400", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                httpx.get(f"{base}/api/v1/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert demo.poll() is None, demo.communicate()[1]
+                assert time.monotonic() < deadline, "demo did not start"
+                time.sleep(0.3)
+        outbox = f"sqlite:///{tmp_path / 'demo.db'}"
+        engine = create_engine_for(outbox)
+        deadline = time.monotonic() + 30
+        while True:  # the relay's first pass over the staged floor's e-mails
+            with engine.connect() as conn:
+                states = dict(
+                    conn.execute(text("SELECT status, count(*) FROM outbox GROUP BY status")).all()
+                )
+            if states.get("skipped") and not states.get("pending"):
+                break
+            assert time.monotonic() < deadline, states
+            time.sleep(0.3)
+        engine.dispose()
+    finally:
+        demo.terminate()
+        out, err = demo.communicate(timeout=30)
+    assert "E-mail is off in the demo" in out
+    assert "Password of every demo account:" in out
+    assert "outbox delivery failed" not in err, err[-2000:]
+    assert len(err.splitlines()) < 20, err[-3000:]

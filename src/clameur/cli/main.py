@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -214,6 +215,19 @@ def _worker(runtime: Runtime, *, concurrency: int) -> Worker:
     return Worker(factory, SystemClock(), handlers, concurrency=concurrency)
 
 
+def _demo_runtime() -> Runtime:
+    """The runtime, with e-mail off unless an SMTP server is set (``CLAMEUR_SMTP_HOST``).
+
+    A laptop has no relay on port 25: alert and SLA e-mails are then recorded in the
+    outbox as ``skipped`` instead of failing and retrying in the terminal.
+    """
+    runtime = Runtime.load()
+    if "CLAMEUR_SMTP_HOST" in os.environ:
+        return runtime
+    typer.echo("E-mail is off in the demo (set CLAMEUR_SMTP_HOST to send alert e-mails).")
+    return Runtime(runtime.settings.model_copy(update={"smtp_host": ""}))
+
+
 @app.command()
 def demo(
     count: Annotated[int, typer.Option(help="How many demo mentions to generate.")] = 3000,
@@ -233,11 +247,22 @@ def demo(
     makes a new demo password.
     """
     from clameur.demo.load import load_living_demo
+    from clameur.logging import configure_logging
+    from clameur.pipeline.worker import sweep_sla_all
 
-    runtime = Runtime.load()
+    runtime = _demo_runtime()
     upgrade(runtime.engine)
+    # Loading logs a line per alert, reply and breach: the person who typed `make demo`
+    # needs the URL and the accounts, so the load is quiet unless a log level was asked.
+    settings = runtime.settings
+    quiet = "CLAMEUR_LOG_LEVEL" not in os.environ
+    if quiet:
+        configure_logging("ERROR", settings.log_format)
     with tempfile.TemporaryDirectory(prefix="clameur-demo-") as tmp:
         living = load_living_demo(runtime.pipeline(), Path(tmp), count=count, seed=seed)
+    sweep_sla_all(runtime.ready(), SystemClock())  # the staged floor's breaches, now
+    if quiet:
+        configure_logging(settings.log_level, settings.log_format)
     if living.imported is not None:
         _print_import(living.imported)
     else:
@@ -251,7 +276,7 @@ def demo(
     typer.echo(living.floor.describe())
     typer.echo(living.floor.guide(living.accounts))
     if not no_serve:
-        serve(host=host, port=port, no_worker=no_worker)
+        _serve(runtime, host=host, port=port, no_worker=no_worker)
 
 
 @app.command()
