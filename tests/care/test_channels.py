@@ -146,6 +146,20 @@ def test_an_unreachable_smtp_server_is_retried_until_it_answers(
     assert len(mailbox.envelopes) == 1
 
 
+def test_with_e_mail_off_a_reply_fails_once_and_says_why(db: Database, clock: FrozenClock) -> None:
+    world = make_world(db, clock)
+    reply_id = queue_email_reply(db, clock, world, "zoe@example.com", "Hello")
+    off = mail_settings(free_port()).model_copy(update={"smtp_host": ""})
+    relay(db.factory, clock, reply_handlers(db.factory, off, clock=clock))
+    failed = reply_of(db, reply_id)
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert "CLAMEUR_SMTP_HOST" in failed.error
+    assert not failed.error.endswith("(retrying)")
+    [event] = outbox(db)
+    assert event.status != "pending", "not retried: the channel is off"
+
+
 def _outgoing(**values: object) -> OutgoingReply:
     base: dict[str, object] = {
         "reply_id": 7,

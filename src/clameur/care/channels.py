@@ -189,6 +189,10 @@ class EmailChannel:
     def publish(self, reply: OutgoingReply) -> str:
         message = self.build(reply)
         s = self.settings
+        if not s.smtp_host:  # the reply fails where the agent sees it, not silently
+            raise PermanentChannelError(
+                f"e-mail is off (CLAMEUR_SMTP_HOST is empty): reply {reply.reply_id} not sent"
+            )
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout) as smtp:
                 if s.smtp_starttls:

@@ -217,8 +217,11 @@ def _deliver(
         if not _owned(session, event, **outcome):
             log.warning("outbox lease lost during delivery", extra={"event": event.id})
             return False
-    if skipped is not None:
-        log.info("outbox delivery skipped", extra={"event": event.id, "reason": skipped})
+    if skipped is not None:  # said once per kind and process: the channel stays off
+        level = logging.DEBUG if event.kind in _SKIPPED_KINDS else logging.INFO
+        _SKIPPED_KINDS.add(event.kind)
+        extra = {"event": event.id, "kind": event.kind, "reason": skipped}
+        log.log(level, "outbox delivery skipped", extra=extra)
     if error is not None:
         level = logging.ERROR if outcome.get("status") == "dead" else logging.WARNING
         log.log(
@@ -227,6 +230,10 @@ def _deliver(
             extra={"event": event.id, "kind": event.kind, "attempt": event.attempt, "error": error},
         )
     return error is None and skipped is None
+
+
+_SKIPPED_KINDS: set[str] = set()
+"""Kinds whose skipped deliveries were logged at INFO by this process."""
 
 
 def _owned(session: Session, event: _Claimed, **values: Any) -> bool:
