@@ -15,8 +15,9 @@ from clameur.pipeline import Pipeline
 from clameur.web import create_app
 from tests.conftest import Database, bearer, make_api_user, make_tenant
 from tests.factories import record, write_jsonl
+from tests.listening.test_query_cost import CASES, IDS
 
-HUGE = "9" * 5000
+HUGE = "9" * 3900  # under the query length limit: the number itself is refused
 
 
 @pytest.fixture
@@ -61,3 +62,21 @@ def test_a_query_at_the_limits_is_answered(client: TestClient) -> None:
     response = client.get("/api/v1/mentions", params={"q": query})
     assert response.status_code == 200, response.text[:500]
     assert [item["external_id"] for item in response.json()["items"]] == ["1"]
+
+
+@pytest.mark.parametrize(("name", "at_limit", "over", "column", "message"), CASES, ids=IDS)
+def test_the_cost_model_limits_are_a_422_problem_naming_the_limit_and_column(
+    client: TestClient, name: str, at_limit: str, over: str, column: int, message: str
+) -> None:
+    response = client.get("/api/v1/mentions", params={"q": at_limit})
+    assert response.status_code == 200, response.text[:500]
+    for response in (
+        client.get("/api/v1/mentions", params={"q": over}),
+        client.post("/api/v1/queries/test-drive", json={"query": over}),
+    ):
+        assert response.status_code == 422, response.text[:500]
+        assert response.headers["content-type"] == "application/problem+json"
+        (detail,) = response.json()["errors"]
+        assert detail["type"] == "query_syntax"
+        assert detail["column"] == column
+        assert message in detail["msg"]

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=65536)
 def parse_cached(query: str) -> Node:
-    return parse(query)
+    return parse(query, limits=False)
 
 
 @lru_cache(maxsize=65536)

@@ -14,6 +14,7 @@ from enum import Enum
 
 from clameur.listening.query.ast import FIELDS
 from clameur.listening.query.errors import QuerySyntaxError
+from clameur.listening.query.limits import MAX_DISTANCE
 
 
 class Kind(Enum):
@@ -62,7 +63,6 @@ class Tok:
 
 _KEYWORDS = {"AND": Kind.AND, "OR": Kind.OR, "NOT": Kind.NOT}
 _STOP = '()"'
-MAX_DISTANCE = 1000
 
 
 def _is_number(text: str) -> bool:

@@ -23,6 +23,7 @@ from clameur.listening.query.ast import (
     Near,
     Node,
     Not,
+    Or,
     Phrase,
     Rating,
     Term,
@@ -33,12 +34,19 @@ from clameur.listening.query.ast import (
     or_,
 )
 from clameur.listening.query.errors import QuerySyntaxError
-from clameur.listening.query.lexer import MAX_DISTANCE, Kind, Tok, bounded_int, lex
+from clameur.listening.query.lexer import Kind, Tok, bounded_int, lex
+from clameur.listening.query.limits import (
+    MAX_DEPTH,
+    MAX_DISTANCE,
+    MAX_GROUPS,
+    MAX_RATING,
+    Budget,
+    too_long,
+)
 from clameur.listening.query.text import is_tag_body, is_word_char, is_word_start, query_tokens
 
-MAX_DEPTH = 64  # NOT, '-' and parentheses together (they recurse in the parser)
-MAX_GROUPS = 16  # parentheses alone: each may become a level of SQLite FTS5's parser stack
-MAX_RATING = 10
+__all__ = ["MAX_DEPTH", "MAX_GROUPS", "MAX_RATING", "MIN_PREFIX", "Parser", "parse"]
+
 MIN_PREFIX = 3
 
 _OPERAND_START = {
@@ -53,8 +61,14 @@ _OPERAND_START = {
 
 
 class Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, limits: bool = True) -> None:
         self.text = text
+        self.budget: Budget | None = None
+        if limits:
+            error = too_long(text)
+            if error is not None:
+                raise error
+            self.budget = Budget(text)
         self.tokens = lex(text)
         self.index = 0
         self.depth = 0
@@ -153,6 +167,8 @@ class Parser:
                 self.tok.column,
             )
         assert near.number is not None
+        if self.budget is not None:
+            self.budget.near(near.column, _alternatives(left), _alternatives(right))
         return Near(left, right, near.number, near.ordered)
 
     def _check_near_operand(self, node: Node, near: Tok, column: int, side: str) -> None:
@@ -257,6 +273,8 @@ class Parser:
                     f"at most {MAX_DISTANCE} words",
                     tok.column,
                 )
+        if self.budget is not None:
+            self.budget.term(tok.column, len(words))
         return Phrase(tok.text, raw, window)
 
     def word(self, text: str, column: int, *, raw: bool) -> Node:
@@ -269,14 +287,19 @@ class Parser:
                     "letters, digits and '_'",
                     column,
                 )
+            if self.budget is not None:
+                self.budget.term(column)
             return Hashtag(body) if text[0] == "#" else Mention(body)
         if "*" in text or "?" in text:
             return self.wildcard(text, column, raw=raw)
-        if not query_tokens(text):
+        words = query_tokens(text)
+        if not words:
             raise self.error(
                 f"'{text}' at column {column} is not a searchable term (no letters or digits)",
                 column,
             )
+        if self.budget is not None:
+            self.budget.term(column, len(words))
         return Term(text, raw)
 
     def wildcard(self, text: str, column: int, *, raw: bool) -> Node:
@@ -306,6 +329,8 @@ class Parser:
                 f"wildcard '{text}' at column {column} needs at least one letter or digit",
                 column,
             )
+        if self.budget is not None:
+            self.budget.wildcard(column, text)
         return Wildcard(text, raw)
 
     # -- fields ---------------------------------------------------------------------------
@@ -335,6 +360,8 @@ class Parser:
             )
         if not value:
             raise self.error(f"empty value for '{name}:' at column {column}", column)
+        if self.budget is not None:
+            self.budget.term(column)
         if name == "rating":
             return self.rating(value, column)
         return Field(name, value)
@@ -376,6 +403,10 @@ class Parser:
         return number
 
 
+def _alternatives(node: Node) -> int:
+    return len(node.children) if isinstance(node, Or) else 1
+
+
 def _is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
@@ -384,6 +415,11 @@ def _shorten(text: str) -> str:
     return text if len(text) <= 20 else text[:16] + "…"
 
 
-def parse(text: str) -> Node:
-    """Parse a listening query; raises :class:`QuerySyntaxError` with the column at fault."""
-    return Parser(text).parse()
+def parse(text: str, *, limits: bool = True) -> Node:
+    """Parse a listening query; raises :class:`QuerySyntaxError` with the column at fault.
+
+    ``limits``: refuse a query past :mod:`~clameur.listening.query.limits` (length, terms,
+    wildcards, ``NEAR``, cost). Only queries accepted before the limits existed (brand queries
+    already saved, loaded by the matcher) are read without them.
+    """
+    return Parser(text, limits=limits).parse()
