@@ -14,9 +14,20 @@ from clameur.listening import search, text_filter
 from clameur.listening.query import QuerySyntaxError, parse
 from clameur.listening.query.ast import And, Near, Phrase, Rating, Term
 from clameur.listening.query.lexer import MAX_DISTANCE
-from clameur.listening.query.limits import MAX_LENGTH
+from clameur.listening.query.limits import MAX_LENGTH, MAX_NEAR, MAX_NEAR_SIDE, MAX_TERMS
 from clameur.listening.query.parser import MAX_GROUPS, MAX_RATING
-from clameur.listening.search_index import fts5_expression
+from clameur.listening.search import compile_query
+from clameur.listening.search_index import (
+    MAX_FILTER_DEPTH,
+    AllOf,
+    AnyOf,
+    Filter,
+    Key,
+    bounded,
+    filter_depth,
+    filter_holds,
+    fts5_expression,
+)
 from clameur.pipeline import Pipeline
 from tests.conftest import Database, make_tenant
 from tests.factories import record, write_jsonl
@@ -124,3 +135,55 @@ def test_a_query_at_the_nesting_limit_searches_the_archive(
         assert [hit.external_id for hit in found.hits] == ["1"]
         with pytest.raises(QuerySyntaxError, match="nested too deeply"):
             search(session, tenant.id, alternating(MAX_GROUPS + 1))
+
+
+def _deep_filter(depth: int) -> Filter:
+    flt: Filter = Key("volta")
+    for level in range(depth):
+        if level % 2:
+            flt = AnyOf((Key(f"w{level}"), flt))
+        else:
+            flt = AllOf((Key(f"a{level}", prefix=level % 3 == 0), flt))
+    return flt
+
+
+def test_any_filter_is_cut_to_what_sqlite_fts5_can_parse_and_stays_a_superset() -> None:
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE VIRTUAL TABLE t USING fts5(body)")
+    deep = _deep_filter(60)
+    with pytest.raises(sqlite3.OperationalError):
+        connection.execute("SELECT count(*) FROM t WHERE t MATCH ?", (fts5_expression(deep),))
+    cut = bounded(deep)
+    assert cut is not None
+    assert filter_depth(cut) <= MAX_FILTER_DEPTH < filter_depth(deep)
+    connection.execute("SELECT count(*) FROM t WHERE t MATCH ?", (fts5_expression(cut),))
+    # every token set the deep filter accepts, the cut one accepts too
+    universe = sorted({"volta", *(f"w{i}" for i in range(60)), *(f"a{i}x" for i in range(60))})
+    for start in range(0, len(universe), 3):
+        tokens = frozenset(universe[start : start + 40])
+        if filter_holds(deep, tokens):
+            assert filter_holds(cut, tokens)
+    assert filter_holds(deep, frozenset(universe))
+    for depth in range(4):
+        small = bounded(deep, depth)
+        assert small is None or filter_depth(small) <= depth
+
+
+def test_the_widest_and_deepest_accepted_queries_run_on_sqlite_fts5() -> None:
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE VIRTUAL TABLE t USING fts5(body)")
+    connection.execute("INSERT INTO t VALUES ('volta panne')")
+    side = " OR ".join(f"s{i}" for i in range(MAX_NEAR_SIDE))
+    widest = " OR ".join(f"w{i}" for i in range(MAX_TERMS))
+    nears = " ".join(f"(x{i} OR y{i}) NEAR/3 z{i}" for i in range(MAX_NEAR))
+    queries = [
+        widest,
+        f"({side}) NEAR/3 volta",
+        nears,
+        alternating(MAX_GROUPS - 1, f"({side}) NEAR/3 volta"),
+        " OR ".join(f"({' '.join(f'v{i}x{j}' for j in range(15))})" for i in range(17)),
+    ]
+    for query in queries:
+        flt = compile_query(query).filter
+        assert flt is not None
+        connection.execute("SELECT count(*) FROM t WHERE t MATCH ?", (fts5_expression(flt),))

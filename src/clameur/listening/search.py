@@ -69,6 +69,7 @@ from clameur.listening.search_index import (
     PG_VECTOR,
     Decider,
     Filter,
+    bounded,
     fts5_expression,
     key_decider,
     metadata_only,
@@ -115,7 +116,8 @@ def compile_query(query: str | None) -> SearchQuery:
     if query is None:
         return SearchQuery(None, None, None)
     node = parse(query)
-    return SearchQuery(query, node, text_filter(node), key_decider(node), _has_fields(node))
+    flt = bounded(text_filter(node))
+    return SearchQuery(query, node, flt, key_decider(node), _has_fields(node))
 
 
 def _has_fields(node: Node) -> bool:

@@ -254,6 +254,37 @@ def _short(key: str) -> bool:
     return len(index_token(key)) < MAX_TOKEN
 
 
+MAX_FILTER_DEPTH: Final = 20
+"""Deepest AND/OR nesting sent to the database. The parser's limits keep accepted queries
+below it (16 levels of parentheses); :func:`bounded` guarantees it whatever the query, since
+SQLite FTS5's parser stack overflows near 34 alternating levels."""
+
+
+def filter_depth(flt: Filter) -> int:
+    if isinstance(flt, Key):
+        return 0
+    return 1 + max(filter_depth(part) for part in flt.parts)
+
+
+def bounded(flt: Filter | None, depth: int = MAX_FILTER_DEPTH) -> Filter | None:
+    """``flt`` cut to ``depth`` levels of AND/OR, still a superset of its matches: below the
+    cut an AND keeps only its single keys (fewer conditions), an OR that cannot be kept
+    whole is dropped from the AND above it (None: no pre-filter at all)."""
+    if flt is None or isinstance(flt, Key) or filter_depth(flt) <= depth:
+        return flt
+    if depth <= 0:  # room for one key only: any key an AND requires
+        if isinstance(flt, AnyOf):
+            return None
+        return next((part for part in flt.parts if isinstance(part, Key)), None)
+    kept = [bounded(part, depth - 1) for part in flt.parts]
+    if isinstance(flt, AnyOf):
+        if any(part is None for part in kept):
+            return None
+        return _combine(AnyOf, cast(list[Filter], kept))
+    usable = [part for part in kept if part is not None]
+    return _combine(AllOf, usable) if usable else None
+
+
 def filter_holds(flt: Filter, tokens: frozenset[str]) -> bool:
     """Whether a mention with these index tokens passes the filter (the backends' semantics)."""
     match flt:
