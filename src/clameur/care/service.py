@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, tuple_
+from sqlalchemy import Table, delete, func, select, tuple_
 
 from clameur.care import conversations, routing, sla
 from clameur.care.models import (
@@ -49,7 +49,7 @@ from clameur.care.models import (
     Incident,
     Queue,
 )
-from clameur.db.bulk import insert_returning_ids, update_by_id
+from clameur.db.bulk import insert_missing_returning_ids, insert_returning_ids, update_by_id
 from clameur.detection.models import Alert
 from clameur.mentions.draft import Draft, StepContext
 from clameur.mentions.models import Author, Mention
@@ -417,11 +417,28 @@ def _link_contacts(ctx: StepContext, created: list[_Thread]) -> None:
             contact_rows,
             ("tenant_id", "origin_author_id"),
         )
-        identity_rows = [
+        identity_rows: list[dict[str, Any]] = [
             {"tenant_id": t.tenant_id, "author_id": a, "contact_id": cid, "linked_at": t.opened_at}
-            for (a, t), cid in zip(firsts.items(), ids, strict=True)
+            for (a, t), cid in sorted(zip(firsts.items(), ids, strict=True), key=lambda p: p[0][0])
         ]
-        ctx.session.execute(insert(ContactIdentity), identity_rows)
-        known.update({a: cid for a, cid in zip(firsts, ids, strict=True)})
+        linked = insert_missing_returning_ids(
+            ctx.session,
+            cast(Table, ContactIdentity.__table__),
+            identity_rows,
+            ("author_id",),
+            id_column="author_id",
+        )
+        raced = [row for row, done in zip(identity_rows, linked, strict=True) if done is None]
+        known.update({row["author_id"]: row["contact_id"] for row in identity_rows})
+        if raced:  # a concurrent import linked these authors first: use its contacts
+            ctx.session.execute(
+                delete(Contact).where(Contact.id.in_([row["contact_id"] for row in raced]))
+            )
+            rows = ctx.session.execute(
+                select(ContactIdentity.author_id, ContactIdentity.contact_id).where(
+                    ContactIdentity.author_id.in_([row["author_id"] for row in raced])
+                )
+            )
+            known.update({author: contact for author, contact in rows})
     for t in created:
         t.contact_id = known[t.author_id]

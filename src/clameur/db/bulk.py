@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 
@@ -28,9 +30,13 @@ def insert_returning_ids(
 
 
 def update_by_id(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Update rows by ``id``: one ``executemany`` per set of changed columns."""
+    """Update rows by ``id``: one ``executemany`` per set of changed columns.
+
+    Rows go out in id order, so two transactions updating the same rows lock them in the
+    same order (no deadlock between concurrent imports on PostgreSQL).
+    """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r["id"]):
         columns = tuple(sorted(k for k in row if k != "id"))
         groups[columns].append({f"v_{k}": v for k, v in row.items()})
     for columns, params in groups.items():
@@ -40,3 +46,30 @@ def update_by_id(session: Session, table: Table, rows: Sequence[dict[str, Any]])
             .values({c: bindparam(f"v_{c}") for c in columns})
         )
         session.execute(stmt, params)
+
+
+def insert_missing_returning_ids(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    key: Sequence[str],
+    *,
+    id_column: str = "id",
+) -> list[int | None]:
+    """Insert the ``rows`` whose ``key`` is not stored yet (``INSERT … ON CONFLICT (key) DO
+    NOTHING``): the new id of each row, or None where another transaction stored that key
+    first. ``key`` must be a unique constraint of ``table`` and unique within ``rows``.
+
+    Race-safe on both backends: on PostgreSQL a conflicting insert waits for the other
+    transaction and skips the row if it commits; on SQLite writers are serialized. The
+    caller selects the skipped keys afterwards (they are visible then on both).
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    columns = [table.c[k] for k in key]
+    stmt = make(table).on_conflict_do_nothing(index_elements=list(key))
+    returned = session.execute(stmt.returning(table.c[id_column], *columns), list(rows))
+    found = {tuple(row[1:]): row[0] for row in returned}
+    return [found.get(tuple(row[k] for k in key)) for row in rows]

@@ -9,7 +9,7 @@ from sqlalchemy import Table, delete, insert, select, tuple_, update
 
 from clameur.analysis.influence import author_score
 from clameur.analysis.prioritise import record_influence
-from clameur.db.bulk import insert_returning_ids, update_by_id
+from clameur.db.bulk import insert_missing_returning_ids, insert_returning_ids, update_by_id
 from clameur.listening.search_index import document_keys, search_text
 from clameur.mentions.draft import Draft, StepContext
 from clameur.mentions.models import Author, Mention
@@ -110,6 +110,8 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
 
     Profile fields (followers, name, verification) follow the author's latest mention in
     event time, so replaying a file in any order of batches converges to the same profile.
+    Race-safe: new authors go in with ``ON CONFLICT DO NOTHING``; one that a concurrent
+    import stored meanwhile is selected and updated like any stored author.
     """
     by_key: dict[tuple[int, str, str], list[Draft]] = defaultdict(list)
     for draft in drafts:
@@ -118,8 +120,64 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     if not by_key:
         return drafts
 
+    found = _stored_authors(ctx, list(by_key))
+    newest = {key: max(group, key=lambda d: d.mention.created_at) for key, group in by_key.items()}
+    first = {key: min(d.mention.created_at for d in group) for key, group in by_key.items()}
+    profiles = {key: _profile(draft) for key, draft in newest.items()}
+
+    ids = {key: row.id for key, row in found.items()}
+    influence: list[tuple[int, float | None, float | None]] = []
+    inserts = [
+        {
+            "tenant_id": key[0],
+            "source": key[1],
+            "handle": key[2],
+            "first_seen_at": first[key],
+            "last_seen_at": newest[key].mention.created_at,
+            **profiles[key],
+        }
+        for key in sorted(set(by_key) - set(found))  # one lock order for every importer
+    ]
+    new_ids = insert_missing_returning_ids(
+        ctx.session, AUTHORS, inserts, ("tenant_id", "source", "handle")
+    )
+    lost: list[tuple[int, str, str]] = []
+    for row, new_id in zip(inserts, new_ids, strict=True):
+        key = (row["tenant_id"], row["source"], row["handle"])
+        if new_id is None:
+            lost.append(key)  # a concurrent import stored it first
+            continue
+        ids[key] = new_id
+        influence.append((key[0], None, row["influence_score"]))
+    if lost:
+        raced = _stored_authors(ctx, lost)
+        found.update(raced)
+        ids.update({key: row.id for key, row in raced.items()})
+
+    updates: list[dict[str, Any]] = []
+    for key, row in found.items():
+        change: dict[str, Any] = {}
+        latest = newest[key].mention.created_at
+        if latest >= row.last_seen_at:
+            change.update(profiles[key], last_seen_at=latest)
+            influence.append((key[0], row.influence_score, profiles[key]["influence_score"]))
+        if first[key] < row.first_seen_at:
+            change["first_seen_at"] = first[key]
+        if change:
+            updates.append({"id": row.id, **change})
+    update_by_id(ctx.session, AUTHORS, updates)
+    record_influence(ctx.session, influence)
+    for key, group in by_key.items():
+        for draft in group:
+            draft.author_id = ids[key]
+    return drafts
+
+
+def _stored_authors(
+    ctx: StepContext, keys: list[tuple[int, str, str]]
+) -> dict[tuple[int, str, str], Any]:
     found: dict[tuple[int, str, str], Any] = {}
-    for chunk in _chunks(list(by_key)):
+    for chunk in _chunks(keys):
         stmt = select(
             Author.id,
             Author.tenant_id,
@@ -131,50 +189,7 @@ def resolve_authors(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         ).where(tuple_(Author.tenant_id, Author.source, Author.handle).in_(chunk))
         for hit in ctx.session.execute(stmt):
             found[(hit.tenant_id, hit.source, hit.handle)] = hit
-
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    influence: list[tuple[int, float | None, float | None]] = []
-    for key, group in by_key.items():
-        newest = max(group, key=lambda d: d.mention.created_at)
-        first = min(d.mention.created_at for d in group)
-        profile = _profile(newest)
-        row = found.get(key)
-        if row is None:
-            inserts.append(
-                {
-                    "tenant_id": key[0],
-                    "source": key[1],
-                    "handle": key[2],
-                    "first_seen_at": first,
-                    "last_seen_at": newest.mention.created_at,
-                    **profile,
-                }
-            )
-            influence.append((key[0], None, profile["influence_score"]))
-            continue
-        change: dict[str, Any] = {}
-        if newest.mention.created_at >= row.last_seen_at:
-            change.update(profile, last_seen_at=newest.mention.created_at)
-            influence.append((key[0], row.influence_score, profile["influence_score"]))
-        if first < row.first_seen_at:
-            change["first_seen_at"] = first
-        if change:
-            updates.append({"id": row.id, **change})
-
-    ids = {key: row.id for key, row in found.items()}
-    if inserts:
-        new_ids = insert_returning_ids(
-            ctx.session, AUTHORS, inserts, ("tenant_id", "source", "handle")
-        )
-        for row, new_id in zip(inserts, new_ids, strict=True):
-            ids[(row["tenant_id"], row["source"], row["handle"])] = new_id
-    update_by_id(ctx.session, AUTHORS, updates)
-    record_influence(ctx.session, influence)
-    for key, group in by_key.items():
-        for draft in group:
-            draft.author_id = ids[key]
-    return drafts
+    return found
 
 
 def _profile(draft: Draft) -> dict[str, Any]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.analysis import Analyzer, default_analyzer
@@ -25,6 +28,23 @@ from clameur.tenancy import get_tenant
 log = logging.getLogger(__name__)
 
 MENTIONS_STREAM = "mentions"
+_ATTEMPTS = 8
+"""Runs of one batch before a conflict with concurrent writers is given up on."""
+
+
+def is_transient_conflict(exc: DBAPIError) -> bool:
+    """Whether ``exc`` is a lost race that running the transaction again resolves: a unique
+    key stored meanwhile by another transaction, a deadlock or serialization failure
+    (PostgreSQL), or a database still locked by another writer (SQLite)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code in {"23505", "40001", "40P01"}:
+        return True
+    message = str(exc.orig).lower()
+    if isinstance(exc, IntegrityError):
+        return "unique constraint failed" in message
+    return isinstance(exc, OperationalError) and (
+        "database is locked" in message or "database is busy" in message
+    )
 
 
 @dataclass
@@ -75,11 +95,28 @@ class Pipeline:
         )
 
     def run_batch(self, records: list[RawRecord], tenant_id: int | None) -> BatchReport:
-        """One batch, one transaction: all of it lands or none (then it can be replayed)."""
-        with session_scope(self.factory) as session:
-            ctx = self._context(session, tenant_id)
-            process_batch(ctx, records)
-            return ctx.report
+        """One batch, one transaction: all of it lands or none (then it can be replayed).
+
+        A batch that lost a race with a concurrent writer (a key another import stored
+        first, a deadlock, SQLite still locked after its busy timeout) is rolled back and run
+        again from its records: the second run sees what the other committed, and dedupe and
+        the get-or-create steps make it converge.
+        """
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with session_scope(self.factory) as session:
+                    ctx = self._context(session, tenant_id)
+                    process_batch(ctx, records)
+                    return ctx.report
+            except DBAPIError as exc:
+                if attempt == _ATTEMPTS or not is_transient_conflict(exc):
+                    raise
+                log.info(
+                    "batch retried after a concurrent write",
+                    extra={"attempt": attempt, "error": str(exc.orig)[:200]},
+                )
+                time.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - jitter only
+        raise AssertionError("unreachable")
 
     def tenant_id(self, slug: str | None) -> int | None:
         if slug is None:
