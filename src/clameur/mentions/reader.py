@@ -7,7 +7,6 @@ whatever the file size, and one bad line never stops the others.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,9 +115,7 @@ def _unflatten(row: dict[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
     for key, value in row.items():
-        if key is None:  # more cells than headers
-            raise ValueError(f"{len(value)} more cells than the header has columns")
-        if value == "" or value is None:
+        if value == "":
             continue
         for name, prefix in _CSV_NESTED.items():
             if key.startswith(prefix):
@@ -130,37 +127,141 @@ def _unflatten(row: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+class _RecordTooLong(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _PhysicalLines:
+    """The physical lines of a CSV file for :func:`csv.reader`, one at a time.
+
+    Counts lines (so a record's number is the physical line it starts on, whatever quoted
+    newlines it holds), bounds a record to :data:`MAX_LINE_BYTES` (a longer physical line
+    is skipped in chunks, never loaded) and keeps the lines of the record being read, so
+    that the lines after the first of a record that could not be read can be judged again.
+    """
+
+    _TOO_LONG: Final = None  # in ``record``: a physical line that was too long to keep
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.line = 0
+        """Number of the last physical line handed out."""
+        self.record: list[bytes | None] = []
+        self.size = 0
+        self.pending: list[bytes | None] = []  # reversed: the next line to hand out last
+
+    def begin(self) -> int:
+        """Start a record; returns the number of its first line."""
+        self.record, self.size = [], 0
+        return self.line + 1
+
+    def replay_after_first(self) -> None:
+        """Hand out again every line of the current record but its first."""
+        again = self.record[1:]
+        self.pending.extend(reversed(again))
+        self.line -= len(again)
+        self.record, self.size = self.record[:1], 0
+
+    def __iter__(self) -> _PhysicalLines:
+        return self
+
+    def __next__(self) -> str:
+        if self.pending:
+            data = self.pending.pop()
+        else:
+            data = self.stream.readline(MAX_LINE_BYTES + 1)
+            if not data:
+                raise StopIteration
+            if len(data) > MAX_LINE_BYTES and not data.endswith(b"\n"):
+                _skip_rest_of_line(self.stream)
+                data = self._TOO_LONG
+            elif self.line == 0 and data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+        self.line += 1
+        self.record.append(data)
+        if data is self._TOO_LONG:
+            raise _RecordTooLong(f"line {self.line} is longer than {MAX_LINE_BYTES} bytes")
+        self.size += len(data)
+        if self.size > MAX_LINE_BYTES:
+            raise _RecordTooLong(f"record longer than {MAX_LINE_BYTES} bytes")
+        return data.decode("utf-8", errors="surrogateescape")
+
+
+def _csv_reason(exc: Exception, start: int, lines: int) -> str:
+    span = f"lines {start}-{start + lines - 1}" if lines > 1 else f"line {start}"
+    if isinstance(exc, _RecordTooLong):
+        if lines == 1:
+            return f"line longer than {MAX_LINE_BYTES} bytes"
+        return (
+            f"record starting on line {start} runs past {MAX_LINE_BYTES} bytes (an unclosed quote?)"
+        )
+    message = str(exc)
+    if "unexpected end of data" in message:
+        return f"unclosed quote: the quoted field opened on {span} never closes (end of file)"
+    if lines > 1:
+        return f"unreadable CSV record ({span}): {message} (an unclosed quote?)"
+    return f"unreadable CSV row: {message}"
+
+
 def read_csv(stream: BinaryIO) -> Iterator[ReadItem]:
-    """CSV with a header row; ``author_*`` and ``metrics_*`` columns are nested back."""
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
-    reader = csv.DictReader(text)
-    try:
-        if reader.fieldnames is None:
-            return
-    except csv.Error as exc:
-        yield 1, LineError(1, f"unreadable CSV header: {exc}")
-        return
-    start = reader.line_num + 1
+    """CSV with a header row; ``author_*`` and ``metrics_*`` columns are nested back.
+
+    Streams physical lines; a record (which quoted newlines may spread over several lines)
+    is numbered by the line it starts on, and bounded like a JSONL line. A record spanning
+    several lines that cannot be read — a quote left open to the size limit or to the end
+    of the file, a quote closing in the wrong place, more cells than the header has — is
+    rejected at its first line, and the lines after that first one are read again as
+    records of their own: an unclosed quote costs one record, never the rest of the file.
+    """
+    if csv.field_size_limit() < MAX_LINE_BYTES:
+        csv.field_size_limit(MAX_LINE_BYTES)  # the record bound below is the real limit
+    lines = _PhysicalLines(stream)
+    reader = csv.reader(lines, strict=True)
+    header: list[str] | None = None
     while True:
+        start = lines.begin()
         try:
-            row = next(reader)
+            cells = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:
-            yield start, LineError(start, f"unreadable CSV row: {exc}")
-            start = reader.line_num + 1
+        except (csv.Error, _RecordTooLong) as exc:
+            reason = _csv_reason(exc, start, len(lines.record))
+            if header is None:
+                yield start, LineError(start, f"unreadable CSV header: {reason}")
+                return
+            yield start, LineError(start, reason)
+            lines.replay_after_first()
+            reader = csv.reader(lines, strict=True)  # a fresh parser state
             continue
-        line_no, start = start, reader.line_num + 1
+        if not cells:
+            continue  # a blank line is no record
+        if header is None:
+            header = cells
+            continue
         try:
-            for key, value in row.items():
-                if isinstance(value, str):
-                    try:
-                        value.encode("utf-8")
-                    except UnicodeEncodeError:
-                        raise ValueError(f"invalid UTF-8 in column {key!r}") from None
-            yield line_no, _unflatten(row)
+            yield start, _row(header, cells)
+        except _TooManyCells as exc:
+            yield start, LineError(start, str(exc))
+            lines.replay_after_first()  # a quote that closed in the wrong place, likely
         except ValueError as exc:
-            yield line_no, LineError(line_no, str(exc))
+            yield start, LineError(start, str(exc))
+
+
+class _TooManyCells(ValueError):
+    pass
+
+
+def _row(header: list[str], cells: list[str]) -> dict[str, Any]:
+    if len(cells) > len(header):
+        raise _TooManyCells(f"{len(cells) - len(header)} more cells than the header has columns")
+    for key, value in zip(header, cells, strict=False):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"invalid UTF-8 in column {key!r}") from None
+    return _unflatten(dict(zip(header, cells, strict=False)))
 
 
 Reader = Callable[[BinaryIO], Iterator[ReadItem]]
