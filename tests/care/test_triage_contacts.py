@@ -65,7 +65,7 @@ def test_a_wave_answering_an_influencer_is_one_conversation_per_customer_in_one_
     assert len(rows) == len(customers) + 1  # …one each, plus the influencer's own
     assert len(incidents) == 1
     assert {incident for _, _, incident, _ in rows} == {incidents[0].id}
-    assert incidents[0].title.startswith("influencer")
+    assert incidents[0].title.startswith("@"), "named by the influencer's handle"
     assert all(contact is not None for *_, contact in rows)
     assert figures["conversations"] == figures["open_conversations"] == len(rows)
 

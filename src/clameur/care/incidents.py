@@ -38,6 +38,7 @@ from clameur.clock import Clock
 from clameur.detection.models import Alert, AlertMention
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.mentions.models import Author, Mention
+from clameur.tenancy.models import Brand
 from clameur.pipeline.outbox import enqueue
 from clameur.tenancy.models import Brand, Tenant, User
 from clameur.tenancy.policy import authorize
@@ -53,6 +54,21 @@ _CHUNK = 500
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
     for i in range(0, len(ids), _CHUNK):
         yield list(ids[i : i + _CHUNK])
+
+
+def incident_title(session: Session, alert: Alert) -> str:
+    """A short name, the same in every language, for lists and the inbox's side: who (an
+    influencer's handle and channel) or what (the brand and the spike's top terms). The
+    detector's sentence stays on the alert, which the incident page links to."""
+    evidence = alert.evidence or {}
+    if alert.kind == "influencer" and evidence.get("author"):
+        parts = [f"@{evidence['author']}", str(evidence.get("source") or "")]
+    else:
+        brand = session.get(Brand, alert.brand_id) if alert.brand_id else None
+        terms = [str(t) for t in (evidence.get("top_terms") or [])[:3]]
+        parts = [brand.name if brand else "", ", ".join(terms)]
+    title = " · ".join(p for p in parts if p)
+    return (title or alert.summary or alert.kind)[:300]
 
 
 def open_for_alert(session: Session, clock: Clock, tenant_id: int, alert_id: int) -> Incident:
@@ -81,7 +97,7 @@ def open_for_alert(session: Session, clock: Clock, tenant_id: int, alert_id: int
             tenant_id=tenant_id,
             alert_id=alert_id,
             brand_id=alert.brand_id,
-            title=(alert.summary or alert.kind)[:300],
+            title=incident_title(session, alert),
             status="open",
             opened_at=alert.triggered_at,
         )

@@ -41,6 +41,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select, tuple_
 
 from clameur.care import conversations, routing, sla
+from clameur.care.incidents import incident_title
 from clameur.care.models import (
     OPEN_STATUSES,
     Contact,
@@ -365,7 +366,7 @@ def _incidents(ctx: StepContext, new: list[Draft]) -> dict[tuple[int, int], int]
             tenant_id=tenant_id,
             alert_id=alert_id,
             brand_id=alert.brand_id,
-            title=f"{alert.kind.replace('_', ' ')}: {' '.join(alert.summary.split())[:250]}",
+            title=incident_title(ctx.session, alert),
             status="open",
             opened_at=alert.triggered_at,
         )
