@@ -38,7 +38,6 @@ from clameur.clock import Clock
 from clameur.detection.models import Alert, AlertMention
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.mentions.models import Author, Mention
-from clameur.tenancy.models import Brand
 from clameur.pipeline.outbox import enqueue
 from clameur.tenancy.models import Brand, Tenant, User
 from clameur.tenancy.policy import authorize
