@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, tuple_, update
@@ -26,32 +27,60 @@ def _chunks(items: list[Any], size: int = _CHUNK) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+@dataclass(slots=True)
+class _Version:
+    """The current version of a mention while a batch's lines for it are folded in."""
+
+    text: str
+    content_hash: str
+    history: list[dict[str, Any]]
+    draft: Draft | None = None
+    """The batch's line holding this version; None while it is the stored one."""
+    applied: list[int] = field(default_factory=list)
+    """Earlier lines of the batch whose versions this one replaced."""
+
+    def seen(self, text: str) -> bool:
+        return any(entry.get("text") == text for entry in self.history)
+
+
+def _fold(ctx: StepContext, current: _Version | None, group: list[Draft]) -> _Version | None:
+    """Apply the batch's lines for one mention, in file order, to its current version.
+
+    One rule for every line, whether the version it meets came from the database or from an
+    earlier line of the same batch — so the outcome never depends on the batch size: the
+    same version again changes nothing; a text already replaced before (in the history) is
+    a replay of that older version and is ignored; any other version is newer and replaces
+    the current one, whose text goes to the history.
+    """
+    for draft in group:
+        if current is None:
+            current = _Version(draft.mention.text, draft.content_hash, [], draft)
+            continue
+        if draft.content_hash == current.content_hash or current.seen(draft.mention.text):
+            ctx.report.mark(draft.line, "unchanged")
+            continue
+        history = list(current.history)
+        if current.text != draft.mention.text:
+            history.append(_version(ctx, current.text))
+        applied = current.applied + ([current.draft.line] if current.draft is not None else [])
+        current = _Version(draft.mention.text, draft.content_hash, history, draft, applied)
+    return current
+
+
 def dedupe(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     """Drop what is already stored unchanged; turn edits into updates that keep history.
 
-    Idempotent on ``(source, external_id)``: the same record twice changes nothing. A text
-    seen before as an earlier version is stale and ignored, so replaying a file that holds
-    both versions of an edited mention leaves the newest in place.
+    Idempotent on ``(source, external_id)``: the same record twice changes nothing. Lines
+    of one mention are taken in file order (the later line is the later version) and
+    folded in by :func:`_fold`, so replaying a file that holds both versions of an edited
+    mention leaves the newest in place, and a file gives the same result at any batch size.
     """
-    # In-batch duplicates: the later occurrence of a key is the newer version.
-    latest: dict[tuple[str, str], Draft] = {}
-    for draft in drafts:
+    groups: dict[tuple[str, str], list[Draft]] = defaultdict(list)
+    for draft in sorted(drafts, key=lambda d: d.line):
         if not draft.content_hash:  # computed by normalise_batch, line by line
             draft.content_hash = draft.mention.content_hash()
-        earlier = latest.get(draft.key)
-        if earlier is None:
-            latest[draft.key] = draft
-            continue
-        if earlier.content_hash == draft.content_hash:
-            ctx.report.mark(draft.line, "unchanged")  # the same version twice
-            continue
-        if earlier.mention.text != draft.mention.text:
-            draft.edit_history = [*earlier.edit_history, _version(ctx, earlier.mention.text)]
-        draft.superseded = [*earlier.superseded, earlier.line]
-        latest[draft.key] = draft
-    unique = list(latest.values())
+        groups[draft.key].append(draft)
 
-    keys = [d.key for d in unique]
     stored: dict[tuple[str, str], list[Any]] = defaultdict(list)
     columns = (
         Mention.id,
@@ -62,43 +91,42 @@ def dedupe(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         Mention.text,
         Mention.edit_history,
     )
-    for chunk in _chunks(keys):
+    for chunk in _chunks(list(groups)):
         stmt = select(*columns).where(tuple_(Mention.source, Mention.external_id).in_(chunk))
         if ctx.tenant_id is not None:
             stmt = stmt.where(Mention.tenant_id == ctx.tenant_id)
-        for row in ctx.session.execute(stmt):
+        for row in ctx.session.execute(stmt.order_by(Mention.id)):
             stored[(row.source, row.external_id)].append(row)
 
     out: list[Draft] = []
-    for draft in unique:
-        rows = stored.get(draft.key)
+    for key, group in groups.items():
+        rows = stored.get(key)
         if not rows:
-            out.append(draft)
+            final = _fold(ctx, None, group)
+            assert final is not None, "a group is never empty"
+            assert final.draft is not None, "a fold from nothing ends on a line"
+            final.draft.edit_history = final.history
+            final.draft.superseded = final.applied
+            out.append(final.draft)
             continue
-        changed = False
         for row in rows:
-            older = {entry.get("text") for entry in row.edit_history}
-            if row.content_hash == draft.content_hash or draft.mention.text in older:
-                continue
-            changed = True
-            history = list(row.edit_history)
-            if row.text != draft.mention.text:
-                history.append(_version(ctx, row.text))
-            history.extend(draft.edit_history)
+            start = _Version(row.text, row.content_hash, list(row.edit_history))
+            final = _fold(ctx, start, group)
+            if final is None or final.draft is None:
+                continue  # every line unchanged for this tenant's copy
+            draft = final.draft
             out.append(
                 Draft(
                     line=draft.line,
                     mention=draft.mention,
                     tenant_id=row.tenant_id,
                     existing_id=row.id,
-                    edit_history=history,
+                    edit_history=final.history,
                     content_hash=draft.content_hash,
-                    superseded=draft.superseded,
+                    superseded=final.applied,
                 )
             )
-        if not changed:
-            ctx.report.mark_draft(draft, "unchanged")
-    return out
+    return sorted(out, key=lambda d: d.line)
 
 
 def _version(ctx: StepContext, text: str) -> dict[str, Any]:
