@@ -87,3 +87,8 @@ def test_agents_and_client_viewers_do_not_see_the_floor(floor_world: Database, e
     assert 'href="/floor"' not in client.get("/dashboard").text
     assert client.get("/floor").status_code == 403
     assert client.get("/floor/live").status_code == 403
+    typed = client.get("/floor", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert typed.status_code == 403
+    assert typed.headers["content-type"].startswith("text/html"), "a page, not JSON, for a person"
+    assert "Accès refusé" in typed.text
+    assert "/static/clameur.css" in typed.text

@@ -66,6 +66,9 @@ async def _clameur_error(request: Request, exc: Exception) -> Response:
         extra["errors"] = [{"loc": [exc.where], "msg": exc.reason}]
     if isinstance(exc, ForbiddenError) and exc.action:
         extra["action"] = exc.action
+    if status in (403, 404) and _wants_html(request):  # a person followed a link or typed it
+        page = _FORBIDDEN_PAGE if status == 403 else _NOT_FOUND_PAGE
+        return HTMLResponse(page, status_code=status)
     response = problem(status, str(exc), **extra)
     if isinstance(exc, TooManyAttemptsError):
         response.headers["Retry-After"] = str(exc.retry_after)
@@ -74,9 +77,23 @@ async def _clameur_error(request: Request, exc: Exception) -> Response:
 
 _NOT_FOUND_PAGE = """<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Page introuvable — Clameur</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/static/clameur.css"></head>
 <body><main class="narrow"><h1>Page introuvable / Page not found</h1>
 <p><a href="/">Retour à l'accueil / Back to the start page</a></p></main></body></html>
+"""
+
+
+_FORBIDDEN_PAGE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>Accès refusé — Clameur</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/clameur.css"></head>
+<body><main class="narrow"><h1>Accès refusé / Access denied</h1>
+<p>Votre rôle dans ce client ne donne pas accès à cette page. Demandez à un superviseur ou
+à un administrateur si vous en avez besoin.</p>
+<p lang="en">Your role in this client does not give access to this page. Ask a supervisor
+or an administrator if you need it.</p>
+<p><a href="/">Retour à la boîte de réception / Back to the inbox</a></p></main></body></html>
 """
 
 
