@@ -63,9 +63,8 @@ def _two_thousand_rows_with_an_open_quote(tail: bytes = b"") -> tuple[bytes, int
     [
         (b"", "unclosed quote: the quoted field opened on lines 1001-2003 never closes"),
         (b'twitter,N,"a, quoted text",2026-11-16T09:00:00Z,u\n', "unreadable CSV record"),
-        (b'twitter",N,stray quote,2026-11-16T09:00:00Z,u\n', "more cells"),
     ],
-    ids=["to-end-of-file", "closed-mid-field", "closed-with-extra-cells"],
+    ids=["to-end-of-file", "closed-mid-field"],
 )
 def test_an_unclosed_quote_costs_one_record_and_every_other_row_is_read(
     tail: bytes, reason: str
@@ -88,6 +87,26 @@ def test_an_open_quote_stops_at_the_record_size_limit() -> None:
     assert list(errors) == [2]
     assert f"runs past {MAX_LINE_BYTES} bytes" in errors[2]
     assert _ids_by_line(items) == {n: str(n) for n in range(3, 1204)}
+
+
+def test_a_stray_quote_closed_before_a_delimiter_makes_one_record_still_counted() -> None:
+    data, broken = _two_thousand_rows_with_an_open_quote(
+        b'twitter",N,stray quote,2026-11-16T09:00:00Z,u\n'
+    )
+    items = _read(data)
+    errors = _errors(items)
+    assert broken in errors
+    assert "more cells than the header" in errors[broken]
+    ids = _ids_by_line(items)
+    assert len(items) == 2002 - 99, "lines 1001-1100 are one record"
+    assert set(ids) == set(range(2, 2004)) - set(range(broken, 1101))
+
+
+def test_a_wellformed_multiline_record_with_extra_cells_is_one_rejected_record() -> None:
+    data = HEADER + b'twitter,2,"two\nlines",2026-11-16T09:00:00Z,u,extra\n' + _row(4)
+    items = _read(data)
+    assert _errors(items) == {2: "1 more cells than the header has columns"}
+    assert _ids_by_line(items) == {4: "4"}
 
 
 def test_crlf_and_quoted_newlines_count_physical_lines() -> None:

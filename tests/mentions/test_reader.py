@@ -72,3 +72,30 @@ def test_a_line_nested_past_the_json_depth_limit_names_its_field() -> None:
     assert error.line == 2
     assert error.reason.startswith("field 'deep' nests too deeply")
     assert items[0][1] == items[2][1] == {"source": "twitter"}
+
+
+def test_an_integer_beyond_64_bits_is_reported_not_turned_into_a_float() -> None:
+    data = (
+        b'{"a": 1, "big": 18446744073709551616}\n'
+        b'{"n": -9223372036854775809}\n'
+        b'{"edge": 18446744073709551615, "low": -9223372036854775808, '
+        b'"s": "123456789012345678901234567"}\n'
+    )
+    items = _read(data)
+    assert items[0] == (
+        1,
+        LineError(
+            1,
+            "field 'big' holds the integer 18446744073709551616, beyond the 64-bit range: "
+            "it cannot be kept exactly (write it as a string)",
+        ),
+    )
+    assert isinstance(items[1][1], LineError)
+    assert "field 'n' holds the integer -9223372036854775809" in items[1][1].reason
+    record = items[2][1]
+    assert record == {
+        "edge": 18446744073709551615,
+        "low": -9223372036854775808,
+        "s": "123456789012345678901234567",
+    }
+    assert isinstance(record["edge"], int)  # type: ignore[index]

@@ -7,6 +7,8 @@ whatever the file size, and one bad line never stops the others.
 from __future__ import annotations
 
 import csv
+import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +73,49 @@ def read_jsonl(stream: BinaryIO) -> Iterator[ReadItem]:
             kind = type(record).__name__
             yield line_no, LineError(line_no, f"expected a JSON object, got {kind}")
             continue
+        if _LONG_DIGITS.search(text) and (reason := _beyond_64_bits(text)):
+            yield line_no, LineError(line_no, reason)
+            continue
         yield line_no, record
+
+
+_LONG_DIGITS: Final = re.compile(r"\d{19,}")
+_INT_MIN: Final = -(1 << 63)
+_INT_MAX: Final = (1 << 64) - 1
+
+
+class _BigInteger(Exception):
+    def __init__(self, literal: str) -> None:
+        super().__init__(literal)
+        self.literal = literal
+
+
+def _exact_int(literal: str) -> int:
+    value = int(literal)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise _BigInteger(literal)
+    return value
+
+
+def _beyond_64_bits(text: str) -> str | None:
+    """Why the line cannot be kept, when it holds an integer that the JSON parser would
+    silently turn into a float (beyond the 64-bit range): None when it holds none.
+
+    Only called when a run of 19 digits appears somewhere: the exact parse is slower.
+    """
+    try:
+        json.loads(text, parse_int=_exact_int)
+    except _BigInteger as exc:
+        key = _top_level_key(text, max(text.find(exc.literal), 0))
+        where = f"field {key[:60]!r} holds " if key is not None else "holds "
+        shown = exc.literal if len(exc.literal) <= 30 else f"{exc.literal[:27]}..."
+        return (
+            f"{where}the integer {shown}, beyond the 64-bit range: it cannot be kept "
+            "exactly (write it as a string)"
+        )
+    except (RecursionError, ValueError):
+        return "nests too deeply to check its integers"
+    return None
 
 
 def _json_error(text: str, exc: orjson.JSONDecodeError) -> str:
@@ -210,10 +254,11 @@ def read_csv(stream: BinaryIO) -> Iterator[ReadItem]:
 
     Streams physical lines; a record (which quoted newlines may spread over several lines)
     is numbered by the line it starts on, and bounded like a JSONL line. A record spanning
-    several lines that cannot be read — a quote left open to the size limit or to the end
-    of the file, a quote closing in the wrong place, more cells than the header has — is
-    rejected at its first line, and the lines after that first one are read again as
-    records of their own: an unclosed quote costs one record, never the rest of the file.
+    several lines that the CSV parser cannot read — a quote left open to the size limit or
+    to the end of the file, a quote closing in the wrong place — is rejected at its first
+    line, and the lines after that first one are read again as records of their own: an
+    unclosed quote costs one record, never the rest of the file. A record the parser reads
+    is judged as one record, whatever it holds.
     """
     if csv.field_size_limit() < MAX_LINE_BYTES:
         csv.field_size_limit(MAX_LINE_BYTES)  # the record bound below is the real limit
@@ -242,20 +287,13 @@ def read_csv(stream: BinaryIO) -> Iterator[ReadItem]:
             continue
         try:
             yield start, _row(header, cells)
-        except _TooManyCells as exc:
-            yield start, LineError(start, str(exc))
-            lines.replay_after_first()  # a quote that closed in the wrong place, likely
         except ValueError as exc:
             yield start, LineError(start, str(exc))
 
 
-class _TooManyCells(ValueError):
-    pass
-
-
 def _row(header: list[str], cells: list[str]) -> dict[str, Any]:
     if len(cells) > len(header):
-        raise _TooManyCells(f"{len(cells) - len(header)} more cells than the header has columns")
+        raise ValueError(f"{len(cells) - len(header)} more cells than the header has columns")
     for key, value in zip(header, cells, strict=False):
         try:
             value.encode("utf-8")
