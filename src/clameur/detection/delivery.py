@@ -19,7 +19,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formatdate, make_msgid
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -119,6 +119,10 @@ def send_webhook(
     url = httpx.URL(payload["url"])
     if url.scheme not in {"http", "https"} or not url.host:
         raise DeliveryError(f"webhook URL must be http(s)://host/…: {_shown(url)}")
+    if not str(payload.get("secret") or "").strip():
+        raise DeliveryError(
+            f"webhook {_shown(url)} has no secret: not sent unsigned (set one in its alert rule)"
+        )
     port = url.port or (443 if url.scheme == "https" else 80)
     addresses = resolve(url.host, port, allow_private=settings.allow_private_fetch)
     body = str(payload["body"]).encode()
@@ -176,14 +180,37 @@ def resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
         raise DeliveryError(f"webhook host {host} resolves to no address")
     for text in [] if allow_private else addresses:
         address = ipaddress.ip_address(text.split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
+        if not all(a.is_global and not a.is_multicast for a in _reached(address)):
             raise PrivateAddressError(
                 f"refusing to send a webhook to {host}: {text} is a loopback, private or "
                 "link-local address (set CLAMEUR_ALLOW_PRIVATE_FETCH=1 to allow it)"
             )
     return addresses
+
+
+_NAT64: Final = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # RFC 6052 well-known prefix
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # RFC 8215 local-use prefix
+)
+
+
+def _reached(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[Any]:
+    """The address and every IPv4 address it carries, which a translator or relay on the
+    way would reach instead: IPv4-mapped (``::ffff:a.b.c.d``), NAT64 (``64:ff9b::a.b.c.d``),
+    6to4 (``2002:AABB:CCDD::``), Teredo (its server and client). ``is_global`` alone takes
+    ``64:ff9b::7f00:1`` and ``2002:7f00:1::1`` — loopback underneath — for public."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return [address]
+    out: list[Any] = [address]
+    if address.ipv4_mapped is not None:
+        out.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        out.append(address.sixtofour)
+    if address.teredo is not None:
+        out.extend(address.teredo)
+    if any(address in net for net in _NAT64):
+        out.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return out
 
 
 def _shown(url: httpx.URL) -> str:

@@ -190,7 +190,14 @@ def set_rule(
         )
     ).one_or_none()
     merged = dict(overrides) if replace_all or row is None else {**row.settings, **overrides}
-    apply(Rules(), merged)  # refuses unknown names and bad values before anything is saved
+    checked = apply(Rules(), merged)  # refuses unknown names and bad values before saving
+    for hook in checked.webhooks:
+        if not hook["secret"].strip():
+            raise InvalidInputError(
+                f"webhooks: {hook['url']} has no secret: give each webhook a secret "
+                "(its deliveries are signed with HMAC-SHA256 under it)",
+                where="rule",
+            )
     if row is None:
         row = AlertRule(tenant_id=tenant_id, brand_id=brand_id, settings=merged, updated_at=now)
         session.add(row)
