@@ -17,6 +17,7 @@ from clameur.care.incidents import (
     attach_conversations,
     bulk_reply,
     close_incident,
+    incident_title,
     open_for_alert,
     set_holding_answer,
 )
@@ -30,6 +31,7 @@ from clameur.detection.models import Alert, AlertMention
 from clameur.errors import ForbiddenError, InvalidInputError, NotFoundError
 from clameur.mentions.models import Author
 from clameur.pipeline import OutboxEvent, Pipeline
+from clameur.tenancy import add_brand, add_tenant
 from clameur.tenancy.models import AuditEntry
 from tests.care.test_replies import (
     OPENED,
@@ -525,3 +527,30 @@ def test_a_replayed_wave_gets_one_reply_per_customer(db: Database) -> None:
     assert set(handles.values()) == {1}
     assert set(handles) <= customers
     assert len(handles) >= 0.9 * len(customers)
+
+
+def test_an_incident_is_named_by_who_or_what_not_by_the_detectors_sentence(
+    db: Database, clock: FrozenClock
+) -> None:
+    with session_scope(db.factory) as session:
+        tenant = add_tenant(session, clock, "ohm", "Ohm")
+        brand = add_brand(session, clock, tenant, "voltamobile", "Volta Mobile", ["volta"])
+        common = {"tenant_id": tenant.id, "brand_id": brand.id, "severity": "high"}
+        spike = Alert(
+            kind="negative_spike",
+            key="negative_spike:1",
+            summary="21 negative mentions in 15 min at the peak against 1.0 expected",
+            evidence={"top_terms": ["mobile", "volta", "VoltaMobile", "réseau", "panne", "4g"]},
+            **common,
+        )
+        star = Alert(
+            kind="influencer",
+            key="influencer:x:1",
+            summary="@julie_tech (452k followers · verified) on twitter: ça fait 3 heures",
+            evidence={"author": "julie_tech", "source": "twitter"},
+            **common,
+        )
+        bare = Alert(kind="volume_spike", key="v", summary="120 mentions", evidence={}, **common)
+        assert incident_title(session, spike) == "Volta Mobile · réseau, panne, 4g"
+        assert incident_title(session, star) == "@julie_tech · twitter"
+        assert incident_title(session, bare) == "Volta Mobile"

@@ -64,8 +64,11 @@ def incident_title(session: Session, alert: Alert) -> str:
         parts = [f"@{evidence['author']}", str(evidence.get("source") or "")]
     else:
         brand = session.get(Brand, alert.brand_id) if alert.brand_id else None
-        terms = [str(t) for t in (evidence.get("top_terms") or [])[:3]]
-        parts = [brand.name if brand else "", ", ".join(terms)]
+        name = brand.name if brand else ""
+        squeezed = "".join(name.lower().split())
+        words = [str(t) for t in evidence.get("top_terms") or []]
+        terms = [t for t in words if t.lower() not in squeezed][:3]  # not the brand's own words
+        parts = [name, ", ".join(terms)]
     title = " · ".join(p for p in parts if p)
     return (title or alert.summary or alert.kind)[:300]
 

@@ -27,6 +27,7 @@ from clameur.care.canned import MAX_TEXT
 from clameur.care.models import Conversation, Incident
 from clameur.care.repository import Incidents
 from clameur.db.repository import TenantRepository
+from clameur.detection.models import Alert
 from clameur.errors import ClameurError, InvalidInputError
 from clameur.mentions.models import Author, Mention
 from clameur.tenancy.models import Brand, User
@@ -225,7 +226,12 @@ def _context(
     authorize(principal, "incidents.read")
     progress = _progress(session, principal, incident.id)
     brand = _brand_names(session, principal).get(incident.brand_id or 0)
+    kind = None
+    if incident.alert_id is not None:
+        alert_kind = TenantRepository.of(session, principal, Alert).select(Alert.kind)
+        kind = session.scalar(alert_kind.where(Alert.id == incident.alert_id))
     return {
+        "alert_kind": kind,
         "section": "incidents",
         "live": True,
         "incident": incident,
