@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from sqlalchemy import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from clameur import __version__
 from clameur.cli.accounts import audit_command, token_app, user_app
@@ -316,6 +318,21 @@ def main() -> None:
         app()
     except ClameurError as exc:
         raise SystemExit(fail(str(exc)).exit_code) from None
+    except (OperationalError, InterfaceError) as exc:  # unreachable, unopenable, locked…
+        raise SystemExit(fail(_database_problem(exc)).exit_code) from None
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise SystemExit(130) from None
+
+
+def _database_problem(exc: OperationalError | InterfaceError) -> str:
+    """One line naming the database (password hidden) and the driver's first words."""
+    from clameur.config import get_settings
+
+    try:
+        url = make_url(get_settings().database_url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL that does not even parse: say so plainly
+        url = "(CLAMEUR_DATABASE_URL)"
+    lines = [line.strip() for line in str(exc.orig).splitlines() if line.strip()]
+    reason = lines[0] if lines else type(exc.orig).__name__
+    return f"database {url}: {reason[:300]}"
