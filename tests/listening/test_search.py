@@ -476,6 +476,8 @@ def test_the_migration_fills_search_text_of_mentions_stored_before_it(
         assert _hits(search(session, tenant_id, "volta panne")) == ["3", "0"]
         assert _hits(search(session, tenant_id, "#volta")) == ["1"]
         assert _hits(search(session, tenant_id, "energ*")) == ["2"]
+        assert _hits(search(session, tenant_id, "vo?ta pan?e")) == ["3", "0"]  # vocabulary
+        assert _hits(search(session, tenant_id, "?olta")) == ["3", "1", "0"]
         stored = dict(session.execute(select(Mention.external_id, Mention.search_text)).all())
     assert stored["2"] == search_text(document_keys("énergie verte")) == "energie verte"
     engine.dispose()

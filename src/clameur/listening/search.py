@@ -58,23 +58,31 @@ from clameur.listening.query import (
     Or,
     QuerySyntaxError,
     Rating,
+    Wildcard,
     evaluate,
     format_query,
     parse,
 )
 from clameur.listening.search_index import (
     FTS_TABLE,
+    FTS_VOCABULARY,
+    MAX_EXPANSION,
     NO_METADATA,
     OVERFLOW,
     PG_VECTOR,
+    PG_VOCABULARY,
     Decider,
+    Expansion,
     Filter,
     bounded,
+    expand,
     fts5_expression,
+    jokers,
     key_decider,
     metadata_only,
     text_filter,
     tsquery_expression,
+    vocabulary_range,
 )
 from clameur.mentions.models import Author
 from clameur.mentions.models import Mention as MentionRow
@@ -100,6 +108,8 @@ class SearchQuery:
     """Confirms a candidate from its index tokens and metadata (see :func:`key_decider`)."""
     metadata: bool = False
     """Whether the query tests fields or ratings."""
+    expanded: bool = False
+    """Whether its ``?`` wildcards were expanded against the index vocabulary (or it has none)."""
 
     @property
     def indexed(self) -> bool:
@@ -111,13 +121,61 @@ class SearchQuery:
         return None if self.node is None else format_query(self.node)
 
 
-def compile_query(query: str | None) -> SearchQuery:
-    """Parse ``query`` (raises :class:`QuerySyntaxError` with its column); None: no filter."""
+def compile_query(query: str | None, session: Session | None = None) -> SearchQuery:
+    """Parse ``query`` (raises :class:`QuerySyntaxError` with its column); None: no filter.
+
+    With a ``session``, ``?`` wildcards are expanded against the index vocabulary (else
+    :func:`search` does it): they become the words they stand for, looked up in the index.
+    """
     if query is None:
-        return SearchQuery(None, None, None)
+        return SearchQuery(None, None, None, expanded=True)
     node = parse(query)
-    flt = bounded(text_filter(node))
-    return SearchQuery(query, node, flt, key_decider(node), _has_fields(node))
+    if session is not None:
+        return _plan(query, node, _expansions(session, query, node))
+    return _plan(query, node, None)
+
+
+def _plan(text: str, node: Node, expansions: dict[Wildcard, Expansion] | None) -> SearchQuery:
+    flt = bounded(text_filter(node, expansions))
+    decider = key_decider(node, expansions)
+    expanded = expansions is not None or not jokers(node)
+    return SearchQuery(text, node, flt, decider, _has_fields(node), expanded)
+
+
+def _expansions(session: Session, text: str, node: Node) -> dict[Wildcard, Expansion]:
+    """Each ``?`` wildcard of ``node``: the index tokens it may match (one vocabulary read per
+    distinct literal prefix)."""
+    out: dict[Wildcard, Expansion] = {}
+    read: dict[tuple[str, str], list[str]] = {}
+    for wildcard in jokers(node):
+        span = vocabulary_range(wildcard)
+        if span not in read:
+            read[span] = _vocabulary(session, *span)
+        expansion = expand(wildcard, read[span])
+        if expansion is None:
+            column = text.find(wildcard.pattern) + 1
+            raise QuerySyntaxError(
+                f"wildcard '{wildcard.pattern}' at column {column} matches more than "
+                f"{MAX_EXPANSION} different words in the archive; make it more precise",
+                column,
+                query=text,
+            )
+        out[wildcard] = expansion
+    return out
+
+
+def _vocabulary(session: Session, lo: str, hi: str) -> list[str]:
+    """The index tokens ``lo <= token < hi`` (``hi`` is ``lo`` + "{"), from the text index's
+    vocabulary: FTS5's own (``fts5vocab``) on SQLite, ``search_vocabulary`` on PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = sql_text(
+            f"SELECT DISTINCT token FROM {PG_VOCABULARY} WHERE token LIKE :prefix"  # noqa: S608
+        )
+        return list(session.execute(stmt, {"prefix": lo + "%"}).scalars())
+    stmt = sql_text(
+        f"SELECT term FROM {FTS_VOCABULARY} WHERE term >= :lo AND term < :hi"  # noqa: S608
+    )
+    return list(session.execute(stmt, {"lo": lo, "hi": hi}).scalars())
 
 
 def _has_fields(node: Node) -> bool:
@@ -395,7 +453,9 @@ def search(
     Raises :class:`QuerySyntaxError` for a malformed query, :class:`InvalidInputError` for
     a bad cursor, date or limit.
     """
-    plan = query if isinstance(query, SearchQuery) else compile_query(query)
+    plan = query if isinstance(query, SearchQuery) else compile_query(query, session)
+    if not plan.expanded and plan.text is not None and plan.node is not None:
+        plan = _plan(plan.text, plan.node, _expansions(session, plan.text, plan.node))
     _check_aware(since, "since")
     _check_aware(until, "until")
     if limit is not None and limit < 1:
@@ -534,7 +594,7 @@ def preview_query(
     if sample_size < 0:
         raise InvalidInputError(f"must be at least 0, got {sample_size}", where="sample_size")
     _check_aware(now, "now")
-    plan = compile_query(query)
+    plan = compile_query(query, session)
     since = now - timedelta(days=days)
     found = search(
         session,

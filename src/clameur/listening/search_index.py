@@ -8,7 +8,7 @@ the design.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, cast
@@ -31,7 +31,7 @@ from clameur.listening.query import (
     evaluate,
     tokenize,
 )
-from clameur.listening.query.evaluate import host_of
+from clameur.listening.query.evaluate import host_of, wildcard_match
 from clameur.listening.query.text import fold, nfc, query_tokens
 
 # -- index keys as backend-neutral tokens -----------------------------------------------------
@@ -45,6 +45,10 @@ OVERFLOW: Final = "q0000"
 """The token of an over-long mention (``q0000`` would be the escape of U+0000, never a key)."""
 FTS_TABLE: Final = "mentions_fts"
 """SQLite: the FTS5 table over ``mentions.search_text`` (external content, kept by triggers)."""
+FTS_VOCABULARY: Final = "mentions_fts_vocab"
+"""SQLite: the ``fts5vocab`` table listing the tokens of :data:`FTS_TABLE`."""
+PG_VOCABULARY: Final = "search_vocabulary"
+"""PostgreSQL: every token some mention's ``search_text`` has held (filled by triggers)."""
 PG_INDEX: Final = "ix_mentions_search"
 """PostgreSQL: the GIN index over :data:`PG_VECTOR`."""
 PG_VECTOR: Final = "array_to_tsvector(string_to_array(search_text, ' '))"
@@ -130,12 +134,19 @@ def _combine(kind: type[AllOf] | type[AnyOf], parts: Iterable[Filter]) -> Filter
     return flat[0] if len(flat) == 1 else kind(tuple(flat))
 
 
-def text_filter(node: Node) -> Filter | None:
+def text_filter(node: Node, expansions: Expansions | None = None) -> Filter | None:
     """What a mention's index tokens must satisfy for ``node`` to possibly match it.
 
     Sound by construction (checked by a property test): whenever ``evaluate(node, doc)``
     holds, :func:`filter_holds` holds for the document's tokens. None: nothing to look up.
+    ``expansions``: the index tokens each ``?`` wildcard may match (:func:`expand`).
     """
+    if expansions:
+        return _text_filter(node, expansions)
+    return _text_filter(node, {})
+
+
+def _text_filter(node: Node, expansions: Expansions) -> Filter | None:
     match node:
         case Term(text) | Phrase(text):
             words = query_tokens(text)
@@ -147,15 +158,18 @@ def text_filter(node: Node) -> Filter | None:
         case Mention(handle):
             return Key(index_token("@" + fold(nfc(handle))))
         case Wildcard(pattern, raw):
+            expansion = expansions.get(node)
+            if expansion is not None:
+                return expansion.filter
             return _wildcard_filter(pattern, raw)
         case Field() | Rating() | Not():
             return None
         case Near(left, right):
-            return _all(text_filter(left), text_filter(right))
+            return _all(_text_filter(left, expansions), _text_filter(right, expansions))
         case And(children):
-            return _all(*(text_filter(child) for child in children))
+            return _all(*(_text_filter(child, expansions) for child in children))
         case Or(children):
-            parts = [text_filter(child) for child in children]
+            parts = [_text_filter(child, expansions) for child in children]
             if any(part is None for part in parts):
                 return None
             return _combine(AnyOf, cast(list[Filter], parts))
@@ -181,11 +195,114 @@ def _wildcard_filter(pattern: str, raw: bool) -> Filter | None:
     return Key(index_token(prefix), prefix=True)
 
 
+# -- ``?`` wildcards: expanded against the index vocabulary ---------------------------------
+
+MAX_EXPANSION: Final = 2_000
+"""Distinct index tokens one ``?`` wildcard may stand for; more is an error (be precise)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """The index tokens a ``?`` wildcard may match. ``exact``: a mention matches the wildcard
+    exactly when it holds one of them (else they are only a superset: ``raw:``, cut tokens)."""
+
+    tokens: frozenset[str]
+    exact: bool
+
+    @property
+    def filter(self) -> Filter:
+        if not self.tokens:  # nothing in the archive: only over-long mentions may match
+            return Key(OVERFLOW)
+        return _combine(AnyOf, (Key(token) for token in sorted(self.tokens)))
+
+
+Expansions = Mapping[Wildcard, Expansion]
+
+
+def jokers(node: Node) -> list[Wildcard]:
+    """The wildcards with ``?`` in ``node``, in query order, each once."""
+    found: list[Wildcard] = []
+
+    def walk(item: Node) -> None:
+        match item:
+            case Wildcard(pattern) if "?" in pattern and item not in found:
+                found.append(item)
+            case Not(child):
+                walk(child)
+            case And(children) | Or(children):
+                for child in children:
+                    walk(child)
+            case Near(left, right):
+                walk(left)
+                walk(right)
+
+    walk(node)
+    return found
+
+
+def vocabulary_range(wildcard: Wildcard) -> tuple[str, str]:
+    """Index tokens ``lo <= token < hi`` include every token the wildcard may match: those
+    starting with the token of its literal part before the first ``?`` or ``*``."""
+    text = nfc(wildcard.pattern)
+    literal = fold(re.split(r"[?*]", text, maxsplit=1)[0])
+    start = index_token(literal) if literal else ""
+    return start, start + "{"  # tokens are [a-z0-9]: "{" sorts after all of them
+
+
+def decode_token(token: str) -> tuple[str, bool]:
+    """The index key a token stands for, and whether it is whole (not cut at MAX_TOKEN)."""
+    out: list[str] = []
+    i, n = 0, len(token)
+    while i < n:
+        char = token[i]
+        if char != "q":
+            out.append(char)
+            i += 1
+            continue
+        digits = token[i + 1 : i + 5]
+        if len(digits) < 4:
+            return "".join(out), False
+        out.append(chr(int(digits, 36)))
+        i += 5
+    return "".join(out), n < MAX_TOKEN
+
+
+def expansion_test(wildcard: Wildcard) -> Callable[[str], bool]:
+    """Whether an index key may be one the wildcard matches (exactly, unless ``raw:``)."""
+    if not wildcard.raw:
+        folded = fold(nfc(wildcard.pattern))
+        return lambda key: key[:1] not in "#@" and wildcard_match(folded, key)
+    # raw: matched against the raw words; their folded keys hold the folded literal parts in
+    # order, with anything (folding may drop or expand a character) where a ? or * stood.
+    parts = re.split(r"[?*]", nfc(wildcard.pattern))
+    regex = re.compile(".*".join(re.escape(fold(part)) for part in parts), re.DOTALL)
+    return lambda key: key[:1] not in "#@" and regex.fullmatch(key) is not None
+
+
+def expand(wildcard: Wildcard, vocabulary: Iterable[str]) -> Expansion | None:
+    """The tokens of ``vocabulary`` (index tokens in :func:`vocabulary_range`) the wildcard
+    may match; None when there are more than :data:`MAX_EXPANSION`."""
+    test = expansion_test(wildcard)
+    found: set[str] = set()
+    exact = not wildcard.raw
+    for token in vocabulary:
+        key, whole = decode_token(token)
+        if whole:
+            if not test(key):
+                continue
+        else:
+            exact = False  # a cut token: its word may match, the evaluator will say
+        found.add(token)
+        if len(found) > MAX_EXPANSION:
+            return None
+    return Expansion(frozenset(found), exact)
+
+
 Decider = Callable[[frozenset[str], PreparedDocument], bool]
 """A query's test on a mention's index tokens (from ``search_text``) and metadata."""
 
 
-def key_decider(node: Node) -> Decider | None:
+def key_decider(node: Node, expansions: Expansions | None = None) -> Decider | None:
     """A test equal to :func:`evaluate` that needs no tokenising: None if the query needs the
     text itself (multi-word phrases, ``NEAR``, ``raw:``, ``?`` wildcards).
 
@@ -194,8 +311,13 @@ def key_decider(node: Node) -> Decider | None:
     :func:`index_token` is one-to-one below :data:`MAX_TOKEN` — fields and ratings by the
     metadata, and any AND, OR, NOT of those likewise. Confirming a candidate then costs a few
     microseconds instead of tokenising its text (except over-long mentions, whose index holds
-    only :data:`OVERFLOW`).
+    only :data:`OVERFLOW`). ``?`` wildcards are decided when their :func:`expand`-ed tokens
+    are exact.
     """
+    return _key_decider(node, expansions or {})
+
+
+def _key_decider(node: Node, expansions: Expansions) -> Decider | None:
     match node:
         case Term(text, False) | Phrase(text, False):
             words = query_tokens(text)
@@ -208,6 +330,12 @@ def key_decider(node: Node) -> Decider | None:
         case Mention(handle):
             key = "@" + fold(nfc(handle))
             return _has(index_token(key)) if _short(key) else None
+        case Wildcard(pattern, False) if node in expansions:
+            expansion = expansions[node]
+            if not expansion.exact:
+                return None
+            found = expansion.tokens
+            return lambda tokens, _doc: not found.isdisjoint(tokens)
         case Wildcard(pattern, False):
             folded = fold(nfc(pattern))
             prefix = folded[:-1]
@@ -225,10 +353,10 @@ def key_decider(node: Node) -> Decider | None:
         case Field() | Rating():
             return lambda _tokens, doc: evaluate(node, doc)
         case Not(child):
-            inner = key_decider(child)
+            inner = _key_decider(child, expansions)
             return None if inner is None else lambda tokens, doc: not inner(tokens, doc)
         case And(children) | Or(children):
-            parts = [key_decider(child) for child in children]
+            parts = [_key_decider(child, expansions) for child in children]
             if any(part is None for part in parts):
                 return None
             tests = cast(list[Decider], parts)
