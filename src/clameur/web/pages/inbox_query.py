@@ -27,6 +27,7 @@ class InboxQuery:
     cursor: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
     """Parameter → what is wrong with it (English: the services' messages)."""
+    _query_string: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def params(self, **changes: str | None) -> dict[str, str]:
         """The view and filters as query parameters (no cursor), with ``changes``."""
@@ -47,7 +48,11 @@ class InboxQuery:
 
     @property
     def query_string(self) -> str:
-        return urlencode(self.params())
+        """The view and filters as a query string (each row's forms carry it: written once)."""
+        if self._query_string is None:
+            object.__setattr__(self, "_query_string", urlencode(self.params()))
+        assert self._query_string is not None
+        return self._query_string
 
     def with_view(self, view: View) -> str:
         """The address of another view with the same filters (but the view's own default
