@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     session_absolute_hours: int = 24
     """A browser session is over this long after sign-in, used or not."""
 
+    search_timeout_seconds: float = 5.0
+    """An archive search over the API (and the query test-drive) is stopped after this long
+    (PostgreSQL ``statement_timeout``, SQLite progress handler, and the confirmation loop) and
+    answered with a 503 asking to narrow it; 0: no deadline. ``clameur search`` has none."""
+    search_rate_per_minute: float = 60.0
+    """Archive searches (and test-drives) one API principal (tenant and user) may start per
+    minute, on average; past it, 429 with ``Retry-After``. 0: no limit."""
+    search_burst: int = 10
+    """Searches a principal may start at once before the per-minute rate applies."""
+
     require_services: bool = False
     """Tests: fail instead of skipping when PostgreSQL, Redis or Chromium is absent."""
 

@@ -24,8 +24,10 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
+import time
 from collections import Counter
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
@@ -44,6 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -199,6 +202,17 @@ def describe_query_error(exc: QuerySyntaxError) -> str:
     return message
 
 
+class SearchTimeout(InvalidInputError):
+    """A search stopped at its deadline (``seconds``): the query is too broad for the archive."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the search took longer than {seconds:g} s and was stopped; narrow it: a date "
+            "range (since, until), fewer or more precise terms"
+        )
+        self.seconds = seconds
+
+
 # -- results -----------------------------------------------------------------------------
 
 
@@ -295,6 +309,68 @@ _COLUMNS = (
 )
 
 
+Check = Callable[[], None]
+"""Raises :class:`SearchTimeout` once the search's deadline has passed."""
+_PROGRESS_STEPS: Final = 1000
+"""SQLite: virtual-machine instructions between two looks at the deadline."""
+_QUERY_CANCELED: Final = "57014"
+
+
+@contextmanager
+def deadline(session: Session, seconds: float | None) -> Iterator[Check]:
+    """Stop what runs inside after ``seconds``: the database's statements (PostgreSQL
+    ``statement_timeout`` for each, in a savepoint; SQLite a progress handler) and, through
+    the yielded check, the Python loop over candidates. Raises :class:`SearchTimeout`; the
+    session stays usable (the savepoint is rolled back, the timeout and handler are reset).
+    """
+    if seconds is None:
+        yield _no_check
+        return
+    end = time.monotonic() + seconds
+
+    def check() -> None:
+        if time.monotonic() > end:
+            raise SearchTimeout(seconds)
+
+    if session.get_bind().dialect.name == "postgresql":
+        savepoint = session.begin_nested()
+        millis = str(max(1, int(seconds * 1000)))
+        before = session.execute(
+            sql_text(
+                "SELECT current_setting('statement_timeout'), "
+                "set_config('statement_timeout', :ms, true)"
+            ),
+            {"ms": millis},
+        ).scalar_one()
+        try:
+            yield check
+        except OperationalError as exc:
+            savepoint.rollback()  # also restores statement_timeout
+            if getattr(exc.orig, "sqlstate", None) == _QUERY_CANCELED:
+                raise SearchTimeout(seconds) from None
+            raise
+        except BaseException:
+            savepoint.rollback()
+            raise
+        session.execute(sql_text("SELECT set_config('statement_timeout', :v, true)"), {"v": before})
+        savepoint.commit()
+        return
+    raw: Any = session.connection().connection.driver_connection
+    raw.set_progress_handler(lambda: 1 if time.monotonic() > end else 0, _PROGRESS_STEPS)
+    try:
+        yield check
+    except OperationalError as exc:
+        if "interrupted" in str(exc.orig):
+            raise SearchTimeout(seconds) from None
+        raise
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
+def _no_check() -> None:
+    return None
+
+
 def _check_aware(value: datetime | None, name: str) -> None:
     if value is not None and value.tzinfo is None:
         raise InvalidInputError("a date needs a time zone (e.g. 2026-11-16T00:00:00Z)", where=name)
@@ -376,7 +452,13 @@ def _database_filter(session: Session, flt: Filter) -> ColumnElement[bool]:
 
 
 def _confirmed(
-    session: Session, plan: SearchQuery, stmt: Select[Any], counter: list[int], *, whole: bool
+    session: Session,
+    plan: SearchQuery,
+    stmt: Select[Any],
+    counter: list[int],
+    *,
+    whole: bool,
+    check: Check = _no_check,
 ) -> Generator[SearchHit, None, None]:
     """Stream the candidates, newest first, and keep those the query matches.
 
@@ -384,6 +466,7 @@ def _confirmed(
     of rows by default and then prefers walking the date index, testing the text filter on
     each row, even for a rare word; told the truth, it takes the GIN index and sorts.
     """
+    check()  # the plan (vocabulary reads included) may have used the time already
     restore = None
     if whole and session.get_bind().dialect.name == "postgresql":
         restore = session.execute(sql_text("SHOW cursor_tuple_fraction")).scalar_one()
@@ -396,6 +479,8 @@ def _confirmed(
     try:
         for row in rows:
             counter[0] += 1
+            if not counter[0] % 256:
+                check()
             if plan.node is not None:
                 if plan.decider is not None and row.search_text != OVERFLOW:
                     tokens = frozenset(row.search_text.split())
@@ -443,6 +528,7 @@ def search(
     cursor: str | None = None,
     facets: bool = False,
     brands: bool = False,
+    timeout: float | None = None,
 ) -> SearchResult:
     """The tenant's mentions matching ``query``, newest first.
 
@@ -450,9 +536,28 @@ def search(
     every match. ``cursor`` (from :attr:`SearchResult.next_cursor`) continues a listing.
     ``facets`` counts the full match set per source, sentiment, language and brand (the
     whole range is then evaluated, whatever the page). ``brands`` fills each hit's brands.
+    ``timeout``: seconds before the search is stopped (:func:`deadline`).
     Raises :class:`QuerySyntaxError` for a malformed query, :class:`InvalidInputError` for
-    a bad cursor, date or limit.
+    a bad cursor, date or limit, :class:`SearchTimeout` past the timeout.
     """
+    with deadline(session, timeout) as check:
+        return _search(
+            session, tenant_id, query, since, until, limit, cursor, facets, brands, check
+        )
+
+
+def _search(
+    session: Session,
+    tenant_id: int,
+    query: str | SearchQuery | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    cursor: str | None,
+    facets: bool,
+    brands: bool,
+    check: Check,
+) -> SearchResult:
     plan = query if isinstance(query, SearchQuery) else compile_query(query, session)
     if not plan.expanded and plan.text is not None and plan.node is not None:
         plan = _plan(plan.text, plan.node, _expansions(session, plan.text, plan.node))
@@ -470,7 +575,7 @@ def search(
         counts: dict[str, Counter[str | None]] = {name: Counter() for name in FACETS}
         ids: list[int] = []
         page: list[SearchHit] = []
-        for hit in _confirmed(session, plan, stmt, counter, whole=True):
+        for hit in _confirmed(session, plan, stmt, counter, whole=True, check=check):
             ids.append(hit.id)
             counts["source"][hit.source] += 1
             counts["sentiment"][hit.sentiment] += 1
@@ -490,7 +595,7 @@ def search(
             plan.filter is not None and _few_candidates(session, tenant_id, plan.filter)
         )
         stmt = _candidates(session, tenant_id, plan, since, until, after, every=every)
-        stream = _confirmed(session, plan, stmt, counter, whole=every)
+        stream = _confirmed(session, plan, stmt, counter, whole=every, check=check)
         try:
             page = list(itertools.islice(stream, None if limit is None else limit + 1))
         finally:
@@ -585,7 +690,14 @@ class QueryPreview:
 
 
 def preview_query(
-    session: Session, tenant_id: int, query: str, *, now: datetime, days: int, sample_size: int
+    session: Session,
+    tenant_id: int,
+    query: str,
+    *,
+    now: datetime,
+    days: int,
+    sample_size: int,
+    timeout: float | None = None,
 ) -> QueryPreview:
     """How many of the tenant's mentions of the last ``days`` days (before ``now``) a draft
     query matches, with the newest ``sample_size`` of them. Nothing is saved."""
@@ -605,6 +717,7 @@ def preview_query(
         limit=max(sample_size, 1),
         facets=True,
         brands=True,
+        timeout=timeout,
     )
     in_window = select(func.count()).where(
         MENTIONS.c.tenant_id == tenant_id,

@@ -1,0 +1,73 @@
+"""A search past its deadline stops with :class:`SearchTimeout` — in the database (PostgreSQL
+``statement_timeout``, SQLite progress handler) or in the confirmation loop — and leaves the
+session usable, its timeout as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from clameur.clock import FrozenClock
+from clameur.db import session_scope
+from clameur.listening import SearchTimeout, deadline, search
+from clameur.pipeline import Pipeline
+from clameur.tenancy import Tenant
+from tests.conftest import Database, make_tenant
+from tests.factories import record, write_jsonl
+
+SLOW = {
+    # a statement that runs for seconds unless stopped
+    "postgresql": "SELECT pg_sleep(5)",
+    "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000)"
+    " SELECT count(*) FROM n",
+}
+
+
+@pytest.fixture
+def tenant(db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path) -> Tenant:
+    tenant = make_tenant(db, clock, "volta", {"volta": ["volta"]})
+    lines = [record(str(i), f"volta panne numéro {i}") for i in range(600)]
+    pipeline.import_file(write_jsonl(tmp_path / "v.jsonl", lines), tenant="volta")
+    return tenant
+
+
+def _timeout_setting(session: Session, dialect: str) -> str | None:
+    if dialect != "postgresql":
+        return None
+    return str(session.execute(text("SHOW statement_timeout")).scalar_one())
+
+
+def test_a_slow_statement_is_stopped_by_the_database_and_the_session_stays_usable(
+    db: Database, tenant: Tenant
+) -> None:
+    with session_scope(db.factory) as session:
+        dialect = session.get_bind().dialect.name
+        before = _timeout_setting(session, dialect)
+        with pytest.raises(SearchTimeout) as info, deadline(session, 0.05):
+            session.execute(text(SLOW[dialect])).all()
+        assert "took longer than 0.05 s" in str(info.value)
+        assert "narrow it" in str(info.value)
+        # the same session (and transaction) goes on, with its old timeout
+        assert session.execute(text("SELECT 1")).scalar_one() == 1
+        assert _timeout_setting(session, dialect) == before
+        assert len(search(session, tenant.id, "volta", limit=5).hits) == 5
+        # a statement under the deadline is untouched, and the timeout is reset after it
+        with deadline(session, 5.0):
+            assert session.execute(text("SELECT 2")).scalar_one() == 2
+        assert _timeout_setting(session, dialect) == before
+
+
+def test_a_search_past_its_deadline_raises_and_one_within_it_answers(
+    db: Database, tenant: Tenant
+) -> None:
+    with session_scope(db.factory) as session:
+        with pytest.raises(SearchTimeout):
+            search(session, tenant.id, '"volta panne"', timeout=1e-9)
+        with pytest.raises(SearchTimeout):
+            search(session, tenant.id, "volta", facets=True, timeout=1e-9)
+        found = search(session, tenant.id, '"volta panne"', timeout=30.0)
+        assert found.total == 600
+        assert search(session, tenant.id, "volta", limit=3, timeout=None).next_cursor
