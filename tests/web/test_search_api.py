@@ -17,6 +17,7 @@ from clameur.config import Settings
 from clameur.listening.search import encode_cursor
 from clameur.pipeline import Pipeline
 from clameur.web import create_app
+from clameur.web.api_v1.search_rate import SearchRateLimiter
 from tests.conftest import Database, bearer, make_api_user, make_tenant
 from tests.factories import record, write_jsonl
 
@@ -202,3 +203,54 @@ def test_a_cursor_with_an_out_of_range_date_is_a_422(client: TestClient, stamp: 
     assert "outside" in detail["msg"]
     good = encode_cursor(datetime(2026, 11, 17, tzinfo=UTC), 10**9)
     assert client.get("/api/v1/mentions", params={"cursor": good}).status_code == 200
+
+
+def test_a_search_past_its_deadline_is_a_503_problem_saying_to_narrow_it(
+    db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path
+) -> None:
+    make_tenant(db, clock, "volta", {"volta": ["volta"]})
+    pipeline.import_file(write_jsonl(tmp_path / "v.jsonl", LINES), tenant="volta")
+    token = make_api_user(db, clock, "volta", "viewer@volta.example", "viewer")
+    app = create_app(Settings(database_url=db.url, search_timeout_seconds=1e-9))
+    app.state.clock = FrozenClock(datetime(2026, 11, 16, 12, tzinfo=UTC))
+    client = TestClient(app, base_url="http://127.0.0.1", headers=bearer(token))
+    for response in (
+        client.get("/api/v1/mentions", params={"q": "volta"}),
+        client.post("/api/v1/queries/test-drive", json={"query": "volta"}),
+    ):
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "took longer than" in response.json()["detail"]
+        assert "narrow it" in response.json()["detail"]
+    # the app (and its connections) answer normally once the deadline allows it
+    app.state.settings = Settings(database_url=db.url, search_timeout_seconds=30)
+    response = client.get("/api/v1/mentions", params={"q": "volta"})
+    assert response.status_code == 200, response.text
+    assert _ids(response.json()) == ["5", "3", "2", "1"]
+
+
+def test_searches_are_rate_limited_per_principal_with_retry_after(
+    app_and_tokens: tuple[TestClient, str],
+) -> None:
+    client, other = app_and_tokens
+    now = [1000.0]
+    limiter = SearchRateLimiter(per_minute=6, burst=3, now=lambda: now[0])
+    client.app.state.search_limiter = limiter  # type: ignore[attr-defined]
+    for _ in range(3):
+        assert client.get("/api/v1/mentions", params={"q": "volta"}).status_code == 200
+    refused = client.post("/api/v1/queries/test-drive", json={"query": "volta"})
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.headers["Retry-After"] == "10"  # 6 a minute: one every 10 s
+    assert "too many searches" in refused.json()["detail"]
+    # another principal has its own bucket
+    response = client.get("/api/v1/mentions", params={"q": "volta"}, headers=bearer(other))
+    assert response.status_code == 200
+    # the bucket refills with time: one search after 10 s, not two
+    now[0] += 10
+    assert client.get("/api/v1/mentions", params={"q": "volta"}).status_code == 200
+    assert client.get("/api/v1/mentions", params={"q": "volta"}).status_code == 429
+    now[0] += 60
+    for _ in range(3):
+        assert client.get("/api/v1/mentions", params={"q": "volta"}).status_code == 200
+    assert client.get("/api/v1/mentions", params={"q": "volta"}).status_code == 429

@@ -6,14 +6,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
+from clameur.config import Settings
 from clameur.errors import InvalidInputError
-from clameur.listening import SearchHit, describe_query_error, preview_query, search
+from clameur.listening import (
+    SearchHit,
+    SearchTimeout,
+    describe_query_error,
+    preview_query,
+    search,
+)
 from clameur.listening.query import QuerySyntaxError
 from clameur.mentions.schemas import DATE_RANGE, in_date_range
+from clameur.tenancy.principal import Principal
 from clameur.web.api_v1.common import ClockDep, SessionDep, operation
+from clameur.web.api_v1.search_rate import limiter_of
 from clameur.web.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -82,6 +92,18 @@ class SearchError(InvalidInputError):
             self.detail["column"] = column
 
 
+def _admit(request: Request, principal: Principal) -> float | None:
+    """Spend one of the principal's searches (429 past the rate); the search's timeout."""
+    limiter_of(request).take(principal)
+    settings: Settings = request.app.state.settings
+    return settings.search_timeout_seconds or None
+
+
+def _too_slow(exc: SearchTimeout) -> HTTPException:
+    """503: the search was stopped at its deadline; the detail says to narrow it."""
+    return HTTPException(503, detail=str(exc))
+
+
 def _hit(hit: SearchHit) -> MentionOut:
     return MentionOut(
         id=hit.id,
@@ -111,9 +133,10 @@ def _facets(counts: dict[str, list[tuple[str | None, int]]]) -> Facets:
     "/mentions",
     response_model=MentionPage,
     summary="Search the tenant's stored mentions with the listening query language",
-    **operation("mentions.read"),
+    **operation("mentions.read", 429, 503),
 )
 def list_mentions(
+    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     q: Annotated[str | None, Query(description="A listening query; absent: every mention.")] = None,
@@ -137,6 +160,7 @@ def list_mentions(
         if value is not None and not in_date_range(value):
             raise SearchError(["query", name], f"a date from {DATE_RANGE}", "value_error")
     facets = facets and cursor is None  # the first page carries them; later pages need not
+    timeout = _admit(request, principal)
     try:
         found = search(
             session,
@@ -148,7 +172,10 @@ def list_mentions(
             cursor=cursor,
             facets=facets,
             brands=True,
+            timeout=timeout,
         )
+    except SearchTimeout as exc:
+        raise _too_slow(exc) from None
     except QuerySyntaxError as exc:
         raise SearchError(
             ["query", "q"], describe_query_error(exc), "query_syntax", exc.column
@@ -167,14 +194,16 @@ def list_mentions(
     "/queries/test-drive",
     response_model=QueryTestDriveOut,
     summary="How many recent mentions a draft query matches, with a sample (nothing saved)",
-    **operation("brands.read"),
+    **operation("brands.read", 429, 503),
 )
 def query_test_drive(
+    request: Request,
     session: SessionDep,
     clock: ClockDep,
     principal: CurrentPrincipal,
     body: QueryTestDriveIn,
 ) -> QueryTestDriveOut:
+    timeout = _admit(request, principal)
     try:
         preview = preview_query(
             session,
@@ -183,7 +212,10 @@ def query_test_drive(
             now=clock.now(),
             days=body.days,
             sample_size=body.sample_size,
+            timeout=timeout,
         )
+    except SearchTimeout as exc:
+        raise _too_slow(exc) from None
     except QuerySyntaxError as exc:
         raise SearchError(
             ["body", "query"], describe_query_error(exc), "query_syntax", exc.column
