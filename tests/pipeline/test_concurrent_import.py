@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from clameur.care.models import Contact, ContactIdentity
+from clameur.care.models import Contact, ContactIdentity, Conversation
 from clameur.db import create_engine_for, make_session_factory, session_scope
 from clameur.mentions import Author, Mention
 from tests.factories import record, write_jsonl
@@ -107,6 +107,10 @@ def test_concurrent_imports_into_one_tenant_all_succeed_with_exact_totals(
             handles = session.scalar(select(func.count(func.distinct(Author.handle))))
             contacts = session.scalar(select(func.count()).select_from(Contact))
             identities = session.scalar(select(func.count()).select_from(ContactIdentity))
+            threads = session.scalar(select(func.count()).select_from(Conversation))
+            threaded_authors = session.scalar(
+                select(func.count(func.distinct(Conversation.author_id)))
+            )
             orphans = session.scalar(
                 select(func.count())
                 .select_from(Mention)
@@ -119,3 +123,6 @@ def test_concurrent_imports_into_one_tenant_all_succeed_with_exact_totals(
     assert identities == HANDLES, "every author is the identity of one contact"
     assert contacts == HANDLES, "no contact left behind by a lost race"
     assert orphans == 0
+    # every author's mentions lie within one conversation window: one thread each
+    assert threaded_authors == HANDLES
+    assert threads == HANDLES, "no conversation opened twice by two importers"
