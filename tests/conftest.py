@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.clock import FrozenClock
@@ -58,30 +60,99 @@ class Database:
         return self.factory()
 
 
+class _Templates:
+    """One migrated database per backend and test session, copied for each test that uses
+    ``db``: migrating takes about a second a test, a copy a few milliseconds (SQLite: the
+    file; PostgreSQL: ``CREATE DATABASE … TEMPLATE``). The migrations themselves still run,
+    once, to build the template; tests of the migrations take ``database_url`` alone, which
+    stays an empty database. PostgreSQL databases are dropped on a background thread (a drop
+    waits for a checkpoint), all of them before the session ends."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.sqlite: Path | None = None
+        self.pg_name: str | None = None
+        self.dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-db")
+        self.admin: Engine | None = None
+
+    def sqlite_copy(self, target: Path) -> None:
+        if self.sqlite is None:
+            template = self.root / "template.db"
+            engine = create_engine_for(f"sqlite:///{template}")
+            upgrade(engine)
+            engine.dispose()
+            self.sqlite = template
+        shutil.copyfile(self.sqlite, target)
+
+    def pg_admin(self) -> Engine:
+        if self.admin is None:
+            self.admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        return self.admin
+
+    def pg_create(self, name: str, migrated: bool) -> None:
+        if migrated and self.pg_name is None:
+            template = f"tpl_{uuid.uuid4().hex[:12]}"
+            self.pg_create(template, migrated=False)
+            engine = create_engine_for(_pg_url(template))
+            upgrade(engine)
+            engine.dispose()
+            self.pg_name = template
+        source = f' TEMPLATE "{self.pg_name}"' if migrated else ""
+        with self.pg_admin().connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{source} STRATEGY WAL_LOG'))
+
+    def pg_drop(self, name: str) -> None:
+        def drop() -> None:
+            with self.pg_admin().connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+        self.dropper.submit(drop)
+
+    def close(self) -> None:
+        if self.pg_name is not None:
+            self.pg_drop(self.pg_name)
+        self.dropper.shutdown(wait=True)
+        if self.admin is not None:
+            self.admin.dispose()
+
+
+def _pg_url(database: str) -> str:
+    return make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]:
+    templates = _Templates(tmp_path_factory.mktemp("templates"))
+    yield templates
+    templates.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL: a SQLite file, or a PostgreSQL schema of its own."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, _templates: _Templates
+) -> Iterator[str]:
+    """A database URL of its own: a SQLite file or a PostgreSQL database. Empty, unless the
+    test also takes ``db``: then a copy of the migrated template (``db`` finds it current)."""
+    migrated = "db" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'clameur.db'}"
+        path = tmp_path / "clameur.db"
+        if migrated:
+            _templates.sqlite_copy(path)
+        yield f"sqlite:///{path}"
         return
     postgres_or_skip()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    _templates.pg_create(name, migrated)
     try:
-        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+        yield _pg_url(name)
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        _templates.pg_drop(name)
 
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     engine = create_engine_for(database_url)
-    upgrade(engine)
+    upgrade(engine)  # a no-op on the template's copy; checks it is at the head revision
     yield Database(database_url, engine, make_session_factory(engine))
     engine.dispose()
 
