@@ -274,6 +274,7 @@ def read_csv(stream: BinaryIO) -> Iterator[ReadItem]:
         except (csv.Error, _RecordTooLong) as exc:
             reason = _csv_reason(exc, start, len(lines.record))
             if header is None:
+                reason = reason.removeprefix("unreadable CSV row: ")
                 yield start, LineError(start, f"unreadable CSV header: {reason}")
                 return
             yield start, LineError(start, reason)
