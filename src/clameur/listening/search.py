@@ -77,12 +77,14 @@ from clameur.listening.search_index import (
     Decider,
     Expansion,
     Filter,
+    Key,
     bounded,
     expand,
     fts5_expression,
     jokers,
     key_decider,
     metadata_only,
+    sql_exact,
     text_filter,
     tsquery_expression,
     vocabulary_range,
@@ -113,6 +115,9 @@ class SearchQuery:
     """Whether the query tests fields or ratings."""
     expanded: bool = False
     """Whether its ``?`` wildcards were expanded against the index vocabulary (or it has none)."""
+    exact: bool = False
+    """Whether ``filter`` is exactly the query (but for over-long mentions): the database can
+    count the matches (facets) without confirming them in Python."""
 
     @property
     def indexed(self) -> bool:
@@ -131,7 +136,7 @@ def compile_query(query: str | None, session: Session | None = None) -> SearchQu
     :func:`search` does it): they become the words they stand for, looked up in the index.
     """
     if query is None:
-        return SearchQuery(None, None, None, expanded=True)
+        return SearchQuery(None, None, None, expanded=True, exact=True)
     node = parse(query)
     if session is not None:
         return _plan(query, node, _expansions(session, query, node))
@@ -139,10 +144,12 @@ def compile_query(query: str | None, session: Session | None = None) -> SearchQu
 
 
 def _plan(text: str, node: Node, expansions: dict[Wildcard, Expansion] | None) -> SearchQuery:
-    flt = bounded(text_filter(node, expansions))
+    whole = text_filter(node, expansions)
+    flt = bounded(whole)
     decider = key_decider(node, expansions)
     expanded = expansions is not None or not jokers(node)
-    return SearchQuery(text, node, flt, decider, _has_fields(node), expanded)
+    exact = expanded and flt is not None and flt == whole and sql_exact(node, expansions)
+    return SearchQuery(text, node, flt, decider, _has_fields(node), expanded, exact)
 
 
 def _expansions(session: Session, text: str, node: Node) -> dict[Wildcard, Expansion]:
@@ -569,6 +576,14 @@ def _search(
     counter = [0]
     result = SearchResult([], None, indexed=plan.indexed)
     slugs: dict[int, list[str]] | None = None
+    if facets and plan.exact:
+        # The database counts the matches; only the page is read.
+        result = _search(
+            session, tenant_id, plan, since, until, limit, cursor, False, brands, check
+        )
+        check()
+        result.total, result.facets = _sql_facets(session, tenant_id, plan, since, until)
+        return result
     if facets:
         # Every match is counted; only the page's hits are kept whole.
         stmt = _candidates(session, tenant_id, plan, since, until, None, every=True)
@@ -612,6 +627,86 @@ def _search(
     result.hits = page
     result.candidates = counter[0]
     return result
+
+
+def _sql_facets(
+    session: Session,
+    tenant_id: int,
+    plan: SearchQuery,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[int, dict[str, list[tuple[str | None, int]]]]:
+    """The match count and facets of an :attr:`SearchQuery.exact` plan, counted by the
+    database: grouped counts over the matching ids (over-long mentions, whose index holds
+    only :data:`OVERFLOW`, are confirmed in Python and added)."""
+    m = MENTIONS
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    tenant_column: ColumnElement[int] = m.c.tenant_id
+    where: list[ColumnElement[bool]] = []
+    if plan.filter is not None:
+        if sqlite:
+            tenant_column = m.c.tenant_id + 0  # drive from FTS5, as in _candidates
+        where += [_database_filter(session, plan.filter), m.c.search_text != OVERFLOW]
+    where.append(tenant_column == tenant_id)
+    if since is not None:
+        where.append(m.c.created_at >= since)
+    if until is not None:
+        where.append(m.c.created_at < until)
+    counts: dict[str, Counter[str | None]] = {name: Counter() for name in FACETS}
+    grouped = (
+        select(m.c.source, m.c.sentiment, m.c.lang, func.count())
+        .where(*where)
+        .group_by(m.c.source, m.c.sentiment, m.c.lang)
+    )
+    total = 0
+    for source, sentiment, lang, count in session.execute(grouped):
+        counts["source"][source] += count
+        counts["sentiment"][sentiment] += count
+        counts["lang"][lang] += count
+        total += count
+    matching = select(m.c.id).where(*where)
+    by_brand = (
+        select(BRANDS.c.slug, func.count())
+        .select_from(MENTION_BRANDS.join(BRANDS, BRANDS.c.id == MENTION_BRANDS.c.brand_id))
+        .where(MENTION_BRANDS.c.tenant_id == tenant_id, MENTION_BRANDS.c.mention_id.in_(matching))
+        .group_by(BRANDS.c.slug)
+    )
+    for slug, count in session.execute(by_brand):
+        counts["brand"][slug] += count
+    about_one = select(func.count(func.distinct(MENTION_BRANDS.c.mention_id))).where(
+        MENTION_BRANDS.c.tenant_id == tenant_id, MENTION_BRANDS.c.mention_id.in_(matching)
+    )
+    without = total - int(session.execute(about_one).scalar_one())
+    if without:
+        counts["brand"][None] += without
+    if plan.filter is not None:
+        total += _overflow_facets(session, tenant_id, plan, since, until, counts)
+    return total, {name: _ranked(counter) for name, counter in counts.items()}
+
+
+def _overflow_facets(
+    session: Session,
+    tenant_id: int,
+    plan: SearchQuery,
+    since: datetime | None,
+    until: datetime | None,
+    counts: dict[str, Counter[str | None]],
+) -> int:
+    """Over-long mentions that match, evaluated one by one and added to ``counts``."""
+    overflow = SearchQuery(plan.text, plan.node, Key(OVERFLOW))
+    stmt = _candidates(session, tenant_id, overflow, since, until, None, every=True)
+    ids: list[int] = []
+    for hit in _confirmed(session, overflow, stmt, [0], whole=True):
+        ids.append(hit.id)
+        counts["source"][hit.source] += 1
+        counts["sentiment"][hit.sentiment] += 1
+        counts["lang"][hit.lang] += 1
+    slugs = _brands_of(session, tenant_id, ids)
+    for mention_id in ids:
+        about: list[str | None] = list(slugs.get(mention_id, ())) or [None]
+        for slug in about:
+            counts["brand"][slug] += 1
+    return len(ids)
 
 
 def _with_brands(hit: SearchHit, slugs: Sequence[str]) -> SearchHit:

@@ -366,6 +366,29 @@ def _key_decider(node: Node, expansions: Expansions) -> Decider | None:
     return None
 
 
+def sql_exact(node: Node, expansions: Expansions | None = None) -> bool:
+    """Whether :func:`text_filter` is exactly the query (not only a superset) for every
+    mention that is not over-long: words, ``#tags``, ``@handles``, ``word*`` and exactly
+    expanded ``?`` wildcards, under AND and OR. The database can then count the matches
+    itself (facets in SQL), without confirming each one in Python."""
+    known = expansions or {}
+    match node:
+        case Term(text, False) | Phrase(text, False, None):
+            words = query_tokens(text)
+            return len(words) == 1 and _short(words[0].key)
+        case Hashtag(tag):
+            return _short("#" + fold(nfc(tag)))
+        case Mention(handle):
+            return _short("@" + fold(nfc(handle)))
+        case Wildcard(pattern, False):
+            if node in known:
+                return known[node].exact
+            return "?" not in pattern and _key_decider(node, known) is not None
+        case And(children) | Or(children):
+            return all(sql_exact(child, known) for child in children)
+    return False
+
+
 NO_METADATA: Final = PreparedDocument(Document(""), ())
 
 
