@@ -78,6 +78,7 @@ async def _clameur_error(request: Request, exc: Exception) -> Response:
 _NOT_FOUND_PAGE = """<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Page introuvable — Clameur</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/clameur.css"></head>
 <body><main class="narrow"><h1>Page introuvable / Page not found</h1>
 <p><a href="/">Retour à l'accueil / Back to the start page</a></p></main></body></html>
@@ -87,6 +88,7 @@ _NOT_FOUND_PAGE = """<!doctype html>
 _FORBIDDEN_PAGE = """<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Accès refusé — Clameur</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/clameur.css"></head>
 <body><main class="narrow"><h1>Accès refusé / Access denied</h1>
 <p>Votre rôle dans ce client ne donne pas accès à cette page. Demandez à un superviseur ou
