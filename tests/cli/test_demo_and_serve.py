@@ -47,6 +47,29 @@ def _run(args: list[str], tmp_path: Path, timeout: float) -> subprocess.Complete
     )
 
 
+def _start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLAMEUR, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _health(base: str, process: subprocess.Popen[str], timeout: float) -> httpx.Response:
+    """The health answer once the process serves (it must not stop meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(f"{base}/api/v1/health", timeout=2)
+        except httpx.TransportError:
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, f"{process.args} did not start"
+            time.sleep(0.2)
+
+
 def _sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
     form = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
@@ -73,25 +96,10 @@ def test_demo_loads_data_and_serve_shows_it(tmp_path: Path) -> None:
     assert json.loads(stats.stdout)["mentions"] > 50
 
     port = _free_port()
-    server = subprocess.Popen(
-        [*CLAMEUR, "serve", "--port", str(port)],
-        env=_env(tmp_path),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = _start(["serve", "--port", str(port)], _env(tmp_path), tmp_path)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                health = httpx.get(f"{base}/api/v1/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.communicate()[1]
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+        health = _health(base, server, timeout=60)
         assert health.json()["status"] == "ok"
         anonymous = httpx.get(f"{base}/t/volta", timeout=10)
         assert anonymous.status_code == 303
@@ -130,25 +138,9 @@ def test_make_demo_leaves_the_sign_in_on_screen_and_e_mail_off(tmp_path: Path) -
     env = {k: v for k, v in _env(tmp_path).items() if k not in ("CLAMEUR_LOG_LEVEL",)}
     env.pop("CLAMEUR_SMTP_HOST", None)
     port = _free_port()
-    demo = subprocess.Popen(
-        [*CLAMEUR, "demo", "--count", "400", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    demo = _start(["demo", "--count", "400", "--port", str(port)], env, tmp_path)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                httpx.get(f"{base}/api/v1/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert demo.poll() is None, demo.communicate()[1]
-                assert time.monotonic() < deadline, "demo did not start"
-                time.sleep(0.3)
+        _health(f"http://127.0.0.1:{port}", demo, timeout=240)
         outbox = f"sqlite:///{tmp_path / 'demo.db'}"
         engine = create_engine_for(outbox)
         deadline = time.monotonic() + 30
