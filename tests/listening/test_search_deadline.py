@@ -71,3 +71,21 @@ def test_a_search_past_its_deadline_raises_and_one_within_it_answers(
         found = search(session, tenant.id, '"volta panne"', timeout=30.0)
         assert found.total == 600
         assert search(session, tenant.id, "volta", limit=3, timeout=None).next_cursor
+
+
+def test_facets_past_their_deadline_are_left_out_and_the_page_is_kept(
+    db: Database, tenant: Tenant
+) -> None:
+    with session_scope(db.factory) as session:
+        for query in ('"volta panne"', "volta"):  # confirmed in Python; counted in SQL
+            full = search(session, tenant.id, query, limit=10, facets=True)
+            quick = search(session, tenant.id, query, limit=10, facets=True, facets_timeout=1e-9)
+            assert quick.facets_stopped
+            assert quick.facets is None
+            assert quick.total is None
+            assert [hit.id for hit in quick.hits] == [hit.id for hit in full.hits]
+            assert quick.next_cursor == full.next_cursor
+            counted = search(session, tenant.id, query, limit=10, facets=True, facets_timeout=30.0)
+            assert not counted.facets_stopped
+            assert counted.total == full.total == 600
+            assert counted.facets == full.facets

@@ -254,3 +254,25 @@ def test_searches_are_rate_limited_per_principal_with_retry_after(
     for _ in range(3):
         assert client.get("/api/v1/mentions", params={"q": "volta"}).status_code == 200
     assert client.get("/api/v1/mentions", params={"q": "volta"}).status_code == 429
+
+
+def test_facets_that_take_too_long_are_left_out_of_a_complete_page(
+    db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path
+) -> None:
+    make_tenant(db, clock, "volta", {"volta": ["volta"]})
+    pipeline.import_file(write_jsonl(tmp_path / "v.jsonl", LINES), tenant="volta")
+    token = make_api_user(db, clock, "volta", "viewer@volta.example", "viewer")
+    app = create_app(Settings(database_url=db.url, search_facets_seconds=1e-9))
+    client = TestClient(app, base_url="http://127.0.0.1", headers=bearer(token))
+    response = client.get("/api/v1/mentions", params={"q": '"en panne"', "limit": 1})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["facets_stopped"] is True
+    assert body["facets"] is None
+    assert body["total"] is None
+    assert _ids(body) == ["3"]
+    assert body["next"] is not None
+    app.state.settings = Settings(database_url=db.url)
+    body = client.get("/api/v1/mentions", params={"q": '"en panne"', "limit": 1}).json()
+    assert body["facets_stopped"] is False
+    assert body["total"] == 2

@@ -263,6 +263,9 @@ class SearchResult:
     candidates: int = 0
     """Mentions read from the database and evaluated."""
     indexed: bool = False
+    facets_stopped: bool = False
+    """Facets (and ``total``) were asked for with a ``facets_timeout`` and not counted in time:
+    the page is complete, ``facets`` and ``total`` are None."""
 
 
 def encode_cursor(created_at: datetime, mention_id: int) -> str:
@@ -536,6 +539,7 @@ def search(
     facets: bool = False,
     brands: bool = False,
     timeout: float | None = None,
+    facets_timeout: float | None = None,
 ) -> SearchResult:
     """The tenant's mentions matching ``query``, newest first.
 
@@ -544,9 +548,49 @@ def search(
     ``facets`` counts the full match set per source, sentiment, language and brand (the
     whole range is then evaluated, whatever the page). ``brands`` fills each hit's brands.
     ``timeout``: seconds before the search is stopped (:func:`deadline`).
+    ``facets_timeout``: facets are best effort — the page is read first, then the facets
+    are counted for at most this long (and within ``timeout``); past it the result has
+    :attr:`SearchResult.facets_stopped` instead of failing.
     Raises :class:`QuerySyntaxError` for a malformed query, :class:`InvalidInputError` for
     a bad cursor, date or limit, :class:`SearchTimeout` past the timeout.
     """
+    if facets and facets_timeout is not None:
+        start = time.monotonic()
+        plan = query if isinstance(query, SearchQuery) else compile_query(query, session)
+        page = search(
+            session,
+            tenant_id,
+            plan,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+            brands=brands,
+            timeout=timeout,
+        )
+        left = facets_timeout
+        if timeout is not None:
+            left = min(left, timeout - (time.monotonic() - start))
+        if left <= 0:
+            page.facets_stopped = True
+            return page
+        try:
+            return search(
+                session,
+                tenant_id,
+                plan,
+                since=since,
+                until=until,
+                limit=limit,
+                cursor=cursor,
+                facets=True,
+                brands=brands,
+                timeout=left,
+            )
+        except SearchTimeout:
+            page.total = None
+            page.facets_stopped = True
+            return page
     with deadline(session, timeout) as check:
         return _search(
             session, tenant_id, query, since, until, limit, cursor, facets, brands, check

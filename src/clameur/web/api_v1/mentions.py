@@ -62,6 +62,11 @@ class MentionPage(BaseModel):
     next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
     total: int | None = Field(description="Size of the whole match set (first page, facets).")
     facets: Facets | None = Field(description="Counts over the whole match set (first page).")
+    facets_stopped: bool = Field(
+        False,
+        description="The facets and total took too long to count and were left out (null); "
+        "the page itself is complete. Narrow the query to get them.",
+    )
 
 
 class QueryTestDriveIn(BaseModel):
@@ -92,11 +97,12 @@ class SearchError(InvalidInputError):
             self.detail["column"] = column
 
 
-def _admit(request: Request, principal: Principal) -> float | None:
-    """Spend one of the principal's searches (429 past the rate); the search's timeout."""
+def _admit(request: Request, principal: Principal) -> tuple[float | None, float | None]:
+    """Spend one of the principal's searches (429 past the rate); the search's timeout and
+    the facets' (best effort)."""
     limiter_of(request).take(principal)
     settings: Settings = request.app.state.settings
-    return settings.search_timeout_seconds or None
+    return settings.search_timeout_seconds or None, settings.search_facets_seconds or None
 
 
 def _too_slow(exc: SearchTimeout) -> HTTPException:
@@ -160,7 +166,7 @@ def list_mentions(
         if value is not None and not in_date_range(value):
             raise SearchError(["query", name], f"a date from {DATE_RANGE}", "value_error")
     facets = facets and cursor is None  # the first page carries them; later pages need not
-    timeout = _admit(request, principal)
+    timeout, facets_timeout = _admit(request, principal)
     try:
         found = search(
             session,
@@ -173,6 +179,7 @@ def list_mentions(
             facets=facets,
             brands=True,
             timeout=timeout,
+            facets_timeout=facets_timeout,
         )
     except SearchTimeout as exc:
         raise _too_slow(exc) from None
@@ -187,6 +194,7 @@ def list_mentions(
         next=found.next_cursor,
         total=found.total if facets else None,
         facets=_facets(found.facets) if found.facets is not None else None,
+        facets_stopped=found.facets_stopped,
     )
 
 
@@ -203,7 +211,7 @@ def query_test_drive(
     principal: CurrentPrincipal,
     body: QueryTestDriveIn,
 ) -> QueryTestDriveOut:
-    timeout = _admit(request, principal)
+    timeout, _facets_timeout = _admit(request, principal)  # the test-drive needs its counts
     try:
         preview = preview_query(
             session,
