@@ -78,6 +78,7 @@ from clameur.listening.search_index import (
     Expansion,
     Filter,
     Key,
+    Vocabulary,
     bounded,
     expand,
     fts5_expression,
@@ -156,11 +157,11 @@ def _expansions(session: Session, text: str, node: Node) -> dict[Wildcard, Expan
     """Each ``?`` wildcard of ``node``: the index tokens it may match (one vocabulary read per
     distinct literal prefix)."""
     out: dict[Wildcard, Expansion] = {}
-    read: dict[tuple[str, str], list[str]] = {}
+    read: dict[tuple[str, str], Vocabulary] = {}
     for wildcard in jokers(node):
         span = vocabulary_range(wildcard)
         if span not in read:
-            read[span] = _vocabulary(session, *span)
+            read[span] = Vocabulary(_vocabulary(session, *span))
         expansion = expand(wildcard, read[span])
         if expansion is None:
             column = text.find(wildcard.pattern) + 1

@@ -31,7 +31,7 @@ from clameur.listening.query import (
     evaluate,
     tokenize,
 )
-from clameur.listening.query.evaluate import host_of, wildcard_match
+from clameur.listening.query.evaluate import host_of
 from clameur.listening.query.text import fold, nfc, query_tokens
 
 # -- index keys as backend-neutral tokens -----------------------------------------------------
@@ -267,35 +267,59 @@ def decode_token(token: str) -> tuple[str, bool]:
     return "".join(out), n < MAX_TOKEN
 
 
-def expansion_test(wildcard: Wildcard) -> Callable[[str], bool]:
-    """Whether an index key may be one the wildcard matches (exactly, unless ``raw:``)."""
-    if not wildcard.raw:
-        folded = fold(nfc(wildcard.pattern))
-        return lambda key: key[:1] not in "#@" and wildcard_match(folded, key)
-    # raw: matched against the raw words; their folded keys hold the folded literal parts in
-    # order, with anything (folding may drop or expand a character) where a ? or * stood.
-    parts = re.split(r"[?*]", nfc(wildcard.pattern))
-    regex = re.compile(".*".join(re.escape(fold(part)) for part in parts), re.DOTALL)
-    return lambda key: key[:1] not in "#@" and regex.fullmatch(key) is not None
+_UNIT: Final = "(?:[a-pr-z0-9]|q[0-9a-z]{4})"
+"""One character of a key, in token form (see :func:`index_token`)."""
+_SIGILS: Final = (index_token("#"), index_token("@"))
 
 
-def expand(wildcard: Wildcard, vocabulary: Iterable[str]) -> Expansion | None:
+def expansion_regex(wildcard: Wildcard) -> re.Pattern[str]:
+    """A regular expression over whole index tokens (one per line) for the keys the wildcard
+    may match: exactly :func:`wildcard_match` on the folded key (``?`` is one character),
+    or, for ``raw:``, the folded literal parts in order with anything where ``?``/``*``
+    stood (folding may drop or expand a character)."""
+    text = nfc(wildcard.pattern)
+    body, star = (text[:-1], True) if text.endswith("*") else (text, False)
+    out: list[str] = []
+    if wildcard.raw:
+        parts = re.split(r"[?*]", text)
+        out.append("[a-z0-9]*".join(re.escape(_token_of(fold(part))) for part in parts))
+    else:
+        for char in fold(body):
+            out.append(_UNIT if char == "?" else re.escape(_token_of(char)))
+        if star:
+            out.append("[a-z0-9]*")
+    return re.compile("^" + "".join(out) + "$", re.MULTILINE)
+
+
+def _token_of(text: str) -> str:
+    """``text`` in token form, uncut (every character as :func:`index_token` writes it)."""
+    return "".join(c if c in _KEPT else _escape(c) for c in text)
+
+
+class Vocabulary:
+    """Index tokens read from the database, ready to be matched by many wildcards."""
+
+    def __init__(self, tokens: Iterable[str]) -> None:
+        whole: list[str] = []
+        self.cut: list[str] = []
+        for token in tokens:
+            if len(token) >= MAX_TOKEN:
+                self.cut.append(token)
+            elif not token.startswith(_SIGILS):  # #tags and @handles: their words are keys
+                whole.append(token)
+        self.joined = "\n".join(whole)
+
+
+def expand(wildcard: Wildcard, vocabulary: Vocabulary | Iterable[str]) -> Expansion | None:
     """The tokens of ``vocabulary`` (index tokens in :func:`vocabulary_range`) the wildcard
-    may match; None when there are more than :data:`MAX_EXPANSION`."""
-    test = expansion_test(wildcard)
-    found: set[str] = set()
-    exact = not wildcard.raw
-    for token in vocabulary:
-        key, whole = decode_token(token)
-        if whole:
-            if not test(key):
-                continue
-        else:
-            exact = False  # a cut token: its word may match, the evaluator will say
-        found.add(token)
-        if len(found) > MAX_EXPANSION:
-            return None
-    return Expansion(frozenset(found), exact)
+    may match; None when there are more than :data:`MAX_EXPANSION`. Cut tokens (of words
+    over :data:`MAX_TOKEN`) are kept as candidates: the evaluator decides."""
+    words = vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary(vocabulary)
+    found = set(expansion_regex(wildcard).findall(words.joined))
+    found.update(words.cut)
+    if len(found) > MAX_EXPANSION:
+        return None
+    return Expansion(frozenset(found), exact=not wildcard.raw and not words.cut)
 
 
 Decider = Callable[[frozenset[str], PreparedDocument], bool]
