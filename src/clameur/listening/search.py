@@ -41,8 +41,11 @@ from sqlalchemy import (
     bindparam,
     column,
     func,
+    literal,
     literal_column,
+    null,
     select,
+    union_all,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
@@ -550,8 +553,8 @@ def search(
     whole range is then evaluated, whatever the page). ``brands`` fills each hit's brands.
     ``timeout``: seconds before the search is stopped (:func:`deadline`).
     ``facets_timeout``: facets are best effort — the page is read first, then the facets
-    are counted for at most this long (and within ``timeout``); past it the result has
-    :attr:`SearchResult.facets_stopped` instead of failing.
+    are counted until this long after the search began (and within ``timeout``); past it
+    the result has :attr:`SearchResult.facets_stopped` instead of failing.
     Raises :class:`QuerySyntaxError` for a malformed query, :class:`InvalidInputError` for
     a bad cursor, date or limit, :class:`SearchTimeout` past the timeout.
     """
@@ -569,9 +572,10 @@ def search(
             brands=brands,
             timeout=timeout,
         )
-        left = facets_timeout
+        spent = time.monotonic() - start
+        left = facets_timeout - spent  # the whole answer within facets_timeout if it can
         if timeout is not None:
-            left = min(left, timeout - (time.monotonic() - start))
+            left = min(left, timeout - spent)
         if left <= 0:
             page.facets_stopped = True
             return page
@@ -698,32 +702,45 @@ def _sql_facets(
     if until is not None:
         where.append(m.c.created_at < until)
     counts: dict[str, Counter[str | None]] = {name: Counter() for name in FACETS}
-    grouped = (
-        select(m.c.source, m.c.sentiment, m.c.lang, func.count())
+    # One statement, one pass of the index: the matches are listed once (a materialised
+    # CTE), then grouped by their fields, by brand, and the mentions with a brand counted.
+    matching = (
+        select(m.c.id, m.c.source, m.c.sentiment, m.c.lang)
         .where(*where)
-        .group_by(m.c.source, m.c.sentiment, m.c.lang)
+        .cte("matching")
+        .prefix_with("MATERIALIZED")
     )
-    total = 0
-    for source, sentiment, lang, count in session.execute(grouped):
-        counts["source"][source] += count
-        counts["sentiment"][sentiment] += count
-        counts["lang"][lang] += count
-        total += count
-    matching = select(m.c.id).where(*where)
+    linked = matching.join(
+        MENTION_BRANDS,
+        (MENTION_BRANDS.c.mention_id == matching.c.id) & (MENTION_BRANDS.c.tenant_id == tenant_id),
+    )
+    fields = select(
+        literal("f"), matching.c.source, matching.c.sentiment, matching.c.lang, func.count()
+    ).group_by(matching.c.source, matching.c.sentiment, matching.c.lang)
     by_brand = (
-        select(BRANDS.c.slug, func.count())
-        .select_from(MENTION_BRANDS.join(BRANDS, BRANDS.c.id == MENTION_BRANDS.c.brand_id))
-        .where(MENTION_BRANDS.c.tenant_id == tenant_id, MENTION_BRANDS.c.mention_id.in_(matching))
+        select(literal("b"), BRANDS.c.slug, null(), null(), func.count())
+        .select_from(linked.join(BRANDS, BRANDS.c.id == MENTION_BRANDS.c.brand_id))
         .group_by(BRANDS.c.slug)
     )
-    for slug, count in session.execute(by_brand):
-        counts["brand"][slug] += count
-    about_one = select(func.count(func.distinct(MENTION_BRANDS.c.mention_id))).where(
-        MENTION_BRANDS.c.tenant_id == tenant_id, MENTION_BRANDS.c.mention_id.in_(matching)
-    )
-    without = total - int(session.execute(about_one).scalar_one())
-    if without:
-        counts["brand"][None] += without
+    with_brand = select(
+        literal("w"), null(), null(), null(), func.count(func.distinct(matching.c.id))
+    ).select_from(linked)
+    total = 0
+    about_one = 0
+    for part, first, sentiment, lang, count in session.execute(
+        union_all(fields, by_brand, with_brand)
+    ):
+        if part == "f":
+            counts["source"][first] += count
+            counts["sentiment"][sentiment] += count
+            counts["lang"][lang] += count
+            total += count
+        elif part == "b":
+            counts["brand"][first] += count
+        else:
+            about_one = int(count)
+    if total > about_one:
+        counts["brand"][None] += total - about_one
     if plan.filter is not None:
         total += _overflow_facets(session, tenant_id, plan, since, until, counts)
     return total, {name: _ranked(counter) for name, counter in counts.items()}
