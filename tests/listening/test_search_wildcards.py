@@ -146,3 +146,15 @@ def test_vocabulary_helpers() -> None:
     assert not raw.exact
     assert raw.tokens == {"panne", "pagne", "pane"}  # raw: a ? may fold to no letter
     assert expand(Wildcard("p????"), [f"p{i:04d}" for i in range(MAX_EXPANSION + 1)]) is None
+
+
+def test_words_of_edited_and_new_mentions_join_the_vocabulary(
+    db: Database, corpus: Tenant, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    with session_scope(db.factory) as session:
+        assert _hits(search(session, corpus.id, "zy?yx")) == []
+    edited = [record("7", "rien du tout sauf zyzyx"), record("new", "un zyxyx tout neuf")]
+    pipeline.import_file(write_jsonl(tmp_path / "e.jsonl", edited), tenant="volta")
+    with session_scope(db.factory) as session:
+        assert _hits(search(session, corpus.id, "zy?yx")) == ["new", "7"]
+        assert _hits(search(session, corpus.id, "?yzyx")) == ["7"]
