@@ -161,8 +161,14 @@ def _expansions(session: Session, text: str, node: Node) -> dict[Wildcard, Expan
     distinct literal prefix)."""
     out: dict[Wildcard, Expansion] = {}
     read: dict[tuple[str, str], Vocabulary] = {}
-    for wildcard in jokers(node):
+    wildcards = jokers(node)
+    everything = ("", "{")
+    if any(vocabulary_range(wildcard) == everything for wildcard in wildcards):
+        read[everything] = Vocabulary(_vocabulary(session, *everything))
+    for wildcard in wildcards:
         span = vocabulary_range(wildcard)
+        if everything in read:
+            span = everything  # read once already: the patterns keep their own prefixes
         if span not in read:
             read[span] = Vocabulary(_vocabulary(session, *span))
         expansion = expand(wildcard, read[span])

@@ -316,10 +316,12 @@ def expand(wildcard: Wildcard, vocabulary: Vocabulary | Iterable[str]) -> Expans
     over :data:`MAX_TOKEN`) are kept as candidates: the evaluator decides."""
     words = vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary(vocabulary)
     found = set(expansion_regex(wildcard).findall(words.joined))
-    found.update(words.cut)
+    start = vocabulary_range(wildcard)[0]
+    cut = [token for token in words.cut if token.startswith(start)]
+    found.update(cut)
     if len(found) > MAX_EXPANSION:
         return None
-    return Expansion(frozenset(found), exact=not wildcard.raw and not words.cut)
+    return Expansion(frozenset(found), exact=not wildcard.raw and not cut)
 
 
 Decider = Callable[[frozenset[str], PreparedDocument], bool]
