@@ -13,9 +13,10 @@ Then:
 2. this process signs the agent in (``/login`` with its CSRF field) and opens the inbox's
    SSE stream ``/live``; a listener thread timestamps every event; on each ``inbox`` event
    a second thread does what the page's htmx does, ``GET /inbox/rows`` of the agent's view
-   (``view=all&source=blog``: the "blog" source, which the builder's data never uses, so
-   every imported conversation is on that list's first page), and timestamps the answer
-   with the conversation ids it lists;
+   (``view=all&source=blog``: the "blog" source, which the builder's data never uses; the
+   blog conversations older than the newest 40 are resolved by a silent ``UPDATE`` after
+   each import, so the list holds ~40 rows and the new one is always on its first page),
+   and timestamps the answer with the conversation ids it lists;
 3. ``--imports`` times (default 50, one every ``--gap`` seconds): a one-line JSONL file (a
    blog complaint by a new author, which opens a conversation) is imported by **another
    process**: ``python -c`` running the ``clameur`` command's own entry point (``clameur
@@ -57,11 +58,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
-from sqlalchemy import Engine, func, select, text  # noqa: E402
+from sqlalchemy import Engine, func, select, text, update  # noqa: E402
 
 import inbox as inbox_bench  # noqa: E402
-from clameur.care.models import Queue  # noqa: E402
-from clameur.db import create_engine_for, make_session_factory, session_scope  # noqa: E402
+from clameur.care.models import Conversation, Queue  # noqa: E402
+from clameur.db import (  # noqa: E402
+    create_engine_for,
+    make_session_factory,
+    session_scope,
+    upgrade,
+)
 from clameur.mentions.models import Mention  # noqa: E402
 from clameur.tenancy.accounts import get_user, set_password  # noqa: E402
 from clameur.tenancy.models import Tenant  # noqa: E402
@@ -69,6 +75,7 @@ from clameur.tenancy.models import Tenant  # noqa: E402
 SCHEMA = "bench_live"
 PASSWORD = "Grenadine-sur-le-quai-42"
 ROWS = "/inbox/rows?view=all&source=blog"
+KEPT_OPEN = 40
 IMPORT = """
 import sys, time
 from sqlalchemy import event
@@ -124,6 +131,7 @@ def ensure_data(args: argparse.Namespace) -> tuple[Engine, str]:
         inbox_bench.build(engine, args)
     else:
         print(f"reusing {mentions:,} mentions, {open_:,} open conversations")
+        upgrade(engine)  # a database kept from an older schema
     with session_scope(make_session_factory(engine)) as session:
         tenant_id = session.execute(select(Tenant.id).where(Tenant.slug == "bench")).scalar_one()
         first_queue = session.execute(
@@ -313,6 +321,19 @@ def conversation_of(engine: Engine, external_id: str) -> int:
     return int(found)
 
 
+def tidy(engine: Engine, newest: int) -> None:
+    """Resolve the blog conversations older than the newest :data:`KEPT_OPEN` (silently:
+    no event), so the next one is always on the list's first page of 50 (among equal
+    scores the older conversation comes first)."""
+    c = Conversation.__table__.c
+    with engine.begin() as conn:
+        conn.execute(
+            update(Conversation.__table__)
+            .where(c.source == "blog", c.status == "open", c.id <= newest - KEPT_OPEN)
+            .values(status="resolved")
+        )
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -361,6 +382,10 @@ def measure(
         f"\n{engine.dialect.name}: {args.imports} imports by another process, one every "
         f"{args.gap} s; load average {os.getloadavg()[0]:.1f}"
     )
+    with engine.connect() as conn:
+        c = Conversation.__table__.c
+        newest = conn.execute(select(func.max(c.id)).where(c.source == "blog")).scalar()
+    tidy(engine, (newest or 0) + 1)
     to_event: list[float] = []
     to_rows: list[float] = []
     process: list[float] = []
@@ -376,6 +401,7 @@ def measure(
             time.sleep(0.01)
         if event_at is None or rows_at is None:
             raise RuntimeError(f"import {n}: conversation {conversation_id} not shown in 10 s")
+        tidy(engine, conversation_id)
         to_event.append(event_at - committed)
         to_rows.append(rows_at - committed)
         process.append(one.ended - one.started)
