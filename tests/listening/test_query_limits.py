@@ -10,13 +10,12 @@ import pytest
 
 from clameur.clock import FrozenClock
 from clameur.db import session_scope
-from clameur.listening import search, text_filter
+from clameur.listening import compile_query, search, text_filter
 from clameur.listening.query import QuerySyntaxError, parse
 from clameur.listening.query.ast import And, Near, Phrase, Rating, Term
 from clameur.listening.query.lexer import MAX_DISTANCE
 from clameur.listening.query.limits import MAX_LENGTH, MAX_NEAR, MAX_NEAR_SIDE, MAX_TERMS
 from clameur.listening.query.parser import MAX_GROUPS, MAX_RATING
-from clameur.listening.search import compile_query
 from clameur.listening.search_index import (
     MAX_FILTER_DEPTH,
     AllOf,

@@ -2,18 +2,8 @@
 archive search over stored mentions."""
 
 from clameur.listening.matcher import BrandCatalog, match_brands
-from clameur.listening.search import (
-    QueryPreview,
-    SearchHit,
-    SearchQuery,
-    SearchResult,
-    SearchTimeout,
-    compile_query,
-    deadline,
-    describe_query_error,
-    preview_query,
-    search,
-)
+from clameur.listening.search import QueryPreview, SearchHit, SearchResult, preview_query, search
+from clameur.listening.search_deadline import SearchTimeout, deadline
 from clameur.listening.search_index import (
     document_keys,
     filter_holds,
@@ -23,6 +13,7 @@ from clameur.listening.search_index import (
     search_text,
     text_filter,
 )
+from clameur.listening.search_query import SearchQuery, compile_query, describe_query_error
 
 __all__ = [
     "BrandCatalog",

@@ -26,8 +26,7 @@ import binascii
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
@@ -49,50 +48,27 @@ from sqlalchemy import (
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from clameur.errors import InvalidInputError
 from clameur.listening.query import (
-    And,
     Document,
-    Field,
-    Near,
-    Node,
-    Not,
-    Or,
-    QuerySyntaxError,
-    Rating,
-    Wildcard,
     evaluate,
-    format_query,
-    parse,
 )
+from clameur.listening.search_deadline import Check, SearchTimeout, deadline, no_check
 from clameur.listening.search_index import (
     FTS_TABLE,
-    FTS_VOCABULARY,
-    MAX_EXPANSION,
     NO_METADATA,
     OVERFLOW,
     PG_VECTOR,
-    PG_VOCABULARY,
-    Decider,
-    Expansion,
     Filter,
     Key,
-    Vocabulary,
-    bounded,
-    expand,
     fts5_expression,
-    jokers,
-    key_decider,
     metadata_only,
-    sql_exact,
-    text_filter,
     tsquery_expression,
-    vocabulary_range,
 )
+from clameur.listening.search_query import SearchQuery, compile_query, expand_wildcards, planned
 from clameur.mentions.models import Author
 from clameur.mentions.models import Mention as MentionRow
 from clameur.mentions.schemas import DATE_RANGE, in_date_range
@@ -102,133 +78,6 @@ MENTIONS = cast(Table, MentionRow.__table__)
 AUTHORS = cast(Table, Author.__table__)
 MENTION_BRANDS = cast(Table, MentionBrand.__table__)
 BRANDS = cast(Table, Brand.__table__)
-
-# -- compiled queries --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SearchQuery:
-    """A parsed query with its pre-filter; ``node`` None lists every mention."""
-
-    text: str | None
-    node: Node | None
-    filter: Filter | None
-    decider: Decider | None = None
-    """Confirms a candidate from its index tokens and metadata (see :func:`key_decider`)."""
-    metadata: bool = False
-    """Whether the query tests fields or ratings."""
-    expanded: bool = False
-    """Whether its ``?`` wildcards were expanded against the index vocabulary (or it has none)."""
-    exact: bool = False
-    """Whether ``filter`` is exactly the query (but for over-long mentions): the database can
-    count the matches (facets) without confirming them in Python."""
-
-    @property
-    def indexed(self) -> bool:
-        """Whether the database pre-filters (otherwise every mention in range is evaluated)."""
-        return self.filter is not None
-
-    @property
-    def canonical(self) -> str | None:
-        return None if self.node is None else format_query(self.node)
-
-
-def compile_query(query: str | None, session: Session | None = None) -> SearchQuery:
-    """Parse ``query`` (raises :class:`QuerySyntaxError` with its column); None: no filter.
-
-    With a ``session``, ``?`` wildcards are expanded against the index vocabulary (else
-    :func:`search` does it): they become the words they stand for, looked up in the index.
-    """
-    if query is None:
-        return SearchQuery(None, None, None, expanded=True, exact=True)
-    node = parse(query)
-    if session is not None:
-        return _plan(query, node, _expansions(session, query, node))
-    return _plan(query, node, None)
-
-
-def _plan(text: str, node: Node, expansions: dict[Wildcard, Expansion] | None) -> SearchQuery:
-    whole = text_filter(node, expansions)
-    flt = bounded(whole)
-    decider = key_decider(node, expansions)
-    expanded = expansions is not None or not jokers(node)
-    exact = expanded and flt is not None and flt == whole and sql_exact(node, expansions)
-    return SearchQuery(text, node, flt, decider, _has_fields(node), expanded, exact)
-
-
-def _expansions(session: Session, text: str, node: Node) -> dict[Wildcard, Expansion]:
-    """Each ``?`` wildcard of ``node``: the index tokens it may match (one vocabulary read per
-    distinct literal prefix)."""
-    out: dict[Wildcard, Expansion] = {}
-    read: dict[tuple[str, str], Vocabulary] = {}
-    wildcards = jokers(node)
-    everything = ("", "{")
-    if any(vocabulary_range(wildcard) == everything for wildcard in wildcards):
-        read[everything] = Vocabulary(_vocabulary(session, *everything))
-    for wildcard in wildcards:
-        span = vocabulary_range(wildcard)
-        if everything in read:
-            span = everything  # read once already: the patterns keep their own prefixes
-        if span not in read:
-            read[span] = Vocabulary(_vocabulary(session, *span))
-        expansion = expand(wildcard, read[span])
-        if expansion is None:
-            column = text.find(wildcard.pattern) + 1
-            raise QuerySyntaxError(
-                f"wildcard '{wildcard.pattern}' at column {column} matches more than "
-                f"{MAX_EXPANSION} different words in the archive; make it more precise",
-                column,
-                query=text,
-            )
-        out[wildcard] = expansion
-    return out
-
-
-def _vocabulary(session: Session, lo: str, hi: str) -> list[str]:
-    """The index tokens ``lo <= token < hi`` (``hi`` is ``lo`` + "{"), from the text index's
-    vocabulary: FTS5's own (``fts5vocab``) on SQLite, ``search_vocabulary`` on PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = sql_text(
-            f"SELECT DISTINCT token FROM {PG_VOCABULARY} WHERE token LIKE :prefix"  # noqa: S608
-        )
-        return list(session.execute(stmt, {"prefix": lo + "%"}).scalars())
-    stmt = sql_text(
-        f"SELECT term FROM {FTS_VOCABULARY} WHERE term >= :lo AND term < :hi"  # noqa: S608
-    )
-    return list(session.execute(stmt, {"lo": lo, "hi": hi}).scalars())
-
-
-def _has_fields(node: Node) -> bool:
-    match node:
-        case Field() | Rating():
-            return True
-        case Not(child):
-            return _has_fields(child)
-        case And(children) | Or(children):
-            return any(_has_fields(child) for child in children)
-        case Near(left, right):
-            return _has_fields(left) or _has_fields(right)
-    return False
-
-
-def describe_query_error(exc: QuerySyntaxError) -> str:
-    """One line that always names the column."""
-    message = exc.message
-    if "column" not in message:
-        message = f"{message} (column {exc.column})"
-    return message
-
-
-class SearchTimeout(InvalidInputError):
-    """A search stopped at its deadline (``seconds``): the query is too broad for the archive."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(
-            f"the search took longer than {seconds:g} s and was stopped; narrow it: a date "
-            "range (since, until), fewer or more precise terms"
-        )
-        self.seconds = seconds
-
 
 # -- results -----------------------------------------------------------------------------
 
@@ -329,68 +178,6 @@ _COLUMNS = (
 )
 
 
-Check = Callable[[], None]
-"""Raises :class:`SearchTimeout` once the search's deadline has passed."""
-_PROGRESS_STEPS: Final = 1000
-"""SQLite: virtual-machine instructions between two looks at the deadline."""
-_QUERY_CANCELED: Final = "57014"
-
-
-@contextmanager
-def deadline(session: Session, seconds: float | None) -> Iterator[Check]:
-    """Stop what runs inside after ``seconds``: the database's statements (PostgreSQL
-    ``statement_timeout`` for each, in a savepoint; SQLite a progress handler) and, through
-    the yielded check, the Python loop over candidates. Raises :class:`SearchTimeout`; the
-    session stays usable (the savepoint is rolled back, the timeout and handler are reset).
-    """
-    if seconds is None:
-        yield _no_check
-        return
-    end = time.monotonic() + seconds
-
-    def check() -> None:
-        if time.monotonic() > end:
-            raise SearchTimeout(seconds)
-
-    if session.get_bind().dialect.name == "postgresql":
-        savepoint = session.begin_nested()
-        millis = str(max(1, int(seconds * 1000)))
-        before = session.execute(
-            sql_text(
-                "SELECT current_setting('statement_timeout'), "
-                "set_config('statement_timeout', :ms, true)"
-            ),
-            {"ms": millis},
-        ).scalar_one()
-        try:
-            yield check
-        except OperationalError as exc:
-            savepoint.rollback()  # also restores statement_timeout
-            if getattr(exc.orig, "sqlstate", None) == _QUERY_CANCELED:
-                raise SearchTimeout(seconds) from None
-            raise
-        except BaseException:
-            savepoint.rollback()
-            raise
-        session.execute(sql_text("SELECT set_config('statement_timeout', :v, true)"), {"v": before})
-        savepoint.commit()
-        return
-    raw: Any = session.connection().connection.driver_connection
-    raw.set_progress_handler(lambda: 1 if time.monotonic() > end else 0, _PROGRESS_STEPS)
-    try:
-        yield check
-    except OperationalError as exc:
-        if "interrupted" in str(exc.orig):
-            raise SearchTimeout(seconds) from None
-        raise
-    finally:
-        raw.set_progress_handler(None, 0)
-
-
-def _no_check() -> None:
-    return None
-
-
 def _check_aware(value: datetime | None, name: str) -> None:
     if value is not None and value.tzinfo is None:
         raise InvalidInputError("a date needs a time zone (e.g. 2026-11-16T00:00:00Z)", where=name)
@@ -478,7 +265,7 @@ def _confirmed(
     counter: list[int],
     *,
     whole: bool,
-    check: Check = _no_check,
+    check: Check = no_check,
 ) -> Generator[SearchHit, None, None]:
     """Stream the candidates, newest first, and keep those the query matches.
 
@@ -622,7 +409,7 @@ def _search(
 ) -> SearchResult:
     plan = query if isinstance(query, SearchQuery) else compile_query(query, session)
     if not plan.expanded and plan.text is not None and plan.node is not None:
-        plan = _plan(plan.text, plan.node, _expansions(session, plan.text, plan.node))
+        plan = planned(plan.text, plan.node, expand_wildcards(session, plan.text, plan.node))
     _check_aware(since, "since")
     _check_aware(until, "until")
     if limit is not None and limit < 1:

@@ -45,8 +45,8 @@ from clameur.care.inbox_views import (
     view_page,
 )
 from clameur.errors import ForbiddenError, InvalidInputError
+from clameur.listening import describe_query_error
 from clameur.listening.query import QuerySyntaxError
-from clameur.listening.search import describe_query_error
 from clameur.mentions.schemas import SOURCE_ORDER
 from clameur.tenancy.principal import Principal
 from clameur.web.auth import (
