@@ -31,6 +31,7 @@ from clameur.care.channels import (
     default_channels,
     default_visibility,
 )
+from clameur.care.incident_names import incident_title
 from clameur.care.models import OPEN_STATUSES, Conversation, Incident, Reply
 from clameur.care.replies import approval_policy
 from clameur.care.repository import Incidents as Incidents
@@ -53,24 +54,6 @@ _CHUNK = 500
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
     for i in range(0, len(ids), _CHUNK):
         yield list(ids[i : i + _CHUNK])
-
-
-def incident_title(session: Session, alert: Alert) -> str:
-    """A short name, the same in every language, for lists and the inbox's side: who (an
-    influencer's handle and channel) or what (the brand and the spike's top terms). The
-    detector's sentence stays on the alert, which the incident page links to."""
-    evidence = alert.evidence or {}
-    if alert.kind == "influencer" and evidence.get("author"):
-        parts = [f"@{evidence['author']}", str(evidence.get("source") or "")]
-    else:
-        brand = session.get(Brand, alert.brand_id) if alert.brand_id else None
-        name = brand.name if brand else ""
-        squeezed = "".join(name.lower().split())
-        words = [str(t) for t in evidence.get("top_terms") or []]
-        terms = [t for t in words if t.lower() not in squeezed][:3]  # not the brand's own words
-        parts = [name, ", ".join(terms)]
-    title = " · ".join(p for p in parts if p)
-    return (title or alert.summary or alert.kind)[:300]
 
 
 def open_for_alert(session: Session, clock: Clock, tenant_id: int, alert_id: int) -> Incident:

@@ -41,7 +41,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select, tuple_
 
 from clameur.care import conversations, routing, sla
-from clameur.care.incidents import incident_title
+from clameur.care.incident_names import incident_title
 from clameur.care.models import (
     OPEN_STATUSES,
     Contact,
