@@ -35,15 +35,15 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from _databases import drop_database, open_database
 from clameur.care.inbox import inbox
 from clameur.care.models import OPEN_STATUSES, Conversation, Incident, Queue
-from clameur.db import create_engine_for, make_session_factory, upgrade
+from clameur.db import make_session_factory, upgrade
 from clameur.mentions.models import Author, Mention
 from clameur.tenancy.models import Brand, Membership, Tenant, User
 
@@ -131,29 +131,6 @@ def table(model: Any) -> Table:
 
 
 # -- building -----------------------------------------------------------------------------
-
-
-def open_database(args: argparse.Namespace) -> Engine:
-    if args.backend == "sqlite":
-        return create_engine_for(f"sqlite:///{args.db}")
-    admin = create_engine_for(args.pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-    admin.dispose()
-    separator = "&" if "?" in args.pg_url else "?"
-    return create_engine_for(f"{args.pg_url}{separator}options=-csearch_path%3D{SCHEMA}")
-
-
-def drop_database(engine: Engine, args: argparse.Namespace) -> None:
-    engine.dispose()
-    if args.backend == "sqlite":
-        for path in Path(args.db).parent.glob(Path(args.db).name + "*"):
-            path.unlink()
-        return
-    admin = create_engine_for(args.pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-    admin.dispose()
 
 
 def stored(engine: Engine) -> tuple[int, int]:
@@ -512,10 +489,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    engine = open_database(args)
+    engine = open_database(args, SCHEMA)
     if stored(engine) != (args.mentions + 20_000, args.open + 3000):
-        drop_database(engine, args)
-        engine = open_database(args)
+        drop_database(engine, args, SCHEMA)
+        engine = open_database(args, SCHEMA)
         build(engine, args)
     sqlite = engine.dialect.name == "sqlite"
     try:
@@ -536,7 +513,7 @@ def main() -> None:
                     conn.execute(text("DELETE FROM sqlite_stat1"))
         finally:
             if not args.keep:
-                drop_database(engine, args)
+                drop_database(engine, args, SCHEMA)
 
 
 def measure(engine: Engine, args: argparse.Namespace) -> None:

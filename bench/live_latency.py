@@ -58,12 +58,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
-from sqlalchemy import Engine, func, select, text, update  # noqa: E402
+from sqlalchemy import Engine, func, select, update  # noqa: E402
 
 import inbox as inbox_bench  # noqa: E402
+from _databases import database_url, drop_database, open_database  # noqa: E402
 from clameur.care.models import Conversation, Queue  # noqa: E402
 from clameur.db import (  # noqa: E402
-    create_engine_for,
     make_session_factory,
     session_scope,
     upgrade,
@@ -93,41 +93,13 @@ _ROW = re.compile(r'id="conv-(\d+)"')
 # -- the data -----------------------------------------------------------------------------
 
 
-def database_url(args: argparse.Namespace) -> str:
-    if args.backend == "sqlite":
-        return f"sqlite:///{args.db}"
-    separator = "&" if "?" in args.pg_url else "?"
-    return f"{args.pg_url}{separator}options=-csearch_path%3D{SCHEMA}"
-
-
-def open_database(args: argparse.Namespace) -> Engine:
-    if args.backend == "postgresql":
-        admin = create_engine_for(args.pg_url)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-        admin.dispose()
-    return create_engine_for(database_url(args))
-
-
-def drop_database(engine: Engine, args: argparse.Namespace) -> None:
-    engine.dispose()
-    if args.backend == "sqlite":
-        for path in Path(args.db).parent.glob(Path(args.db).name + "*"):
-            path.unlink()
-        return
-    admin = create_engine_for(args.pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-    admin.dispose()
-
-
 def ensure_data(args: argparse.Namespace) -> tuple[Engine, str]:
     """The database (built when its size is not the asked one); the agent's e-mail."""
-    engine = open_database(args)
+    engine = open_database(args, SCHEMA)
     mentions, open_ = inbox_bench.stored(engine)
     if mentions < args.mentions + 20_000 or open_ < args.open + 3000:
-        drop_database(engine, args)
-        engine = open_database(args)
+        drop_database(engine, args, SCHEMA)
+        engine = open_database(args, SCHEMA)
         inbox_bench.build(engine, args)
     else:
         print(f"reusing {mentions:,} mentions, {open_:,} open conversations")
@@ -353,14 +325,14 @@ def main() -> None:
     args = parser.parse_args()
 
     engine, email = ensure_data(args)
-    url = database_url(args)
+    url = database_url(args, SCHEMA)
     run = str(int(time.time()))
     try:
         with served(url) as base, tempfile.TemporaryDirectory() as tmp:
             measure(engine, args, base, email, url, Path(tmp) / "one.jsonl", run)
     finally:
         if not args.keep:
-            drop_database(engine, args)
+            drop_database(engine, args, SCHEMA)
 
 
 def measure(

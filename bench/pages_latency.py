@@ -60,6 +60,7 @@ from sqlalchemy import Engine, event, func, insert, select, text, update  # noqa
 from starlette.testclient import TestClient  # noqa: E402
 
 import inbox as inbox_bench  # noqa: E402
+from _databases import database_url, drop_database, open_database  # noqa: E402
 from clameur.care import sla  # noqa: E402
 from clameur.care.canned import add_canned_reply  # noqa: E402
 from clameur.care.conversations import add_note, tag  # noqa: E402
@@ -67,7 +68,6 @@ from clameur.care.models import OPEN_STATUSES, Conversation, Queue, Reply, Team 
 from clameur.clock import FrozenClock  # noqa: E402
 from clameur.config import Settings  # noqa: E402
 from clameur.db import (  # noqa: E402
-    create_engine_for,
     make_session_factory,
     session_scope,
     upgrade,
@@ -94,40 +94,12 @@ Send = Callable[[Message], Awaitable[None]]
 # -- the data -----------------------------------------------------------------------------
 
 
-def database_url(args: argparse.Namespace) -> str:
-    if args.backend == "sqlite":
-        return f"sqlite:///{args.db}"
-    separator = "&" if "?" in args.pg_url else "?"
-    return f"{args.pg_url}{separator}options=-csearch_path%3D{SCHEMA}"
-
-
-def open_database(args: argparse.Namespace) -> Engine:
-    if args.backend == "postgresql":
-        admin = create_engine_for(args.pg_url)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-        admin.dispose()
-    return create_engine_for(database_url(args))
-
-
-def drop_database(engine: Engine, args: argparse.Namespace) -> None:
-    engine.dispose()
-    if args.backend == "sqlite":
-        for path in Path(args.db).parent.glob(Path(args.db).name + "*"):
-            path.unlink()
-        return
-    admin = create_engine_for(args.pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-    admin.dispose()
-
-
 def ensure_data(args: argparse.Namespace) -> Engine:
-    engine = open_database(args)
+    engine = open_database(args, SCHEMA)
     expected = (args.mentions + 20_000, args.open + 3000)
     if inbox_bench.stored(engine) != expected:
-        drop_database(engine, args)
-        engine = open_database(args)
+        drop_database(engine, args, SCHEMA)
+        engine = open_database(args, SCHEMA)
         inbox_bench.build(engine, args)
     else:
         print(f"reusing {expected[0]:,} mentions, {expected[1]:,} open conversations")
@@ -391,7 +363,7 @@ def main() -> None:
         measure(engine, args)
     finally:
         if not args.keep:
-            drop_database(engine, args)
+            drop_database(engine, args, SCHEMA)
 
 
 def measure(engine: Engine, args: argparse.Namespace) -> None:
@@ -406,7 +378,7 @@ def measure(engine: Engine, args: argparse.Namespace) -> None:
         long_ids, short_ids = samples(session, tid)
     engine.dispose()
 
-    app = create_app(Settings(database_url=database_url(args)))
+    app = create_app(Settings(database_url=database_url(args, SCHEMA)))
     app.state.clock = FrozenClock(NOW)
     timer = ServerTimer(app)
     statements = Statements(app.state.engine)
