@@ -20,6 +20,7 @@ CORE = (
     "clameur.pipeline.outbox",
     "clameur.pipeline.bus",
     "clameur.pipeline.models",
+    "clameur.fetch",
 )
 CAPABILITIES = (
     "clameur.mentions",

@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import smtplib
-import socket
 import ssl
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formatdate, make_msgid
 from functools import partial
-from typing import Any, Final
+from typing import Any
 
 import httpx
 
+from clameur import fetch
 from clameur.clock import Clock, SystemClock
 from clameur.config import Settings
 from clameur.detection.notify import EMAIL, WEBHOOK
 from clameur.errors import ClameurError, DeliverySkipped
+from clameur.fetch import check_host
 from clameur.pipeline.outbox import Handler
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,9 @@ class DeliveryError(ClameurError):
     """A notification could not be delivered (the outbox retries it)."""
 
 
-class PrivateAddressError(DeliveryError):
-    """A webhook points at a loopback, private or link-local address."""
+class PrivateAddressError(DeliveryError, fetch.PrivateAddressError):
+    """A webhook points at a loopback, private or link-local address (also a
+    :class:`clameur.fetch.PrivateAddressError`)."""
 
 
 def handlers(settings: Settings, clock: Clock | None = None) -> dict[str, Handler]:
@@ -168,49 +169,23 @@ def _post(
 def resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
     """The addresses to connect to; refused unless every one of them is public.
 
-    Loopback, private, link-local, shared and reserved ranges are refused unless
-    ``allow_private`` (the setting ``CLAMEUR_ALLOW_PRIVATE_FETCH=1``, for tests and intranets).
+    The check is :func:`clameur.fetch.check_host` (loopback, private, link-local, shared,
+    reserved and multicast ranges, also inside IPv6 translation forms), refused unless
+    ``allow_private`` (the setting ``CLAMEUR_ALLOW_PRIVATE_FETCH=1``, for tests and intranets);
+    its errors come back as :class:`DeliveryError`, which the outbox records and retries.
     """
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise DeliveryError(f"cannot resolve webhook host {host}: {exc}") from None
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not addresses:
-        raise DeliveryError(f"webhook host {host} resolves to no address")
-    for text in [] if allow_private else addresses:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        if not all(a.is_global and not a.is_multicast for a in _reached(address)):
-            raise PrivateAddressError(
-                f"refusing to send a webhook to {host}: {text} is a loopback, private or "
-                "link-local address (set CLAMEUR_ALLOW_PRIVATE_FETCH=1 to allow it)"
-            )
-    return addresses
-
-
-_NAT64: Final = (
-    ipaddress.IPv6Network("64:ff9b::/96"),  # RFC 6052 well-known prefix
-    ipaddress.IPv6Network("64:ff9b:1::/48"),  # RFC 8215 local-use prefix
-)
-
-
-def _reached(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[Any]:
-    """The address and every IPv4 address it carries, which a translator or relay on the
-    way would reach instead: IPv4-mapped (``::ffff:a.b.c.d``), NAT64 (``64:ff9b::a.b.c.d``),
-    6to4 (``2002:AABB:CCDD::``), Teredo (its server and client). ``is_global`` alone takes
-    ``64:ff9b::7f00:1`` and ``2002:7f00:1::1`` — loopback underneath — for public."""
-    if not isinstance(address, ipaddress.IPv6Address):
-        return [address]
-    out: list[Any] = [address]
-    if address.ipv4_mapped is not None:
-        out.append(address.ipv4_mapped)
-    if address.sixtofour is not None:
-        out.append(address.sixtofour)
-    if address.teredo is not None:
-        out.extend(address.teredo)
-    if any(address in net for net in _NAT64):
-        out.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    return out
+        return check_host(host, port, allow_private=allow_private)
+    except fetch.PrivateAddressError as exc:
+        raise PrivateAddressError(
+            f"refusing to send a webhook to {host}: {exc.address} is a loopback, private or "
+            "link-local address (set CLAMEUR_ALLOW_PRIVATE_FETCH=1 to allow it)",
+            url=exc.url,
+            host=exc.host,
+            address=exc.address,
+        ) from None
+    except fetch.FetchError as exc:
+        raise DeliveryError(f"webhook host: {exc.reason}") from None
 
 
 def _shown(url: httpx.URL) -> str:
