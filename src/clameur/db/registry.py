@@ -6,6 +6,7 @@ from clameur.detection import campaign_models
 from clameur.detection import models as detection_models
 from clameur.mentions import models as mentions_models
 from clameur.pipeline import models as pipeline_models
+from clameur.sources import models as sources_models
 from clameur.tenancy import models as tenancy_models
 
 MODULES = (
@@ -16,4 +17,5 @@ MODULES = (
     detection_models,
     campaign_models,
     pipeline_models,
+    sources_models,
 )
