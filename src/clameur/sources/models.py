@@ -46,6 +46,9 @@ class Source(TenantOwned, Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     retry_after_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """The remote asked us to wait (Retry-After) until then."""
+    stats: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+    """``{"last": counts of the last poll, "hours": {"2026-12-03T09": items…}}`` (24 hours
+    kept): the health panel's items per hour."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         _time("retry_after_until"),
+        sa.Column("stats", _JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", _BIGID, nullable=False),
         sa.ForeignKeyConstraint(
