@@ -211,10 +211,12 @@ def _serve(runtime: Runtime, *, host: str, port: int, no_worker: bool) -> None:
 
 def _worker(runtime: Runtime, *, concurrency: int) -> Worker:
     from clameur.pipeline.handlers import outbox_handlers
+    from clameur.pipeline.worker import source_poller
 
     factory = runtime.ready()
     handlers = outbox_handlers(runtime.settings, factory)
-    return Worker(factory, SystemClock(), handlers, concurrency=concurrency)
+    poller = source_poller(factory, runtime.settings, SystemClock())
+    return Worker(factory, SystemClock(), handlers, concurrency=concurrency, poller=poller)
 
 
 def _demo_runtime() -> Runtime:

@@ -157,7 +157,8 @@ def match_brands(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
 
     - an edit keeps its tenant and is matched again within it;
     - a record naming a ``brand`` slug goes to that brand (refused if unknown or ambiguous);
-    - with a fixed tenant every record belongs to it, brands from its queries (maybe none);
+    - with a fixed tenant every record belongs to it, brands from its queries (maybe none;
+      with ``ctx.keep_unmatched`` off — connectors — a record none matches is unmatched);
     - otherwise the record fans out to every tenant one of whose brands matches; a record
       no brand matches is counted as unmatched.
     """
@@ -199,6 +200,9 @@ def match_brands(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         if ctx.tenant_id is not None:
             draft.tenant_id = ctx.tenant_id
             draft.brand_ids = [e.brand_id for e in found if e.tenant_id == ctx.tenant_id]
+            if not draft.brand_ids and not ctx.keep_unmatched:
+                ctx.report.mark_draft(draft, "unmatched")
+                continue
             out.append(draft)
             continue
         by_tenant: dict[int, list[int]] = defaultdict(list)

@@ -116,4 +116,7 @@ class StepContext:
     tenant_id: int | None = None
     """Fixed tenant (``import --tenant``, a tenant's connector); None lets brand queries decide."""
     conversation_window_hours: int = 48
+    keep_unmatched: bool = True
+    """With a fixed tenant: keep records none of its brands match (``import --tenant``);
+    False for connectors, whose unmatched records are counted ``unmatched``, not stored."""
     report: BatchReport = field(default_factory=BatchReport)

@@ -6,7 +6,7 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,9 @@ class Pipeline:
     analyzer: Analyzer = field(default_factory=default_analyzer)
     detector: Detector = field(default_factory=default_detector)
 
-    def _context(self, session: Session, tenant_id: int | None) -> StepContext:
+    def _context(
+        self, session: Session, tenant_id: int | None, *, keep_unmatched: bool = True
+    ) -> StepContext:
         return StepContext(
             session=session,
             clock=self.clock,
@@ -92,21 +94,37 @@ class Pipeline:
             detector=self.detector,
             tenant_id=tenant_id,
             conversation_window_hours=self.settings.conversation_window_hours,
+            keep_unmatched=keep_unmatched,
         )
 
-    def run_batch(self, records: list[RawRecord], tenant_id: int | None) -> BatchReport:
+    def run_batch(
+        self,
+        records: list[RawRecord],
+        tenant_id: int | None,
+        *,
+        keep_unmatched: bool = True,
+        then: Callable[[Session, BatchReport], None] | None = None,
+    ) -> BatchReport:
         """One batch, one transaction: all of it lands or none (then it can be replayed).
 
         A batch that lost a race with a concurrent writer (a key another import stored
         first, a deadlock, SQLite still locked after its busy timeout) is rolled back and run
         again from its records: the second run sees what the other committed, and dedupe and
         the get-or-create steps make it converge.
+
+        ``keep_unmatched=False`` (connectors): with a fixed tenant, records none of its
+        brands match are counted ``unmatched`` and not stored. ``then(session, report)`` runs
+        in the same transaction before the commit (a connector's cursor moves with its
+        mentions), again on every retry; whatever it raises rolls the whole back.
         """
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 with session_scope(self.factory) as session:
-                    ctx = self._context(session, tenant_id)
-                    process_batch(ctx, records)
+                    ctx = self._context(session, tenant_id, keep_unmatched=keep_unmatched)
+                    for batch in _batched(records, self.settings.batch_size):
+                        process_batch(ctx, batch)
+                    if then is not None:
+                        then(session, ctx.report)
                     return ctx.report
             except DBAPIError as exc:
                 if attempt == _ATTEMPTS or not is_transient_conflict(exc):
@@ -155,13 +173,38 @@ class Pipeline:
         log.debug("import done", extra={"file": str(path), **counts})
         return result
 
-    def ingest(self, records: Iterable[dict[str, Any]], tenant_id: int | None) -> ImportResult:
-        """Records from a connector or a webhook, numbered from 1 in the order given."""
+    def ingest(
+        self,
+        records: Iterable[dict[str, Any]],
+        tenant_id: int | None,
+        *,
+        keep_unmatched: bool = True,
+    ) -> ImportResult:
+        """Records from a connector or a webhook, numbered from 1 in the order given; one
+        transaction per batch. Connectors pass ``keep_unmatched=False`` (only what some
+        brand of the tenant matches is kept)."""
         result = ImportResult()
         items = (RawRecord(i, r) for i, r in enumerate(records, start=1))
         for batch in _batched(items, self.settings.batch_size):
-            result.add(self.run_batch(batch, tenant_id))
+            result.add(self.run_batch(batch, tenant_id, keep_unmatched=keep_unmatched))
         return result
+
+    def ingest_polled(
+        self,
+        records: Sequence[dict[str, Any]],
+        tenant_id: int,
+        then: Callable[[Session, dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        """A connector's poll (``clameur.sources.schedule.Ingest``): every record in ONE
+        transaction, only those some brand of the tenant matches kept, ``then(session,
+        counts)`` — the cursor's move — inside it; the ``ImportResult`` counts returned."""
+
+        def report_then(session: Session, report: BatchReport) -> None:
+            then(session, _counts(report))
+
+        items = [RawRecord(i, r) for i, r in enumerate(records, start=1)]
+        report = self.run_batch(items, tenant_id, keep_unmatched=False, then=report_then)
+        return _counts(report)
 
     def consume(self, bus: Bus, consumer: str, *, count: int = 10) -> int:
         """Process what the bus holds for the pipeline group once; returns messages done.
@@ -184,6 +227,12 @@ class Pipeline:
                 "rejected records on the bus",
                 extra={"message": message.id, "errors": result.errors[:20]},
             )
+
+
+def _counts(report: BatchReport) -> dict[str, Any]:
+    result = ImportResult()
+    result.add(report)
+    return result.as_dict()
 
 
 def _calm_gc() -> None:

@@ -11,13 +11,17 @@ relay      1 s      delivers the outbox (alert e-mails and webhooks, replies, SL
 assign     5 s      gives queued conversations to online agents, every tenant
 sla        30 s     records SLA warnings and breaches due now, every tenant
 digests    60 s     sends the low-severity alert digests that are due
+sources    5 s      polls the connectors (RSS…) that are due, every tenant, each at its
+                    own interval (only when the worker is given a ``poller``)
 ========== ======== ==================================================================
 
 Any number of workers may run against one database (SQLite in WAL mode embedded, or
 PostgreSQL scaled out): the relay shares events through leases, assignment and SLA sweeps
 through row locks (``SKIP LOCKED`` on PostgreSQL; SQLite writers take turns), digests
-through the tenant's digest row. ``concurrency`` is the number of relay threads, the only
-loop whose work (network calls) gains from running side by side.
+through the tenant's digest row, connector polls through leases on their source rows.
+``concurrency`` is the number of relay threads, the only
+loops whose work (network calls) gains from running side by side: the relay and the
+sources.
 
 :meth:`Worker.stop` lets each loop finish the step it is in: a relay gives back the events
 it claimed and has not tried yet (see :func:`clameur.pipeline.outbox.relay`), then the
@@ -36,7 +40,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,6 +48,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from clameur.clock import Clock
 from clameur.db.engine import session_scope
 from clameur.pipeline.outbox import Handler, relay
+
+if TYPE_CHECKING:
+    from clameur.config import Settings
+    from clameur.sources.schedule import Poller
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +170,38 @@ def relay_all(
     return delivered
 
 
+def poll_sources_all(poller: Poller, stopping: Stopping = lambda: False) -> int:
+    """Poll every due source, a few at a time, until none is due (or the worker stops);
+    returns how many polls were made. A source's failure is recorded on it, never raised."""
+    polled = 0
+    while not stopping():
+        outcomes = poller.poll_due(limit=5, stopping=stopping)
+        if not outcomes:
+            break
+        polled += len(outcomes)
+    return polled
+
+
+def source_poller(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> Poller:
+    """The poller of ``serve``/``worker``: its records go through a :class:`Pipeline` made
+    on the first poll that brings any (no models are loaded while no source is due)."""
+    from clameur.sources.schedule import Counts, Poller
+
+    made: list[Any] = []
+    lock = threading.Lock()
+
+    def ingest(records: Any, tenant_id: int, then: Callable[[Session, Counts], None]) -> Counts:
+        with lock:
+            if not made:
+                from clameur.pipeline.service import Pipeline
+
+                made.append(Pipeline(factory=factory, settings=settings, clock=clock))
+        counts: Counts = made[0].ingest_polled(records, tenant_id, then)
+        return counts
+
+    return Poller(factory=factory, settings=settings, clock=clock, ingest=ingest)
+
+
 # -- the worker ------------------------------------------------------------------------
 
 
@@ -190,6 +230,9 @@ class Worker:
     sla_interval: float | None = 30.0
     """Seconds between SLA sweeps; None: no sweeps (a replay would breach everything)."""
     digest_interval: float | None = 60.0
+    poller: Poller | None = None
+    """Polls the connectors (see :func:`source_poller`); None: no ``sources`` loop."""
+    sources_interval: float = 5.0
     status: LoopStatus = field(default_factory=lambda: STATUS)
     max_wait: float = 1.0
     """Longest real sleep between looks at the clock (a clock may jump)."""
@@ -215,7 +258,17 @@ class Worker:
             loops.append(
                 Loop("digests", timedelta(seconds=self.digest_interval), self._digest_step)
             )
+        if self.poller is not None:
+            every = timedelta(seconds=self.sources_interval)
+            loops.append(Loop("sources", every, self._sources_step, threads=self.concurrency))
         return loops
+
+    def _sources_step(self, stopping: Stopping) -> int:
+        assert self.poller is not None
+        polled = poll_sources_all(self.poller, stopping)
+        if polled:
+            self.wake("relay")  # alerts raised by what came in
+        return polled
 
     def _assign_step(self, _stopping: Stopping) -> int:
         return assign_all(self.factory, self.clock)
