@@ -11,6 +11,7 @@ from clameur.web.api_v1.conversations import router as conversations_router
 from clameur.web.api_v1.docs import router as docs_router
 from clameur.web.api_v1.floor import router as floor_router
 from clameur.web.api_v1.incidents import router as incidents_router
+from clameur.web.api_v1.ingest import router as ingest_router
 from clameur.web.api_v1.me import router as me_router
 from clameur.web.api_v1.mentions import router as mentions_router
 from clameur.web.api_v1.rules import router as rules_router
@@ -30,5 +31,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     rules_router,
     users_router,
     tokens_router,
+    ingest_router,
     docs_router,
 )
