@@ -198,3 +198,8 @@ class BaseConnector:
 
     def channel(self, config: SourceConfig) -> Channel | None:
         return None
+
+    def check_url(self, url: str) -> None:
+        """Refuse a URL this connector cannot use (``InvalidInputError``, where ``url``);
+        called by ``source add``. Optional: the service looks it up with ``getattr``."""
+        return None

@@ -54,6 +54,9 @@ def add_source(
     url = (url or "").strip() or None
     if plugin.needs_url and url is None:
         raise InvalidInputError(f"a {kind} source needs --url", where="url")
+    check_url = getattr(plugin, "check_url", None)
+    if url is not None and callable(check_url):
+        check_url(url)
     if not MIN_INTERVAL <= interval_seconds <= MAX_INTERVAL:
         raise InvalidInputError(
             f"must be between {MIN_INTERVAL} and {MAX_INTERVAL} seconds, not {interval_seconds}",
