@@ -108,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
 
     engine, vocab_path = archive.open_database(args)
-    if archive.stored(engine) != args.mentions or not vocab_path.exists():
+    if not archive.ready(engine, args.mentions, vocab_path):
         engine = archive.reset(engine, args)
         archive.load(engine, args.mentions, vocab_path)
     df: dict[str, int] = json.loads(vocab_path.read_text())["df"]

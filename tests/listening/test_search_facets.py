@@ -1,5 +1,6 @@
-"""Facets counted by the database (queries whose index filter is exact, and no query at all)
-equal the counts over every match, as the Python confirmation computed them."""
+"""Facets counted by the database (queries whose index filter is exact, ANDed with tests of
+``source:`` and ``rating:``, and no query at all) equal the counts over every match, as the
+Python confirmation computed them; ``brand_set`` follows the brand links through edits."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import update
 from clameur.clock import FrozenClock
 from clameur.db import session_scope
 from clameur.listening import SearchResult, compile_query, search
+from clameur.listening.search_facets import countable
 from clameur.listening.search_index import OVERFLOW
 from clameur.mentions import Mention
 from clameur.pipeline import Pipeline
@@ -40,6 +42,7 @@ def corpus(db: Database, pipeline: Pipeline, clock: FrozenClock, tmp_path: Path)
                 created_at=f"2026-11-{1 + i % 28:02d}T{i % 24:02d}:00:00Z",
                 source=SOURCES[i % len(SOURCES)],
                 lang=["fr", "en", None][i % 3],
+                **({"rating": 1 + i % 5} if i % 4 == 2 else {}),
             )
         )
     lines.append(record("long1", "volta panne et le reste"))
@@ -69,10 +72,21 @@ def _python_facets(found: SearchResult) -> dict[str, Counter[str | None]]:
 
 
 EXACT = [None, "volta", "panne OR lune", "volta panne", "#volta", "ener*", "r?seau OR fact?re"]
-CONFIRMED = ['"volta panne"', "volta -lune", "volta source:twitter"]
+COLUMNS = [
+    "volta source:twitter",
+    "source:review rating:1",
+    "source:review -rating:1",
+    "lune (source:twitter OR source:forum)",
+    "rating:>=4 OR source:forum",
+    "réseau rating:2..4",
+    "source:review -rating:<3 -(source:twitter rating:5)",
+]
+"""Counted by the database too: exact text ANDed with column tests (a missing rating fails
+every comparison, also under NOT)."""
+CONFIRMED = ['"volta panne"', "volta -lune", "volta OR source:twitter", "lune author:client1"]
 
 
-@pytest.mark.parametrize("query", EXACT + CONFIRMED)
+@pytest.mark.parametrize("query", EXACT + COLUMNS + CONFIRMED)
 @pytest.mark.parametrize(
     "window",
     [(None, None), (datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC))],
@@ -82,7 +96,9 @@ def test_facets_equal_the_counts_over_every_match(
 ) -> None:
     since, until = window
     with session_scope(db.factory) as session:
-        assert compile_query(query, session).exact is (query in EXACT)
+        plan = compile_query(query, session)
+        assert plan.exact is (query in EXACT)
+        assert (countable(plan) is not None) is (query not in CONFIRMED)
         every = search(session, corpus.id, query, since=since, until=until, brands=True)
         paged = search(
             session, corpus.id, query, since=since, until=until, limit=5, facets=True, brands=True
@@ -96,7 +112,7 @@ def test_facets_equal_the_counts_over_every_match(
         ranked = [count for _value, count in paged.facets[name]]
         assert ranked == sorted(ranked, reverse=True)
     assert [hit.external_id for hit in paged.hits] == [hit.external_id for hit in every.hits[:5]]
-    assert paged.next_cursor is not None
+    assert (paged.next_cursor is not None) is (len(every.hits) > 5)
 
 
 def test_exact_facets_count_over_long_mentions(db: Database, corpus: Tenant) -> None:
@@ -108,4 +124,27 @@ def test_exact_facets_count_over_long_mentions(db: Database, corpus: Tenant) -> 
     assert found.facets is not None
     assert dict(found.facets["source"])["forum"] == sum(
         1 for hit in naive.hits if hit.source == "forum"
+    )
+
+
+def test_brand_set_follows_the_links_through_an_edit(
+    db: Database, corpus: Tenant, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """An edit that changes what a mention is about rewrites both the links and the set."""
+    with session_scope(db.factory) as session:
+        before = search(session, corpus.id, "compteur", facets=True, brands=True)
+    edited = record("edit1", "volta lune compteur", created_at="2026-11-30T10:00:00Z")
+    pipeline.import_file(write_jsonl(tmp_path / "e1.jsonl", [edited]), tenant="volta")
+    edited = record("edit1", "lune compteur", created_at="2026-11-30T10:00:00Z")
+    pipeline.import_file(write_jsonl(tmp_path / "e2.jsonl", [edited]), tenant="volta")
+    with session_scope(db.factory) as session:
+        after = search(session, corpus.id, "compteur", facets=True, brands=True)
+        every = search(session, corpus.id, "compteur", brands=True)
+    hit = next(h for h in after.hits if h.external_id == "edit1")
+    assert hit.brands == ("lune",)
+    assert after.facets is not None and before.facets is not None
+    assert dict(after.facets["brand"]) == dict(_python_facets(every)["brand"])
+    assert (
+        dict(after.facets["brand"]).get("lune", 0)
+        == dict(before.facets["brand"]).get("lune", 0) + 1
     )

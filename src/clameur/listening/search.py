@@ -31,23 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    Select,
-    Table,
-    any_,
-    bindparam,
-    column,
-    func,
-    literal,
-    literal_column,
-    null,
-    select,
-    union_all,
-)
+from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -57,27 +42,30 @@ from clameur.listening.query import (
     evaluate,
 )
 from clameur.listening.search_deadline import Check, SearchTimeout, deadline, no_check
+from clameur.listening.search_facets import (
+    AUTHORS,
+    FACETS,
+    MENTIONS,
+    Facets,
+    brands_of,
+    countable,
+    database_filter,
+    ranked,
+    sql_facets,
+)
 from clameur.listening.search_index import (
     FTS_TABLE,
     NO_METADATA,
     OVERFLOW,
-    PG_VECTOR,
     Filter,
     Key,
     fts5_expression,
     metadata_only,
-    tsquery_expression,
 )
 from clameur.listening.search_query import SearchQuery, compile_query, expand_wildcards, planned
-from clameur.mentions.models import Author
-from clameur.mentions.models import Mention as MentionRow
 from clameur.mentions.schemas import DATE_RANGE, in_date_range
-from clameur.tenancy.models import Brand, MentionBrand
 
-MENTIONS = cast(Table, MentionRow.__table__)
-AUTHORS = cast(Table, Author.__table__)
-MENTION_BRANDS = cast(Table, MentionBrand.__table__)
-BRANDS = cast(Table, Brand.__table__)
+__all__ = ["AUTHORS", "FACETS", "MENTIONS", "SearchHit", "SearchResult", "search"]
 
 # -- results -----------------------------------------------------------------------------
 
@@ -104,9 +92,6 @@ class SearchHit:
             "created_at": self.created_at.isoformat(),
             "text": self.text,
         }
-
-
-FACETS: Final = ("source", "sentiment", "lang", "brand")
 
 
 @dataclass
@@ -247,15 +232,7 @@ def _few_candidates(session: Session, tenant_id: int, flt: Filter) -> bool:
 
 
 def _database_filter(session: Session, flt: Filter) -> ColumnElement[bool]:
-    if session.get_bind().dialect.name == "postgresql":
-        query = bindparam("search_tsquery", tsquery_expression(flt), type_=TSQUERY)
-        return literal_column(PG_VECTOR.replace("search_text", "mentions.search_text")).op("@@")(
-            query
-        )
-    matching = sql_text(
-        f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :search_fts"  # noqa: S608
-    ).bindparams(search_fts=fts5_expression(flt))
-    return MENTIONS.c.id.in_(matching.columns(column("rowid", Integer)))
+    return cast(ColumnElement[bool], database_filter(session, flt))
 
 
 def _confirmed(
@@ -351,48 +328,37 @@ def search(
     Raises :class:`QuerySyntaxError` for a malformed query, :class:`InvalidInputError` for
     a bad cursor, date or limit, :class:`SearchTimeout` past the timeout.
     """
-    if facets and facets_timeout is not None:
-        start = time.monotonic()
-        plan = query if isinstance(query, SearchQuery) else compile_query(query, session)
-        page = search(
-            session,
-            tenant_id,
-            plan,
-            since=since,
-            until=until,
-            limit=limit,
-            cursor=cursor,
-            brands=brands,
-            timeout=timeout,
-        )
-        spent = time.monotonic() - start
-        left = facets_timeout - spent  # the whole answer within facets_timeout if it can
-        if timeout is not None:
-            left = min(left, timeout - spent)
-        if left <= 0:
-            page.facets_stopped = True
-            return page
-        try:
-            return search(
-                session,
-                tenant_id,
-                plan,
-                since=since,
-                until=until,
-                limit=limit,
-                cursor=cursor,
-                facets=True,
-                brands=brands,
-                timeout=left,
+    if not (facets and facets_timeout is not None):
+        with deadline(session, timeout) as check:
+            return _search(
+                session, tenant_id, query, since, until, limit, cursor, facets, brands, check
             )
-        except SearchTimeout:
-            page.total = None
-            page.facets_stopped = True
-            return page
+    start = time.monotonic()
     with deadline(session, timeout) as check:
-        return _search(
-            session, tenant_id, query, since, until, limit, cursor, facets, brands, check
-        )
+        plan = _expanded(session, query)
+        page = _search(session, tenant_id, plan, since, until, limit, cursor, False, brands, check)
+    spent = time.monotonic() - start
+    left = facets_timeout - spent  # the whole answer within facets_timeout if it can
+    if timeout is not None:
+        left = min(left, timeout - spent)
+    if left <= 0:
+        page.facets_stopped = True
+        return page
+    try:
+        with deadline(session, left) as check:
+            page.total, page.facets = _counted(session, tenant_id, plan, since, until, check)
+    except SearchTimeout:
+        page.total = None
+        page.facets_stopped = True
+    return page
+
+
+def _expanded(session: Session, query: str | SearchQuery | None) -> SearchQuery:
+    """The compiled query with its ``?`` wildcards expanded against the index vocabulary."""
+    plan = query if isinstance(query, SearchQuery) else compile_query(query, session)
+    if not plan.expanded and plan.text is not None and plan.node is not None:
+        plan = planned(plan.text, plan.node, expand_wildcards(session, plan.text, plan.node))
+    return plan
 
 
 def _search(
@@ -407,9 +373,7 @@ def _search(
     brands: bool,
     check: Check,
 ) -> SearchResult:
-    plan = query if isinstance(query, SearchQuery) else compile_query(query, session)
-    if not plan.expanded and plan.text is not None and plan.node is not None:
-        plan = planned(plan.text, plan.node, expand_wildcards(session, plan.text, plan.node))
+    plan = _expanded(session, query)
     _check_aware(since, "since")
     _check_aware(until, "until")
     if limit is not None and limit < 1:
@@ -417,146 +381,71 @@ def _search(
     after = decode_cursor(cursor) if cursor else None
     counter = [0]
     result = SearchResult([], None, indexed=plan.indexed)
-    slugs: dict[int, list[str]] | None = None
-    if facets and plan.exact:
-        # The database counts the matches; only the page is read.
-        result = _search(
-            session, tenant_id, plan, since, until, limit, cursor, False, brands, check
-        )
-        check()
-        result.total, result.facets = _sql_facets(session, tenant_id, plan, since, until)
-        return result
-    if facets:
-        # Every match is counted; only the page's hits are kept whole.
-        stmt = _candidates(session, tenant_id, plan, since, until, None, every=True)
-        counts: dict[str, Counter[str | None]] = {name: Counter() for name in FACETS}
-        ids: list[int] = []
-        page: list[SearchHit] = []
-        for hit in _confirmed(session, plan, stmt, counter, whole=True, check=check):
-            ids.append(hit.id)
-            counts["source"][hit.source] += 1
-            counts["sentiment"][hit.sentiment] += 1
-            counts["lang"][hit.lang] += 1
-            wanted = limit is None or len(page) <= limit
-            if wanted and (after is None or (hit.created_at, hit.id) < after):
-                page.append(hit)
-        result.total = len(ids)
-        slugs = _brands_of(session, tenant_id, ids)
-        for mention_id in ids:
-            about: list[str | None] = list(slugs.get(mention_id, ())) or [None]
-            for slug in about:
-                counts["brand"][slug] += 1
-        result.facets = {name: _ranked(counter) for name, counter in counts.items()}
-    else:
-        every = limit is None or (
-            plan.filter is not None and _few_candidates(session, tenant_id, plan.filter)
-        )
-        stmt = _candidates(session, tenant_id, plan, since, until, after, every=every)
-        stream = _confirmed(session, plan, stmt, counter, whole=every, check=check)
-        try:
-            page = list(itertools.islice(stream, None if limit is None else limit + 1))
-        finally:
-            stream.close()
-        if limit is None and after is None:
-            result.total = len(page)
+    every = limit is None or (
+        plan.filter is not None and _few_candidates(session, tenant_id, plan.filter)
+    )
+    stmt = _candidates(session, tenant_id, plan, since, until, after, every=every)
+    stream = _confirmed(session, plan, stmt, counter, whole=every, check=check)
+    try:
+        page = list(itertools.islice(stream, None if limit is None else limit + 1))
+    finally:
+        stream.close()
+    if limit is None and after is None:
+        result.total = len(page)
     if limit is not None and len(page) > limit:
         page = page[:limit]
         result.next_cursor = encode_cursor(page[-1].created_at, page[-1].id)
     if brands and page:
-        if slugs is None:
-            slugs = _brands_of(session, tenant_id, [hit.id for hit in page])
+        slugs = brands_of(session, tenant_id, [hit.id for hit in page])
         page = [_with_brands(hit, slugs.get(hit.id, ())) for hit in page]
     result.hits = page
     result.candidates = counter[0]
+    if facets:
+        check()
+        result.total, result.facets = _counted(session, tenant_id, plan, since, until, check)
     return result
 
 
-def _sql_facets(
+def _counted(
     session: Session,
     tenant_id: int,
     plan: SearchQuery,
     since: datetime | None,
     until: datetime | None,
-) -> tuple[int, dict[str, list[tuple[str | None, int]]]]:
-    """The match count and facets of an :attr:`SearchQuery.exact` plan, counted by the
-    database: grouped counts over the matching ids (over-long mentions, whose index holds
-    only :data:`OVERFLOW`, are confirmed in Python and added)."""
-    m = MENTIONS
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    tenant_column: ColumnElement[int] = m.c.tenant_id
-    where: list[ColumnElement[bool]] = []
-    if plan.filter is not None:
-        if sqlite:
-            tenant_column = m.c.tenant_id + 0  # drive from FTS5, as in _candidates
-        where += [_database_filter(session, plan.filter), m.c.search_text != OVERFLOW]
-    where.append(tenant_column == tenant_id)
-    if since is not None:
-        where.append(m.c.created_at >= since)
-    if until is not None:
-        where.append(m.c.created_at < until)
-    counts: dict[str, Counter[str | None]] = {name: Counter() for name in FACETS}
-    # One statement, one pass of the index: the matches are listed once (a materialised
-    # CTE), then grouped by their fields, by brand, and the mentions with a brand counted.
-    matching = (
-        select(m.c.id, m.c.source, m.c.sentiment, m.c.lang)
-        .where(*where)
-        .cte("matching")
-        .prefix_with("MATERIALIZED")
-    )
-    linked = matching.join(
-        MENTION_BRANDS,
-        (MENTION_BRANDS.c.mention_id == matching.c.id) & (MENTION_BRANDS.c.tenant_id == tenant_id),
-    )
-    fields = select(
-        literal("f"), matching.c.source, matching.c.sentiment, matching.c.lang, func.count()
-    ).group_by(matching.c.source, matching.c.sentiment, matching.c.lang)
-    by_brand = (
-        select(literal("b"), BRANDS.c.slug, null(), null(), func.count())
-        .select_from(linked.join(BRANDS, BRANDS.c.id == MENTION_BRANDS.c.brand_id))
-        .group_by(BRANDS.c.slug)
-    )
-    with_brand = select(
-        literal("w"), null(), null(), null(), func.count(func.distinct(matching.c.id))
-    ).select_from(linked)
-    total = 0
-    about_one = 0
-    for part, first, sentiment, lang, count in session.execute(
-        union_all(fields, by_brand, with_brand)
-    ):
-        if part == "f":
-            counts["source"][first] += count
-            counts["sentiment"][sentiment] += count
-            counts["lang"][lang] += count
-            total += count
-        elif part == "b":
-            counts["brand"][first] += count
-        else:
-            about_one = int(count)
-    if total > about_one:
-        counts["brand"][None] += total - about_one
-    if plan.filter is not None:
-        total += _overflow_facets(session, tenant_id, plan, since, until, counts)
-    return total, {name: _ranked(counter) for name, counter in counts.items()}
+    check: Check,
+) -> tuple[int, Facets]:
+    """The size of the whole match set and its facets: counted by the database when the
+    query is countable there (:func:`countable`), else every match confirmed in Python."""
+    how = countable(plan)
+    if how is not None:
+        total, counts = sql_facets(session, tenant_id, how, since, until)
+        if how.filter is not None:  # over-long mentions are confirmed one by one
+            overflow = SearchQuery(plan.text, plan.node, Key(OVERFLOW))
+            total += _tally(session, tenant_id, overflow, since, until, counts, check)
+    else:
+        counts = {name: Counter() for name in FACETS}
+        total = _tally(session, tenant_id, plan, since, until, counts, check)
+    return total, {name: ranked(counter) for name, counter in counts.items()}
 
 
-def _overflow_facets(
+def _tally(
     session: Session,
     tenant_id: int,
     plan: SearchQuery,
     since: datetime | None,
     until: datetime | None,
     counts: dict[str, Counter[str | None]],
+    check: Check,
 ) -> int:
-    """Over-long mentions that match, evaluated one by one and added to ``counts``."""
-    overflow = SearchQuery(plan.text, plan.node, Key(OVERFLOW))
-    stmt = _candidates(session, tenant_id, overflow, since, until, None, every=True)
+    """Every match of ``plan`` confirmed in Python and added to ``counts``; how many."""
+    stmt = _candidates(session, tenant_id, plan, since, until, None, every=True)
     ids: list[int] = []
-    for hit in _confirmed(session, overflow, stmt, [0], whole=True):
+    for hit in _confirmed(session, plan, stmt, [0], whole=True, check=check):
         ids.append(hit.id)
         counts["source"][hit.source] += 1
         counts["sentiment"][hit.sentiment] += 1
         counts["lang"][hit.lang] += 1
-    slugs = _brands_of(session, tenant_id, ids)
+    slugs = brands_of(session, tenant_id, ids)
     for mention_id in ids:
         about: list[str | None] = list(slugs.get(mention_id, ())) or [None]
         for slug in about:
@@ -578,44 +467,6 @@ def _with_brands(hit: SearchHit, slugs: Sequence[str]) -> SearchHit:
         hit.rating,
         tuple(sorted(slugs)),
     )
-
-
-_BRANDS_OF_PG = (
-    select(MENTION_BRANDS.c.mention_id, BRANDS.c.slug)
-    .join(BRANDS, BRANDS.c.id == MENTION_BRANDS.c.brand_id)
-    .where(
-        MENTION_BRANDS.c.tenant_id == bindparam("tenant_id"),
-        MENTION_BRANDS.c.mention_id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
-    )
-)
-"""PostgreSQL: every id in one array parameter (one statement, one bind, whatever the
-count; 500-literal ``IN`` lists cost ~5 ms each to build and convert)."""
-
-
-def _brands_of(session: Session, tenant_id: int, ids: list[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    if not ids:
-        return out
-    if session.get_bind().dialect.name == "postgresql":
-        found = session.connection().execute(_BRANDS_OF_PG, {"tenant_id": tenant_id, "ids": ids})
-        for mention_id, slug in found:
-            out.setdefault(mention_id, []).append(slug)
-        return out
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        stmt = (
-            select(MentionBrand.mention_id, Brand.slug)
-            .join(Brand, Brand.id == MentionBrand.brand_id)
-            .where(MentionBrand.tenant_id == tenant_id, MentionBrand.mention_id.in_(chunk))
-        )
-        for mention_id, slug in session.execute(stmt):
-            out.setdefault(mention_id, []).append(slug)
-    return out
-
-
-def _ranked(counter: Counter[str | None]) -> list[tuple[str | None, int]]:
-    """Most frequent first, then by value; the missing value (None) last among equals."""
-    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))
 
 
 # -- test-drive: a draft query against recent mentions ------------------------------------

@@ -474,9 +474,9 @@ def filter_holds(flt: Filter, tokens: frozenset[str]) -> bool:
     raise TypeError(f"not a filter: {flt!r}")  # pragma: no cover
 
 
-def fts5_expression(flt: Filter) -> str:
-    """SQLite FTS5 ``MATCH`` syntax; over-long mentions are always candidates."""
-    return f"({_fts5(flt)}) OR {OVERFLOW}"
+def fts5_expression(flt: Filter, *, overflow: bool = True) -> str:
+    """SQLite FTS5 ``MATCH`` syntax; ``overflow``: over-long mentions are candidates too."""
+    return f"({_fts5(flt)}) OR {OVERFLOW}" if overflow else _fts5(flt)
 
 
 def _fts5(flt: Filter) -> str:
@@ -490,9 +490,10 @@ def _fts5(flt: Filter) -> str:
     raise TypeError(f"not a filter: {flt!r}")  # pragma: no cover
 
 
-def tsquery_expression(flt: Filter) -> str:
-    """PostgreSQL ``tsquery`` input (lexemes quoted, so nothing is parsed or normalised)."""
-    return f"({_tsquery(flt)}) | '{OVERFLOW}'"
+def tsquery_expression(flt: Filter, *, overflow: bool = True) -> str:
+    """PostgreSQL ``tsquery`` input (lexemes quoted, so nothing is parsed or normalised);
+    ``overflow``: over-long mentions are candidates too."""
+    return f"({_tsquery(flt)}) | '{OVERFLOW}'" if overflow else _tsquery(flt)
 
 
 def _tsquery(flt: Filter) -> str:

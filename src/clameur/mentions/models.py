@@ -64,6 +64,10 @@ class Mention(TenantOwned, Base):
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     """The text's index keys for archive search (``clameur.listening.search_index``), set
     on store; indexed by FTS5 (SQLite) or GIN (PostgreSQL), both made by migration 0002."""
+    brand_set: Mapped[str | None] = mapped_column(Text)
+    """The ids of the brands it is about, ascending, comma-separated (null: none): the same
+    links as ``mention_brands``, written beside them by the store step, so that archive
+    search counts a match set's brands from the mention's row alone (migration 0012)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     url: Mapped[str | None] = mapped_column(Text)
     in_reply_to: Mapped[str | None] = mapped_column(String(300))

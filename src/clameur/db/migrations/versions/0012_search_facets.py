@@ -1,0 +1,81 @@
+"""archive search: facets counted from the mention's row — ``mentions.brand_set``, and on
+SQLite the narrow index the facets statement reads
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-03
+
+``brand_set`` holds the mention's brand ids, ascending, comma-separated (null: none), the
+same links as ``mention_brands``; the store step writes both. The facets of a match set are
+then one grouped statement over the matching rows, with no join (see
+``clameur.listening.search_facets``). Existing mentions are filled here from
+``mention_brands``.
+
+SQLite only: ``ix_mentions_facets`` on (tenant_id, id, created_at, source, sentiment, lang,
+rating, brand_set). The facets statement seeks each match the FTS5 index lists in it and
+never reads the wide table row (1M mentions: 140 ms of row reads become 65 ms). PostgreSQL
+gets no such index: its text index (GIN) leads to the table rows anyway. Like the text
+index, it lives outside the SQLAlchemy models (tests/db leaves it out by name).
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+FACETS_INDEX = "ix_mentions_facets"
+_COLUMNS = "tenant_id, id, created_at, source, sentiment, lang, rating, brand_set"
+_BATCH = 5000
+
+
+def upgrade() -> None:
+    # A plain ADD COLUMN (no batch "move and copy"): rebuilding ``mentions`` on SQLite would
+    # drop the FTS5 triggers of migration 0002.
+    op.add_column("mentions", sa.Column("brand_set", sa.Text(), nullable=True))
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute(
+            "UPDATE mentions SET brand_set = links.brand_set FROM ("
+            "SELECT mention_id, string_agg(brand_id::text, ',' ORDER BY brand_id) AS brand_set "
+            "FROM mention_brands GROUP BY mention_id) AS links "
+            "WHERE links.mention_id = mentions.id"
+        )
+        return
+    _fill_sqlite(bind)
+    op.execute(f"CREATE INDEX {FACETS_INDEX} ON mentions ({_COLUMNS})")
+
+
+def _fill_sqlite(bind: sa.Connection) -> None:
+    """In id order, in batches (SQLite's ``group_concat`` does not promise an order)."""
+    links = bind.execute(
+        sa.text("SELECT mention_id, brand_id FROM mention_brands ORDER BY mention_id, brand_id")
+    )
+    update = sa.text("UPDATE mentions SET brand_set = :brand_set WHERE id = :id")
+    rows: list[dict[str, object]] = []
+    current: int | None = None
+    ids: list[str] = []
+    for mention_id, brand_id in links:
+        if mention_id != current:
+            if current is not None:
+                rows.append({"id": current, "brand_set": ",".join(ids)})
+            current, ids = mention_id, []
+        if str(brand_id) not in ids:
+            ids.append(str(brand_id))
+        if len(rows) >= _BATCH:
+            bind.execute(update, rows)
+            rows = []
+    if current is not None:
+        rows.append({"id": current, "brand_set": ",".join(ids)})
+    if rows:
+        bind.execute(update, rows)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f"DROP INDEX IF EXISTS {FACETS_INDEX}")
+    op.drop_column("mentions", "brand_set")
