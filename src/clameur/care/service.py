@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, tuple_
+from sqlalchemy import Table, and_, delete, func, select, tuple_
 
 from clameur.care import conversations, routing, sla
 from clameur.care.incident_names import incident_title
@@ -157,7 +157,7 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         return drafts
     window = timedelta(hours=ctx.conversation_window_hours)
     parents = _stored_parents(ctx, new)
-    threads = _open_threads(ctx, new)
+    threads = _open_threads(ctx, new, joined={c for _, c in parents.values() if c is not None})
     incidents = _incidents(ctx, new)
 
     latest: dict[tuple[int, int, str], _Thread] = {}
@@ -268,14 +268,26 @@ def _stored_parents(
     return out
 
 
-def _open_threads(ctx: StepContext, new: list[Draft]) -> dict[int, _Thread]:
-    """The open conversations of the batch's authors on the batch's sources."""
+def _open_threads(
+    ctx: StepContext, new: list[Draft], joined: set[int] | None = None
+) -> dict[int, _Thread]:
+    """The open conversations of the batch's authors on the batch's sources, and the open
+    ones among ``joined`` — those the batch's replies point at (``in_reply_to``), however
+    long ago their last activity: an e-mail answered a week later stays in its thread."""
     keys = list({(d.tenant_id, d.author_id, d.mention.source) for d in new})
     window = timedelta(hours=ctx.conversation_window_hours)
     since = min(d.mention.created_at for d in new) - window  # older ones cannot be joined
     c = Conversation
     out: dict[int, _Thread] = {}
-    for i in range(0, len(keys), _CHUNK):
+    wanted = sorted(joined or ())
+    conditions = [
+        and_(
+            tuple_(c.tenant_id, c.author_id, c.source).in_(keys[i : i + _CHUNK]),
+            c.last_activity_at >= since,
+        )
+        for i in range(0, len(keys), _CHUNK)
+    ] + [c.id.in_(wanted[i : i + _CHUNK]) for i in range(0, len(wanted), _CHUNK)]
+    for condition in conditions:
         stmt = select(
             c.id,
             c.tenant_id,
@@ -293,11 +305,7 @@ def _open_threads(ctx: StepContext, new: list[Draft]) -> dict[int, _Thread]:
             c.incident_id,
             c.contact_id,
             c.snoozed_until,
-        ).where(
-            tuple_(c.tenant_id, c.author_id, c.source).in_(keys[i : i + _CHUNK]),
-            c.status.in_(OPEN_STATUSES),
-            c.last_activity_at >= since,
-        )
+        ).where(condition, c.status.in_(OPEN_STATUSES))
         for r in ctx.session.execute(stmt):
             out[r.id] = _Thread(
                 r.tenant_id,
