@@ -24,6 +24,7 @@ from clameur.cli.output import emit_json, fail, safe
 from clameur.cli.replay import replay_command
 from clameur.cli.runtime import Runtime
 from clameur.cli.search import search_command
+from clameur.cli.sources import poll_command, source_app
 from clameur.cli.tenants import brand_app, tenant_app
 from clameur.clock import SystemClock
 from clameur.db import current_revision, session_scope, upgrade
@@ -53,6 +54,8 @@ app.add_typer(conversations_app, name="conversations")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.command("audit")(audit_command)
+app.add_typer(source_app, name="source")
+app.command("poll")(poll_command)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 

@@ -185,12 +185,14 @@ class Poller:
         self,
         *,
         tenant_id: int | None = None,
+        source_ids: Sequence[int] | None = None,
         force: bool = False,
         limit: int = 20,
         stopping: Callable[[], bool] | None = None,
     ) -> list[PollOutcome]:
-        """Claim what is due (``force``: every enabled source) and poll each once."""
-        claims = self.claim(tenant_id=tenant_id, force=force, limit=limit)
+        """Claim what is due (``force``: every enabled source; ``source_ids``: among these)
+        and poll each once."""
+        claims = self.claim(tenant_id=tenant_id, source_ids=source_ids, force=force, limit=limit)
         outcomes: list[PollOutcome] = []
         for index, claim in enumerate(claims):
             if stopping is not None and stopping():

@@ -68,7 +68,7 @@ def add_source(
             f"unknown mention source {source!r} (one of: {', '.join(SOURCES)})", where="source"
         )
     validated = validate_options(kind, options or {})
-    secrets = dict(secrets or {})
+    secrets = prepare_secrets(kind, secrets)
     unknown = sorted(set(secrets) - set(plugin.secret_fields))
     if unknown:
         allowed = ", ".join(plugin.secret_fields) or "none"
@@ -114,6 +114,18 @@ def add_source(
     )
     session.flush()
     return row
+
+
+def prepare_secrets(kind: str, given: Mapping[str, str] | None) -> dict[str, str]:
+    """The secrets to store for a new source of ``kind``: ``given``, completed by the
+    connector's ``generate_secrets(given)`` when it has one (a webhook's signing secret).
+    The caller shows what was generated once; it is never shown again."""
+    plugin = connector(kind)
+    generate = getattr(plugin, "generate_secrets", None)
+    out = dict(given or {})
+    if callable(generate):
+        out = dict(generate(out))
+    return out
 
 
 def validate_options(kind: str, options: Mapping[str, Any]) -> dict[str, Any]:
