@@ -93,3 +93,13 @@ def test_fake_options_are_validated() -> None:
     schema = connector("fake").options_schema
     with pytest.raises(ValueError, match="colour"):
         schema.model_validate({"colour": "red"})
+
+
+def test_the_fake_connector_is_off_unless_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clameur.sources import registry
+
+    monkeypatch.delenv(registry.FAKE_ENV)
+    registry.reload()
+    assert "fake" not in kinds()
+    with pytest.raises(InvalidInputError, match="unknown connector kind 'fake'"):
+        connector("fake")

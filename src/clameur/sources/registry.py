@@ -4,11 +4,16 @@ Built-ins are declared in Clameur's own ``pyproject.toml``; a third-party packag
 own under the same group (``[project.entry-points."clameur.sources"]``, ``kind =
 "package.module:ConnectorClass"``). The entry point may name a class (instantiated with no
 arguments) or an instance.
+
+The ``fake`` connector (:mod:`clameur.sources.fake`, items read from a local file) exists
+only when ``CLAMEUR_FAKE_SOURCES=1`` is set — tests and trials: a tenant's admin must never
+be able to make the server read its files.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from functools import cache
 from importlib.metadata import entry_points
 
@@ -18,12 +23,15 @@ from clameur.sources.base import Connector
 log = logging.getLogger(__name__)
 
 GROUP = "clameur.sources"
+FAKE_ENV = "CLAMEUR_FAKE_SOURCES"
 
 
 @cache
 def _connectors() -> dict[str, Connector]:
     found: dict[str, Connector] = {}
     for point in entry_points(group=GROUP):
+        if point.name == "fake" and os.environ.get(FAKE_ENV) != "1":
+            continue
         try:
             loaded = point.load()
             connector = loaded() if isinstance(loaded, type) else loaded
