@@ -86,9 +86,11 @@ class Settings(BaseSettings):
     """An archive search over the API (and the query test-drive) is stopped after this long
     (PostgreSQL ``statement_timeout``, SQLite progress handler, and the confirmation loop) and
     answered with a 503 asking to narrow it; 0: no deadline. ``clameur search`` has none."""
-    search_facets_seconds: float = 1.0
+    search_facets_seconds: float = 0.6
     """The API's first page of a search is read first; its facets and total are then counted
-    for at most this long, else left out (``facets_stopped``) rather than holding the page."""
+    until this long after the search began, else left out (``facets_stopped``) rather than
+    holding the page: the longest an accepted search holds its connection, give or take the
+    page itself (docs/benchmarks.md, "Hostile queries")."""
     search_rate_per_minute: float = 60.0
     """Archive searches (and test-drives) one API principal (tenant and user) may start per
     minute, on average; past it, 429 with ``Retry-After``. 0: no limit."""
