@@ -1,20 +1,24 @@
 """A minimal IMAP4rev1 server on a loopback socket, for the IMAP connector's tests.
 
-Just what a poller uses: CAPABILITY, LOGIN, SELECT/EXAMINE (EXISTS, UIDVALIDITY, UIDNEXT),
-UID SEARCH (UID ranges and ALL), UID FETCH (UID, RFC822.SIZE, RFC822, BODY[], BODY.PEEK[]),
-NOOP, LOGOUT. Sequence sets follow RFC 3501 (``n:*`` includes the highest UID even when it is
-below ``n``), so a client that trusts the range without filtering is caught. Mailboxes are
-edited by the test between polls (:meth:`ImapServer.add`, :meth:`ImapServer.renumber`).
+Just what a poller uses: CAPABILITY, STARTTLS (or TLS from the first byte), LOGIN,
+SELECT/EXAMINE (EXISTS, UIDVALIDITY, UIDNEXT), UID SEARCH (UID ranges and ALL), UID FETCH
+(UID, RFC822.SIZE, RFC822, BODY[], BODY.PEEK[]), NOOP, LOGOUT. Sequence sets follow RFC 3501
+(``n:*`` includes the highest UID even when it is below ``n``), so a client that trusts the
+range without filtering is caught. Mailboxes are edited by the test between polls
+(:meth:`ImapServer.add`, :meth:`ImapServer.renumber`).
 """
 
 from __future__ import annotations
 
 import re
+import socket
 import socketserver
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -81,11 +85,17 @@ class _Handler(socketserver.StreamRequestHandler):
         data = line.encode() if isinstance(line, str) else line
         self.wfile.write(data + b"\r\n")
 
+    def capabilities(self) -> str:
+        tls = self.server.tls
+        offer = tls is not None and self.server.mode == "starttls" and not self.secured
+        return "IMAP4rev1" + (" STARTTLS" if offer else "")
+
     def handle(self) -> None:
         state = self.server.state
         self.user: str | None = None
         self.box: Mailbox | None = None
-        self.send("* OK [CAPABILITY IMAP4rev1] test server ready")
+        self.secured = self.server.mode == "ssl"
+        self.send(f"* OK [CAPABILITY {self.capabilities()}] test server ready")
         while True:
             raw = self.rfile.readline(65536)
             if not raw:
@@ -97,8 +107,17 @@ class _Handler(socketserver.StreamRequestHandler):
             with state.lock:
                 state.commands.append(f"{command} {args}" if command != "LOGIN" else "LOGIN")
             if command == "CAPABILITY":
-                self.send("* CAPABILITY IMAP4rev1")
+                self.send(f"* CAPABILITY {self.capabilities()}")
                 self.send(f"{tag} OK CAPABILITY completed")
+            elif command == "STARTTLS" and "STARTTLS" in self.capabilities():
+                assert self.server.tls is not None
+                self.send(f"{tag} OK begin TLS now")
+                self.wfile.flush()
+                secured = self.server.tls.wrap_socket(self.connection, server_side=True)
+                self.connection = self.request = secured
+                self.rfile = secured.makefile("rb")
+                self.wfile = secured.makefile("wb", buffering=0)
+                self.secured = True
             elif command == "NOOP":
                 self.send(f"{tag} OK NOOP completed")
             elif command == "LOGOUT":
@@ -181,12 +200,32 @@ class _TCPServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     state: ImapServer
+    tls: ssl.SSLContext | None = None
+    mode: str = "none"
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        if self.mode == "ssl" and self.tls is not None:
+            try:
+                sock = self.tls.wrap_socket(sock, server_side=True)
+            except (ssl.SSLError, OSError):
+                sock.close()  # the client refused our certificate: the point of a test
+                raise
+        return sock, address
 
 
 @contextmanager
-def imap_server(users: dict[str, str]) -> Iterator[ImapServer]:
-    """A running server on 127.0.0.1 (free port) with an empty INBOX."""
+def imap_server(
+    users: dict[str, str], *, mode: str = "none", cert: tuple[str, str] | None = None
+) -> Iterator[ImapServer]:
+    """A running server on 127.0.0.1 (free port) with an empty INBOX. ``mode``: ``none``
+    (plain), ``ssl`` (TLS from the first byte) or ``starttls`` (plain, offering STARTTLS);
+    ``cert``: the (certificate, key) files TLS uses."""
     tcp = _TCPServer(("127.0.0.1", 0), _Handler)
+    if cert is not None:
+        tcp.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tcp.tls.load_cert_chain(*cert)
+    tcp.mode = mode
     state = ImapServer(tcp.server_address[1], dict(users), {"INBOX": Mailbox()})
     tcp.state = state
     thread = threading.Thread(target=tcp.serve_forever, args=(0.05,), daemon=True)

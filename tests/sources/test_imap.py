@@ -5,6 +5,8 @@ under the ingested message."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -25,7 +27,7 @@ from clameur.sources.base import PollContext, SourceConfig, SourceError
 from clameur.sources.imap import ImapConnector
 from clameur.sources.service import add_source
 from tests.care.test_replies import make_world
-from tests.conftest import Database
+from tests.conftest import REQUIRE, Database
 from tests.factories import acting
 from tests.smtp import Mailbox
 from tests.sources.helpers import mention_ids, poller, source_row
@@ -329,3 +331,78 @@ def test_a_bad_url_or_mailbox_is_refused_saying_what(
     ImapConnector.check_url("imaps://mail.example.com")
     with pytest.raises(SourceError, match="cannot open the mailbox"):
         poll(server, clock, mailbox="Archives")
+
+
+# -- TLS -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for ``localhost`` (made by Debian's openssl)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        if REQUIRE:
+            pytest.fail("openssl required (CLAMEUR_REQUIRE_SERVICES=1) but not found")
+        pytest.skip("no openssl to make a test certificate (apt-get install openssl)")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ],  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize(("mode", "scheme"), [("ssl", "imaps"), ("starttls", "imap")])
+def test_tls_is_verified_for_the_host_name(
+    mode: str,
+    scheme: str,
+    certificate: tuple[str, str],
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with imap_server({USER: PASSWORD}, mode=mode, cert=certificate) as tls_server:
+        tls_server.add(mail("<s1@mail.example>", "chiffré"))
+        cfg = SourceConfig(
+            **{
+                **config(tls_server).__dict__,
+                "url": f"{scheme}://localhost:{tls_server.port}",
+                "options": {"username": USER},  # security from the URL
+            }
+        )
+        context = PollContext(PRIVATE, clock)
+        with pytest.raises(SourceError, match="certificate"):
+            ImapConnector().poll(cfg, None, context)  # not signed by a trusted authority
+        assert "LOGIN" not in tls_server.commands, "no password before TLS"
+        monkeypatch.setenv("SSL_CERT_FILE", certificate[0])  # now trusted
+        polled = ImapConnector().poll(cfg, None, context)
+        assert [r["external_id"] for r in polled.records] == ["s1@mail.example"]
+        if mode == "starttls":
+            assert tls_server.commands.index("STARTTLS ") < tls_server.commands.index("LOGIN")
+
+
+def test_a_server_without_starttls_is_refused_before_the_password(
+    server: ImapServer, clock: FrozenClock
+) -> None:
+    cfg = SourceConfig(**{**config(server).__dict__, "options": {"username": USER}})
+    with pytest.raises(SourceError, match="STARTTLS"):
+        ImapConnector().poll(cfg, None, PollContext(PRIVATE, clock))
+    assert "LOGIN" not in server.commands

@@ -161,7 +161,14 @@ def _connect(
                 return _PinnedSSL(host, port, address, timeout)
             conn = _Pinned(host, port, address, timeout)
             if security == "starttls":
-                conn.starttls(ssl.create_default_context())
+                try:
+                    conn.starttls(ssl.create_default_context())
+                except imaplib.IMAP4.error as exc:  # abort too: refused before the password
+                    conn.shutdown()
+                    raise SourceError(
+                        f"IMAP host {host}:{port} does not offer STARTTLS ({_said(str(exc))}): "
+                        "use imaps://, never the password in clear"
+                    ) from None
             return conn
         except ConnectionError:
             if index == len(addresses) - 1:
