@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 import tracemalloc
@@ -25,6 +28,7 @@ from clameur.fetch import (
     RateLimitedError,
     check_host,
 )
+from tests.conftest import REQUIRE
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -397,3 +401,85 @@ def test_a_silent_server_after_a_drip_is_cut_at_the_deadline(server: Server) -> 
     with pytest.raises(FetchError, match="no complete answer within"):
         Fetcher(ALLOWED, timeout=0.8).get(server.url("/stall"))
     assert time.monotonic() - started < 1.2  # 0.6 s of drip + a 0.8 s read timeout: 1.4
+
+
+# -- TLS to a pinned address -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for ``feeds.example`` (made by Debian's openssl)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        if REQUIRE:
+            pytest.fail("openssl required (CLAMEUR_REQUIRE_SERVICES=1) but not found")
+        pytest.skip("no openssl to make a test certificate (apt-get install openssl)")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-subj",
+            "/CN=feeds.example",
+            "-addext",
+            "subjectAltName=DNS:feeds.example",
+        ],  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_https_to_the_checked_address_verifies_the_host_names_certificate(
+    certificate: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection goes to 127.0.0.1, yet TLS is set up for the name: SNI and the
+    certificate check use ``feeds.example``, not the address."""
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(*certificate)
+    names: list[str | None] = []
+
+    def sni(sock: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
+        names.append(name)
+
+    tls.sni_callback = sni  # type: ignore[assignment]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _TLSHandler)
+    httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"https://feeds.example:{httpd.server_address[1]}/feed"
+    try:
+        untrusted = Fetcher(ALLOWED, resolver=lambda host, port: ["127.0.0.1"])
+        with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusted.get(url)
+        monkeypatch.setenv("SSL_CERT_FILE", certificate[0])
+        trusting = Fetcher(ALLOWED, resolver=lambda host, port: ["127.0.0.1"])
+        assert trusting.get(url).content == b"secure"
+        other = f"https://127.0.0.1:{httpd.server_address[1]}/feed"
+        with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
+            trusting.get(other)  # the certificate is not 127.0.0.1's
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert "feeds.example" in names
+
+
+class _TLSHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802
+        reply(200, b"secure")(self)
+
+    def log_message(self, *args: object) -> None:
+        pass
