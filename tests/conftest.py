@@ -18,6 +18,7 @@ from clameur.clock import FrozenClock
 from clameur.config import Settings
 from clameur.db import create_engine_for, make_session_factory, session_scope, upgrade
 from clameur.pipeline import Pipeline
+from clameur.sources.service import add_source
 from clameur.tenancy import Tenant, add_brand, add_tenant
 from tests.smtp import Mailbox, free_port, start_smtp
 
@@ -222,6 +223,8 @@ class ApiWorld:
     brand: str
     user_email: str
     token_prefix: str
+    source_id: int = 0
+    """An RSS source of ``a`` (never polled)."""
 
 
 def make_api_world(db: Database, pipeline: Pipeline, clock: FrozenClock, path: Path) -> ApiWorld:
@@ -315,6 +318,9 @@ def make_api_world(db: Database, pipeline: Pipeline, clock: FrozenClock, path: P
         session.add(reply)
         session.flush()
         ids = (conversation.id, alert.id, incident.id, reply.id)
+        feed = add_source(
+            session, clock, tenant_id=tenant.id, kind="rss", url="https://blog.example/feed"
+        )
     prefix = tokens["agent"].split("_")[1]
     return ApiWorld(
         tokens,
@@ -323,4 +329,5 @@ def make_api_world(db: Database, pipeline: Pipeline, clock: FrozenClock, path: P
         brand="acme",
         user_email="agent@a.example",
         token_prefix=prefix,
+        source_id=feed.id,
     )

@@ -41,6 +41,7 @@ def path_values(world: ApiWorld) -> dict[str, Any]:
         "brand_slug": world.brand,
         "email": world.user_email,
         "prefix": world.token_prefix,
+        "source_id": world.source_id,
     }
 
 

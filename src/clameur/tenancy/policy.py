@@ -59,6 +59,7 @@ POLICY: dict[str, frozenset[str]] = {
     "tokens.own":               _ALL,
     "audit.read":               _ADMIN,
     "settings.manage":          _ADMIN,
+    "sources.manage":           _ADMIN,         # connectors (docs/connectors.md)
 }
 # fmt: on
 OPERATOR_ACTIONS = frozenset({"tenants.manage"})

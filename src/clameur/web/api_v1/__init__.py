@@ -15,6 +15,7 @@ from clameur.web.api_v1.ingest import router as ingest_router
 from clameur.web.api_v1.me import router as me_router
 from clameur.web.api_v1.mentions import router as mentions_router
 from clameur.web.api_v1.rules import router as rules_router
+from clameur.web.api_v1.sources import router as sources_router
 from clameur.web.api_v1.tokens import router as tokens_router
 from clameur.web.api_v1.users import router as users_router
 
@@ -32,5 +33,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     users_router,
     tokens_router,
     ingest_router,
+    sources_router,
     docs_router,
 )
