@@ -301,3 +301,21 @@ def test_the_webhook_connector_is_registered_never_polls_and_makes_a_secret() ->
     assert webhook.endpoint("https://clameur.example/", 7) == (
         "https://clameur.example/api/v1/ingest/7"
     )
+
+
+def test_signed_requests_past_the_sources_rate_get_429_with_retry_after(world: World) -> None:
+    from clameur.web.api_v1.ingest import IngestRateLimiter
+
+    ticks = [0.0]
+    limiter = IngestRateLimiter(per_minute=6, burst=2, now=lambda: ticks[0])
+    world.client.app.state.ingest_limiter = limiter  # type: ignore[attr-defined]
+    body = jsonl(line("q1", "acme"))
+    assert world.post(world.acme, body).status_code == 200
+    assert world.post(world.acme, body, secret="wrong").status_code == 401
+    assert world.post(world.acme, body).status_code == 200, "a bad signature spent nothing"
+    limited = world.post(world.acme, body)
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "10"
+    assert world.post(world.other_tenant, body, secret="other").status_code == 200
+    ticks[0] += 10  # one request's worth refilled
+    assert world.post(world.acme, body).status_code == 200

@@ -14,13 +14,18 @@ was kept or none was rejected (the bad lines are listed in ``errors``, the good 
 a sender that retries on any non-2xx would otherwise resend a batch for ever because of one
 line it cannot fix. **422** (problem JSON carrying the same summary) when every line was
 rejected, so that a sender sending garbage hears of it. Replaying a body is harmless: the
-mentions are identified by ``(source, external_id)`` and count as ``unchanged``.
+mentions are identified by ``(source, external_id)`` and count as ``unchanged``. Past 120
+signed requests a minute for one source (bursts of 60), **429** with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import math
+import threading
+import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -87,9 +92,10 @@ _BODY = {
         f"Authenticated by `{SIGNATURE_HEADER}: sha256=<hex>`, the HMAC-SHA256 of "
         f'`"<timestamp>.<body>"` with the source\'s secret, and `{TIMESTAMP_HEADER}` (Unix '
         "seconds, within 5 minutes of the server's clock). 200 with per-line errors when "
-        "some lines were kept; 422 when every line was rejected."
+        "some lines were kept; 422 when every line was rejected; 429 (with Retry-After) past "
+        "120 signed requests a minute for one source (bursts of 60)."
     ),
-    responses=problems(401, 404, 413, 422),
+    responses=problems(401, 404, 413, 422, 429),
     openapi_extra={"security": [], "requestBody": _BODY},
 )
 async def ingest(
@@ -110,6 +116,11 @@ async def ingest(
         secret = str((secrets.values if secrets is not None else {}).get("secret") or "")
         tenant_id, default_source = source.tenant_id, source.source
     check_signature(secret, timestamp, signature, body, clock_of(request).now())
+    wait = _limiter(request).take(source_id)
+    if wait is not None:
+        response = problem(429, f"too many ingest requests for source {source_id}: retry later")
+        response.headers["Retry-After"] = str(wait)
+        return response
     records = _records(body, default_source)
     result = await run_in_threadpool(_run, _pipeline(request), records, tenant_id)
     summary = result.as_dict()
@@ -158,6 +169,46 @@ def _records(body: bytes, default_source: str) -> list[RawRecord]:
             data.setdefault("source", default_source)
         out.append(RawRecord(line, data))
     return out
+
+
+class IngestRateLimiter:
+    """A token bucket per source, in this web process: ``burst`` requests at once, refilled
+    at ``per_minute``. Only signed requests spend from it, so nobody else can use a source's
+    allowance up."""
+
+    def __init__(
+        self,
+        per_minute: float = 120.0,
+        burst: int = 60,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(max(1, burst))
+        self.now = now
+        self._buckets: dict[int, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, source_id: int) -> int | None:
+        """Spend one request; None when allowed, else the seconds to wait."""
+        with self._lock:
+            now = self.now()
+            tokens, at = self._buckets.get(source_id, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens < 1.0:
+                self._buckets[source_id] = (tokens, now)
+                return max(1, math.ceil((1.0 - tokens) / self.rate))
+            self._buckets[source_id] = (tokens - 1.0, now)
+            if len(self._buckets) > 100_000:  # forget the oldest sources (full buckets anyway)
+                del self._buckets[next(iter(self._buckets))]
+            return None
+
+
+def _limiter(request: Request) -> IngestRateLimiter:
+    state = request.app.state
+    limiter: IngestRateLimiter | None = getattr(state, "ingest_limiter", None)
+    if limiter is None:
+        limiter = state.ingest_limiter = IngestRateLimiter()
+    return limiter
 
 
 def _pipeline(request: Request) -> Pipeline:
