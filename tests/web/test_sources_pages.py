@@ -107,7 +107,10 @@ def test_a_webhook_secret_is_shown_once_and_never_again(
         value = secret.values["secret"]
     assert value in shown.text
     assert f"/api/v1/ingest/{row.id}" in shown.text
-    assert value not in client.get("/sources").text, "never shown again"
+    listing = client.get("/sources").text
+    assert value not in listing, "never shown again"
+    assert "reçoit des envois" in listing, "a push source is not 'not polled yet'"
+    assert f"/api/v1/ingest/{row.id}" in listing
 
 
 def test_disable_enable_and_poll_now(world: Database, clock: FrozenClock) -> None:

@@ -96,6 +96,14 @@ def option_fields(kind: str) -> list[OptionField]:
     return out
 
 
+def _polled(kind: str) -> bool:
+    """Whether the scheduler polls sources of ``kind`` (a webhook is pushed to instead)."""
+    try:
+        return bool(getattr(connector(kind), "polls", True))
+    except InvalidInputError:  # a connector no longer installed
+        return True
+
+
 def _admin(request: Request, page: PageSession, session: Session) -> PageSession | HTMLResponse:
     found = working_page(request, page, session)
     if isinstance(found, HTMLResponse):
@@ -115,7 +123,17 @@ def sources_page(
     assert found.principal is not None
     now = clock_of(request).now()
     listed = list_sources(session, found.principal.tenant_id)
-    rows = [{"row": row, "url": shown_url(row.url), "health": health(row, now)} for row in listed]
+    settings: Settings = request.app.state.settings
+    base = settings.public_base_url.rstrip("/")
+    rows = [
+        {
+            "row": row,
+            "url": shown_url(row.url),
+            "health": health(row, now),
+            "push": f"{base}/api/v1/ingest/{row.id}" if not _polled(row.kind) else None,
+        }
+        for row in listed
+    ]
     context = {
         "section": "sources",
         "sources": rows,
