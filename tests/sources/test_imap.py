@@ -106,6 +106,7 @@ def test_the_first_poll_reads_the_mailbox_into_records(
     assert first["created_at"] == sent.isoformat()
     assert first["subject"] == "Ma facture volta"
     assert first["message_id"] == "<a1@mail.example>"
+    assert first["mailbox"] == USER
     assert second["created_at"] == clock.now().isoformat()  # no Date: the poll's time
     assert 'EXAMINE "INBOX"' in server.commands, "read-only: nothing marked seen"
 
@@ -268,6 +269,8 @@ def test_a_thread_becomes_one_conversation_and_the_reply_threads_under_it(
     assert sent["To"] == "Zoe@Example.com"  # as the customer wrote it
     ours = f"<clameur.reply.{reply_id}@volta.example>"
     assert sent["Message-ID"] == ours
+    assert sent["From"] == "care@volta.example"
+    assert sent["Reply-To"] == USER, "the customer's answer comes back to the mailbox we read"
 
     # days later (past the 48 h window) the customer answers our reply, and a colleague's
     # message of the same thread arrives: both thread by their headers

@@ -87,6 +87,9 @@ class OutgoingReply:
     references: tuple[str, ...] = ()
     brand: str | None = None
     created_at: datetime | None = None
+    reply_to: str | None = None
+    """The mailbox the customer wrote to (an IMAP source's address): our reply's
+    ``Reply-To``, so that their answer comes back where Clameur reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +146,10 @@ class EmailChannel:
     """Replies by e-mail over SMTP (the ``smtp_*`` settings, like alert e-mails), private
     only. The answer goes to the customer's address (``reply_to``/``from`` of the mention's
     raw payload, an e-mail handle, or the contact's first address) and threads under their
-    message (``In-Reply-To``/``References``) when its Message-ID is known."""
+    message (``In-Reply-To``/``References``) when its Message-ID is known. When the message
+    came from a mailbox Clameur reads (``mailbox`` in the raw payload, set by the IMAP
+    connector) other than the sender address, that mailbox is the ``Reply-To``: the
+    customer's answer comes back where it is read, and threads."""
 
     name = "email"
     supports_public = False
@@ -178,6 +184,9 @@ class EmailChannel:
         when = reply.created_at
         message["Date"] = format_datetime(when) if when else formatdate()
         message["Message-ID"] = f"<clameur.reply.{reply.reply_id}@{domain}>"
+        answer_to = _address(reply.reply_to)
+        if answer_to is not None and answer_to.lower() != (_address(self.sender) or "").lower():
+            message["Reply-To"] = answer_to
         parent = _message_id(reply.thread_message_id)
         if parent is not None:
             message["In-Reply-To"] = parent
@@ -445,6 +454,7 @@ def _outgoing(session: Session, tenant_id: int, reply_id: int) -> OutgoingReply 
         references=tuple(str(r) for r in references if isinstance(r, str)),
         brand=brand.name if brand else None,
         created_at=reply.created_at,
+        reply_to=raw["mailbox"] if isinstance(raw.get("mailbox"), str) else None,
     )
 
 

@@ -57,6 +57,9 @@ class ImapOptions(BaseModel):
     username: str = Field(min_length=1, max_length=320)
     mailbox: str = Field("INBOX", min_length=1, max_length=200, pattern=r"^[\x20-\x7e]+$")
     """ASCII mailbox name (modified UTF-7 names are not supported yet)."""
+    address: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    """The mailbox's e-mail address (default: the username when it is one): replies by
+    e-mail ask to be answered there (``Reply-To``), so the answer is read here again."""
     brand: str | None = None
     """A brand slug: every message goes to that brand (a brand's support mailbox)."""
     security: Literal["ssl", "starttls", "none"] | None = None
@@ -208,6 +211,7 @@ def _read(
     chosen = found[: options.max_messages]
     polled = Polled(cursor={"uidvalidity": uidvalidity, "last_uid": max(chosen, default=last)})
     now = context.clock.now()
+    mailbox_address = options.address or (options.username if "@" in options.username else None)
     for start in range(0, len(chosen), _FETCH_CHUNK):
         chunk = chosen[start : start + _FETCH_CHUNK]
         fetchable = _sized(conn, chunk, options, polled, where)
@@ -224,6 +228,8 @@ def _read(
                 continue
             if options.brand:
                 record["brand"] = options.brand
+            if mailbox_address:
+                record["mailbox"] = mailbox_address
             polled.records.append(record)
     return polled
 
