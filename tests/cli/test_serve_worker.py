@@ -241,7 +241,7 @@ def test_serve_delivers_the_webhook_of_an_alert_imported_elsewhere(
         health = wait_health(base, server)
         assert health["status"] == "ok"
         assert health["worker"]["running"] is True
-        assert set(health["worker"]["loops"]) == {"relay", "assign", "sla", "digests"}
+        assert set(health["worker"]["loops"]) == {"relay", "assign", "sla", "digests", "sources"}
 
         run(env, tmp_path, "import", str(influencer_file(tmp_path, "crisis")), "--tenant", "acme")
         imported_at = time.monotonic()

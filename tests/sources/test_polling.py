@@ -17,7 +17,7 @@ from clameur.db import session_scope
 from clameur.errors import AlreadyExistsError, InvalidInputError
 from clameur.pipeline import Pipeline
 from clameur.pipeline.worker import Worker
-from clameur.sources.models import SourceSecret
+from clameur.sources.models import Source, SourceSecret
 from clameur.sources.schedule import PollOutcome
 from clameur.sources.service import add_source, describe, set_enabled
 from clameur.tenancy import AuditEntry
@@ -274,3 +274,16 @@ def test_the_worker_runs_the_sources_loop(
     assert worker.run_due()["sources"] == 1
     assert mention_ids(db) == ["w1"]
     assert "sources" not in [loop.name for loop in Worker(db.factory, clock, {}).loops]
+
+
+def test_a_source_whose_connector_is_gone_fails_and_says_why(
+    db: Database, pipeline: Pipeline, clock: FrozenClock, volta: int, tmp_path: Path
+) -> None:
+    source_id = _fake(db, clock, volta, feed_file(tmp_path / "f.jsonl", [_item("u1", "volta")]))
+    with session_scope(db.factory) as session:
+        row = session.get(Source, source_id)
+        assert row is not None
+        row.kind = "uninstalled"
+    [outcome] = poller(db, pipeline, clock).poll_due()
+    assert outcome.status == "failed"
+    assert "unknown connector kind 'uninstalled'" in (source_row(db, source_id).last_error or "")

@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 import os
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from clameur.errors import InvalidInputError
-from clameur.sources.base import Connector
+from clameur.sources.base import Connector, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -27,38 +27,45 @@ FAKE_ENV = "CLAMEUR_FAKE_SOURCES"
 
 
 @cache
-def _connectors() -> dict[str, Connector]:
-    found: dict[str, Connector] = {}
+def _points() -> dict[str, EntryPoint]:
+    """The declared connectors, by kind (nothing imported yet)."""
+    found: dict[str, EntryPoint] = {}
     for point in entry_points(group=GROUP):
         if point.name == "fake" and os.environ.get(FAKE_ENV) != "1":
             continue
-        try:
-            loaded = point.load()
-            connector = loaded() if isinstance(loaded, type) else loaded
-        except Exception as error:  # a broken plugin must not take the others down
-            log.error("connector %r (%s) cannot be loaded: %s", point.name, point.value, error)
-            continue
-        if not isinstance(connector, Connector):
-            log.error("connector %r (%s) is not a Connector", point.name, point.value)
-            continue
-        found[point.name] = connector
+        found[point.name] = point
     return found
+
+
+@cache
+def _load(kind: str) -> Connector:
+    point = _points()[kind]
+    try:
+        loaded = point.load()
+        made = loaded() if isinstance(loaded, type) else loaded
+    except Exception as error:  # a broken plugin must not take the others down
+        log.error("connector %r (%s) cannot be loaded: %s", kind, point.value, error)
+        raise SourceError(f"connector {kind!r} cannot be loaded: {error}") from error
+    if not isinstance(made, Connector):
+        raise SourceError(f"connector {kind!r} ({point.value}) is not a Connector")
+    return made
 
 
 def kinds() -> list[str]:
-    """Every known connector kind, sorted."""
-    return sorted(_connectors())
+    """Every declared connector kind, sorted (none is imported by this)."""
+    return sorted(_points())
 
 
 def connector(kind: str) -> Connector:
-    """The connector of ``kind``; an unknown kind names the known ones."""
-    found = _connectors().get(kind)
-    if found is None:
+    """The connector of ``kind``, imported on first use; an unknown kind names the known
+    ones (:class:`InvalidInputError`), a broken plugin is a :class:`SourceError`."""
+    if kind not in _points():
         known = ", ".join(kinds()) or "none"
         raise InvalidInputError(f"unknown connector kind {kind!r} (known: {known})", where="kind")
-    return found
+    return _load(kind)
 
 
 def reload() -> None:
     """Forget the loaded connectors (after installing a plugin; tests)."""
-    _connectors.cache_clear()
+    _points.cache_clear()
+    _load.cache_clear()

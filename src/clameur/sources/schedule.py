@@ -39,7 +39,6 @@ from clameur.errors import ClameurError
 from clameur.sources.base import Connector, FetcherFactory, PollContext, Polled, Problem
 from clameur.sources.models import Source
 from clameur.sources.registry import connector as find_connector
-from clameur.sources.registry import kinds
 from clameur.sources.service import config_of
 
 log = logging.getLogger(__name__)
@@ -138,7 +137,14 @@ class Poller:
         """Lease up to ``limit`` enabled sources that are due (``force``: due or not) and
         not leased by another poller."""
         now = self.clock.now()
-        polling = [k for k in kinds() if self._polls(k)]
+        with session_scope(self.factory) as session:  # load only the connectors in use
+            present = session.scalars(
+                select(Source.kind)
+                .where(Source.enabled.is_(True))
+                .distinct()
+                .execution_options(all_tenants=True)
+            ).all()
+        polling = [k for k in present if self._polls(k)]
         if not polling:
             return []
         free = or_(Source.lease_until.is_(None), Source.lease_until <= now)
@@ -174,10 +180,12 @@ class Poller:
         return sorted((_Claim(row[0], row[1], token) for row in rows), key=lambda c: c.source_id)
 
     def _polls(self, kind: str) -> bool:
+        """False for push connectors; True too for a kind whose plugin is missing or
+        broken, so that its sources' polls fail and say why (``last_error``)."""
         try:
             return bool(self.connector_of(kind).polls)
         except ClameurError:
-            return False
+            return True
 
     # -- poll --------------------------------------------------------------------------
 
