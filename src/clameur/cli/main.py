@@ -229,10 +229,14 @@ def _demo_runtime() -> Runtime:
     outbox as ``skipped`` instead of failing and retrying in the terminal.
     """
     runtime = Runtime.load()
-    if "CLAMEUR_SMTP_HOST" in os.environ:
-        return runtime
-    typer.echo("E-mail is off in the demo (set CLAMEUR_SMTP_HOST to send alert e-mails).")
-    return Runtime(runtime.settings.model_copy(update={"smtp_host": ""}))
+    update: dict[str, object] = {}
+    if "CLAMEUR_SMTP_HOST" not in os.environ:
+        typer.echo("E-mail is off in the demo (set CLAMEUR_SMTP_HOST to send alert e-mails).")
+        update["smtp_host"] = ""
+    if "CLAMEUR_ALLOW_PRIVATE_FETCH" not in os.environ:
+        # the demo's live forum feed is served on loopback, which connectors refuse otherwise
+        update["allow_private_fetch"] = True
+    return Runtime(runtime.settings.model_copy(update=update)) if update else runtime
 
 
 @app.command()
@@ -282,7 +286,17 @@ def demo(
     typer.echo("The floor:")
     typer.echo(living.floor.describe())
     typer.echo(living.floor.guide(living.accounts))
-    if not no_serve:
+    if no_serve:
+        return
+    from clameur.demo.feed import ensure_demo_sources, running_feed
+
+    with running_feed(SystemClock()) as (_feed, feed_url):
+        ensure_demo_sources(runtime.ready(), SystemClock(), feed_url)
+        typer.echo(
+            f"Live listening: the Volta customers' forum ({feed_url}, a new post every two "
+            "minutes) is polled every minute by the source 'Forum Volta (démo)' — see Sources "
+            "as admin@volta.example. Connectors may fetch loopback addresses in the demo."
+        )
         _serve(runtime, host=host, port=port, no_worker=no_worker)
 
 
