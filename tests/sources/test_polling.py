@@ -287,3 +287,31 @@ def test_a_source_whose_connector_is_gone_fails_and_says_why(
     [outcome] = poller(db, pipeline, clock).poll_due()
     assert outcome.status == "failed"
     assert "unknown connector kind 'uninstalled'" in (source_row(db, source_id).last_error or "")
+
+
+def test_a_long_poll_keeps_its_lease_alive(
+    db: Database, pipeline: Pipeline, clock: FrozenClock, volta: int, tmp_path: Path
+) -> None:
+    from clameur.sources.base import BaseConnector, PollContext, Polled, SourceConfig
+
+    rivals: list[int] = []
+
+    class Slow(BaseConnector):
+        kind = "fake"
+
+        def poll(
+            self, config: SourceConfig, cursor: dict[str, Any] | None, context: PollContext
+        ) -> Polled:
+            for _page in range(3):  # three pages, 8 minutes each: past the 10-minute lease
+                clock.advance(timedelta(minutes=8))
+                context.keep_alive()
+                rivals.append(len(poller(db, pipeline, clock).claim(force=True)))
+            return Polled(records=[_item("s1", "volta lent") | {"source": "blog"}])
+
+    source_id = _fake(db, clock, volta, tmp_path / "unused.jsonl")
+    slow = poller(db, pipeline, clock, connector_of=lambda kind: Slow())
+    [outcome] = slow.poll_due()
+    assert outcome.status == "ok", outcome.error
+    assert rivals == [0, 0, 0], "no other poller could take it meanwhile"
+    assert mention_ids(db) == ["s1"]
+    assert source_row(db, source_id).lease_owner is None

@@ -102,6 +102,10 @@ def _default_fetcher(settings: Settings, **limits: Any) -> Fetcher:
     return Fetcher(settings, **limits)
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class PollContext:
     """What a poll may use besides its configuration: settings, "now" and the fetcher."""
@@ -109,6 +113,9 @@ class PollContext:
     settings: Settings
     clock: Clock
     fetcher_factory: FetcherFactory = _default_fetcher
+    keep_alive: Callable[[], None] = _nothing
+    """Call between the steps of a long poll (many pages, a big mailbox): extends the
+    source's lease (10 minutes from now); raises if another poller took the source."""
 
     def fetcher(self, **limits: Any) -> Fetcher:
         """A fetcher honouring the settings (SSRF rule); ``limits``: ``max_bytes``,

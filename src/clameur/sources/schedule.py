@@ -229,9 +229,12 @@ class Poller:
             outcome.name, outcome.kind = config.name, config.kind
             secrets = config.secrets
             plugin = self.connector_of(config.kind)
-            context = PollContext(settings=self.settings, clock=self.clock)
-            if self.fetcher_factory is not None:
-                context = PollContext(self.settings, self.clock, self.fetcher_factory)
+            context = PollContext(
+                settings=self.settings,
+                clock=self.clock,
+                keep_alive=lambda: self.renew(claim),
+                **({"fetcher_factory": self.fetcher_factory} if self.fetcher_factory else {}),
+            )
             polled = plugin.poll(config, cursor, context)
             records = [_stamped(r, config.source) for r in polled.records]
             problems = [{"where": p.where, "reason": p.reason} for p in polled.problems]
@@ -257,6 +260,18 @@ class Poller:
                 extra={"source": claim.source_id, "kind": outcome.kind, "error": outcome.error},
             )
         return outcome
+
+    def renew(self, claim: _Claim) -> None:
+        """Extend the lease of a source being polled; :class:`LeaseLost` if it is gone."""
+        with session_scope(self.factory) as session:
+            result = session.execute(
+                update(Source)
+                .where(Source.id == claim.source_id, Source.lease_owner == claim.token)
+                .values(lease_until=self.clock.now() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            if not isinstance(result, CursorResult) or result.rowcount != 1:
+                raise LeaseLost(f"source {claim.source_id}: another poller took it")
 
     # -- record the outcome ------------------------------------------------------------
 
