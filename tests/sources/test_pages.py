@@ -246,3 +246,13 @@ def test_pages_are_polled_into_the_tenant_and_replayed_without_doubles(
 
 def _key(outcome: Any, db: Database) -> str:
     return mention_ids(db)[0].rsplit("#review-", 1)[1]
+
+
+def test_a_long_url_still_makes_a_valid_and_unique_external_id() -> None:
+    from clameur.sources.pages import bounded_id
+
+    base = "https://avis.example/" + "x" * 400
+    one, two = bounded_id(base + "?page=1"), bounded_id(base + "?page=2")
+    assert len(one) == len(two) == 300
+    assert one != two
+    assert bounded_id("https://short.example/") == "https://short.example/"

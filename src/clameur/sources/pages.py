@@ -43,6 +43,7 @@ from clameur.sources.reviews import Review, reviews_in
 log = logging.getLogger(__name__)
 
 MAX_TEXT: Final = 100_000
+MAX_ID: Final = 300
 _META_CHARSET: Final = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", re.I)
 
 
@@ -148,7 +149,7 @@ def _records(
     published = _date(metadata.date if metadata is not None else None) or now
     record: dict[str, Any] = {
         "source": config.source or "web",
-        "external_id": url,
+        "external_id": bounded_id(url),
         "text": text.strip()[:MAX_TEXT],
         "created_at": published.isoformat(),
         "author": {"handle": host, "url": f"{httpx.URL(final_url).scheme}://{host}/"},
@@ -162,7 +163,7 @@ def _records(
 def _review_record(url: str, final_url: str, review: Review, now: datetime) -> dict[str, Any]:
     record: dict[str, Any] = {
         "source": "review",
-        "external_id": f"{url}#review-{review.key}",
+        "external_id": bounded_id(f"{url}#review-{review.key}"),
         "text": review.text[:MAX_TEXT],
         "created_at": (review.published or now).isoformat(),
         "author": {"handle": review.author},
@@ -171,6 +172,14 @@ def _review_record(url: str, final_url: str, review: Review, now: datetime) -> d
     if review.rating is not None:
         record["rating"] = review.rating
     return record
+
+
+def bounded_id(value: str) -> str:
+    """``value`` as an external id of at most 300 characters (the import contract's limit):
+    a longer one keeps its start and ends with a hash of the whole, so it stays unique."""
+    if len(value) <= MAX_ID:
+        return value
+    return value[: MAX_ID - 18] + "#~" + hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def _fingerprint(records: list[dict[str, Any]]) -> str:
