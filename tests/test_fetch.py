@@ -483,3 +483,16 @@ class _TLSHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+def test_credentials_are_not_sent_on_to_another_host(server: Server) -> None:
+    server.routes["/start"] = redirect(server.url("/landed", host="localhost"))
+    server.routes["/landed"] = reply(200, b"ok")
+    Fetcher(ALLOWED).get(
+        server.url("/start"), headers={"Authorization": "Bearer t0k", "Cookie": "s=1", "X-A": "b"}
+    )
+    first, second = server.seen
+    assert first["headers"]["Authorization"] == "Bearer t0k"
+    assert second["headers"]["Authorization"] is None
+    assert second["headers"]["Cookie"] is None
+    assert second["headers"]["X-A"] == "b"

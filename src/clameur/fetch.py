@@ -44,6 +44,7 @@ Resolver = Callable[[str, int], list[str]]
 
 REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _CHUNK: Final = 64 * 1024
+_CREDENTIALS: Final = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 class FetchError(ClameurError):
@@ -262,7 +263,7 @@ class Fetcher:
                 ) from None
             log.debug("redirected", extra={"url": shown(current), "to": shown(target)})
             if target.raw_host != current.raw_host:  # credentials stay with their host
-                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
             if method == "POST" and status in {301, 302, 303}:
                 method, content = "GET", None
             current = target
