@@ -409,3 +409,21 @@ def test_a_server_without_starttls_is_refused_before_the_password(
     with pytest.raises(SourceError, match="STARTTLS"):
         ImapConnector().poll(cfg, None, PollContext(PRIVATE, clock))
     assert "LOGIN" not in server.commands
+
+
+def test_a_poll_stops_at_its_time_budget_and_the_next_goes_on(
+    server: ImapServer, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clameur.sources import imap
+
+    for n in range(1, 6):
+        server.add(mail(f"<p{n}@mail.example>", f"message {n}"))
+    ticks = iter(range(0, 10_000, 50))  # each look at the clock: 50 s later
+    monkeypatch.setattr(imap, "_monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr(imap, "_FETCH_CHUNK", 2)
+    first = poll(server, clock, poll_seconds=40)  # the second batch starts at 50 s
+    assert [r["external_id"] for r in first.records] == ["p1@mail.example", "p2@mail.example"]
+    assert first.cursor == {"uidvalidity": 1000, "last_uid": 2}
+    rest = poll(server, clock, first.cursor, poll_seconds=3600)
+    assert [r["external_id"][:2] for r in rest.records] == ["p3", "p4", "p5"]
+    assert rest.cursor == {"uidvalidity": 1000, "last_uid": 5}

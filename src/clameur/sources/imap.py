@@ -26,6 +26,7 @@ import logging
 import re
 import socket
 import ssl
+import time
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -47,6 +48,7 @@ from clameur.sources.email_message import MalformedEmail, message_record
 log = logging.getLogger(__name__)
 
 _FETCH_CHUNK = 50
+_monotonic = time.monotonic  # tests replace it: the poll's time budget without sleeping
 _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
@@ -69,6 +71,9 @@ class ImapOptions(BaseModel):
     max_message_bytes: int = Field(10 * 2**20, ge=1024)
     timeout: float = Field(30.0, gt=0, le=300)
     """Seconds each network operation may take."""
+    poll_seconds: float = Field(120.0, gt=0, le=3600)
+    """Past this long, a poll stops fetching (between batches of 50 messages) and keeps what
+    it has; the next poll goes on from there."""
 
 
 class ImapConnector(BaseConnector):
@@ -209,11 +214,16 @@ def _read(
         raise SourceError(f"{where}: UID SEARCH failed: {_said(data)}")
     found = sorted({int(n) for n in (data[0] or b"").split() if int(n) > last})
     chosen = found[: options.max_messages]
-    polled = Polled(cursor={"uidvalidity": uidvalidity, "last_uid": max(chosen, default=last)})
+    polled = Polled(cursor={"uidvalidity": uidvalidity, "last_uid": last})
     now = context.clock.now()
     mailbox_address = options.address or (options.username if "@" in options.username else None)
+    budget_ends = _monotonic() + options.poll_seconds
     for start in range(0, len(chosen), _FETCH_CHUNK):
+        if start and _monotonic() > budget_ends:  # the rest waits for the next poll
+            log.info("IMAP poll stopped at its time budget", extra={"source": config.id})
+            break
         chunk = chosen[start : start + _FETCH_CHUNK]
+        polled.cursor = {"uidvalidity": uidvalidity, "last_uid": chunk[-1]}
         fetchable = _sized(conn, chunk, options, polled, where)
         fetched = _fetch(conn, fetchable, where)
         for uid in fetchable:
