@@ -222,7 +222,7 @@ def _worker(runtime: Runtime, *, concurrency: int) -> Worker:
     return Worker(factory, SystemClock(), handlers, concurrency=concurrency, poller=poller)
 
 
-def _demo_runtime() -> Runtime:
+def _demo_runtime(host: str, port: int) -> Runtime:
     """The runtime, with e-mail off unless an SMTP server is set (``CLAMEUR_SMTP_HOST``).
 
     A laptop has no relay on port 25: alert and SLA e-mails are then recorded in the
@@ -233,6 +233,8 @@ def _demo_runtime() -> Runtime:
     if "CLAMEUR_SMTP_HOST" not in os.environ:
         typer.echo("E-mail is off in the demo (set CLAMEUR_SMTP_HOST to send alert e-mails).")
         update["smtp_host"] = ""
+    if "CLAMEUR_PUBLIC_BASE_URL" not in os.environ:
+        update["public_base_url"] = f"http://{host}:{port}"  # links shown: the demo's own
     if "CLAMEUR_ALLOW_PRIVATE_FETCH" not in os.environ:
         # the demo's live forum feed is served on loopback, which connectors refuse otherwise
         update["allow_private_fetch"] = True
@@ -261,7 +263,7 @@ def demo(
     from clameur.logging import configure_logging
     from clameur.pipeline.worker import sweep_sla_all
 
-    runtime = _demo_runtime()
+    runtime = _demo_runtime(host, port)
     upgrade(runtime.engine)
     # Loading logs a line per alert, reply and breach: the person who typed `make demo`
     # needs the URL and the accounts, so the load is quiet unless a log level was asked.

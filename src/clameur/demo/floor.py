@@ -176,8 +176,8 @@ class FloorSummary:
             (
                 "admin",
                 accounts.email("admin", slug),
-                f"{t.name}'s set-up: teams, queues, SLA policies with business hours, "
-                "users, audit log",
+                f"{t.name}'s set-up: Sources (the live forum feed, a webhook) and their "
+                "health, teams, queues, SLA policies with business hours, users, audit log",
             ),
             (
                 "operator",

@@ -59,6 +59,7 @@ class OptionField:
     """One option of a connector as a form field."""
 
     name: str
+    label: str
     control: str
     """``text``, ``number``, ``checkbox`` or ``lines`` (a list: one value per line)."""
     required: bool
@@ -85,6 +86,7 @@ def option_fields(kind: str) -> list[OptionField]:
         out.append(
             OptionField(
                 name=name,
+                label=str(spec.get("title") or name.replace("_", " ").capitalize()),
                 control=control,
                 required=name in required,
                 default=spec.get("default"),
@@ -94,6 +96,15 @@ def option_fields(kind: str) -> list[OptionField]:
             )
         )
     return out
+
+
+ORDER = ("rss", "pages", "imap", "webhook", "mastodon", "bluesky", "reddit")
+"""The add form's kinds, the commonest first; other installed connectors follow."""
+
+
+def offered_kinds() -> list[str]:
+    installed = kinds()
+    return [k for k in ORDER if k in installed] + sorted(set(installed) - set(ORDER))
 
 
 def _polled(kind: str) -> bool:
@@ -137,7 +148,7 @@ def sources_page(
     context = {
         "section": "sources",
         "sources": rows,
-        "kinds": kinds(),
+        "kinds": offered_kinds(),
         "done": done,
         "done_source": next((row for row in listed if row.id == source), None),
     }
