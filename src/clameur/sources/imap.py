@@ -33,7 +33,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from clameur.errors import InvalidInputError
-from clameur.fetch import FetchError, check_host
+from clameur.fetch import FetchError, PrivateAddressError, check_host
 from clameur.sources.base import (
     BaseConnector,
     PollContext,
@@ -94,15 +94,20 @@ class ImapConnector(BaseConnector):
     def poll(
         self, config: SourceConfig, cursor: dict[str, Any] | None, context: PollContext
     ) -> Polled:
-        options = ImapOptions.model_validate(dict(config.options))
+        try:
+            options = ImapOptions.model_validate(dict(config.options))
+        except ValueError as exc:
+            raise SourceError(f"IMAP source {config.name!r}: bad options: {exc}") from None
         host, port, security = _target(config.url, options, context.settings.allow_private_fetch)
         password = config.secrets.get("password")
         if not password:
             raise SourceError(f"IMAP source {config.name!r} has no password secret")
         try:
             addresses = check_host(host, port, allow_private=context.settings.allow_private_fetch)
-        except FetchError as exc:
+        except PrivateAddressError as exc:
             raise SourceError(f"IMAP host {host}: {exc.reason}") from None
+        except FetchError as exc:  # DNS: may pass
+            raise TransientSourceError(f"IMAP host {host}: {exc.reason}") from None
         where = f"imap {options.username}@{host}:{port}/{options.mailbox}"
         try:
             with _connect(host, port, addresses, security, options.timeout) as conn:
