@@ -427,3 +427,18 @@ def test_a_poll_stops_at_its_time_budget_and_the_next_goes_on(
     rest = poll(server, clock, first.cursor, poll_seconds=3600)
     assert [r["external_id"][:2] for r in rest.records] == ["p3", "p4", "p5"]
     assert rest.cursor == {"uidvalidity": 1000, "last_uid": 5}
+
+
+def test_a_long_poll_keeps_its_lease_between_batches(
+    server: ImapServer, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clameur.sources import imap
+
+    for n in range(1, 6):
+        server.add(mail(f"<k{n}@mail.example>", f"message {n}"))
+    monkeypatch.setattr(imap, "_FETCH_CHUNK", 2)
+    kept: list[int] = []
+    context = PollContext(PRIVATE, clock, keep_alive=lambda: kept.append(1))
+    polled = ImapConnector().poll(config(server), None, context)
+    assert len(polled.records) == 5
+    assert len(kept) == 2  # before the second and the third batch

@@ -256,3 +256,13 @@ def test_a_long_url_still_makes_a_valid_and_unique_external_id() -> None:
     assert len(one) == len(two) == 300
     assert one != two
     assert bounded_id("https://short.example/") == "https://short.example/"
+
+
+def test_a_long_list_of_pages_keeps_its_lease(server: FeedServer, clock: FrozenClock) -> None:
+    for n in range(3):
+        server.docs[f"/p{n}"] = Doc(article(f"Page {n}", "Texte."), HTML)
+    kept: list[int] = []
+    context = PollContext(PRIVATE, clock, keep_alive=lambda: kept.append(1))
+    cfg = config(*(server.url(f"/p{n}") for n in range(3)))
+    assert len(PagesConnector().poll(cfg, None, context).records) == 3
+    assert len(kept) == 2

@@ -227,6 +227,8 @@ def _read(
         if start and _monotonic() > budget_ends:  # the rest waits for the next poll
             log.info("IMAP poll stopped at its time budget", extra={"source": config.id})
             break
+        if start:
+            context.keep_alive()  # the source's lease, for a long poll
         chunk = chosen[start : start + _FETCH_CHUNK]
         polled.cursor = {"uidvalidity": uidvalidity, "last_uid": chunk[-1]}
         fetchable = _sized(conn, chunk, options, polled, where)

@@ -91,7 +91,9 @@ class PagesConnector(BaseConnector):
         polled = Polled()
         failures: list[str] = []
         now = context.clock.now()
-        for url in options.urls:
+        for index, url in enumerate(options.urls):
+            if index:
+                context.keep_alive()  # the source's lease, for a long list of pages
             before = seen.get(url) or {}
             try:
                 response = fetcher.get(
