@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,6 +27,10 @@ class FeedServer:
     docs: dict[str, Doc] = field(default_factory=dict)
     hits: list[tuple[str, int]] = field(default_factory=list)
     """(path, status answered) of every request."""
+    before_answer: Callable[[str], None] | None = None
+    """Called with the path when a request arrives, before it is answered."""
+    answered: threading.Event = field(default_factory=threading.Event)
+    """Set after each answer is written."""
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -40,7 +45,19 @@ def serve_feeds() -> Iterator[FeedServer]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def handle(self) -> None:
+            with contextlib.suppress(ConnectionResetError):  # a client killed (kill -9 test)
+                super().handle()
+
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if state.before_answer is not None:
+                state.before_answer(self.path)
+            try:
+                self._get()
+            finally:
+                state.answered.set()
+
+        def _get(self) -> None:
             doc = state.docs.get(self.path)
             if doc is None:
                 self._answer(404, b"", {})
