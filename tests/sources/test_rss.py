@@ -335,3 +335,19 @@ def test_a_feed_url_must_be_http(db: Database, clock: FrozenClock, volta: int) -
         add_source(session, clock, tenant_id=volta, kind="rss", url="file:///etc/passwd")
     with session_scope(db.factory) as session, pytest.raises(InvalidInputError, match="--url"):
         add_source(session, clock, tenant_id=volta, kind="rss")
+
+
+def test_show_counts_the_seen_entries_instead_of_listing_them(
+    db: Database, pipeline: Pipeline, clock: FrozenClock, volta: int, feeds: FeedServer
+) -> None:
+    from clameur.sources.service import describe, get_source
+
+    feeds.docs["/long"] = Doc(rss(*(item(f"n{i}", f"Volta {i}", "x") for i in range(30))))
+    source_id = _source(db, clock, volta, feeds.url("/long"))
+    assert _poll(db, pipeline, clock).counts["imported"] == 30
+    with session_scope(db.factory) as session:
+        shown = describe(session, get_source(session, source_id), clock.now())
+    assert shown["cursor"]["seen"] == {"count": 30}
+    assert shown["health"]["items_last_hour"] == 30
+    assert shown["health"]["items_last_24h"] == 30
+    assert shown["health"]["last_poll"]["imported"] == 30

@@ -36,7 +36,7 @@ from clameur.clock import Clock
 from clameur.config import Settings
 from clameur.db.engine import session_scope
 from clameur.errors import ClameurError
-from clameur.sources.base import Connector, FetcherFactory, PollContext, Polled, Problem
+from clameur.sources.base import Connector, FetcherFactory, PollContext, Polled
 from clameur.sources.models import Source
 from clameur.sources.registry import connector as find_connector
 from clameur.sources.service import config_of
@@ -411,4 +411,4 @@ def one_line(error: BaseException, secrets: Mapping[str, str] | None = None) -> 
     return text[:500]
 
 
-__all__ = ["Ingest", "LeaseLost", "PollOutcome", "Poller", "Problem", "one_line"]
+__all__ = ["Counts", "Ingest", "LeaseLost", "PollOutcome", "Poller", "one_line"]

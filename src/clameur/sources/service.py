@@ -268,6 +268,17 @@ def health(row: Source, now: datetime) -> dict[str, Any]:
     }
 
 
+def _cursor_shown(cursor: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The cursor with its long collections (an RSS feed's seen entries…) counted, not
+    listed: ``{"seen": {"count": 1200}}``."""
+    if cursor is None:
+        return None
+    return {
+        key: {"count": len(value)} if isinstance(value, dict | list) and len(value) > 20 else value
+        for key, value in cursor.items()
+    }
+
+
 def describe(session: Session, row: Source, now: datetime) -> dict[str, Any]:
     """A source as ``source show --json`` and the API show it (secrets by name only)."""
     return {
@@ -281,7 +292,7 @@ def describe(session: Session, row: Source, now: datetime) -> dict[str, Any]:
         "interval_seconds": row.interval_seconds,
         "options": dict(row.options or {}),
         "secrets": dict.fromkeys(secret_names(session, row), "set"),
-        "cursor": row.cursor,
+        "cursor": _cursor_shown(row.cursor),
         "created_at": row.created_at.isoformat(),
         "health": health(row, now),
     }
