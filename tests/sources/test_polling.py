@@ -125,6 +125,7 @@ def test_a_crash_before_the_commit_leaves_the_cursor_and_the_repoll_stores_once(
 
     [outcome] = poller(db, pipeline, clock, before_commit=crash).poll_due()
     assert outcome.status == "failed"
+    assert outcome.counts == {}, "nothing of the rolled-back poll is counted"
     assert outcome.error is not None
     assert "killed between" in outcome.error
     row = source_row(db, source_id)

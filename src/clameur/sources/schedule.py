@@ -249,10 +249,12 @@ class Poller:
 
             self.ingest(records, claim.tenant_id, commit)
         except LeaseLost as error:
-            outcome.status, outcome.error = "lease_lost", str(error)
-            log.warning("source poll discarded", extra={"source": claim.source_id, "why": error})
+            outcome.status, outcome.error, outcome.counts = "lease_lost", str(error), {}
+            log.warning(
+                "source poll discarded", extra={"source": claim.source_id, "why": str(error)}
+            )
         except Exception as error:  # noqa: BLE001 - one bad source never stops the others
-            outcome.status = "failed"
+            outcome.status, outcome.counts = "failed", {}  # nothing of it was committed
             outcome.error = one_line(error, secrets)
             outcome.next_run_at = self._failed(claim, outcome.error, _retry_after(error))
             log.warning(
