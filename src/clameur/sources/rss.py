@@ -105,9 +105,11 @@ class RssConnector(BaseConnector):
             now=context.clock.now(),
             cursor=previous,
         )
-        assert polled.cursor is not None
-        polled.cursor["etag"] = response.etag
-        polled.cursor["last_modified"] = response.last_modified
+        polled.cursor = {
+            **(polled.cursor or {}),
+            "etag": response.etag,
+            "last_modified": response.last_modified,
+        }
         return polled
 
 
