@@ -94,8 +94,10 @@ def retry_after_of(headers: Any) -> float | None:
 
     from clameur.mentions.schemas import parse_datetime
 
+    lower = {str(k).lower(): v for k, v in headers.items()}
+
     def header(name: str) -> str | None:
-        value = headers.get(name)
+        value = lower.get(name.lower())
         return str(value).strip() if value is not None else None
 
     date_text = header("Date")
@@ -116,7 +118,7 @@ def retry_after_of(headers: Any) -> float | None:
                 when = None
             if when is not None and server_now is not None:
                 return max(0.0, (when - server_now).total_seconds())
-    for name in ("X-RateLimit-Reset", "ratelimit-reset", "x-ratelimit-reset"):
+    for name in ("X-RateLimit-Reset", "ratelimit-reset"):
         reset = header(name)
         if not reset:
             continue
