@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from clameur.listening.query import (
@@ -22,9 +21,8 @@ from clameur.listening.query import (
     parse,
 )
 from clameur.listening.search_index import (
-    FTS_VOCABULARY,
     MAX_EXPANSION,
-    PG_VOCABULARY,
+    VOCABULARY,
     Decider,
     Expansion,
     Filter,
@@ -118,17 +116,15 @@ def expand_wildcards(session: Session, text: str, node: Node) -> dict[Wildcard, 
 
 
 def _vocabulary(session: Session, lo: str, hi: str) -> list[str]:
-    """The index tokens ``lo <= token < hi`` (``hi`` is ``lo`` + "{"), from the text index's
-    vocabulary: FTS5's own (``fts5vocab``) on SQLite, ``search_vocabulary`` on PostgreSQL."""
+    """The index tokens ``lo <= token < hi`` (``hi`` is ``lo`` + "{"), from the vocabulary
+    table (duplicates possible on PostgreSQL, where concurrent imports never wait on it)."""
     if session.get_bind().dialect.name == "postgresql":
-        stmt = sql_text(
-            f"SELECT DISTINCT token FROM {PG_VOCABULARY} WHERE token LIKE :prefix"  # noqa: S608
-        )
-        return list(session.execute(stmt, {"prefix": lo + "%"}).scalars())
-    stmt = sql_text(
-        f"SELECT term FROM {FTS_VOCABULARY} WHERE term >= :lo AND term < :hi"  # noqa: S608
-    )
-    return list(session.execute(stmt, {"lo": lo, "hi": hi}).scalars())
+        query = f"SELECT DISTINCT token FROM {VOCABULARY} WHERE token LIKE %(prefix)s"  # noqa: S608
+        found = session.connection().exec_driver_sql(query, {"prefix": lo + "%"})
+    else:
+        query = f"SELECT token FROM {VOCABULARY} WHERE token >= ? AND token < ?"  # noqa: S608
+        found = session.connection().exec_driver_sql(query, (lo, hi))
+    return [row[0] for row in found.fetchall()]
 
 
 def _has_fields(node: Node) -> bool:
