@@ -33,6 +33,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.db import session_scope
 from clameur.errors import InvalidInputError, NotFoundError
@@ -107,22 +108,16 @@ async def ingest(
     body = await _body(request)
     if body is None:
         return problem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
-    factory = request.app.state.session_factory
-    with session_scope(factory) as session:
-        source = session.get(Source, source_id)
-        if source is None or source.kind != "webhook" or not source.enabled:
-            raise NotFoundError(f"no webhook source {source_id}")
-        secrets = session.get(SourceSecret, source_id)
-        secret = str((secrets.values if secrets is not None else {}).get("secret") or "")
-        tenant_id, default_source = source.tenant_id, source.source
+    tenant_id, default_source, secret = await run_in_threadpool(
+        _source, request.app.state.session_factory, source_id
+    )
     check_signature(secret, timestamp, signature, body, clock_of(request).now())
     wait = _limiter(request).take(source_id)
     if wait is not None:
         response = problem(429, f"too many ingest requests for source {source_id}: retry later")
         response.headers["Retry-After"] = str(wait)
         return response
-    records = _records(body, default_source)
-    result = await run_in_threadpool(_run, _pipeline(request), records, tenant_id)
+    result = await run_in_threadpool(_run, _pipeline(request), body, default_source, tenant_id)
     summary = result.as_dict()
     log.info(
         "webhook ingest",
@@ -133,6 +128,17 @@ async def ingest(
         detail = f"every line was rejected ({summary['rejected']})"
         return problem(422, detail, **summary)
     return JSONResponse(summary)
+
+
+def _source(factory: sessionmaker[Session], source_id: int) -> tuple[int, str, str]:
+    """Tenant, default mention source and signing secret of an enabled webhook source."""
+    with session_scope(factory) as session:
+        source = session.get(Source, source_id)
+        if source is None or source.kind != "webhook" or not source.enabled:
+            raise NotFoundError(f"no webhook source {source_id}")
+        secrets = session.get(SourceSecret, source_id)
+        secret = str((secrets.values if secrets is not None else {}).get("secret") or "")
+        return source.tenant_id, source.source, secret
 
 
 async def _body(request: Request) -> bytes | None:
@@ -221,7 +227,10 @@ def _pipeline(request: Request) -> Pipeline:
     return pipeline
 
 
-def _run(pipeline: Pipeline, records: list[RawRecord], tenant_id: int) -> ImportResult:
+def _run(pipeline: Pipeline, body: bytes, default_source: str, tenant_id: int) -> ImportResult:
+    """The body's lines through the pipeline (off the event loop: parsing and the
+    pipeline's transactions block)."""
+    records = _records(body, default_source)
     result = ImportResult()
     size = max(1, pipeline.settings.batch_size)
     for start in range(0, len(records), size):
