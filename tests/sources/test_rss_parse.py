@@ -75,3 +75,19 @@ def test_an_entry_without_text_is_a_problem() -> None:
     assert [(p.where, p.reason) for p in polled.problems] == [
         ("entry 1 (e)", "no title nor content")
     ]
+
+
+def test_an_undated_entry_seen_before_is_skipped_too() -> None:
+    body = b'<rss version="2.0"><channel><item><guid>u</guid><title>Volta</title></item>'
+    body += b"</channel></rss>"
+    first = _parse(body)
+    assert len(first.records) == 1
+    later = parse_feed(
+        body,
+        headers=HEADERS,
+        url="https://blog.example/feed",
+        source="blog",
+        now=NOW.replace(hour=13),
+        cursor=first.cursor,
+    )
+    assert later.records == [], "the poll's time is not a change"

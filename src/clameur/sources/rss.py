@@ -167,10 +167,10 @@ def parse_feed(
         if not record["text"]:
             problems.append(Problem(where, "no title nor content"))
             continue
-        fingerprint = _fingerprint(record)
+        stamp = _entry_time(entry)
+        fingerprint = _fingerprint(record, stamp)
         if len(seen) < MAX_SEEN:
             seen[external_id] = fingerprint
-        stamp = _entry_time(entry)
         if stamp is not None and (newest is None or stamp > newest):
             newest = stamp
         if seen_before.get(external_id) == fingerprint:
@@ -260,8 +260,9 @@ def _as_datetime(value: Any) -> datetime | None:
         return None
 
 
-def _fingerprint(record: Mapping[str, Any]) -> str:
-    data = "\x1f".join(
-        str(record.get(k, "")) for k in ("text", "url", "created_at", "author")
-    ).encode("utf-8", "replace")
+def _fingerprint(record: Mapping[str, Any], stamp: datetime | None) -> str:
+    """What tells a version of an entry: its text, link, author and own date (an undated
+    entry's ``created_at`` is the poll's time, which must not make it look new)."""
+    parts = [str(record.get(k, "")) for k in ("text", "url", "author")]
+    data = "\x1f".join([*parts, stamp.isoformat() if stamp else ""]).encode("utf-8", "replace")
     return hashlib.blake2b(data, digest_size=8).hexdigest()
