@@ -3,8 +3,9 @@ normal search beside four of them, and facets of a broad query — SQLite or Pos
 
 Reuses the archive of ``bench/search.py`` (same database, same generated mentions; built on
 first use and kept). Every search runs as the API runs it: a first page of 50 with facets,
-under the API's deadline (``--timeout``, 5 s like ``CLAMEUR_SEARCH_TIMEOUT_SECONDS``); a
-search stopped by it is reported as ``stopped``.
+under the API's deadline (``--timeout``, ``CLAMEUR_SEARCH_TIMEOUT_SECONDS``'s default) and
+the facets' budget (``--facets-timeout``, ``CLAMEUR_SEARCH_FACETS_SECONDS``'s); a search
+stopped by it is reported as ``stopped``.
 
     .venv/bin/python bench/search_abuse.py --backend sqlite
     .venv/bin/python bench/search_abuse.py --backend postgresql
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from clameur.config import Settings
 from clameur.db import make_session_factory
 from clameur.listening import SearchTimeout, search
 from clameur.listening.query import parse
@@ -102,8 +104,9 @@ def main() -> None:
     parser.add_argument("--db", default="/tmp/clameur-bench-search.db")
     parser.add_argument("--pg-url", default=archive.PG_URL)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--timeout", type=float, default=5.0)
-    parser.add_argument("--facets-timeout", type=float, default=1.0)
+    defaults = Settings()
+    parser.add_argument("--timeout", type=float, default=defaults.search_timeout_seconds)
+    parser.add_argument("--facets-timeout", type=float, default=defaults.search_facets_seconds)
     parser.add_argument("--normal-runs", type=int, default=60)
     args = parser.parse_args()
 
