@@ -142,6 +142,8 @@ def serve_replay() -> Iterator[Replay]:
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
+            if seen.headers.get("connection", "").lower() == "close":
+                self.send_header("Connection", "close")  # as servers do: not reused
             self.end_headers()
             self.wfile.write(payload)
 
