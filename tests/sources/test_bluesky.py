@@ -26,6 +26,7 @@ from clameur.db import session_scope
 from clameur.mentions.models import Mention
 from clameur.mentions.schemas import normalise
 from clameur.pipeline import Pipeline, relay
+from clameur.sources import guarded
 from clameur.sources.base import (
     PollContext,
     RateLimitedError,
@@ -295,3 +296,19 @@ def test_polled_posts_are_stored_threaded_and_answered_through_the_outbox(
     assert post["reply"]["parent"]["uri"] == P2, "the latest mention of the conversation"
     assert post["reply"]["root"]["uri"] == P1
     assert post["createdAt"].startswith("2030-01-01T12:00:00")
+
+
+def test_a_redirect_to_a_private_address_is_refused(
+    server: Replay, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = guarded.check_host
+
+    def loopback_only(host: str, port: int, *, allow_private: bool, **kw: Any) -> list[str]:
+        return real(host, port, allow_private=host == "127.0.0.1", **kw)
+
+    monkeypatch.setattr(guarded, "check_host", loopback_only)  # this server, nothing else
+    server.add("GET", SEARCH, b"", status=307, headers={"Location": "http://10.1.2.3/steal"})
+    with pytest.raises(SourceError) as refused:
+        poll(server, clock, settings=Settings())
+    assert "10.1.2.3 is a loopback, private or link-local" in str(refused.value)
+    assert "CLAMEUR_ALLOW_PRIVATE_FETCH=1" in str(refused.value)

@@ -26,6 +26,7 @@ from clameur.db import session_scope
 from clameur.mentions.models import Mention
 from clameur.mentions.schemas import normalise
 from clameur.pipeline import Pipeline, relay
+from clameur.sources import guarded
 from clameur.sources.base import (
     PollContext,
     RateLimitedError,
@@ -333,3 +334,38 @@ def test_polled_statuses_are_stored_threaded_and_answered_through_the_outbox(
     assert form["in_reply_to_id"] == ["113500000000000006"], "the latest mention, resolved"
     assert form["status"] == ["@ana@mastodon.example Merci !"]
     assert server.last("GET", "/api/v2/search").param("q") == S6
+
+
+def test_a_redirect_to_a_private_address_is_refused(
+    server: Replay, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = guarded.check_host
+
+    def loopback_only(host: str, port: int, *, allow_private: bool, **kw: Any) -> list[str]:
+        return real(host, port, allow_private=host == "127.0.0.1", **kw)
+
+    monkeypatch.setattr(guarded, "check_host", loopback_only)  # this server, nothing else
+    server.add("GET", TAG, b"", status=302, headers={"Location": "http://10.1.2.3/steal"})
+    with pytest.raises(SourceError) as refused:
+        poll(server, clock, settings=Settings())
+    assert "10.1.2.3 is a loopback, private or link-local" in str(refused.value)
+    assert "CLAMEUR_ALLOW_PRIVATE_FETCH=1" in str(refused.value)
+
+
+def test_a_tenant_without_an_enabled_source_cannot_publish(
+    db: Database, clock: FrozenClock, server: Replay
+) -> None:
+    world = make_world(db, clock)
+    channel = source_channels(db.factory, OPEN)["mastodon"]
+    assert (channel.supports_public, channel.supports_private) == (True, True)
+    with pytest.raises(PermanentChannelError, match="no enabled mastodon source"):
+        channel.publish(outgoing(tenant_id=world.tenant_id))
+    with session_scope(db.factory) as session:
+        row = add_source(
+            session, clock, tenant_id=world.tenant_id, kind="mastodon", url=server.url,
+            options={"mentions": True}, secrets={"access_token": TOKEN},
+        )  # fmt: skip
+        row.enabled = False
+    with pytest.raises(PermanentChannelError, match="no enabled mastodon source"):
+        channel.publish(outgoing(tenant_id=world.tenant_id))
+    assert server.requests == []
