@@ -178,6 +178,19 @@ def test_429_is_rate_limited_with_retry_after(server: Replay, clock: FrozenClock
     assert limited.value.retry_after == 42.0
 
 
+def test_a_spent_request_budget_stops_the_poll_instead_of_sleeping(
+    server: Replay, clock: FrozenClock
+) -> None:
+    spent = {"x-ratelimit-used": "600", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "300"}
+    server.add("GET", NEW, rec("new_volta"), headers=spent)
+    server.add("GET", COMMENTS, rec("comments_volta"))
+    with pytest.raises(RateLimitedError) as limited:
+        poll(server, clock, subreddits=["Volta"], comments=True)
+    assert limited.value.retry_after is not None
+    assert 290 < limited.value.retry_after <= 300
+    assert server.seen("GET", COMMENTS) == [], "the next request was not sent"
+
+
 def test_refused_credentials_are_clear_errors(server: Replay, clock: FrozenClock) -> None:
     server.replace("POST", TOKEN, rec("access_token_invalid_grant"))
     with pytest.raises(SourceError) as refused:

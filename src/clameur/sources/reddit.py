@@ -33,6 +33,7 @@ the account moderates that subreddit; nobody but the author can delete.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from urllib.parse import urlsplit
 import praw
 import prawcore
 from praw.exceptions import PRAWException, RedditAPIException
+from prawcore.rate_limit import RateLimiter
 from prawcore.sessions import FiniteRetryStrategy
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,6 +74,9 @@ MAX_TEXT_CHARS: Final = 100_000
 DEFAULT_USER_AGENT: Final = "clameur:community-center:0.1 (self-hosted)"
 GONE: Final = frozenset({"[deleted]", "[removed]"})
 RETRYABLE_API_ERRORS: Final = frozenset({"RATELIMIT"})
+MAX_PACING: Final = 5.0
+"""Seconds PRAW's rate limiter may wait between two requests; past that the poll stops
+with :class:`RateLimitedError` (a poller does not sit on its lease for minutes)."""
 T = TypeVar("T")
 
 
@@ -104,6 +109,20 @@ class _NoRetry(FiniteRetryStrategy):
 
     DEFAULT_RETRIES: ClassVar[int] = 0
     retries: int = 0
+
+
+class _ShortWaits(RateLimiter):
+    """PRAW's rate limiter (it spreads requests over Reddit's window from the
+    ``x-ratelimit-*`` headers), refusing to wait longer than :data:`MAX_PACING`."""
+
+    def delay(self) -> None:
+        if self.next_request_timestamp_ns is not None:
+            wait = (self.next_request_timestamp_ns - time.monotonic_ns()) / 1e9
+            if wait > MAX_PACING:
+                raise RateLimitedError(
+                    "Reddit's request budget for this window is spent", retry_after=wait
+                )
+        super().delay()
 
 
 class RedditConnector(BaseConnector):
@@ -249,6 +268,7 @@ def client(config: SourceConfig, settings: Settings, options: RedditOptions) -> 
     for core in (reddit._core, reddit._authorized_core, reddit._read_only_core):
         if core is not None:  # PRAW's retries sleep: the scheduler backs off instead
             core._retry_strategy_class = _NoRetry
+            core._rate_limiter = _ShortWaits(window_size=core._rate_limiter.window_size)
     return reddit
 
 
