@@ -14,11 +14,9 @@ from sqlalchemy import select
 
 from clameur.care.channels import (
     ChannelError,
-    ChannelRegistry,
     ModerationRequest,
     OutgoingReply,
     PermanentChannelError,
-    default_channels,
     reply_handlers,
 )
 from clameur.care.replies import draft_reply, send_reply
@@ -35,7 +33,7 @@ from clameur.sources.base import (
     SourceError,
     TransientSourceError,
 )
-from clameur.sources.channels import source_channels
+from clameur.sources.channels import channels_with_sources
 from clameur.sources.reddit import RedditConnector
 from clameur.sources.service import add_source
 from tests.care.test_replies import make_world
@@ -312,9 +310,7 @@ def test_polled_items_are_stored_threaded_and_answered_through_the_outbox(
         assert rows["t1_m1x001"].conversation_id == conversation, "Zoé's thread"
         assert rows["t1_m1x002"].in_reply_to == "t1_m1x001"
 
-    base = default_channels(OPEN)
-    registry = ChannelRegistry({**base.by_source, **source_channels(db.factory, OPEN)},
-                               base.default)  # fmt: skip
+    registry = channels_with_sources(db.factory, OPEN)
     server.add("POST", "/api/comment", rec("comment_posted"))
     with session_scope(db.factory) as session:
         agent = acting(session, world.agent, world.tenant_id)

@@ -12,13 +12,11 @@ Limitation: a tenant with several sources of one kind (two Mastodon accounts) pu
 through the first; which source brought a mention in is not recorded on the mention yet,
 so "answer from the account that heard it" needs that column first.
 
-Wiring (left to the pipeline layer, see :func:`source_channels`): merge these channels
-into the registry the reply handlers get::
+Wiring (left to the pipeline and web layers): give the reply handlers, and the services
+that check a reply's visibility, the registry of :func:`channels_with_sources` instead of
+``default_channels(settings)``::
 
-    base = default_channels(settings)
-    registry = ChannelRegistry({**base.by_source, **source_channels(factory, settings)},
-                               base.default)
-    reply_handlers(factory, settings, channels=registry)
+    reply_handlers(factory, settings, channels=channels_with_sources(factory, settings))
 """
 
 from __future__ import annotations
@@ -31,9 +29,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.care.channels import (
     Channel,
+    ChannelRegistry,
     ModerationRequest,
     OutgoingReply,
     PermanentChannelError,
+    default_channels,
 )
 from clameur.config import Settings
 from clameur.db.engine import session_scope
@@ -132,4 +132,11 @@ def source_channels(
     return out
 
 
-__all__ = ["PUBLISHING_KINDS", "SourceChannel", "source_channels"]
+def channels_with_sources(factory: sessionmaker[Session], settings: Settings) -> ChannelRegistry:
+    """Care's default registry (e-mail, the recording channel for the rest) with the
+    publishing connectors' channels in place of the recording one for their sources."""
+    base = default_channels(settings)
+    return ChannelRegistry({**base.by_source, **source_channels(factory, settings)}, base.default)
+
+
+__all__ = ["PUBLISHING_KINDS", "SourceChannel", "channels_with_sources", "source_channels"]
