@@ -162,3 +162,17 @@ def test_other_roles_and_tenants_are_refused(world: Database, clock: FrozenClock
     assert answer.status_code == 404
     with session_scope(world.factory) as session:
         assert session.get(Source, source_id).enabled is True  # type: ignore[union-attr]
+
+
+def test_an_id_beyond_64_bits_is_not_found(world: Database, clock: FrozenClock) -> None:
+    """On this page as on every page with an id in its path (the check is in the session)."""
+    client = signed_in(world, "admin@acme.example", clock)
+    token = csrf_of(client.get("/sources").text)
+    huge = 2**70
+    answer = client.post(f"/sources/{huge}/disable", data={"csrf_token": token})
+    assert answer.status_code == 404
+    for path in (f"/c/{huge}", f"/alerts/{huge}", f"/incidents/{huge}"):
+        assert client.get(path).status_code == 404, path
+        page = client.get(path, headers={"Accept": "text/html"})
+        assert page.status_code == 404
+        assert "<html" in page.text.lower(), "a page, for a person"

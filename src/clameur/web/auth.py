@@ -18,7 +18,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from clameur.clock import Clock
 from clameur.config import Settings
 from clameur.db import bind_tenant
-from clameur.errors import ForbiddenError, UnauthenticatedError
+from clameur.errors import ForbiddenError, NotFoundError, UnauthenticatedError
 from clameur.tenancy import auth
 from clameur.tenancy.audit import audit
 from clameur.tenancy.models import AuthSession, User
@@ -162,7 +162,20 @@ def page_session(
     request.state.principal = found.principal
     if found.principal is not None:
         bind_tenant(session, found.principal.tenant_id)
+    _check_path_ids(request)
     return found
+
+
+PAGE_MAX_ID: Final = 2**63 - 1
+"""Ids beyond the databases' 64-bit integers name nothing (SQLite's driver would raise)."""
+
+
+def _check_path_ids(request: Request) -> None:
+    """A page's ``…_id`` path parameters: one beyond 64 bits is a 404, as a missing one is."""
+    for name, value in request.path_params.items():
+        text = str(value)
+        if name.endswith("_id") and text.isdigit() and int(text) > PAGE_MAX_ID:
+            raise NotFoundError(f"{name.removesuffix('_id')} {text[:40]} not found")
 
 
 def check_csrf(request: Request, expected: str, submitted: str | None) -> None:

@@ -19,7 +19,7 @@ from clameur.sources.service import (
     prepare_secrets,
     set_enabled,
 )
-from clameur.web.api_v1.common import ClockDep, SessionDep, operation
+from clameur.web.api_v1.common import ClockDep, Id, SessionDep, operation
 from clameur.web.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["sources"])
@@ -119,7 +119,7 @@ def create(
     **operation("sources.manage", 404),
 )
 def show(
-    session: SessionDep, clock: ClockDep, principal: CurrentPrincipal, source_id: int
+    session: SessionDep, clock: ClockDep, principal: CurrentPrincipal, source_id: Id
 ) -> SourceOut:
     row = get_source(session, source_id, principal.tenant_id)
     return _out(describe(session, row, clock.now()))
@@ -142,7 +142,7 @@ def _toggle(
     **operation("sources.manage", 404),
 )
 def disable(
-    session: SessionDep, clock: ClockDep, principal: CurrentPrincipal, source_id: int
+    session: SessionDep, clock: ClockDep, principal: CurrentPrincipal, source_id: Id
 ) -> SourceOut:
     return _toggle(session, clock, principal, source_id, False)
 
@@ -155,6 +155,6 @@ def disable(
     **operation("sources.manage", 404),
 )
 def enable(
-    session: SessionDep, clock: ClockDep, principal: CurrentPrincipal, source_id: int
+    session: SessionDep, clock: ClockDep, principal: CurrentPrincipal, source_id: Id
 ) -> SourceOut:
     return _toggle(session, clock, principal, source_id, True)
