@@ -152,3 +152,18 @@ def test_secrets_are_read_from_the_environment_and_never_shown(run: Run, tmp_pat
     not_once = run("poll", "--tenant", "volta")
     assert not_once.returncode != 0
     assert "--once" in not_once.stderr
+
+
+def test_a_webhook_source_prints_its_endpoint_and_its_secret_once(run: Run) -> None:
+    _ok(run("init"))
+    _ok(run("tenant", "add", "volta", "--name", "Volta"))
+    env = {"CLAMEUR_PUBLIC_BASE_URL": "https://clameur.volta.example"}
+    added = _ok(run("source", "add", "volta", "webhook", "--name", "CRM", env=env))
+    assert "endpoint: POST https://clameur.volta.example/api/v1/ingest/1" in added.stdout
+    secret = next(line for line in added.stdout.splitlines() if line.startswith("secret: "))
+    value = secret.split()[1]
+    assert value.startswith("whsec_")
+    shown = _ok(run("source", "show", "1"))
+    assert value not in shown.stdout
+    as_json = _ok(run("source", "add", "volta", "webhook", "--name", "CRM2", "--json", env=env))
+    assert json.loads(as_json.stdout)["endpoint"].endswith("/api/v1/ingest/2")

@@ -114,10 +114,15 @@ def source_add(
             source=source,
         )
         out = describe(session, row, clock.now())
+    endpoint = getattr(connector(kind), "endpoint", None)
+    if callable(endpoint):  # a push source: where the remote sends its mentions
+        out["endpoint"] = endpoint(runtime.settings.public_base_url, out["id"])
     if as_json:
         emit_json({**out, "generated_secrets": generated} if generated else out)
         return
     typer.echo(f"source #{out['id']} {safe(out['name'])!r} added ({safe(kind)})")
+    if "endpoint" in out:
+        typer.echo(f"endpoint: POST {safe(out['endpoint'])}  (signed: docs/connectors.md)")
     for key, value in generated.items():
         typer.echo(f"{safe(key)}: {safe(value)}  (shown once: keep it now)")
 
