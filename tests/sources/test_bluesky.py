@@ -48,6 +48,7 @@ PASSWORD = "abcd-efgh-ijkl-mnop"
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
 NOTIFICATIONS = "/xrpc/app.bsky.notification.listNotifications"
 SESSION = "/xrpc/com.atproto.server.createSession"
+PROFILES = "/xrpc/app.bsky.actor.getProfiles"
 ZOE = "at://did:plc:zoe4kx3m2nq7qdjhgv5yz6wc/app.bsky.feed.post/"
 P1, P2 = ZOE + "3lbq2xk7zrs2a", ZOE + "3lbq3ab4cde2b"
 P3 = "at://did:plc:maxr7p2k3l4m5n6o7p8q9r0s/app.bsky.feed.post/3lbq4fg5hij2c"
@@ -62,6 +63,7 @@ def server() -> Iterator[Replay]:
     for replay in serve_replay():
         replay.add("POST", SESSION, rec("create_session"))
         replay.add("GET", "/xrpc/app.bsky.actor.getProfile", rec("get_profile"))
+        replay.add("GET", PROFILES, rec("get_profiles"))
         yield replay
 
 
@@ -97,7 +99,14 @@ def test_the_first_search_turns_posts_into_records(server: Replay, clock: Frozen
         "handle": "zoe.bsky.social",
         "name": "Zoé",
         "url": "https://bsky.app/profile/zoe.bsky.social",
+        "followers": 2310,
     }
+    assert future["author"]["followers"] == 48
+    assert len(server.seen("GET", PROFILES)) == 1, "one request for the poll's authors"
+    assert sorted(server.last("GET", PROFILES).query["actors"]) == [
+        "did:plc:maxr7p2k3l4m5n6o7p8q9r0s",
+        "did:plc:zoe4kx3m2nq7qdjhgv5yz6wc",
+    ]
     assert first["created_at"] == "2029-12-31T08:59:58+00:00", "createdAt: the event time"
     assert first["url"] == "https://bsky.app/profile/zoe.bsky.social/post/3lbq2xk7zrs2a"
     assert first["lang"] == "fr"
@@ -152,6 +161,19 @@ def test_mentions_keep_new_mention_notifications_only(server: Replay, clock: Fro
     assert polled.cursor["streams"]["mentions"] == "2029-12-31T11:30:01.000Z"
     asked = server.last("GET", NOTIFICATIONS)
     assert asked.query["reasons"] == ["mention", "reply", "quote"]
+
+
+def test_followers_not_read_are_a_problem_and_the_posts_kept(
+    server: Replay, clock: FrozenClock
+) -> None:
+    server.add("GET", SEARCH, rec("search_volta"))
+    server.replace("GET", PROFILES, rec("error_500"), status=500)
+    polled = poll(server, clock)
+    assert len(polled.records) == 3
+    assert all("followers" not in r["author"] for r in polled.records)
+    [problem] = polled.problems
+    assert problem.where == "authors"
+    assert "followers not read: Bluesky server error" in problem.reason
 
 
 def test_429_is_rate_limited_with_the_reset(server: Replay, clock: FrozenClock) -> None:

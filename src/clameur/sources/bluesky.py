@@ -19,7 +19,7 @@ have no such parameter, so the newest page is read and what is not newer than th
 dropped, paging back (``cursor``) up to :data:`MAX_PAGES` while everything was new.
 
 **Each post → one mention**: ``external_id`` its ``at://`` URI; ``text`` the record's text;
-``author`` the handle, display name and profile URL (post views carry no follower count);
+``author`` the handle, display name, profile URL and followers (``getProfiles``);
 ``created_at`` the record's ``createdAt`` — the author's event time — unless it is missing or
 later than ``indexedAt`` (a wrong or forged clock), then ``indexedAt``; ``in_reply_to``
 ``record.reply.parent.uri``; ``url`` ``https://bsky.app/profile/<handle>/post/<rkey>``;
@@ -80,6 +80,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL: Final = "https://bsky.social"
 MAX_PAGES: Final = 5
+PROFILES_PER_REQUEST: Final = 25
 MAX_TEXT_CHARS: Final = 100_000
 NOTIFICATION_REASONS: Final = ("mention", "reply", "quote")
 T = TypeVar("T")
@@ -151,12 +152,35 @@ class BlueskyConnector(BaseConnector):
                 continue
             seen.add(record["external_id"])
             polled.records.append(record)
+        _followers(api, polled)
         polled.records.sort(key=lambda r: datetime.fromisoformat(r["created_at"]))
         polled.cursor = {"streams": {k: v for k, v in streams.items() if v}}
         return polled
 
     def channel(self, config: SourceConfig, settings: Settings | None = None) -> BlueskyChannel:
         return BlueskyChannel(config, settings or get_settings())
+
+
+def _followers(api: Client, polled: Polled) -> None:
+    """Fill ``author.followers`` from ``app.bsky.actor.getProfiles`` (post views carry no
+    follower count), 25 authors a request. A failure is a problem: the records are kept."""
+    dids = list(dict.fromkeys(r["bluesky_did"] for r in polled.records if r["bluesky_did"]))
+    counts: dict[str, int] = {}
+    for start in range(0, len(dids), PROFILES_PER_REQUEST):
+        batch = dids[start : start + PROFILES_PER_REQUEST]
+        params = models.AppBskyActorGetProfiles.Params(actors=batch)
+        try:
+            page = _call(partial(api.invoke_query, "app.bsky.actor.getProfiles", params=params))
+        except SourceError as error:
+            polled.problems.append(Problem("authors", f"followers not read: {error}"))
+            return
+        for profile in _mapping(_content(page)).get("profiles") or []:
+            did, followers = _mapping(profile).get("did"), _mapping(profile).get("followersCount")
+            if isinstance(did, str) and isinstance(followers, int) and followers >= 0:
+                counts[did] = followers
+    for record in polled.records:
+        if record["bluesky_did"] in counts:
+            record["author"]["followers"] = counts[record["bluesky_did"]]
 
 
 def _notifications(api: Client, limit: int, since: str | None) -> list[Any]:
