@@ -319,3 +319,23 @@ def test_signed_requests_past_the_sources_rate_get_429_with_retry_after(world: W
     assert world.post(world.other_tenant, body, secret="other").status_code == 200
     ticks[0] += 10  # one request's worth refilled
     assert world.post(world.acme, body).status_code == 200
+
+
+def test_a_received_batch_shows_in_the_sources_health(world: World) -> None:
+    assert world.post(world.acme, jsonl(line("h1", "acme"), line("h2", "rien"))).status_code == 200
+    with session_scope(world.db.factory) as session:
+        source = session.get(Source, world.acme)
+        assert source is not None
+        assert source.last_polled_at == world.clock.now(), "when it last received a batch"
+        assert source.last_success_at == world.clock.now()
+        assert source.stats["last"]["imported"] == 1
+        assert source.stats["last"]["unmatched"] == 1
+        assert sum(source.stats["hours"].values()) == 1
+    world.clock.advance(timedelta(minutes=5))
+    assert world.post(world.acme, jsonl(b"{oops")).status_code == 422
+    with session_scope(world.db.factory) as session:
+        source = session.get(Source, world.acme)
+        assert source is not None
+        assert source.last_polled_at == world.clock.now()
+        assert source.last_success_at == world.clock.now() - timedelta(minutes=5)
+        assert "rejected" in (source.last_error or "")

@@ -386,6 +386,21 @@ def _rejections(
     return out
 
 
+def record_push(session: Session, source_id: int, now: datetime, counts: Mapping[str, Any]) -> None:
+    """A push source (webhook) received a batch: its health shows when, and its counts."""
+    row = session.get(Source, source_id)
+    if row is None:
+        return
+    kept = {k: int(counts.get(k, 0)) for k in _COUNT_KEYS}
+    row.stats = _stats(row.stats, now, kept, 0)
+    row.last_polled_at = now
+    if kept["rejected"] == 0 or any(kept[k] for k in _COUNT_KEYS if k != "rejected"):
+        row.last_success_at = now
+        row.last_error = None
+    else:
+        row.last_error = f"every line of the last batch was rejected ({kept['rejected']})"
+
+
 def _stats(
     previous: Mapping[str, Any] | None, now: datetime, counts: dict[str, int], problems: int
 ) -> dict[str, Any]:

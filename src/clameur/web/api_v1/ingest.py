@@ -43,6 +43,7 @@ from clameur.pipeline import Pipeline
 from clameur.pipeline.chain import RawRecord
 from clameur.pipeline.service import ImportResult
 from clameur.sources.models import Source, SourceSecret
+from clameur.sources.schedule import record_push
 from clameur.sources.webhook import (
     MAX_BODY_BYTES,
     SIGNATURE_HEADER,
@@ -119,6 +120,7 @@ async def ingest(
         return response
     result = await run_in_threadpool(_run, _pipeline(request), body, default_source, tenant_id)
     summary = result.as_dict()
+    await run_in_threadpool(_recorded, request, source_id, summary)
     log.info(
         "webhook ingest",
         extra={"source": source_id, **{k: v for k, v in summary.items() if k != "errors"}},
@@ -128,6 +130,12 @@ async def ingest(
         detail = f"every line was rejected ({summary['rejected']})"
         return problem(422, detail, **summary)
     return JSONResponse(summary)
+
+
+def _recorded(request: Request, source_id: int, summary: dict[str, Any]) -> None:
+    """The source's health: when it last received a batch, and what became of it."""
+    with session_scope(request.app.state.session_factory) as session:
+        record_push(session, source_id, clock_of(request).now(), summary)
 
 
 def _source(factory: sessionmaker[Session], source_id: int) -> tuple[int, str, str]:
