@@ -260,3 +260,9 @@ def test_polled_tweets_are_stored_threaded_and_matched(
         reply = rows["1874000000000000004"]
         assert reply.in_reply_to == "1874000000000000002"
         assert ana.conversation_id is not None, "a complaint opens a conversation"
+
+
+def test_an_answer_that_is_not_json_is_transient(server: Replay, clock: FrozenClock) -> None:
+    server.add("GET", SEARCH, b"<html>maintenance</html>")
+    with pytest.raises(TransientSourceError, match="no JSON object"):
+        poll(server, clock)

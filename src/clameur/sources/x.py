@@ -301,10 +301,11 @@ def send(http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Resp
 
 
 def _json(response: httpx.Response) -> Any:
+    """The JSON body; None when there is none or it is not JSON."""
     try:
-        return json.loads(response.content) if response.content else {}
+        return json.loads(response.content) if response.content else None
     except ValueError:
-        return {}
+        return None
 
 
 def _said(body: Any) -> str:
@@ -355,7 +356,7 @@ def _read(response: httpx.Response, clock: Clock) -> dict[str, Any]:
     if status >= 400:
         raise SourceError(f"X API error {status}: {_said(body)}")
     if not isinstance(body, dict):
-        raise TransientSourceError(f"X answered HTTP {status} with something not a JSON object")
+        raise TransientSourceError(f"X answered HTTP {status} with no JSON object")
     return body
 
 
