@@ -154,11 +154,13 @@ def test_mentions_keep_new_mention_notifications_only(server: Replay, clock: Fro
     server.add("GET", NOTIFICATIONS, rec("notifications"))
     cursor = {"streams": {"mentions": "2029-12-31T00:00:00.000Z"}}
     polled = poll(server, clock, cursor, mentions=True)
-    [record] = polled.records
+    record, answer = polled.records
     assert record["external_id"].endswith("3lbq8za9bcd2g")
     assert record["text"].startswith("@volta.bsky.social ma commande")
+    assert answer["in_reply_to"] == P1, "an answer to our reply threads under Zoé's post"
+    assert answer["answers_our_post"].startswith("at://did:plc:voltabrand")
     assert polled.problems == [], "a like is not a mention, not a problem either"
-    assert polled.cursor["streams"]["mentions"] == "2029-12-31T11:30:01.000Z"
+    assert polled.cursor["streams"]["mentions"] == "2029-12-31T11:40:01.000Z"
     asked = server.last("GET", NOTIFICATIONS)
     assert asked.query["reasons"] == ["mention", "reply", "quote"]
 

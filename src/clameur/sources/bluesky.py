@@ -23,8 +23,10 @@ dropped, paging back (``cursor``) up to :data:`MAX_PAGES` while everything was n
 ``created_at`` the record's ``createdAt`` — the author's event time — unless it is missing or
 later than ``indexedAt`` (a wrong or forged clock), then ``indexedAt``; ``in_reply_to``
 ``record.reply.parent.uri``; ``url`` ``https://bsky.app/profile/<handle>/post/<rkey>``;
-``cid`` and ``reply_root`` kept in the raw fields. A record rewritten under the same URI
-(a new ``cid``) updates its mention. The account's own posts are skipped.
+``cid`` and ``reply_root`` kept in the raw fields; a reply to one of our posts threads under
+its thread's root when that is someone else's (the customer's post we answered). A record
+rewritten under the same URI (a new ``cid``) updates its mention. The account's own posts
+are skipped.
 
 **Publishing**: a post with ``reply: {root, parent}`` strong refs (URI + CID) — the parent's
 CID and thread root read with ``app.bsky.feed.getPosts``; public only (Bluesky has no
@@ -151,6 +153,11 @@ class BlueskyConnector(BaseConnector):
             if record["external_id"] in seen or record["bluesky_did"] == me:
                 continue
             seen.add(record["external_id"])
+            ours = f"at://{me}/"
+            parent, root = record.get("in_reply_to", ""), record.get("reply_root", "")
+            if parent.startswith(ours) and root and not root.startswith(ours):
+                # an answer to our reply: thread it under the customer's post we answered
+                record["in_reply_to"], record["answers_our_post"] = root, parent
             polled.records.append(record)
         _followers(api, polled)
         polled.records.sort(key=lambda r: datetime.fromisoformat(r["created_at"]))
