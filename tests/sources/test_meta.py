@@ -125,8 +125,13 @@ def test_the_next_poll_returns_only_new_comments(server: Replay, clock: FrozenCl
     })  # fmt: skip
     server.replace("GET", FEED, page1)
     server.add("GET", FEED, rec("fb_feed_page2"), query={"after": "QVFIUmZAfeed1after"}, first=True)
+    page1["data"][0]["comments"]["data"].append({
+        "id": "122101_9011", "message": "Volta, répondez !", "created_time":
+        "2030-01-01T11:05:00+0000",
+    })  # fmt: skip
     later = fb_poll(server, clock, first.cursor)
-    assert [r["external_id"] for r in later.records] == ["122101_9010"]
+    assert [r["external_id"] for r in later.records] == ["122101_9010", "122101_9011"]
+    assert later.records[1]["author"] == {"handle": "unknown:122101_9011"}, "never shared"
     assert later.cursor is not None
     assert "122101_9010" in later.cursor["seen"]
 

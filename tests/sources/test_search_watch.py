@@ -187,3 +187,11 @@ def test_entering_results_are_stored_and_matched_to_the_brand(
         assert len(rows) == 6
         assert rows[NEWS].brand_set == str(world.brand_id), "matched by the brand's query"
         assert rows[NEWS].source == "web"
+
+
+def test_an_answer_that_is_not_a_search_moves_nothing(server: Replay, clock: FrozenClock) -> None:
+    server.add("GET", PATH, rec("day1"))
+    day1 = poll(server, clock)
+    server.replace("GET", PATH, {"type": "ErrorResponse", "error": {"status": 500}})
+    with pytest.raises(TransientSourceError, match="not a web search answer"):
+        poll(server, clock, day1.cursor)

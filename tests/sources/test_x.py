@@ -266,3 +266,11 @@ def test_an_answer_that_is_not_json_is_transient(server: Replay, clock: FrozenCl
     server.add("GET", SEARCH, b"<html>maintenance</html>")
     with pytest.raises(TransientSourceError, match="no JSON object"):
         poll(server, clock)
+
+
+def test_the_brand_accounts_own_tweets_are_not_mentions(server: Replay, clock: FrozenClock) -> None:
+    paged(server)
+    server.add("GET", "/2/users/783214/mentions", rec("search_empty"))
+    polled = poll(server, clock, mentions_user_id="783214")
+    assert "1874000000000000004" not in [r["external_id"] for r in polled.records], "bob's own"
+    assert len(polled.records) == 2

@@ -296,7 +296,8 @@ def _fb_record(
         raise ValueError(f"{item['id']}: no message (a photo or a share without text)")
     found = item.get("from")
     sender: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-    author: dict[str, Any] = {"handle": str(sender.get("id") or "unknown")[:200]}
+    # without ``from`` (a user who hid it) each item is its own author, never one shared
+    author: dict[str, Any] = {"handle": str(sender.get("id") or f"unknown:{item['id']}")[:200]}
     if sender.get("name"):
         author["name"] = str(sender["name"])[:300]
     url = item.get("permalink_url") or (

@@ -157,7 +157,9 @@ def _get_json(fetcher: Any, url: str, key: str) -> Any:
 def _results(body: Any, phrase: str, polled: Polled) -> list[tuple[int, dict[str, str]]]:
     """``[(position, {"url", "title", "snippet"})]`` of the first page; malformed
     results are problems (their position stays taken: ranks are the engine's)."""
-    web = body.get("web") if isinstance(body, Mapping) else None
+    if not isinstance(body, Mapping) or body.get("type") != "search":
+        raise TransientSourceError(f"search for “{phrase}”: not a web search answer")
+    web = body.get("web")
     items = web.get("results") if isinstance(web, Mapping) else []
     if not isinstance(items, list):
         raise SourceError(f"search for “{phrase}”: 'web.results' is not a list")

@@ -183,6 +183,8 @@ def _stream(
             except ValueError as error:
                 polled.problems.append(Problem(where, str(error)))
                 continue
+            if options.mentions_user_id and tweet.get("author_id") == options.mentions_user_id:
+                continue  # the brand's own tweet (a published reply)
             if record["external_id"] not in seen:
                 seen.add(record["external_id"])
                 polled.records.append(record)
