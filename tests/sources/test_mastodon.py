@@ -182,6 +182,21 @@ def test_a_reply_to_a_status_outside_the_poll_finds_its_parent_uri(
     assert len(server.seen("GET", "/api/v1/statuses/113500000000000001")) == 1, "cached"
 
 
+def test_an_answer_to_our_reply_threads_under_the_status_we_answered(
+    server: Replay, clock: FrozenClock
+) -> None:
+    server.add("GET", "/api/v1/notifications", rec("notifications_answer"))
+    server.add("GET", "/api/v1/statuses/113500000000000099", rec("status_posted"))  # ours
+    server.add("GET", "/api/v1/statuses/113500000000000020", rec("status_customer"))
+    polled = poll(server, clock, mentions=True)
+    [record] = polled.records
+    assert record["in_reply_to"] == S5, "bob's status we answered, a stored mention"
+    assert record["answers_our_status"] == (
+        "https://mastodon.example/users/volta/statuses/113500000000000099"
+    )
+    assert polled.cursor["parents"] == {"113500000000000099": S5}
+
+
 def test_a_parent_gone_keeps_the_reply_and_says_so(server: Replay, clock: FrozenClock) -> None:
     server.add("GET", TAG, [rec("tag_volta")[1]])
     server.add("GET", "/api/v1/statuses/113500000000000001", {"error": "Record not found"},

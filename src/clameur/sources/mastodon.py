@@ -23,6 +23,8 @@ text, after the content warning; ``author.handle`` ``user@instance`` with follow
 ``in_reply_to`` the parent's ``uri`` (looked up by its local id when it is not in the same
 poll — at most :data:`MAX_PARENT_LOOKUPS` a poll, remembered in the cursor); ``created_at``
 the status' time; ``mastodon_id`` (the local id) and ``edited_at`` kept in the raw fields.
+An answer to one of our statuses threads under the status we answered (our status is no
+mention), ``answers_our_status`` keeping ours.
 An edited status seen again (an ``update`` notification, a search page) updates its
 mention. The account's own statuses (our published replies) are skipped.
 
@@ -157,7 +159,8 @@ class MastodonConnector(BaseConnector):
         by_local: dict[str, str] = {}
         for _, status in found:
             local, uri = _get(status, "id"), _get(status, "uri")
-            if local is not None and isinstance(uri, str):
+            ours = str(_get(_get(status, "account"), "id")) == me
+            if local is not None and isinstance(uri, str) and not ours:
                 by_local[str(local)] = uri
         lookups = 0
         seen: set[str] = set()
@@ -179,8 +182,19 @@ class MastodonConnector(BaseConnector):
                 uri = by_local.get(parent) or parents.get(parent)
                 if uri is None and lookups < MAX_PARENT_LOOKUPS:
                     lookups += 1
-                    uri = _parent_uri(api, session, parent, where, polled)
-                if uri is not None:
+                    found = _parent(api, session, parent, where, polled)
+                    uri = _get(found, "uri")
+                    above = _get(found, "in_reply_to_id")
+                    if str(_get(_get(found, "account"), "id")) == me and above is not None:
+                        # an answer to our reply: thread it under what we answered
+                        above = str(above)
+                        target = by_local.get(above) or parents.get(above)
+                        if target is None and lookups < MAX_PARENT_LOOKUPS:
+                            lookups += 1
+                            target = _get(_parent(api, session, above, where, polled), "uri")
+                        if isinstance(target, str):
+                            record["answers_our_status"], uri = uri, target
+                if isinstance(uri, str):
                     parents[parent] = uri
                     record["in_reply_to"] = uri
             polled.records.append(record)
@@ -222,11 +236,10 @@ def _streams(api: Mastodon, options: MastodonOptions) -> list[Stream]:
     return out
 
 
-def _parent_uri(
-    api: Mastodon, session: GuardedSession, parent: str, where: str, polled: Polled
-) -> str | None:
+def _parent(api: Mastodon, session: GuardedSession, parent: str, where: str, polled: Polled) -> Any:
+    """The status ``parent`` (a local id), or None when it is gone (a problem says so)."""
     try:
-        uri = _get(_call(lambda: api.status(parent), session), "uri")
+        return _call(lambda: api.status(parent), session)
     except SourceError as error:
         if isinstance(error.__cause__, MastodonNotFoundError) or "not found" in str(error):
             polled.problems.append(
@@ -234,7 +247,6 @@ def _parent_uri(
             )
             return None
         raise
-    return uri if isinstance(uri, str) else None
 
 
 def client(
