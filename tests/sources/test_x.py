@@ -17,13 +17,16 @@ from clameur.care.channels import (
     ModerationRequest,
     OutgoingReply,
     PermanentChannelError,
+    reply_handlers,
 )
+from clameur.care.models import Reply
+from clameur.care.replies import draft_reply, send_reply
 from clameur.clock import FrozenClock
 from clameur.config import Settings
 from clameur.db import session_scope
 from clameur.mentions.models import Mention
 from clameur.mentions.schemas import normalise
-from clameur.pipeline import Pipeline
+from clameur.pipeline import Pipeline, relay
 from clameur.sources.base import (
     PollContext,
     Polled,
@@ -32,10 +35,12 @@ from clameur.sources.base import (
     SourceError,
     TransientSourceError,
 )
+from clameur.sources.channels import channels_with_sources
 from clameur.sources.service import add_source
 from clameur.sources.x import XConnector
 from tests.care.test_replies import make_world
 from tests.conftest import Database
+from tests.factories import acting
 from tests.sources.helpers import poller, source_row
 from tests.sources.replay_server import Replay, recording, serve_replay
 
@@ -245,7 +250,7 @@ def test_polled_tweets_are_stored_threaded_and_matched(
     with session_scope(db.factory) as session:
         source_id = add_source(
             session, clock, tenant_id=world.tenant_id, kind="x",
-            options=options(server), secrets={"bearer_token": BEARER},
+            options=options(server), secrets={"bearer_token": BEARER, "user_token": USER_TOKEN},
         ).id  # fmt: skip
     outcome = poller(db, pipeline, clock, settings=OPEN).poll_source(source_id)
     assert outcome is not None
@@ -260,6 +265,23 @@ def test_polled_tweets_are_stored_threaded_and_matched(
         reply = rows["1874000000000000004"]
         assert reply.in_reply_to == "1874000000000000002"
         assert ana.conversation_id is not None, "a complaint opens a conversation"
+        conversation = ana.conversation_id
+
+    registry = channels_with_sources(db.factory, OPEN)
+    server.add("POST", "/2/tweets", rec("tweet_posted"), status=201)
+    with session_scope(db.factory) as session:
+        agent = acting(session, world.agent, world.tenant_id)
+        reply = draft_reply(session, clock, agent, conversation, "Désolés !", channels=registry)
+        send_reply(session, clock, agent, reply.id, channels=registry)
+    handlers = reply_handlers(db.factory, OPEN, clock=clock, channels=registry)
+    assert relay(db.factory, clock, handlers) == 1
+    posted = server.last("POST", "/2/tweets")
+    assert posted.headers["authorization"] == f"Bearer {USER_TOKEN}"
+    assert posted.json()["reply"] == {"in_reply_to_tweet_id": "1874000000000000002"}
+    with session_scope(db.factory) as session:
+        sent = session.get(Reply, reply.id)
+        assert sent is not None
+        assert (sent.status, sent.external_id) == ("sent", "1874000000000000099")
 
 
 def test_an_answer_that_is_not_json_is_transient(server: Replay, clock: FrozenClock) -> None:

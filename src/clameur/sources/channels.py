@@ -45,8 +45,10 @@ from clameur.sources.service import Sources, config_of
 
 log = logging.getLogger(__name__)
 
-PUBLISHING_KINDS = ("mastodon", "bluesky", "reddit")
-"""Connector kinds whose channel publishes replies (their mention source is their kind)."""
+PUBLISHING_KINDS = ("mastodon", "bluesky", "reddit", "x", "facebook", "instagram")
+"""Connector kinds whose channel publishes replies (their mention source is their kind,
+unless :data:`MENTION_SOURCES` says)."""
+MENTION_SOURCES = {"x": "twitter"}
 
 
 def _channel_of(plugin: Connector, config: SourceConfig, settings: Settings) -> Channel | None:
@@ -125,8 +127,9 @@ def source_channels(
     Reddit), each finding the reply's tenant's source at publish time."""
     out: dict[str, Channel] = {}
     for kind in PUBLISHING_KINDS:
+        source = MENTION_SOURCES.get(kind, kind)
         try:
-            out[kind] = SourceChannel(factory, settings, kind, **kwargs)
+            out[source] = SourceChannel(factory, settings, kind, source=source, **kwargs)
         except ClameurError as error:  # not installed, or broken: the others still publish
             log.error("no %s channel: %s", kind, error)
     return out
