@@ -154,6 +154,24 @@ def test_an_empty_answer_before_a_deleted_anchor_is_checked_by_time(
     assert [r.param("before") for r in server.seen("GET", NEW)] == ["t3_gone00", None]
 
 
+def test_an_answer_to_our_comment_threads_under_what_we_answered(
+    server: Replay, clock: FrozenClock
+) -> None:
+    server.add("GET", NEW, rec("empty"))
+    server.add("GET", COMMENTS, rec("comments_answer"))
+    server.add("GET", "/api/info", rec("info_ours"))
+    polled = poll(server, clock, subreddits=["Volta"], comments=True)
+    [record] = polled.records
+    assert record["external_id"] == "t1_m1x101"
+    assert record["in_reply_to"] == "t1_m1x001", "Zoé's comment we answered, a stored mention"
+    assert record["answers_our_comment"] == "t1_m1x0ff"
+    assert server.last("GET", "/api/info").param("id") == "t1_m1x0ff"
+    server.replace("GET", "/api/info", rec("error_500"), status=500)
+    kept = poll(server, clock, subreddits=["Volta"], comments=True)
+    assert kept.records[0]["in_reply_to"] == "t1_m1x0ff", "kept as it came"
+    assert [p.where for p in kept.problems] == ["parents"]
+
+
 def test_search_and_an_edited_post(server: Replay, clock: FrozenClock) -> None:
     server.add("GET", "/search", rec("search_volta"))
     polled = poll(server, clock, search=["volta batterie"])

@@ -22,8 +22,9 @@ an empty answer is checked once without ``before``, filtered by ``created_utc``.
 ``t1_…``), ``in_reply_to`` a comment's ``parent_id``, ``author`` the username, ``text`` the
 title and self text (or the link) or the comment's body (Markdown as written), ``url`` the
 permalink, ``created_at`` ``created_utc``; ``edited`` (a time) kept as ``edited_at``: an
-edited item seen again updates its mention. Deleted or removed items are reported, not
-stored; the account's own items are skipped.
+edited item seen again updates its mention. An answer to one of our comments threads under
+what our comment answered (parents read with ``/api/info``). Deleted or removed items are
+reported, not stored; the account's own items are skipped.
 
 **Publishing**: ``comment.reply()`` / ``submission.reply()`` on the mention's fullname,
 public only. Moderation: ``hide`` removes the item (``mod.remove()``), which works only when
@@ -37,6 +38,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar, Final, TypeVar
 from urllib.parse import urlsplit
 
@@ -156,22 +158,63 @@ class RedditConnector(BaseConnector):
             items, streams[name] = _stream(reddit, name, path, params, streams.get(name) or {})
             found += items
         seen: set[str] = set()
+        ours: dict[str, str] = {}  # our comment's fullname -> what it answered
         for where, item in found:
             try:
                 record = thing_record(item, config.source)
             except ValueError as error:
                 polled.problems.append(Problem(where, str(error)))
                 continue
-            if record["external_id"] in seen or record["author"]["handle"].lower() == own:
+            if own and record["author"]["handle"].lower() == own:
+                if record.get("in_reply_to"):
+                    ours[record["external_id"]] = record["in_reply_to"]
+                continue
+            if record["external_id"] in seen:
                 continue
             seen.add(record["external_id"])
             polled.records.append(record)
+        if own:
+            _through_ours(reddit, polled, ours, own, seen)
         polled.records.sort(key=lambda r: datetime.fromisoformat(r["created_at"]))
         polled.cursor = {"streams": {k: v for k, v in streams.items() if v}}
         return polled
 
     def channel(self, config: SourceConfig, settings: Settings | None = None) -> RedditChannel:
         return RedditChannel(config, settings or get_settings())
+
+
+def _through_ours(
+    reddit: praw.Reddit, polled: Polled, ours: dict[str, str], own: str, seen: set[str]
+) -> None:
+    """Thread an answer to one of our comments under what our comment answered (ours is
+    no mention): the parents not in this poll are read with ``/api/info`` (100 a request);
+    a failure is a problem, the records are kept as they are."""
+    unknown = sorted(
+        {
+            parent
+            for r in polled.records
+            if (parent := r.get("in_reply_to", "")).startswith("t1_")
+            and parent not in seen
+            and parent not in ours
+        }
+    )
+    for start in range(0, len(unknown), 100):
+        params: dict[str, str | int] = {"id": ",".join(unknown[start : start + 100]), "raw_json": 1}
+        try:
+            info = _call(partial(reddit.request, method="GET", path="/api/info", params=params))
+            children = _children(info, "/api/info")
+        except SourceError as error:
+            polled.problems.append(Problem("parents", f"replies' parents not read: {error}"))
+            break
+        for child in children:
+            data = _mapping(_mapping(child).get("data"))
+            author, parent = str(data.get("author") or "").lower(), data.get("parent_id")
+            if author == own and isinstance(parent, str) and isinstance(data.get("name"), str):
+                ours[data["name"]] = parent
+    for record in polled.records:
+        answered = ours.get(record.get("in_reply_to", ""))
+        if answered is not None:
+            record["answers_our_comment"], record["in_reply_to"] = record["in_reply_to"], answered
 
 
 def _streams(options: RedditOptions) -> list[tuple[str, str, dict[str, str]]]:
