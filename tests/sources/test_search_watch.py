@@ -195,3 +195,18 @@ def test_an_answer_that_is_not_a_search_moves_nothing(server: Replay, clock: Fro
     server.replace("GET", PATH, {"type": "ErrorResponse", "error": {"status": 500}})
     with pytest.raises(TransientSourceError, match="not a web search answer"):
         poll(server, clock, day1.cursor)
+
+
+def test_an_empty_page_keeps_the_previous_one(server: Replay, clock: FrozenClock) -> None:
+    server.add("GET", PATH, rec("day1"))
+    day1 = poll(server, clock)
+    empty = rec("day1")
+    empty["web"]["results"] = []
+    server.replace("GET", PATH, empty)
+    clock.advance(timedelta(days=1))
+    quiet = poll(server, clock, day1.cursor)
+    assert quiet.records == []
+    assert [p.reason for p in quiet.problems] == ["no results today: the previous page is kept"]
+    assert quiet.cursor == day1.cursor
+    server.replace("GET", PATH, rec("day1"))
+    assert poll(server, clock, quiet.cursor).records == [], "nothing re-enters"

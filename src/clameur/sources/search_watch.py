@@ -114,7 +114,17 @@ class SearchWatchConnector(BaseConnector):
             body = _get_json(fetcher, url, key)
             results = _results(body, phrase, polled)
             before = previous.get(phrase) or {}
-            state[phrase] = _compare(phrase, results, before, day, now.isoformat(), config, polled)
+            if not results and before.get("ranked"):
+                # an engine's hiccup, most likely: dropping the whole page would make every
+                # result "enter again" tomorrow, a burst of false alerts
+                polled.problems.append(
+                    Problem(f"“{phrase}”", "no results today: the previous page is kept")
+                )
+                state[phrase] = dict(before)
+            else:
+                state[phrase] = _compare(
+                    phrase, results, before, day, now.isoformat(), config, polled
+                )
             context.keep_alive()
         polled.cursor = {"phrases": state}
         return polled
