@@ -94,12 +94,20 @@ class MetaOptions(BaseModel):
         return f"{self.base_url}/{self.api_version}/{path.lstrip('/')}"
 
 
-class FacebookOptions(MetaOptions):
+class _PageId(BaseModel):
     page_id: str = Field(pattern=r"^\d{1,30}$")
 
 
-class InstagramOptions(MetaOptions):
+class _IgUserId(BaseModel):
     ig_user_id: str = Field(pattern=r"^\d{1,30}$")
+
+
+class FacebookOptions(MetaOptions, _PageId):  # the id first in the add form
+    pass
+
+
+class InstagramOptions(MetaOptions, _IgUserId):
+    pass
 
 
 # -- Graph calls -------------------------------------------------------------------------
