@@ -283,3 +283,22 @@ def test_facebook_comments_are_stored_threaded_and_matched(
     again = poller(db, pipeline, clock, settings=OPEN).poll_source(source_id)
     assert again is not None
     assert again.counts["imported"] == 0
+
+
+def test_instagram_follows_the_pages_up_to_max_pages(server: Replay, clock: FrozenClock) -> None:
+    first = rec("ig_media")
+    first["paging"]["next"] = f"https://graph.facebook.com/v19.0/{IG}/media?after=QVFIUmedia1after"
+    second = rec("ig_media")
+    second["data"][0]["id"] = "17895695668004500"
+    second["data"][0]["comments"]["data"] = [{
+        "id": "17858893269000050", "text": "Volta, une date pour la S3 ?", "username": "dan.v",
+        "timestamp": "2029-12-29T08:00:00+0000",
+    }]  # fmt: skip
+    second["paging"]["next"] = f"https://graph.facebook.com/v19.0/{IG}/media?after=again"
+    server.add("GET", MEDIA, second, query={"after": "QVFIUmedia1after"})
+    server.add("GET", MEDIA, first)
+    config = ig_config(server, tagged=False, max_pages=2)
+    polled = InstagramConnector().poll(config, None, PollContext(OPEN, clock))
+    assert "17858893269000050" in [r["external_id"] for r in polled.records]
+    assert [s.param("after") for s in server.seen("GET", MEDIA)] == [None, "QVFIUmedia1after"]
+    assert server.seen("GET", TAGS) == []
