@@ -109,8 +109,9 @@ def test_facebook_comments_visitor_and_tagged_posts(server: Replay, clock: Froze
     first, second = server.seen("GET", FEED)
     assert first.headers["authorization"] == f"Bearer {TOKEN}"
     assert "access_token" not in first.query
-    assert "comments.limit(100){id,message,created_time,from,parent" in (
-        first.param("fields") or ""
+    assert (
+        "comments.order(reverse_chronological).limit(100){id,message,created_time,from,parent"
+        in (first.param("fields") or "")
     )
     assert second.param("after") == "QVFIUmZAfeed1after"
 

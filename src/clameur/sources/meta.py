@@ -63,7 +63,10 @@ DEFAULT_BASE_URL: Final = "https://graph.facebook.com"
 MAX_SEEN: Final = 5000
 RATE_LIMIT_CODES: Final = frozenset({4, 17, 32, 613, *range(80001, 80015)})
 FB_COMMENT: Final = "id,message,created_time,from,parent,permalink_url"
-FB_POST: Final = f"id,message,created_time,from,permalink_url,comments.limit(100){{{FB_COMMENT}}}"
+FB_POST: Final = (
+    "id,message,created_time,from,permalink_url,"
+    f"comments.order(reverse_chronological).limit(100){{{FB_COMMENT}}}"
+)
 IG_COMMENT: Final = "id,text,timestamp,username,from"
 IG_MEDIA: Final = (
     f"id,caption,timestamp,permalink,username,comments.limit(50)"
