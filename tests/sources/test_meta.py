@@ -146,9 +146,10 @@ def test_graph_errors_are_typed(server: Replay, clock: FrozenClock) -> None:
         fb_poll(server, clock)
     assert limited.value.retry_after == 300.0
     assert "Graph error 80001" in str(limited.value)
-    server.replace("GET", FEED, rec("error_4"), status=403)
-    with pytest.raises(RateLimitedError, match="Application request limit"):
+    server.replace("GET", FEED, rec("error_4"), status=403, headers={"Retry-After": "60"})
+    with pytest.raises(RateLimitedError, match="Application request limit") as app_limit:
         fb_poll(server, clock)
+    assert app_limit.value.retry_after == 60.0
     server.replace("GET", FEED, rec("error_190"), status=400)
     with pytest.raises(SourceError) as expired:
         fb_poll(server, clock)

@@ -296,3 +296,10 @@ def test_the_brand_accounts_own_tweets_are_not_mentions(server: Replay, clock: F
     polled = poll(server, clock, mentions_user_id="783214")
     assert "1874000000000000004" not in [r["external_id"] for r in polled.records], "bob's own"
     assert len(polled.records) == 2
+
+
+def test_429_with_only_retry_after(server: Replay, clock: FrozenClock) -> None:
+    server.add("GET", SEARCH, rec("error_429"), status=429, headers={"Retry-After": "42"})
+    with pytest.raises(RateLimitedError) as limited:
+        poll(server, clock)
+    assert limited.value.retry_after == 42.0

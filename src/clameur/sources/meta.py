@@ -55,6 +55,7 @@ from clameur.sources.base import (
     SourceError,
     TransientSourceError,
 )
+from clameur.sources.guarded import retry_after_of
 from clameur.sources.x import client, send
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,8 @@ def graph_error(response: httpx.Response, what: str) -> SourceError | None:
 
 
 def _regain(response: httpx.Response) -> float | None:
-    """``estimated_time_to_regain_access`` (minutes) of ``X-Business-Use-Case-Usage``."""
+    """``estimated_time_to_regain_access`` (minutes) of ``X-Business-Use-Case-Usage``,
+    else a ``Retry-After``."""
     try:
         usage = json.loads(response.headers.get("x-business-use-case-usage") or "{}")
         minutes = [
@@ -155,8 +157,8 @@ def _regain(response: httpx.Response) -> float | None:
             if entry.get("estimated_time_to_regain_access") is not None
         ]
     except (ValueError, TypeError, AttributeError, KeyError):
-        return None
-    return max(minutes) * 60.0 if minutes else None
+        return retry_after_of(response.headers)
+    return max(minutes) * 60.0 if minutes else retry_after_of(response.headers)
 
 
 def _pages(

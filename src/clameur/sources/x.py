@@ -61,7 +61,7 @@ from clameur.sources.base import (
     SourceError,
     TransientSourceError,
 )
-from clameur.sources.guarded import httpx_guard
+from clameur.sources.guarded import httpx_guard, retry_after_of
 
 log = logging.getLogger(__name__)
 
@@ -324,14 +324,15 @@ def _said(body: Any) -> str:
 
 
 def reset_after(response: httpx.Response, clock: Clock) -> float | None:
-    """Seconds until ``x-rate-limit-reset`` (an epoch), from the answer's ``Date``."""
+    """Seconds until ``x-rate-limit-reset`` (an epoch), from the answer's ``Date``; else
+    the ``Retry-After``."""
     reset = response.headers.get("x-rate-limit-reset")
     try:
         epoch = float(reset) if reset else None
     except ValueError:
         epoch = None
     if epoch is None:
-        return None
+        return retry_after_of(response.headers)  # a Retry-After, if X or a proxy sent one
     try:
         now = parsedate_to_datetime(response.headers["date"]).timestamp()
     except (KeyError, TypeError, ValueError):
