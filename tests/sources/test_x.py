@@ -303,3 +303,21 @@ def test_429_with_only_retry_after(server: Replay, clock: FrozenClock) -> None:
     with pytest.raises(RateLimitedError) as limited:
         poll(server, clock)
     assert limited.value.retry_after == 42.0
+
+
+def test_an_answer_to_our_reply_threads_under_the_conversations_root(
+    server: Replay, clock: FrozenClock
+) -> None:
+    answer = rec("mentions")
+    tweet = answer["data"][0]
+    tweet["referenced_tweets"] = [{"type": "replied_to", "id": "1874000000000000099"}]  # ours
+    tweet["conversation_id"] = "1874000000000000002"  # ana's tweet we answered
+    server.add("GET", MENTIONS, answer)
+    polled = poll(server, clock, query=None, mentions_user_id="1500000000000000001")
+    assert polled.records[0]["in_reply_to"] == "1874000000000000002"
+    other = rec("mentions")
+    other["data"][0]["in_reply_to_user_id"] = "783214"  # a reply to someone else: kept as is
+    other["data"][0]["conversation_id"] = "1874000000000000002"
+    server.replace("GET", MENTIONS, other)
+    polled = poll(server, clock, query=None, mentions_user_id="1500000000000000001")
+    assert polled.records[0]["in_reply_to"] == "1873000000000000100"

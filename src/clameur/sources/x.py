@@ -179,7 +179,7 @@ def _stream(
             tweet_id = tweet.get("id") if isinstance(tweet, Mapping) else None
             where = f"{name} page {page} tweet {number}" + (f" ({tweet_id})" if tweet_id else "")
             try:
-                record = tweet_record(tweet, users, source)
+                record = tweet_record(tweet, users, source, ours=options.mentions_user_id)
             except ValueError as error:
                 polled.problems.append(Problem(where, str(error)))
                 continue
@@ -217,9 +217,17 @@ def _users(body: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 
 def tweet_record(
-    tweet: Any, users: Mapping[str, Mapping[str, Any]], source: str = "twitter"
+    tweet: Any,
+    users: Mapping[str, Mapping[str, Any]],
+    source: str = "twitter",
+    *,
+    ours: str | None = None,
 ) -> dict[str, Any]:
-    """One tweet of API v2 as an import record; ``ValueError`` names what is wrong."""
+    """One tweet of API v2 as an import record; ``ValueError`` names what is wrong.
+
+    A reply to one of our tweets (``in_reply_to_user_id`` is ``ours``, the brand account)
+    threads under the conversation's root instead — the customer's tweet we answered when
+    they started the thread — since our own tweets are no mentions."""
     if not isinstance(tweet, Mapping):
         raise ValueError("not a tweet object")
     tweet_id = str(tweet.get("id") or "")
@@ -267,6 +275,10 @@ def tweet_record(
     for ref in tweet.get("referenced_tweets") or []:
         if isinstance(ref, Mapping) and ref.get("type") == "replied_to" and ref.get("id"):
             record["in_reply_to"] = str(ref["id"])
+    root = str(tweet.get("conversation_id") or "")
+    to_us = bool(ours) and str(tweet.get("in_reply_to_user_id") or "") == ours
+    if to_us and root.isdigit() and root != tweet_id and "in_reply_to" in record:
+        record["in_reply_to"] = root
     lang = tweet.get("lang")
     if isinstance(lang, str) and 2 <= len(lang) <= 3 and lang not in {"und", "qme", "zxx"}:
         record["lang"] = lang
