@@ -13,8 +13,9 @@ before each poll and publish, and on every request the library sends.
 
 **Streams and cursor.** Each hashtag, search term and the mentions are one stream; the
 cursor keeps, per stream, the newest id seen, and a poll asks for what follows it
-(``min_id``: the page *immediately* after the cursor, oldest first — ``since_id`` would
-give the newest page and skip what lies between when more than ``limit`` arrived).
+(``min_id``: the page *immediately* after the cursor — ``since_id`` would give the newest
+page and skip what lies between when more than ``limit`` arrived). Search takes no cursor
+here: its newest page is read and what is not newer than the cursor dropped.
 
 **Each status → one mention**: ``external_id`` is the status' ``uri`` — its ActivityPub id,
 the same whichever instance shows it (the local ``id`` differs on every instance, so two
@@ -147,6 +148,8 @@ class MastodonConnector(BaseConnector):
             newest = streams.get(name)
             for number, item in enumerate(list(page or []), start=1):
                 item_id = _get(item, "id")
+                if since and item_id is not None and _ordered(str(item_id)) <= _ordered(since):
+                    continue  # seen already (a search answers its newest page)
                 if item_id is not None and (
                     newest is None or _ordered(str(item_id)) > _ordered(newest)
                 ):
@@ -219,8 +222,11 @@ def _streams(api: Mastodon, options: MastodonOptions) -> list[Stream]:
         return lambda since: api.timeline_hashtag(name, min_id=since, limit=limit)
 
     def search(query: str) -> Callable[[str | None], Any]:
+        # no min_id, exclude_unreviewed off (it only filters hashtags): either would make
+        # Mastodon.py read the instance's version first (and loop on servers without
+        # /api/v2/instance); what is not newer than the cursor is dropped below
         return lambda since: api.search_v2(
-            query, resolve=False, result_type="statuses", min_id=since, limit=limit
+            query, resolve=False, result_type="statuses", limit=limit, exclude_unreviewed=False
         )["statuses"]
 
     def mentions(since: str | None) -> Any:
@@ -447,7 +453,12 @@ class MastodonChannel:
         """The id on our instance of the status ``target`` (a uri; a bare id as is)."""
         if not target.startswith(("http://", "https://")):
             return target
-        found = _call(lambda: api.search_v2(target, resolve=True, result_type="statuses"), session)
+        found = _call(
+            lambda: api.search_v2(
+                target, resolve=True, result_type="statuses", exclude_unreviewed=False
+            ),
+            session,
+        )
         statuses = list(_get(found, "statuses") or [])
         if not statuses:
             raise PermanentChannelError(
