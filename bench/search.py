@@ -37,7 +37,7 @@ from clameur.db import create_engine_for, make_session_factory, upgrade
 from clameur.db.migrate import current_revision, head_revision
 from clameur.demo.generator import generate_mentions
 from clameur.listening import document_keys, search, search_text
-from clameur.listening.search_facets import AUTHORS, MENTIONS, brand_set
+from clameur.listening.search_facets import AUTHORS, MENTIONS, brand_set, facet_code
 from clameur.mentions.schemas import parse_datetime
 from clameur.tenancy.models import Brand, Tenant
 
@@ -136,6 +136,12 @@ def load(engine: Engine, count: int, vocab_path: Path) -> None:
                 "lang": record.get("lang"),
                 "sentiment": SENTIMENTS[n % 3],
                 "brand_set": brand_set(brands_of(n, brand_ids)),
+                "facet_code": facet_code(
+                    record["source"],
+                    SENTIMENTS[n % 3],
+                    record.get("lang"),
+                    brand_set(brands_of(n, brand_ids)),
+                ),
                 "rating": record.get("rating"),
                 "url": record.get("url"),
                 "content_hash": "x",

@@ -68,6 +68,9 @@ class Mention(TenantOwned, Base):
     """The ids of the brands it is about, ascending, comma-separated (null: none): the same
     links as ``mention_brands``, written beside them by the store step, so that archive
     search counts a match set's brands from the mention's row alone (migration 0012)."""
+    facet_code: Mapped[int | None] = mapped_column(BigInteger)
+    """A 64-bit hash of (source, sentiment, lang, brand_set), written by the store step:
+    archive search groups a match set's facets by it (``clameur.listening.search_facets``)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     url: Mapped[str | None] = mapped_column(Text)
     in_reply_to: Mapped[str | None] = mapped_column(String(300))

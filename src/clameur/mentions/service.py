@@ -11,7 +11,7 @@ from sqlalchemy import Table, delete, insert, select, tuple_, update
 from clameur.analysis.influence import author_score
 from clameur.analysis.prioritise import record_influence
 from clameur.db.bulk import insert_missing_returning_ids, insert_returning_ids, update_by_id
-from clameur.listening.search_facets import brand_set
+from clameur.listening.search_facets import brand_set, facet_code
 from clameur.listening.search_index import document_keys, search_text
 from clameur.mentions.draft import Draft, StepContext
 from clameur.mentions.models import Author, Mention
@@ -247,6 +247,12 @@ def _columns(draft: Draft) -> dict[str, Any]:
             draft.search_keys if draft.search_keys is not None else document_keys(m.text)
         ),
         "brand_set": brand_set(draft.brand_ids),
+        "facet_code": facet_code(
+            m.source,
+            a.sentiment if a else None,
+            a.lang if a else m.lang,
+            brand_set(draft.brand_ids),
+        ),
         "created_at": m.created_at,
         "url": m.url,
         "in_reply_to": m.in_reply_to,
