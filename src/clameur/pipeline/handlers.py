@@ -20,5 +20,10 @@ def outbox_handlers(settings: Settings, factory: sessionmaker[Session]) -> dict[
         from clameur.care.replies import reply_handlers
     except ImportError:  # pragma: no cover - replies land with the care issue
         return handlers
-    handlers.update(reply_handlers(factory, settings))
+    from clameur.sources.channels import channels_with_sources
+
+    # replies to Mastodon, Bluesky, Reddit, X, Facebook and Instagram leave through the
+    # tenant's source of that network (docs/connectors.md); e-mail by SMTP; the rest recorded
+    channels = channels_with_sources(factory, settings)
+    handlers.update(reply_handlers(factory, settings, channels=channels))
     return handlers

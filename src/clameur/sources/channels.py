@@ -71,12 +71,15 @@ class SourceChannel:
         *,
         source: str | None = None,
         connector_of: Callable[[str], Connector] = find_connector,
+        fallback: Channel | None = None,
     ) -> None:
         self.factory = factory
         self.settings = settings
         self.kind = kind
         self.source = source or kind
         self.connector_of = connector_of
+        self.fallback = fallback
+        """Where a tenant with no enabled source of this kind publishes (None: refused)."""
         self.name = kind
         template = _channel_of(
             connector_of(kind),
@@ -102,6 +105,8 @@ class SourceChannel:
                 )
                 .order_by(Source.id)
             ).first()
+            if row is None and self.fallback is not None:
+                return self.fallback
             if row is None:
                 raise PermanentChannelError(
                     f"no enabled {self.kind} source in this tenant to publish from: add one "
@@ -137,9 +142,12 @@ def source_channels(
 
 def channels_with_sources(factory: sessionmaker[Session], settings: Settings) -> ChannelRegistry:
     """Care's default registry (e-mail, the recording channel for the rest) with the
-    publishing connectors' channels in place of the recording one for their sources."""
+    publishing connectors' channels in place of the recording one for their sources: a
+    tenant that has a source of that network publishes through it; one that has none keeps
+    the recording channel, as before connectors existed."""
     base = default_channels(settings)
-    return ChannelRegistry({**base.by_source, **source_channels(factory, settings)}, base.default)
+    published = source_channels(factory, settings, fallback=base.default)
+    return ChannelRegistry({**base.by_source, **published}, base.default)
 
 
 __all__ = ["PUBLISHING_KINDS", "SourceChannel", "channels_with_sources", "source_channels"]
