@@ -89,3 +89,26 @@ def test_facets_past_their_deadline_are_left_out_and_the_page_is_kept(
             assert not counted.facets_stopped
             assert counted.total == full.total == 600
             assert counted.facets == full.facets
+
+
+def test_broad_searches_take_turns_and_selective_ones_never_wait(
+    db: Database, tenant: Tenant
+) -> None:
+    """While a broad search holds the slot, another broad one waits its turn up to its
+    deadline; a selective one (few index candidates) goes ahead at once."""
+    from clameur.listening.search import HEAVY_SEARCHES
+
+    budget = {"limit": 10, "facets": True, "facets_timeout": 2.0}
+    assert HEAVY_SEARCHES.acquire(timeout=5)
+    try:
+        with session_scope(db.factory) as session:
+            quick = search(session, tenant.id, "numéro", timeout=5.0, **budget)
+            assert quick.total == 600
+            for broad in ("source:twitter", "v?lta"):  # nothing to look up; a ? to expand
+                with pytest.raises(SearchTimeout):
+                    search(session, tenant.id, broad, timeout=0.2, **budget)
+    finally:
+        HEAVY_SEARCHES.release()
+    with session_scope(db.factory) as session:
+        found = search(session, tenant.id, "source:twitter", timeout=5.0, **budget)
+    assert found.total == 600, "its turn come, it runs"

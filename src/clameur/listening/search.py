@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
+import threading
 import time
 from collections import Counter
 from collections.abc import Generator, Sequence
@@ -60,6 +61,7 @@ from clameur.listening.search_index import (
     Filter,
     Key,
     fts5_expression,
+    jokers,
     metadata_only,
 )
 from clameur.listening.search_query import SearchQuery, compile_query, expand_wildcards, planned
@@ -334,6 +336,56 @@ def search(
                 session, tenant_id, query, since, until, limit, cursor, facets, brands, check
             )
     start = time.monotonic()
+    unexpanded = query if isinstance(query, SearchQuery) else compile_query(query)
+    heavy = _heavy(session, tenant_id, unexpanded)
+    if heavy and not HEAVY_SEARCHES.acquire(timeout=-1 if timeout is None else timeout):
+        raise SearchTimeout(timeout or 0.0)
+    try:
+        return _budgeted(
+            session,
+            tenant_id,
+            unexpanded,
+            since,
+            until,
+            limit,
+            cursor,
+            brands,
+            timeout,
+            facets_timeout,
+            start,
+        )
+    finally:
+        if heavy:
+            HEAVY_SEARCHES.release()
+
+
+HEAVY_SEARCHES: Final = threading.BoundedSemaphore(1)
+"""The API's broad searches — no index key, more than :data:`FEW_CANDIDATES` candidates, or
+``?`` wildcards to expand — run one at a time per process; the others wait their turn within
+their deadline. Four hostile searches at once would otherwise take both cores of a small
+server from everybody else, whose selective searches never wait."""
+
+
+def _heavy(session: Session, tenant_id: int, plan: SearchQuery) -> bool:
+    if plan.node is None or plan.filter is None or jokers(plan.node):
+        return True
+    return not _few_candidates(session, tenant_id, plan.filter)
+
+
+def _budgeted(
+    session: Session,
+    tenant_id: int,
+    query: SearchQuery,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    cursor: str | None,
+    brands: bool,
+    timeout: float | None,
+    facets_timeout: float,
+    start: float,
+) -> SearchResult:
+    """The page within ``timeout``, then its facets until ``facets_timeout`` after ``start``."""
     with deadline(session, timeout) as check:
         plan = _expanded(session, query)
         page = _search(session, tenant_id, plan, since, until, limit, cursor, False, brands, check)
