@@ -142,9 +142,31 @@ def test_brand_set_follows_the_links_through_an_edit(
         every = search(session, corpus.id, "compteur", brands=True)
     hit = next(h for h in after.hits if h.external_id == "edit1")
     assert hit.brands == ("lune",)
-    assert after.facets is not None and before.facets is not None
+    assert after.facets is not None
+    assert before.facets is not None
     assert dict(after.facets["brand"]) == dict(_python_facets(every)["brand"])
     assert (
         dict(after.facets["brand"]).get("lune", 0)
         == dict(before.facets["brand"]).get("lune", 0) + 1
     )
+
+
+def test_rows_without_a_facet_code_are_counted_by_their_columns(
+    db: Database, corpus: Tenant
+) -> None:
+    """Rows written around the store step (no code) still count, by their four columns."""
+    with session_scope(db.factory) as session:
+        session.execute(
+            update(Mention)
+            .where(Mention.external_id.in_(["0", "8", "16", "24"]))
+            .values(facet_code=None)
+        )
+    with session_scope(db.factory) as session:
+        every = search(session, corpus.id, "volta", brands=True)
+        paged = search(session, corpus.id, "volta", limit=5, facets=True, brands=True)
+    uncoded = {"0", "8", "16", "24"} & {hit.external_id for hit in every.hits}
+    assert len(uncoded) == 4, "the uncoded rows are among the matches"
+    assert paged.total == len(every.hits)
+    assert paged.facets is not None
+    for name, counter in _python_facets(every).items():
+        assert dict(paged.facets[name]) == dict(counter), name
