@@ -29,7 +29,7 @@ from clameur.sources.base import (
 from clameur.sources.search_watch import SearchWatchConnector, external_id
 from clameur.sources.service import add_source
 from tests.care.test_replies import make_world
-from tests.conftest import Database
+from tests.conftest import Database, make_tenant
 from tests.sources.helpers import poller, source_row
 from tests.sources.replay_server import Replay, recording, serve_replay
 
@@ -210,3 +210,28 @@ def test_an_empty_page_keeps_the_previous_one(server: Replay, clock: FrozenClock
     assert quiet.cursor == day1.cursor
     server.replace("GET", PATH, rec("day1"))
     assert poll(server, clock, quiet.cursor).records == [], "nothing re-enters"
+
+
+def test_phrases_default_to_the_brand_names_and_the_interval_to_a_day(
+    db: Database, clock: FrozenClock
+) -> None:
+    from clameur.tenancy.models import Brand
+
+    tenant = make_tenant(db, clock, "lune", {"maison-lune": ["lune"], "lune-express": ["lune"]})
+    with session_scope(db.factory) as session:
+        names = list(session.scalars(select(Brand.name).order_by(Brand.id)))
+        row = add_source(session, clock, tenant_id=tenant.id, kind="search_watch", options={})
+        assert row.options["phrases"] == names
+        assert len(names) == 2
+        assert row.interval_seconds == 86_400, "the connector's own rhythm"
+        chosen = add_source(
+            session,
+            clock,
+            tenant_id=tenant.id,
+            kind="search_watch",
+            name="mine",
+            options={"phrases": ["avis maison lune"]},
+            interval_seconds=3600,
+        )
+        assert chosen.options["phrases"] == ["avis maison lune"]
+        assert chosen.interval_seconds == 3600

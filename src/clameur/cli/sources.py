@@ -17,7 +17,6 @@ from clameur.errors import InvalidInputError
 from clameur.sources import connector
 from clameur.sources.schedule import Poller, PollOutcome
 from clameur.sources.service import (
-    DEFAULT_INTERVAL,
     add_source,
     describe,
     get_source,
@@ -85,8 +84,9 @@ def source_add(
         ),
     ] = None,
     interval: Annotated[
-        int, typer.Option("--interval", help="Seconds between polls.")
-    ] = DEFAULT_INTERVAL,
+        int | None,
+        typer.Option("--interval", help="Seconds between polls (default: the connector's)."),
+    ] = None,
     source: Annotated[
         str | None,
         typer.Option("--source", help="Mention source stamped on items: blog, news, forum…"),

@@ -33,7 +33,9 @@ from typing import Any, ClassVar, Final
 from urllib.parse import urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import Session
 
+from clameur.db.repository import TenantRepository
 from clameur.fetch import FetchError, PrivateAddressError
 from clameur.fetch import RateLimitedError as FetchRateLimited
 from clameur.sources.base import (
@@ -47,6 +49,7 @@ from clameur.sources.base import (
     TransientSourceError,
 )
 from clameur.sources.html_text import html_to_text
+from clameur.tenancy.models import Brand
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,11 @@ MAX_GONE_KEPT: Final = 200
 class SearchWatchOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    phrases: list[str] = Field(min_length=1, max_length=20)
+    phrases: list[str] = Field(
+        min_length=1,
+        max_length=20,
+        description="What to search for, one per line; empty: the client's brand names.",
+    )
     """What to search for: the brand's names (the CLI and the page fill them in)."""
     count: int = Field(default=10, ge=1, le=20)
     """The size of the "first page" watched (Brave's maximum is 20)."""
@@ -94,6 +101,14 @@ class SearchWatchConnector(BaseConnector):
     options_schema: ClassVar[type[BaseModel]] = SearchWatchOptions
     secret_fields: ClassVar[tuple[str, ...]] = ("api_key",)
     default_interval: ClassVar[int] = DAILY
+
+    @staticmethod
+    def default_options(session: Session, tenant_id: int) -> dict[str, Any]:
+        """Phrases left empty: the tenant's brand names."""
+        repo = TenantRepository(session, tenant_id, Brand)
+        names = session.scalars(repo.select(Brand.name).order_by(Brand.id)).all()
+        return {"phrases": list(names)[:20]} if names else {}
+
     """Results move slowly and searches cost money: once a day (``--interval 86400``)."""
 
     def poll(

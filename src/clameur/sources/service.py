@@ -44,7 +44,7 @@ def add_source(
     name: str | None = None,
     options: Mapping[str, Any] | None = None,
     secrets: Mapping[str, str] | None = None,
-    interval_seconds: int = DEFAULT_INTERVAL,
+    interval_seconds: int | None = None,
     source: str | None = None,
     actor_id: int | None = None,
 ) -> Source:
@@ -57,6 +57,8 @@ def add_source(
     check_url = getattr(plugin, "check_url", None)
     if url is not None and callable(check_url):
         check_url(url)
+    if interval_seconds is None:  # the connector's own rhythm (search results: daily)
+        interval_seconds = int(getattr(plugin, "default_interval", DEFAULT_INTERVAL))
     if not MIN_INTERVAL <= interval_seconds <= MAX_INTERVAL:
         raise InvalidInputError(
             f"must be between {MIN_INTERVAL} and {MAX_INTERVAL} seconds, not {interval_seconds}",
@@ -67,7 +69,11 @@ def add_source(
         raise InvalidInputError(
             f"unknown mention source {source!r} (one of: {', '.join(SOURCES)})", where="source"
         )
-    validated = validate_options(kind, options or {})
+    defaults = getattr(plugin, "default_options", None)
+    given = {k: v for k, v in (options or {}).items() if v not in (None, "", [])}
+    if callable(defaults):  # what the connector can take from the tenant (its brand names)
+        given = {**defaults(session, tenant_id), **given}
+    validated = validate_options(kind, given)
     secrets = prepare_secrets(kind, secrets)
     unknown = sorted(set(secrets) - set(plugin.secret_fields))
     if unknown:

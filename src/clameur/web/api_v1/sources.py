@@ -11,7 +11,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from clameur.sources.service import (
-    DEFAULT_INTERVAL,
     add_source,
     describe,
     get_source,
@@ -56,7 +55,7 @@ class SourceIn(BaseModel):
     url: str | None = Field(None, max_length=2000)
     name: str | None = Field(None, max_length=100)
     source: str | None = Field(None, max_length=20)
-    interval_seconds: int = DEFAULT_INTERVAL
+    interval_seconds: int | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict, description="Never returned.")
 

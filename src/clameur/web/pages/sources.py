@@ -175,7 +175,7 @@ def _form(
         "secret_fields": plugin.secret_fields,
         "generates": callable(getattr(plugin, "generate_secrets", None)),
         "values": values or {},
-        "default_interval": DEFAULT_INTERVAL,
+        "default_interval": getattr(plugin, "default_interval", DEFAULT_INTERVAL),
         "error": error,
     }
     status = 422 if error else 200
