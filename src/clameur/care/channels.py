@@ -108,10 +108,17 @@ class Channel(Protocol):
     """A place replies are published: one network (or e-mail)."""
 
     name: str
-    supports_public: bool
-    supports_private: bool
-    moderation_actions: frozenset[str]
-    """The moderation actions it can apply on the network (may be empty)."""
+
+    @property
+    def supports_public(self) -> bool: ...
+
+    @property
+    def supports_private(self) -> bool: ...
+
+    @property
+    def moderation_actions(self) -> frozenset[str]:
+        """The moderation actions it can apply on the network (may be empty)."""
+        ...
 
     def publish(self, reply: OutgoingReply) -> str:
         """Publish; returns the network's id of the published reply. Raises

@@ -81,16 +81,36 @@ class SourceChannel:
         self.fallback = fallback
         """Where a tenant with no enabled source of this kind publishes (None: refused)."""
         self.name = kind
-        template = _channel_of(
-            connector_of(kind),
-            SourceConfig(id=0, tenant_id=0, kind=kind, name="-", url=None, source=self.source),
-            settings,
-        )
-        if template is None:
-            raise ClameurError(f"connector {kind!r} publishes nothing")
-        self.supports_public = template.supports_public
-        self.supports_private = template.supports_private
-        self.moderation_actions: frozenset[str] = template.moderation_actions
+        self._template: Channel | None = None
+
+    def _capabilities(self) -> Channel:
+        """The connector's channel with no source behind it: what the network allows. Built
+        on first use, so that a process which never publishes never imports the network's
+        library (Mastodon.py, atproto, PRAW: seconds of import for every CLI command)."""
+        if self._template is None:
+            template = _channel_of(
+                self.connector_of(self.kind),
+                SourceConfig(
+                    id=0, tenant_id=0, kind=self.kind, name="-", url=None, source=self.source
+                ),
+                self.settings,
+            )
+            if template is None:
+                raise ClameurError(f"connector {self.kind!r} publishes nothing")
+            self._template = template
+        return self._template
+
+    @property
+    def supports_public(self) -> bool:
+        return self._capabilities().supports_public
+
+    @property
+    def supports_private(self) -> bool:
+        return self._capabilities().supports_private
+
+    @property
+    def moderation_actions(self) -> frozenset[str]:
+        return self._capabilities().moderation_actions
 
     def for_tenant(self, tenant_id: int) -> Channel:
         """The channel of the tenant's first enabled source of this kind and source."""
