@@ -100,8 +100,15 @@ def raise_or_update(
     evidence: dict[str, Any],
     members: Iterable[Member] = (),
     cooldown: timedelta | None = None,
+    started_at: datetime | None = None,
 ) -> Alert:
-    """Raise the incident ``key`` at event time ``at``, or update the open one."""
+    """Raise the incident ``key`` at event time ``at``, or update the open one.
+
+    ``at`` is the event time of the mention whose arrival made the detector decide (it
+    becomes ``triggered_at`` of a new alert); ``started_at`` the event time of the
+    incident's first member (default ``at``). An update keeps the alert's
+    ``triggered_at`` and moves ``started_at`` earlier if an earlier member is reported.
+    """
     cooldown = cooldown if cooldown is not None else timedelta(minutes=rules.cooldown_minutes)
     alert = open_alert(session, tenant_id, key, at, cooldown)
     if alert is None:
@@ -112,6 +119,7 @@ def raise_or_update(
             severity=severity,
             key=key,
             triggered_at=at,
+            started_at=min(started_at, at) if started_at is not None else at,
             updated_at=at,
             status="open",
             summary=summary,
@@ -125,6 +133,8 @@ def raise_or_update(
         change = "updated"
         alert.kind = kind
         alert.updated_at = max(alert.updated_at, at)
+        if started_at is not None and (alert.started_at is None or started_at < alert.started_at):
+            alert.started_at = started_at
         alert.summary = summary
         alert.evidence = {**alert.evidence, **evidence}
         if severity_rank(severity) > severity_rank(alert.severity):
@@ -212,6 +222,7 @@ def alert_dict(alert: Alert, brand: str | None, members: list[tuple[str, str]]) 
         "severity": alert.severity,
         "status": alert.status,
         "triggered_at": alert.triggered_at.isoformat(),
+        "started_at": (alert.started_at or alert.triggered_at).isoformat(),
         "updated_at": alert.updated_at.isoformat(),
         "brand": brand,
         "summary": alert.summary,

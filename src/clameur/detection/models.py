@@ -29,7 +29,11 @@ class Alert(TenantOwned, Base):
     key: Mapped[str] = mapped_column(String(200))
     """Incident key: one incident is one alert, updated while it lasts (cool-down)."""
     triggered_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    """Event time of the mention that tipped it."""
+    """Event time of the mention whose arrival made the detector raise it (when the
+    evidence was there)."""
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Event time of the incident's first member (migration 0013; null only if a writer
+    outside :func:`clameur.detection.alerts.raise_or_update` left it out)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     """Event time of the latest mention that updated it."""
     status: Mapped[str] = mapped_column(String(16), default="open")
