@@ -29,7 +29,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formatdate, parseaddr
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -301,6 +301,13 @@ class RecordingChannel:
 # -- registry ------------------------------------------------------------------------------
 
 
+@runtime_checkable
+class TenantChannel(Protocol):
+    """A channel that publishes through each tenant's own account on the network."""
+
+    def for_tenant(self, tenant_id: int) -> Channel: ...
+
+
 class ChannelRegistry:
     """Which channel publishes for which mention source (one default for the others)."""
 
@@ -310,6 +317,16 @@ class ChannelRegistry:
 
     def for_source(self, source: str) -> Channel:
         return self.by_source.get(source, self.default)
+
+    def for_tenant(self, source: str, tenant_id: int) -> Channel:
+        """The channel that will publish ``source``'s replies for this tenant — what it
+        allows (visibility, moderation) is what will happen. A per-tenant channel (a
+        connector, :class:`TenantChannel`) resolves to the tenant's own: its source of that
+        network, or the stand-in for a tenant that has none."""
+        channel = self.for_source(source)
+        if isinstance(channel, TenantChannel):
+            return channel.for_tenant(tenant_id)
+        return channel
 
 
 def default_channels(settings: Settings | None = None) -> ChannelRegistry:
@@ -354,7 +371,14 @@ def publish_reply(
         outgoing = _outgoing(session, tenant_id, reply_id)
     if outgoing is None:
         return
-    channel = channels.for_source(outgoing.source)
+    try:
+        channel = channels.for_tenant(outgoing.source, tenant_id)
+        # Checked again at publishing: a private answer queued under other rules (an older
+        # version, a source added since) must never go out in public.
+        check_visibility(channel, outgoing.visibility)
+    except (InvalidInputError, PermanentChannelError) as exc:
+        _failed(factory, clock, tenant_id, reply_id, str(exc), retry=False)
+        return
     try:
         external_id = channel.publish(outgoing)
     except PermanentChannelError as exc:
@@ -394,7 +418,7 @@ def publish_moderation(channels: ChannelRegistry, payload: dict[str, Any]) -> No
         label=payload.get("label"),
         actor_id=payload.get("actor_id"),
     )
-    channel = channels.for_source(request.source)
+    channel = channels.for_tenant(request.source, request.tenant_id)
     if request.action in channel.moderation_actions:
         channel.moderate(request)
 

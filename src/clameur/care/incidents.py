@@ -26,6 +26,7 @@ from clameur.care.audit import audit, record
 from clameur.care.canned import MAX_TEXT, parse_template, render
 from clameur.care.channels import (
     REPLY_EVENT,
+    Channel,
     ChannelRegistry,
     check_visibility,
     default_channels,
@@ -332,7 +333,7 @@ def bulk_reply(
     }
     latest = _latest_mentions(session, tenant_id, [c.id for c in todo])
     registry = channels or default_channels()
-
+    resolved: dict[str, Channel] = {}
     planned: list[tuple[Conversation, str, str, str | None]] = []
     for conversation in todo:
         author = authors[conversation.author_id]
@@ -363,7 +364,11 @@ def bulk_reply(
                 f"the holding answer for author {author.handle!r} is empty or longer than "
                 f"{MAX_TEXT} characters; nothing was sent"
             )
-        channel = registry.for_source(conversation.source)
+        channel = resolved.get(conversation.source)
+        if channel is None:  # once per network: a connector's channel reads the database
+            channel = resolved[conversation.source] = registry.for_tenant(
+                conversation.source, tenant_id
+            )
         shown = check_visibility(channel, visibility or default_visibility(channel))
         planned.append((conversation, text, shown, mention.external_id if mention else None))
 
@@ -379,7 +384,7 @@ def bulk_reply(
             approved_by=incident.approved_by,
             incident_id=incident.id,
             in_reply_to=in_reply_to,
-            channel=registry.for_source(conversation.source).name,
+            channel=resolved[conversation.source].name,
             created_at=now,
         )
         for conversation, text, shown, in_reply_to in planned

@@ -203,7 +203,7 @@ def draft_reply(
     authorize(actor, "replies.write")
     tenant_id = actor.tenant_id
     conversation = Conversations.of(session, actor).get(conversation_id)
-    channel = (channels or default_channels()).for_source(conversation.source)
+    channel = (channels or default_channels()).for_tenant(conversation.source, tenant_id)
     visibility = check_visibility(channel, visibility or default_visibility(channel))
     if in_reply_to is None:
         latest = latest_mention(session, tenant_id, conversation_id)
@@ -256,7 +256,8 @@ def edit_reply(
         reply.text = _text(text)
     if visibility is not None:
         conversation = Conversations.of(session, actor).get(reply.conversation_id)
-        channel = (channels or default_channels()).for_source(conversation.source)
+        registry = channels or default_channels()
+        channel = registry.for_tenant(conversation.source, reply.tenant_id)
         reply.visibility = check_visibility(channel, visibility)
     reply.status, reply.approved_by = "draft", None
     _log(session, clock, reply, actor.actor_id, "reply_edit")
@@ -345,7 +346,7 @@ def _queue(
         raise InvalidInputError(
             f"reply {reply.id} needs a supervisor's approval ({', '.join(reasons)})"
         )
-    channel = (channels or default_channels()).for_source(conversation.source)
+    channel = (channels or default_channels()).for_tenant(conversation.source, reply.tenant_id)
     check_visibility(channel, reply.visibility)
     reply.status, reply.error = "queued", None
     session.flush()
@@ -432,7 +433,7 @@ def moderate_mention(
     ).first()
     if mention is None:
         raise NotFoundError(f"mention {mention_id} not found in this tenant")
-    channel = (channels or default_channels()).for_source(mention.source)
+    channel = (channels or default_channels()).for_tenant(mention.source, tenant_id)
     forwarded = action in channel.moderation_actions
     data: dict[str, Any] = {
         "action": action,

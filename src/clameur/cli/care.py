@@ -18,6 +18,7 @@ from clameur.errors import InvalidInputError
 from clameur.tenancy import Principal, get_tenant, get_user, resolve
 
 if TYPE_CHECKING:
+    from clameur.care.channels import ChannelRegistry
     from clameur.care.models import Reply
 
 T = TypeVar("T")
@@ -114,6 +115,11 @@ def _act(tenant: str, actor: str, action: Callable[[Session, Principal], T]) -> 
         return action(session, principal(session, tenant, actor))
 
 
+def _channels() -> ChannelRegistry:
+    """The channels replies leave through: what each network allows (visibility)."""
+    return Runtime.load().channels
+
+
 @conversations_app.command("status")
 def conversation_status(
     conversation_id: Annotated[int, typer.Argument(help="Conversation id.")],
@@ -200,12 +206,13 @@ def conversation_reply(
 
     clock = SystemClock()
     visibility = None if public is None else ("public" if public else "private")
+    channels = _channels()
 
     def reply(session: Session, who: Principal) -> Reply:
         draft = replies.draft_reply(
-            session, clock, who, conversation_id, text, visibility=visibility
+            session, clock, who, conversation_id, text, visibility=visibility, channels=channels
         )
-        return replies.send_reply(session, clock, who, draft.id)
+        return replies.send_reply(session, clock, who, draft.id, channels=channels)
 
     _on_reply(tenant, actor, as_json, reply)
 
@@ -246,11 +253,14 @@ def conversation_approve(
     from clameur.care import replies
 
     clock = SystemClock()
+    channels = _channels()
     _on_reply(
         tenant,
         actor,
         as_json,
-        lambda session, who: replies.approve_reply(session, clock, who, reply_id),
+        lambda session, who: replies.approve_reply(
+            session, clock, who, reply_id, channels=channels
+        ),
     )
 
 

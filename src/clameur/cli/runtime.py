@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,9 @@ from clameur.db.migrate import head_revision
 from clameur.errors import ClameurError
 from clameur.logging import configure_logging
 from clameur.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from clameur.care.channels import ChannelRegistry
 
 
 @dataclass
@@ -34,6 +38,13 @@ class Runtime:
     @cached_property
     def factory(self) -> sessionmaker[Session]:
         return make_session_factory(self.engine)
+
+    @cached_property
+    def channels(self) -> ChannelRegistry:
+        """Where replies leave (the tenant's sources of each network) and what each allows."""
+        from clameur.sources.channels import channels_with_sources
+
+        return channels_with_sources(self.factory, self.settings)
 
     def ready(self) -> sessionmaker[Session]:
         """The session factory, once the schema is known to be current."""

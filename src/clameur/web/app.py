@@ -13,6 +13,7 @@ from clameur.care.presence import MemoryPresence
 from clameur.clock import SystemClock
 from clameur.config import Settings, get_settings
 from clameur.db import create_engine_for, make_session_factory
+from clameur.sources.channels import channels_with_sources
 from clameur.web import problems
 from clameur.web.api import router as api_router
 from clameur.web.api_v1 import ROUTERS as API_V1_ROUTERS
@@ -35,6 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = SystemClock()
+    # Where replies leave and what each network allows (visibility, moderation): the
+    # tenant's source of that network, as the outbox relay publishes them.
+    app.state.channels = channels_with_sources(app.state.session_factory, settings)
     app.state.live = LiveHub(app.state.session_factory)
     app.state.presence = MemoryPresence(app.state.clock)
     problems.install(app)

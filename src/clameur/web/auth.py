@@ -23,6 +23,7 @@ from typing import Annotated, Final
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
+from clameur.care.channels import ChannelRegistry
 from clameur.clock import Clock
 from clameur.config import Settings
 from clameur.db import bind_tenant
@@ -55,6 +56,12 @@ def settings_of(request: Request) -> Settings:
 def clock_of(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
+
+
+def channels_of(request: Request) -> ChannelRegistry:
+    """The channels replies leave through (the tenant's sources): what each allows."""
+    channels: ChannelRegistry = request.app.state.channels
+    return channels
 
 
 def _key(request: Request, session: Session) -> bytes:

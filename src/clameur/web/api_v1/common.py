@@ -25,12 +25,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from clameur.care.channels import ChannelRegistry
 from clameur.clock import Clock
 from clameur.errors import InvalidInputError
 from clameur.tenancy.models import ApiToken, AuditEntry
 from clameur.tenancy.policy import authorize
 from clameur.tenancy.principal import Principal
-from clameur.web.auth import COOKIE, SAFE_METHODS, CurrentPrincipal, clock_of
+from clameur.web.auth import COOKIE, SAFE_METHODS, CurrentPrincipal, channels_of, clock_of
 from clameur.web.deps import db_session
 from clameur.web.problems import MEDIA_TYPE
 
@@ -48,6 +49,14 @@ def _clock(request: Request) -> Clock:
 
 
 ClockDep = Annotated[Clock, Depends(_clock)]
+
+
+def _channels(request: Request) -> ChannelRegistry:
+    return channels_of(request)
+
+
+ChannelsDep = Annotated[ChannelRegistry, Depends(_channels)]
+"""The channels replies leave through: what each network allows (visibility, moderation)."""
 
 bearer = HTTPBearer(
     auto_error=False,

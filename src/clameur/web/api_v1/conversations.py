@@ -27,7 +27,7 @@ from clameur.tenancy.models import Brand, User
 from clameur.tenancy.principal import Principal
 from clameur.tenancy.service import get_brand
 from clameur.web.api_v1 import conversation_list
-from clameur.web.api_v1.common import MAX_ID, ClockDep, Id, SessionDep, operation
+from clameur.web.api_v1.common import MAX_ID, ChannelsDep, ClockDep, Id, SessionDep, operation
 from clameur.web.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
@@ -64,6 +64,12 @@ class Message(BaseModel):
     author: str | None = Field(description="The customer's handle, or the agent's e-mail.")
     status: str | None = Field(description="out: pending_approval, queued, sent or failed.")
     external_id: str | None = Field(description="The post's id on its network, once known.")
+    visibility: str | None = Field(
+        default=None, description="out: public (a reply in the open) or private (a message)."
+    )
+    error: str | None = Field(
+        default=None, description="out: why publishing failed (status failed), else null."
+    )
 
 
 class Event(BaseModel):
@@ -198,6 +204,8 @@ def _message(reply: Reply, emails: dict[int, str]) -> Message:
         author=emails.get(reply.author_id) if reply.author_id else None,
         status=reply.status,
         external_id=reply.external_id,
+        visibility=reply.visibility,
+        error=reply.error,
     )
 
 
@@ -448,15 +456,22 @@ def tag(
 def reply(
     session: SessionDep,
     clock: ClockDep,
+    channels: ChannelsDep,
     principal: CurrentPrincipal,
     conversation_id: Id,
     body: ReplyIn,
 ) -> Any:
     visibility = None if body.public is None else ("public" if body.public else "private")
     draft = replies.draft_reply(
-        session, clock, principal, conversation_id, body.text, visibility=visibility
+        session,
+        clock,
+        principal,
+        conversation_id,
+        body.text,
+        visibility=visibility,
+        channels=channels,
     )
-    sent = replies.send_reply(session, clock, principal, draft.id)
+    sent = replies.send_reply(session, clock, principal, draft.id, channels=channels)
     message = _message(sent, {principal.user_id: principal.email})
     if sent.status == "pending_approval":
         return JSONResponse(message.model_dump(mode="json"), status_code=202)
@@ -478,6 +493,7 @@ def reply(
 def reply_now(
     session: SessionDep,
     clock: ClockDep,
+    channels: ChannelsDep,
     principal: CurrentPrincipal,
     conversation_id: Id,
     body: ReplyNowIn,
@@ -495,6 +511,7 @@ def reply_now(
         seen_reply_id=body.seen_reply_id,
         visibility=visibility,
         confirm_other_assignee=body.confirm_other_assignee,
+        channels=channels,
     )
     message = _message(sent, {principal.user_id: principal.email})
     if sent.status == "pending_approval":
@@ -509,9 +526,13 @@ def reply_now(
     **operation("replies.approve", 404),
 )
 def approve(
-    session: SessionDep, clock: ClockDep, principal: CurrentPrincipal, reply_id: Id
+    session: SessionDep,
+    clock: ClockDep,
+    channels: ChannelsDep,
+    principal: CurrentPrincipal,
+    reply_id: Id,
 ) -> Message:
-    approved = replies.approve_reply(session, clock, principal, reply_id)
+    approved = replies.approve_reply(session, clock, principal, reply_id, channels=channels)
     return _message(approved, _emails(session, {approved.author_id}))
 
 

@@ -26,7 +26,14 @@ from clameur.mentions.models import Author, Mention
 from clameur.tenancy.models import Brand, User
 from clameur.tenancy.policy import allowed, authorize
 from clameur.tenancy.principal import Principal
-from clameur.web.auth import CSRF_FIELD, CurrentPage, PageSession, clock_of, page_session
+from clameur.web.auth import (
+    CSRF_FIELD,
+    CurrentPage,
+    PageSession,
+    channels_of,
+    clock_of,
+    page_session,
+)
 from clameur.web.pages.alerts_common import (
     DbSession,
     acting_page,
@@ -240,7 +247,10 @@ def approve(
         return found
     page, principal = found
     try:
-        reply = care_replies.approve_reply(session, clock_of(request), principal, reply_id)
+        channels = channels_of(request)
+        reply = care_replies.approve_reply(
+            session, clock_of(request), principal, reply_id, channels=channels
+        )
     except ClameurError as exc:
         return refusal(request, page, session, exc, back="/approvals")
     _ = translator(request, page)

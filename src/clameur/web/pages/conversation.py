@@ -28,7 +28,14 @@ from clameur.care.repository import Conversations
 from clameur.care.suggest import suggest_for_conversation
 from clameur.errors import ClameurError, ForbiddenError, InvalidInputError, NotFoundError
 from clameur.tenancy.policy import authorize
-from clameur.web.auth import CSRF_FIELD, CurrentPage, PageSession, clock_of, page_session
+from clameur.web.auth import (
+    CSRF_FIELD,
+    CurrentPage,
+    PageSession,
+    channels_of,
+    clock_of,
+    page_session,
+)
 from clameur.web.pages import conversation_actions
 from clameur.web.pages.common import render as render_page
 from clameur.web.pages.conversation_base import (
@@ -205,6 +212,7 @@ def send_reply(
             seen_reply_id=seen,
             visibility=visibility or None,
             confirm_other_assignee=confirm == "1",
+            channels=channels_of(request),
         )
     except NewerReply as exc:
         status = 409

@@ -23,7 +23,14 @@ from clameur.errors import ClameurError, InvalidInputError, NotFoundError
 from clameur.mentions.models import Mention
 from clameur.tenancy.principal import Principal
 from clameur.web import i18n
-from clameur.web.auth import CSRF_FIELD, CurrentPage, PageSession, clock_of, page_session
+from clameur.web.auth import (
+    CSRF_FIELD,
+    CurrentPage,
+    PageSession,
+    channels_of,
+    clock_of,
+    page_session,
+)
 from clameur.web.pages.conversation_base import (
     DbSession,
     check_form_csrf,
@@ -280,7 +287,12 @@ def moderate(
         if found is None:
             raise NotFoundError(f"mention {mention_id} is not in conversation {conversation_id}")
         forwarded = replies.moderate_mention(
-            session, clock_of(request), principal, mention_id, action_name
+            session,
+            clock_of(request),
+            principal,
+            mention_id,
+            action_name,
+            channels=channels_of(request),
         )
         if not forwarded:
             return _("Recorded; this network cannot apply it: do it on the network itself.")
@@ -310,7 +322,8 @@ def approve(
 ) -> Response:
     def action(principal: Principal, _: i18n.Gettext) -> str:
         _reply_here(session, principal, conversation_id, reply_id)
-        replies.approve_reply(session, clock_of(request), principal, reply_id)
+        channels = channels_of(request)
+        replies.approve_reply(session, clock_of(request), principal, reply_id, channels=channels)
         return _("Reply approved: it is being published.")
 
     return _act(request, page, session, conversation_id, csrf_token, action)

@@ -17,11 +17,11 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from clameur.care.channels import Channel, default_channels
+from clameur.care.channels import Channel
 from clameur.errors import ClameurError, ForbiddenError, InvalidInputError, NotFoundError
 from clameur.tenancy.principal import Principal
 from clameur.web import i18n
-from clameur.web.auth import CSRF_HEADER, PageSession, check_csrf, clock_of, settings_of
+from clameur.web.auth import CSRF_HEADER, PageSession, channels_of, check_csrf, clock_of
 from clameur.web.deps import db_session
 from clameur.web.pages import conversation_view
 from clameur.web.pages.common import forbidden, language, render, working_page
@@ -39,9 +39,10 @@ def gettext(request: Request, page: PageSession) -> i18n.Gettext:
     return i18n.gettext_for(language(request, page.user))
 
 
-def channel_for(request: Request, source: str) -> Channel:
-    """The channel that publishes for ``source`` (what it allows: visibility, moderation)."""
-    return default_channels(settings_of(request)).for_source(source)
+def channel_for(request: Request, source: str, tenant_id: int) -> Channel:
+    """The channel that publishes the tenant's replies on ``source`` (what it allows:
+    visibility, moderation)."""
+    return channels_of(request).for_tenant(source, tenant_id)
 
 
 def principal_of(
@@ -194,7 +195,7 @@ def load_view(
         principal,
         conversation_id,
         clock_of(request).now(),
-        lambda source: channel_for(request, source),
+        lambda source: channel_for(request, source, principal.tenant_id),
         with_canned=with_canned,
     )
 

@@ -34,7 +34,14 @@ from clameur.tenancy.models import Brand, User
 from clameur.tenancy.policy import authorize
 from clameur.tenancy.principal import Principal
 from clameur.web import i18n
-from clameur.web.auth import CSRF_FIELD, CurrentPage, PageSession, clock_of, page_session
+from clameur.web.auth import (
+    CSRF_FIELD,
+    CurrentPage,
+    PageSession,
+    channels_of,
+    clock_of,
+    page_session,
+)
 from clameur.web.pages.alerts_common import (
     DbSession,
     acting_page,
@@ -384,7 +391,9 @@ def send_to_every_author(
     page, principal = found
     try:
         with _BULK:
-            result = care_incidents.bulk_reply(session, clock_of(request), principal, incident_id)
+            result = care_incidents.bulk_reply(
+                session, clock_of(request), principal, incident_id, channels=channels_of(request)
+            )
             session.commit()  # inside the lock: the next press reads these replies
     except ClameurError as exc:
         session.rollback()
