@@ -29,22 +29,54 @@ INCIDENT = timedelta(hours=48)
 _EXCERPT = 280
 
 
-def complains(draft: Draft) -> bool:
-    """A complaint or a churn threat (or a request in a negative tone).
+PRAISE_INTENTS = frozenset({"praise"})
+"""Intents that never raise the alert, whatever the sentiment model says."""
+CONFIDENT = 0.5
+"""A label counts when the model gives it at least this probability (unknown: it counts)."""
+SURE = 0.8
+"""A churn threat or a negative sentiment this sure raises the alert on its own; a
+complaint this sure does in a neutral post."""
 
-    Stricter than the spike detectors' "negative": one post raises this alert on its own.
-    The intent model decides, because on short posts it is the more reliable of the two
-    (the sentiment model reads some idioms — "pas mal" — as negative); a post the sentiment
-    model is confident is positive is left out.
+
+def complains(draft: Draft) -> bool:
+    """A complaint or a churn threat, told by the intent *and* the sentiment together.
+
+    One post raises this alert on its own and pages someone, so the two models must agree,
+    each with its confidence:
+
+    - never on praise, nor on a post the sentiment model reads as positive (confident):
+      "fixed my issue in 10 minutes, impressed" talks of an issue, and the intent model
+      may call it a complaint;
+    - a complaint (confident) in a negative post, or one the intent model is sure of in a
+      neutral post; a request in a negative post;
+    - a churn threat the intent model is sure of ("je résilie" is told in a flat tone);
+    - a negative sentiment the model is sure of.
+
+    An uncertain label (none, "uncertain", or below its confidence) is no evidence.
     """
     a = draft.analysis
-    if a is None:
+    if a is None or a.intent in PRAISE_INTENTS:
         return False
-    if a.sentiment == "positive" and (a.sentiment_score or 0) >= 0.8:
+    sentiment = _confident(a.sentiment, a.sentiment_score, CONFIDENT)
+    if sentiment == "positive":
         return False
-    if a.intent in NEGATIVE_INTENTS and (a.intent_score or 0) >= 0.5:
+    negative = a.sentiment == "negative"
+    intent = _confident(a.intent, a.intent_score, CONFIDENT)
+    sure_intent = _confident(a.intent, a.intent_score, SURE)
+    if sure_intent == "churn_threat":
         return True
-    return a.intent == "request" and a.sentiment == "negative"
+    if intent in NEGATIVE_INTENTS and (negative or sure_intent == intent):
+        return True
+    if intent == "request" and negative:
+        return True
+    return _confident(a.sentiment, a.sentiment_score, SURE) == "negative"
+
+
+def _confident(label: str | None, score: float | None, minimum: float) -> str | None:
+    """``label`` when its probability reaches ``minimum`` (or is unknown), else None."""
+    if label is None or label == "uncertain":
+        return None
+    return label if score is None or score >= minimum else None
 
 
 def influential(draft: Draft, rules: Rules) -> bool:
