@@ -16,7 +16,12 @@ queues (:mod:`clameur.care.service`, :func:`clameur.care.routing.route_conversat
   ``rejected``, alert resolved, the ``campaign`` flag leaves the member conversations and
   the open ones are routed as ordinary work (timeline event ``campaign_rejected``).
 
-Either closes the campaign's incident; a second verdict is refused. Both lock the alert's
+- :func:`flag_earlier_members` (detection, no principal): posts stored before the
+  campaign was recognised get what later ones get on arrival — flag ``campaign``, out of
+  the queues, under the campaign's incident — in the detector's transaction. They are
+  members of the alert, so :func:`reject_campaign` returns them to ordinary work too.
+
+Either verdict closes the campaign's incident; a second verdict is refused. Both lock the alert's
 row (PostgreSQL), so two supervisors deciding at once take turns and the second is refused.
 """
 
@@ -29,11 +34,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, select, tuple_
 from sqlalchemy.orm import Session
 
 from clameur.care import routing, sla
 from clameur.care.audit import audit, record
+from clameur.care.incident_names import incident_title
 from clameur.care.models import OPEN_STATUSES, Conversation, Incident
 from clameur.clock import Clock
 from clameur.db.repository import TenantRepository
@@ -375,6 +381,72 @@ def _audit(
         data={"conversations": len(members), "note": (note or "").strip()[:1000] or None},
     )
     session.flush()
+
+
+def flag_earlier_members(
+    session: Session,
+    tenant_id: int,
+    alert_id: int,
+    members: Sequence[tuple[str, str]],
+    at: datetime,
+) -> list[int]:
+    """Retro-flagging: the conversations of campaign posts (``(source, external_id)``)
+    stored before the alert named them are flagged ``campaign``, leave their queue and join
+    the campaign's incident (opened if it has none yet), as a post arriving after the alert
+    does; each gets a ``campaign_flagged`` timeline event at event time ``at``. Nothing is
+    committed here (the detector's batch is the transaction). Returns the conversations
+    changed."""
+    pairs = sorted(set(members))
+    ids: set[int] = set()
+    for i in range(0, len(pairs), _CHUNK):
+        ids.update(
+            session.scalars(
+                select(Mention.conversation_id).where(
+                    Mention.tenant_id == tenant_id,
+                    tuple_(Mention.source, Mention.external_id).in_(pairs[i : i + _CHUNK]),
+                    Mention.conversation_id.is_not(None),
+                )
+            )
+        )
+    conversations = [
+        c
+        for c in _load(session, tenant_id, sorted(i for i in ids if i is not None))
+        if FLAG not in (c.flags or [])
+    ]
+    if not conversations:
+        return []
+    incident = _incident(session, tenant_id, alert_id)
+    if incident is None:
+        alert = session.get(Alert, alert_id)
+        if alert is None or alert.tenant_id != tenant_id:
+            raise NotFoundError(f"alert {alert_id} not found")
+        incident = Incident(
+            tenant_id=tenant_id,
+            alert_id=alert_id,
+            brand_id=alert.brand_id,
+            title=incident_title(session, alert),
+            status="open",
+            opened_at=alert.triggered_at,
+        )
+        session.add(incident)
+        session.flush()
+    for conversation in conversations:
+        conversation.flags = [*(conversation.flags or []), FLAG]
+        previous = conversation.queue_id
+        conversation.queue_id = None
+        if conversation.incident_id is None:
+            conversation.incident_id = incident.id
+        record(
+            session,
+            tenant_id=tenant_id,
+            conversation_id=conversation.id,
+            at=at,
+            actor_id=None,
+            kind="campaign_flagged",
+            data={"alert_id": alert_id, "queue_id": previous},
+        )
+    session.flush()
+    return [c.id for c in conversations]
 
 
 # -- the platform's report ------------------------------------------------------------------

@@ -44,11 +44,15 @@ from typing import Any, Final, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from clameur.care import campaigns as care_campaigns
 from clameur.detection import campaign_store as store
 from clameur.detection.alerts import Member, raise_or_update
+from clameur.detection.campaign_idf import HORIZON_DAYS, batch_counts, day_of, rare_counts, sampled
 from clameur.detection.campaign_score import (
+    BURST_HOURS,
     SIMILARITY,
     Facts,
+    coordinated,
     explain,
     facts_of,
     severity,
@@ -115,6 +119,8 @@ class _TenantRun:
         """The batch's band hashes (one row per entry)."""
         self.stored: dict[int, Entry] = {}
         """The rows that some mention of the batch links to, as entries (by row index)."""
+        self.vocabulary: list[tuple[int, int, int]] = []
+        """What the batch adds to the tenant's document frequencies."""
         all_rules = [book.tenant, *book.brands.values()]
         self.max_window = timedelta(hours=max(r.campaign_window_hours for r in all_rules))
 
@@ -166,8 +172,9 @@ class _TenantRun:
         authors = store.authors(self.session, {cast(int, d.author_id) for d in kept})
         signatures = minhash(texts)
         self.bands = band_hashes(signatures)
+        rare = self._rare(texts, [store.to_seconds(d.mention.created_at) for d in kept])
         entries = []
-        for key, draft, sig in zip(keys, kept, signatures, strict=True):
+        for key, draft, sig, r in zip(keys, kept, signatures, rare, strict=True):
             m, author_id = draft.mention, cast(int, draft.author_id)
             entries.append(
                 Entry(
@@ -179,11 +186,24 @@ class _TenantRun:
                     draft.brand_ids[0] if draft.brand_ids else None,
                     sig,
                     facts_of(draft, authors.get(author_id)),
+                    rare=r,
                     handle=m.author.handle,
                     draft=draft,
                 )
             )
         return entries
+
+    def _rare(self, texts: list[str], seconds: list[int]) -> list[int]:
+        """Rare shingles of each text before its day (and the batch's counts, kept for
+        :meth:`_write`)."""
+        shingles = sampled(texts)
+        days = [day_of(t) for t in seconds]
+        wanted = np.unique(np.concatenate(shingles)).tolist() if shingles else []
+        known = store.vocabulary(
+            self.session, self.tenant_id, wanted, min(days) - HORIZON_DAYS, max(days) - 1
+        )
+        self.vocabulary = batch_counts(shingles, days)
+        return rare_counts(shingles, days, known)
 
     def _links(
         self, entries: list[Entry], stored_signatures: NDArray[np.uint32]
@@ -227,6 +247,7 @@ class _TenantRun:
                 r.brand_id,
                 signature,
                 Facts(r.age_days, r.followers, r.verified, r.first_post, r.rating),
+                rare=r.rare,
                 stored=True,
                 similarity=r.similarity,
                 cluster=self.clusters.get(r.cluster_id) if r.cluster_id is not None else None,
@@ -243,12 +264,14 @@ class _TenantRun:
                 np.frombuffer(row.centre, dtype="<u4").astype(np.uint32),
                 members=row.members,
                 sims=sorted(row.state.get("sims", [])),
+                rare=sorted(row.state.get("rare", [])),
                 alert_key=row.alert_key,
                 row_id=row.id,
                 flushed_at=row.last_at if row.alert_key else None,
             )
+            times = row.state.get("times", {})
             for author_id, record in row.state.get("accounts", {}).items():
-                cluster.add_account(author_id, record)
+                cluster.add_account(author_id, record, times.get(author_id))
             self.clusters[row.id] = cluster
 
     # -- deciding
@@ -296,10 +319,14 @@ class _TenantRun:
         if not founding:
             entry.similarity = similarity(entry.signature, cluster.centre)
             bisect.insort(cluster.sims, entry.similarity)
+        if entry.rare is not None:
+            bisect.insort(cluster.rare, entry.rare)
         cluster.members += 1
         cluster.first_at = min(cluster.first_at, entry.created_at)
         cluster.last_at = max(cluster.last_at, entry.created_at)
-        cluster.add_account(str(entry.author_id), entry.facts.dump())
+        cluster.add_account(
+            str(entry.author_id), entry.facts.dump(), store.to_seconds(entry.created_at)
+        )
         if cluster.brand_id is None:
             cluster.brand_id = entry.brand_id
         cluster.joined.append(entry)
@@ -311,8 +338,9 @@ class _TenantRun:
         target.first_at = min(target.first_at, other.first_at)
         target.last_at = max(target.last_at, other.last_at)
         target.sims = sorted(target.sims + other.sims)
+        target.rare = sorted(target.rare + other.rare)
         for author_id, record in other.accounts.items():
-            target.add_account(author_id, record)
+            target.add_account(author_id, record, other.times.get(author_id))
         target.joined.extend(other.joined)
         target.absorbed.extend([other.row_id] if other.row_id is not None else [])
         target.absorbed.extend(other.absorbed)
@@ -320,6 +348,8 @@ class _TenantRun:
             target.alert_key, target.flushed_at = other.alert_key, other.flushed_at
         target.pending.extend(other.pending)  # sent with the merge's update
         target.pending_drafts.extend(other.pending_drafts)
+        target.retro.extend(other.retro)
+        other.retro = []
         if other.pending_at is not None:
             target.pending_at = max(target.pending_at or other.pending_at, other.pending_at)
             target.pending_severity = max(
@@ -345,6 +375,13 @@ class _TenantRun:
         if KIND not in rules.enabled:
             return
         if cluster.alert_key is None and cluster.suspects < rules.campaign_min_authors:
+            return
+        if cluster.alert_key is None and not coordinated(
+            cluster.in_burst(store.to_seconds(entry.created_at), BURST_HOURS * 3600),
+            len(cluster.accounts),
+            cluster.rare,
+            rules,
+        ):
             return
         score = cluster.score()
         if cluster.alert_key is None and score < rules.campaign_min_score:
@@ -390,10 +427,16 @@ class _TenantRun:
             evidence=evidence,
             members=cluster.pending,
             cooldown=timedelta(hours=rules.campaign_window_hours),
+            started_at=min((m.created_at for m in cluster.pending), default=cluster.pending_at),
         )
         for draft in cluster.pending_drafts:
             if alert.id not in draft.alert_ids:
                 draft.alert_ids.append(alert.id)
+        if cluster.retro:
+            care_campaigns.flag_earlier_members(
+                self.session, self.tenant_id, alert.id, cluster.retro, cluster.pending_at
+            )
+            cluster.retro = []
         cluster.flushed_at = cluster.pending_at
         cluster.pending, cluster.pending_drafts = [], []
         cluster.pending_at = cluster.pending_severity = None
@@ -422,6 +465,13 @@ class _TenantRun:
         joined = [e for e in cluster.joined if e.created_at >= since]
         for m in self._members(joined, at if tip else None):
             found[(m.source, m.external_id)] = m
+        batch = {(e.source, e.external_id) for e in joined if e.draft is not None}
+        for e in joined:  # this batch's earlier members: flagged like the tip
+            if e.draft is not None and e is not at:
+                if KIND not in e.draft.flags:
+                    e.draft.flags.append(KIND)
+                cluster.pending_drafts.append(e.draft)
+        cluster.retro.extend(k for k in found if k not in batch)
         return sorted(found.values(), key=lambda m: (m.created_at, m.source, m.external_id))
 
     # -- writing
@@ -448,6 +498,7 @@ class _TenantRun:
             self.tenant_id,
             [(e.key, _row_of(e), e.similarity) for e in self.stored.values() if e.dirty],
         )
+        store.add_vocabulary(self.session, self.tenant_id, self.vocabulary)
         store.insert_many(
             self.session,
             store.SIGNATURES,
@@ -479,7 +530,7 @@ class _TenantRun:
             "accounts": len(c.accounts),
             "score": c.score(),
             "alert_key": c.alert_key,
-            "state": {"accounts": c.accounts, "sims": c.sims},
+            "state": {"accounts": c.accounts, "sims": c.sims, "rare": c.rare, "times": c.times},
         }
 
     def _signature_row(self, e: Entry) -> tuple[Any, ...]:
@@ -500,6 +551,7 @@ class _TenantRun:
             f.verified,
             f.first_post,
             f.rating,
+            e.rare,
         )
 
 

@@ -89,6 +89,9 @@ class CampaignSignature(TenantOwned, Base):
     verified: Mapped[bool] = mapped_column(Boolean)
     first_post: Mapped[bool] = mapped_column(Boolean)
     rating: Mapped[int | None] = mapped_column(Integer)
+    rare: Mapped[int | None] = mapped_column(Integer)
+    """Sampled shingles of the text that were rare in the tenant's archive before its day
+    (``campaign_idf``): how much of it is the author's own, not everyone's phrasing."""
 
 
 class CampaignBand(TenantOwned, Base):
@@ -114,3 +117,25 @@ class CampaignBand(TenantOwned, Base):
     """:attr:`CampaignSignature.key`."""
     at: Mapped[int] = mapped_column(BigInteger)
     """Event time in seconds since the epoch."""
+
+
+class CampaignVocabulary(TenantOwned, Base):
+    """How many of a tenant's mentions of each day held a shingle: the archive's document
+    frequencies, kept incrementally by the detector (see ``campaign_idf``).
+
+    One shingle in four is kept (those whose 32-bit hash is a multiple of 4: every text
+    samples the same ones), counted once per mention, one row per (shingle, day); the row
+    of ``shingle = -1`` counts the day's mentions. A mention's rarity is read from the
+    days *before* its own, so that replays agree whatever the batch size.
+    """
+
+    __tablename__ = "campaign_vocabulary"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "shingle", "day"),
+        {"sqlite_with_rowid": False},
+    )
+
+    shingle: Mapped[int] = mapped_column(BigInteger, autoincrement=False)
+    day: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    """Days since the epoch (UTC) of the mentions counted."""
+    docs: Mapped[int] = mapped_column(Integer)

@@ -19,6 +19,16 @@ if TYPE_CHECKING:
 
 SIMILARITY: Final = 0.5
 """Estimated Jaccard similarity of two mentions' 4-gram sets needed to link them."""
+BURST_HOURS: Final = 3
+"""A campaign's accounts post within this many hours: ``campaign_min_authors`` of them
+must have, ending at the mention that tips it (sameness spread over days is coincidence)."""
+BURST_SHARE: Final = 0.5
+"""…and they must be at least this share of the cluster's accounts (most of it)."""
+BURST_QUANTILE: Final = 0.8
+"""The burst reported: the shortest window holding this share of the accounts."""
+MIN_RARE: Final = 5
+"""Median rare shingles (sampled, :mod:`clameur.detection.campaign_idf`) a cluster's
+texts need: about 20 distinctive 4-grams, a clause of the campaign's own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +124,35 @@ def phrasing_factor(sorted_sims: Sequence[float]) -> float:
     similarity of the members to the founding text; ``sorted_sims`` in ascending order)."""
     closeness = (median_of_sorted(sorted_sims) - SIMILARITY) / (1.0 - SIMILARITY)
     return 0.8 + 0.2 * min(1.0, max(0.0, closeness))
+
+
+def burst_seconds(sorted_times: Sequence[int], share: float = BURST_QUANTILE) -> int:
+    """The shortest time holding ``share`` of the accounts' first posts."""
+    n = len(sorted_times)
+    if n < 2:
+        return 0
+    k = max(2, -(-int(share * n * 1000) // 1000))
+    k = min(k, n)
+    return min(sorted_times[i + k - 1] - sorted_times[i] for i in range(n - k + 1))
+
+
+def median_rare(sorted_rare: Sequence[int]) -> int | None:
+    """Median of the members' rare shingles (None when none was counted)."""
+    if not sorted_rare:
+        return None
+    return sorted_rare[len(sorted_rare) // 2]
+
+
+def coordinated(
+    burst_accounts: int, accounts: int, sorted_rare: Sequence[int], rules: Rules
+) -> bool:
+    """Textual coordination, before any account signal: ``campaign_min_authors`` accounts
+    within :data:`BURST_HOURS`, most of the cluster's, writing a text of their own
+    (:data:`MIN_RARE`)."""
+    if burst_accounts < rules.campaign_min_authors or burst_accounts < BURST_SHARE * accounts:
+        return False
+    rare = median_rare(sorted_rare)
+    return rare is None or rare >= MIN_RARE
 
 
 def severity(accounts: int, score: float, rules: Rules) -> str:
@@ -215,6 +254,10 @@ class ClusterView:
     posts: int
     first_at: datetime
     last_at: datetime
+    rare: Sequence[int] = ()
+    """Members' rare shingles, sorted."""
+    times: Sequence[int] = ()
+    """Accounts' first posts (epoch seconds), sorted."""
 
 
 def explain(c: ClusterView, score: float, rules: Rules) -> tuple[dict[str, Any], str]:
@@ -222,7 +265,13 @@ def explain(c: ClusterView, score: float, rules: Rules) -> tuple[dict[str, Any],
     t = tally(Facts.load(record) for record in c.accounts)
     sim = median_of_sorted(c.sorted_sims)
     minutes = int((c.last_at - c.first_at).total_seconds()) // 60
-    why = reasons(t)
+    burst = burst_seconds(c.times) // 60
+    rare = median_rare(c.rare)
+    share = round(BURST_QUANTILE * 100)
+    why = [f"{share} % of the accounts posted within {burst // 60} h {burst % 60:02d}"]
+    if rare is not None:
+        why.append(f"texts of their own: median {rare} rare shingles in this archive")
+    why += reasons(t)
     summary = (
         f"Coordinated campaign: {t['accounts']} accounts ({t['suspects']} suspect) posted "
         f"{c.posts} near-identical texts within {minutes // 60} h {minutes % 60:02d} "
@@ -237,6 +286,11 @@ def explain(c: ClusterView, score: float, rules: Rules) -> tuple[dict[str, Any],
         "first_at": c.first_at.astimezone(UTC).isoformat(),
         "last_at": c.last_at.astimezone(UTC).isoformat(),
         "window_hours": rules.campaign_window_hours,
+        "burst_minutes": burst,
+        "burst_share": BURST_QUANTILE,
+        "burst_limit_hours": BURST_HOURS,
+        "rare_shingles": rare,
+        "min_rare_shingles": MIN_RARE,
         "signals": t,
         "why": why,
     }

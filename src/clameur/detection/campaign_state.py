@@ -6,6 +6,7 @@ batches is in :mod:`clameur.detection.campaign_store`.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,12 @@ class Cluster:
     """Author id → :meth:`Facts.dump` of the account's first member (its suspicion last)."""
     sims: list[float] = field(default_factory=list)
     """Members' similarity to the centre, sorted."""
+    rare: list[int] = field(default_factory=list)
+    """Members' rare shingles (:mod:`clameur.detection.campaign_idf`), sorted."""
+    times: dict[str, int] = field(default_factory=dict)
+    """Author id → event time (epoch seconds) of the account's first member."""
+    sorted_times: list[int] = field(default_factory=list)
+    """:attr:`times`' values, sorted (the burst is measured on them)."""
     alert_key: str | None = None
     row_id: int | None = None
     units: int = 0
@@ -47,6 +54,9 @@ class Cluster:
     # An update of the alert being gathered (see campaign._TenantRun._after_join).
     pending: list[Member] = field(default_factory=list)
     pending_drafts: list[Draft] = field(default_factory=list)
+    retro: list[tuple[str, str]] = field(default_factory=list)
+    """Members stored before the alert named them: their conversations are flagged when the
+    update is sent (retro-flagging)."""
     pending_at: datetime | None = None
     pending_severity: str | None = None
     flushed_at: datetime | None = None
@@ -66,14 +76,29 @@ class Cluster:
 
     def view(self) -> ClusterView:
         return ClusterView(
-            self.key, self.accounts.values(), self.sims, self.members, self.first_at, self.last_at
+            self.key,
+            self.accounts.values(),
+            self.sims,
+            self.members,
+            self.first_at,
+            self.last_at,
+            rare=self.rare,
+            times=self.sorted_times,
         )
 
-    def add_account(self, author_id: str, record: list[Any]) -> None:
+    def add_account(self, author_id: str, record: list[Any], at: int | None) -> None:
         if author_id not in self.accounts:
             self.accounts[author_id] = record
             self.units += record[-1]
             self.suspects += is_suspect(record[-1])
+            if at is not None:
+                self.times[author_id] = at
+                bisect.insort(self.sorted_times, at)
+
+    def in_burst(self, at: int, seconds: int) -> int:
+        """Accounts whose first member is in the ``seconds`` up to ``at``."""
+        t = self.sorted_times
+        return bisect.bisect_right(t, at) - bisect.bisect_left(t, at - seconds)
 
 
 @dataclass(eq=False)
@@ -88,6 +113,8 @@ class Entry:
     brand_id: int | None
     signature: NDArray[np.uint32]
     facts: Facts
+    rare: int | None = None
+    """Rare shingles of the text (None: stored before they were counted)."""
     handle: str | None = None
     """Known for the batch's mentions; read for stored ones only when they become evidence."""
     stored: bool = False

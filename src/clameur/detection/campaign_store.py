@@ -29,13 +29,19 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from clameur.db.bulk import insert_returning_ids, update_by_id
-from clameur.detection.campaign_models import CampaignBand, CampaignCluster, CampaignSignature
+from clameur.detection.campaign_models import (
+    CampaignBand,
+    CampaignCluster,
+    CampaignSignature,
+    CampaignVocabulary,
+)
 from clameur.detection.campaign_sketch import NUM_PERM
 from clameur.mentions.models import Author
 
@@ -59,8 +65,11 @@ SIGNATURE_COLUMNS: Final = (
     "verified",
     "first_post",
     "rating",
+    "rare",
 )
 _CHUNK: Final = 500
+VOCABULARY_DAYS: Final = 30
+"""Days of document frequencies kept behind the window (``campaign_idf`` reads 28)."""
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
 
@@ -146,6 +155,42 @@ def prune(session: Session, tenant_id: int, cutoff: datetime) -> None:
             CampaignCluster.tenant_id == t, CampaignCluster.last_at < cutoff
         )
     )
+    v = CampaignVocabulary
+    oldest = to_seconds(cutoff) // 86_400 - VOCABULARY_DAYS
+    session.execute(delete(v).where(v.tenant_id == t, v.day < oldest))
+
+
+def vocabulary(
+    session: Session, tenant_id: int, shingles: Sequence[int], first_day: int, last_day: int
+) -> list[tuple[int, int, int]]:
+    """``(shingle, day, docs)`` of these shingles (and the totals) between the two days."""
+    v = CampaignVocabulary
+    stmt = select(v.shingle, v.day, v.docs).where(
+        v.tenant_id == tenant_id,
+        among(session, v.shingle, [-1, *shingles]),
+        v.day >= first_day,
+        v.day <= last_day,
+    )
+    return [(r.shingle, r.day, r.docs) for r in session.execute(stmt)]
+
+
+def add_vocabulary(session: Session, tenant_id: int, rows: Sequence[tuple[int, int, int]]) -> None:
+    """Add the batch's ``(shingle, day, docs)`` to the stored counts (one upsert)."""
+    if not rows:
+        return
+    sql = (
+        "INSERT INTO campaign_vocabulary (tenant_id, shingle, day, docs) VALUES ({}) "
+        "ON CONFLICT (tenant_id, shingle, day) "
+        "DO UPDATE SET docs = campaign_vocabulary.docs + excluded.docs"
+    )
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(sql.format("?, ?, ?, ?"), [(tenant_id, *r) for r in rows])
+        return
+    session.execute(
+        text(sql.format(":t, :s, :d, :n")),
+        [{"t": tenant_id, "s": a, "d": b, "n": c} for a, b, c in rows],
+    )
 
 
 def candidates(
@@ -173,6 +218,7 @@ def candidates(
         s.verified,
         s.first_post,
         s.rating,
+        s.rare,
     )
     query = select(*columns).where(
         s.tenant_id == tenant_id, among(session, s.key, ids), s.at_us >= to_us(since)
