@@ -1,0 +1,255 @@
+"""Coordination against coincidence: what the campaign detector must not take for a campaign
+(common phrasings, sameness spread over days, genuine outage customers with new accounts),
+what it must (each campaign shape), and the retro-flagging of a campaign's earlier posts.
+
+Small scenarios from :mod:`clameur.demo.campaign_replays` (its ``DEV`` texts); the full
+replays are bench/campaign_replays.py.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from clameur.care import campaigns as care_campaigns
+from clameur.care.models import Conversation, ConversationEvent
+from clameur.care.teams import add_queue, add_team
+from clameur.db import session_scope
+from clameur.demo import campaign_replays as cr
+from clameur.demo import replays
+from clameur.detection.campaign_idf import batch_counts, rare_counts, sampled
+from clameur.detection.campaign_models import CampaignCluster
+from clameur.detection.campaign_score import burst_seconds
+from clameur.detection.campaign_sketch import shingle_text
+from clameur.detection.models import Alert
+from tests.conftest import Database
+from tests.detection.test_campaign import (
+    CLOCK,
+    DAY,
+    campaigns,
+    flagged_in_care,
+    replay,
+    tenant,
+)
+from tests.factories import acting, lead, member
+
+PHRASE = "Très bien, rien à redire, je recommande vivement ce service."
+SENTENCE = "Commande reçue en deux jours, emballage soigné, rien à signaler."
+OWN_TEXT = (
+    "Le nouveau forfait Volta Horizon m'a séduit dès la première semaine, "
+    "débit constant même au fond du jardin."
+)
+
+
+def _reviewers(
+    texts: list[str], start: Any, minutes: int, prefix: str, **author: Any
+) -> list[dict[str, Any]]:
+    rng = random.Random(len(texts) + minutes)
+    out = []
+    for n, text in enumerate(texts):
+        at = start + timedelta(seconds=rng.randrange(minutes * 60))
+        out.append(
+            {
+                "source": "review",
+                "external_id": f"{prefix}{n}",
+                "text": text,
+                "created_at": at.isoformat(),
+                "author": {"handle": f"{prefix}{n}", **author},
+                "rating": 5,
+                "lang": "fr",
+            }
+        )
+    return out
+
+
+def _largest_cluster(db: Database, tenant_id: int) -> int:
+    with session_scope(db.factory) as session:
+        return int(
+            session.scalar(
+                select(func.max(CampaignCluster.accounts)).where(
+                    CampaignCluster.tenant_id == tenant_id
+                )
+            )
+            or 0
+        )
+
+
+def test_the_same_sentence_from_many_accounts_days_apart_raises_nothing(db: Database) -> None:
+    """Thirty reviewers whose profiles show nothing (each a suspect on its own facts)
+    write the same common sentence over four days, among ordinary reviews: they link (a
+    two-day window), but sameness spread over days is coincidence, not a burst."""
+    records = replays.merged(
+        cr.genuine_reviews(DAY, 4, cr.DEV, seed=5, per_day=100),
+        _reviewers([SENTENCE] * 30, DAY, 4 * 24 * 60, "s"),
+    )
+    tenant_id = tenant(db, campaign_window_hours=48)
+    step = replay(db, tenant_id, records)
+    assert campaigns(db, tenant_id) == []
+    assert step.flagged == set()
+    assert _largest_cluster(db, tenant_id) >= 20, "they do link"
+
+
+def test_a_common_phrase_in_a_burst_is_no_campaign_but_a_text_of_its_own_is(
+    db: Database,
+) -> None:
+    """Profiles that show nothing, first posts, five stars: each account looks the same
+    (a suspect). What differs is the text: one the tenant's reviewers have written again
+    and again for days, or one nobody wrote before."""
+    history = replays.merged(
+        cr.genuine_reviews(DAY, 3, cr.DEV, seed=7, per_day=60),
+        _reviewers([PHRASE] * 36, DAY, 3 * 24 * 60, "h"),
+    )
+    burst_at = DAY + timedelta(days=4, hours=10)  # more than a window after the history
+    common = _reviewers([PHRASE] * 8, burst_at, 40, "c")
+    own = _reviewers([OWN_TEXT] * 8, burst_at, 40, "o")
+
+    a, b = tenant(db, "common"), tenant(db, "own")
+    replay(db, a, replays.merged(history, common))
+    replay(db, b, replays.merged(history, own))
+
+    assert campaigns(db, a) == []
+    [alert] = campaigns(db, b)
+    assert set(alert["evidence"]["mentions"]) == {r["external_id"] for r in own}
+    evidence = alert["evidence"]
+    assert evidence["rare_shingles"] >= evidence["min_rare_shingles"]
+    assert evidence["burst_minutes"] <= 40
+    assert any("rare shingles" in why for why in evidence["why"])
+    assert "80 % of the accounts posted within 0 h" in alert["summary"]
+
+
+def test_genuine_outage_reviews_by_new_accounts_raise_nothing(db: Database) -> None:
+    outage = cr.outage_reviews(DAY + timedelta(hours=9), cr.DEV, seed=3, count=40)
+    rng = random.Random(3)
+    for n, record in enumerate(outage):  # every one of them opened an account today
+        at = datetime.fromisoformat(record["created_at"])
+        record["author"] = cr.fresh(rng, at, f"new{n}")
+    tenant_id = tenant(db)
+    step = replay(db, tenant_id, outage)
+    assert campaigns(db, tenant_id) == []
+    assert step.flagged == set()
+
+
+@pytest.mark.parametrize("shape", cr.SHAPES)
+def test_each_campaign_shape_raises_an_alert_with_all_its_members(db: Database, shape: str) -> None:
+    start = DAY + timedelta(hours=11)
+    genuine = replays.merged(
+        cr.genuine_reviews(DAY, 1, cr.DEV, seed=11, per_day=80),
+        cr.outage_reviews(start - timedelta(hours=1), cr.DEV, seed=12, count=20),
+    )
+    posts = cr.campaign(start, cr.DEV, seed=13, shape=shape, accounts=18, minutes=60)
+    planted = {r["external_id"] for r in posts}
+    tenant_id = tenant(db)
+    replay(db, tenant_id, replays.merged(genuine, posts), batch_size=50)
+
+    alerts = campaigns(db, tenant_id)
+    assert alerts, f"the {shape} campaign was missed"
+    found = {m for a in alerts for m in a["evidence"]["mentions"]}
+    assert found == planted
+    assert flagged_in_care(db, tenant_id) == planted
+
+
+def _front_desk(db: Database) -> tuple[int, int]:
+    tenant_id = tenant(db)
+    with session_scope(db.factory) as session:
+        boss = lead(session, CLOCK, tenant_id)
+        team = add_team(session, CLOCK, boss, "Front")
+        queue = add_queue(session, CLOCK, boss, "All", team_id=team.id)
+        return tenant_id, queue.id
+
+
+def test_earlier_members_leave_the_queues_and_a_rejection_brings_them_back(
+    db: Database,
+) -> None:
+    tenant_id, queue_id = _front_desk(db)
+    posts = cr.campaign(
+        DAY + timedelta(hours=10), cr.DEV, seed=21, shape="light", accounts=12, minutes=45
+    )
+    planted = {r["external_id"] for r in posts}
+    # a batch of two: the first members are stored, routed and queued before the alert
+    step = replay(db, tenant_id, posts[:3], batch_size=2)
+    with session_scope(db.factory) as session:
+        queued = session.scalars(
+            select(Conversation.queue_id).where(Conversation.tenant_id == tenant_id)
+        ).all()
+    assert queued, "the first posts opened conversations"
+    assert set(queued) == {queue_id}, "no alert yet: ordinary work"
+    replay(db, tenant_id, posts[3:], batch_size=2, step=step)
+
+    [alert] = campaigns(db, tenant_id)
+    assert set(alert["evidence"]["mentions"]) == planted
+    assert flagged_in_care(db, tenant_id) == planted  # flagged, none queued
+    with session_scope(db.factory) as session:
+        rows = session.scalars(
+            select(Conversation).where(Conversation.tenant_id == tenant_id)
+        ).all()
+        assert len({c.incident_id for c in rows}) == 1, "all under the campaign's incident"
+        assert None not in {c.incident_id for c in rows}
+        retro = session.scalars(
+            select(ConversationEvent).where(
+                ConversationEvent.tenant_id == tenant_id,
+                ConversationEvent.kind == "campaign_flagged",
+            )
+        ).all()
+        assert len(retro) >= 3
+        assert {e.data["queue_id"] for e in retro} == {queue_id}
+        supervisor = member(session, CLOCK, "sup@acme.example", tenant_id, "supervisor").id
+        alert_id = session.scalars(
+            select(Alert.id).where(Alert.tenant_id == tenant_id, Alert.kind == "campaign")
+        ).one()
+    with session_scope(db.factory) as session:
+        verdict = care_campaigns.reject_campaign(
+            session, CLOCK, acting(session, supervisor, tenant_id), alert_id
+        )
+    assert len(verdict.conversations) == len(planted)
+    assert flagged_in_care(db, tenant_id) == set()
+    with session_scope(db.factory) as session:
+        back = session.scalars(
+            select(Conversation.queue_id).where(Conversation.tenant_id == tenant_id)
+        ).all()
+    assert set(back) == {queue_id}, "every member is ordinary work again"
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def _texts(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    pool = [*cr.DEV.common, *(" ".join(slot[0] for slot in t) for t in cr.DEV.templates)]
+    out = []
+    for _ in range(n):
+        text = shingle_text(rng.choice(pool) + f" {rng.choice(cr.DEV.names)}")
+        if text is not None:
+            out.append(text)
+    return out
+
+
+def test_rare_counts_are_the_same_whatever_the_batches() -> None:
+    texts = _texts(300, 1)
+    rng = random.Random(2)
+    days = sorted(rng.randrange(20_000, 20_004) for _ in texts)
+    shingles = sampled(texts)
+    whole = rare_counts(shingles, days, [])
+    cut = 137
+    first = rare_counts(shingles[:cut], days[:cut], [])
+    second = rare_counts(shingles[cut:], days[cut:], batch_counts(shingles[:cut], days[:cut]))
+    assert first + second == whole
+    # the first day knows no history: all rare; later days find the phrasings common
+    assert all(w == len(s) for w, s, d in zip(whole, shingles, days, strict=True) if d == days[0])
+    later = [
+        w / max(1, len(s)) for w, s, d in zip(whole, shingles, days, strict=True) if d > days[0] + 1
+    ]
+    assert np.mean(later) < 0.5
+
+
+def test_the_burst_is_the_shortest_window_holding_most_accounts() -> None:
+    hour = 3600
+    times = [0, 10, 20, 30, 40, 50, 60, 70, 5 * 24 * hour, 6 * 24 * hour]
+    assert burst_seconds(times) == 70  # 8 of 10
+    spread = [k * 24 * hour for k in range(10)]
+    assert burst_seconds(spread) == 7 * 24 * hour
+    assert burst_seconds([5]) == 0
