@@ -1,12 +1,22 @@
-"""Spike detection on generated replays: false alerts on ordinary weeks, delay on waves.
+"""Spike detection on generated replays: false alerts on ordinary weeks, delay on waves
+and on negativity shifts.
 
-For each seed and traffic level, a week of ordinary traffic (daily rhythm, quiet weekends,
-hour-to-hour variation) runs through the full pipeline on a fresh SQLite database, with a
-complaint wave planted on day 4–7 at a random time of day. Reported: spike alerts before
-the wave (false alerts), whether the wave was caught, the delay from its first mention to
-the alert (event time), and how many spike incidents the wave made.
+Waves (default): for each seed and traffic level, a week of ordinary traffic (daily
+rhythm, quiet weekends, hour-to-hour variation) runs through the full pipeline on a fresh
+SQLite database, with a complaint wave planted on day 4–7 at a random time of day.
+Reported: spike alerts before the wave (false alerts), whether the wave was caught, the
+delay from its first mention (the onset) to the alert's ``triggered_at`` — the event time
+at which the detector had the evidence — and how many spike incidents the wave made.
+
+Shifts (``--shifts``): a fortnight of traffic whose complaint share varies hour to hour
+(``clameur.demo.replays_spikes.mixed_traffic``, a third on average), with one negativity
+shift at constant volume (complaints ``--share`` of traffic for 4 hours from a random
+weekday daytime onset), or none (``--share 0``: a quiet fortnight). Reported: spike alerts
+outside the shift (false alerts), whether a negative_spike came within 60 minutes of the
+onset, and the delay from the onset to its ``triggered_at``.
 
     .venv/bin/python bench/detection_replays.py [--seeds 8] [--peaks 5,20,80] [--waves 40,120,400]
+    .venv/bin/python bench/detection_replays.py --shifts [--first-seed 100] [--share 0.7]
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from pathlib import Path
 from clameur.clock import FrozenClock
 from clameur.config import Settings
 from clameur.db import create_engine_for, make_session_factory, session_scope, upgrade
-from clameur.demo import replays
+from clameur.demo import replays, replays_spikes
 from clameur.detection import alerts_of
 from clameur.pipeline import Pipeline
 from clameur.tenancy import add_brand, add_tenant
@@ -68,12 +78,82 @@ def run_one(seed: int, peak: float, wave: int, workdir: Path) -> dict[str, objec
     }
 
 
+def run_shift(seed: int, peak: float, share: float, workdir: Path) -> dict[str, object]:
+    """One fortnight with a negativity shift (``share`` 0: none) through the pipeline."""
+    rng = random.Random(seed * 7919 + int(peak))  # noqa: S311 - benchmark data
+    engine = create_engine_for(f"sqlite:///{workdir}/f{seed}-{peak}-{share}.db")
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    clock = FrozenClock(datetime(2031, 1, 1, tzinfo=UTC))
+    with session_scope(factory) as session:
+        tenant = add_tenant(session, clock, "acme", "Acme")
+        add_brand(session, clock, tenant, "volta", "Volta", ["volta"])
+        tenant_id = tenant.id
+    onset = replays_spikes.shift_at(rng, MONDAY, 14)
+    shifts = (replays_spikes.Shift(onset, 4, share),) if share else ()
+    records = replays_spikes.mixed_traffic(
+        MONDAY, days=14, peak_per_hour=peak, seed=seed, shifts=shifts
+    )
+    pipeline = Pipeline(factory=factory, settings=Settings(batch_size=1000), clock=clock)
+    pipeline.ingest(records, tenant_id)
+    with session_scope(factory) as session:
+        spikes = [a for a in alerts_of(session, tenant_id) if "spike" in a["kind"]]
+    engine.dispose()
+    end = onset + timedelta(hours=5)
+
+    def during(a: dict[str, object]) -> bool:
+        return bool(shifts) and onset <= datetime.fromisoformat(str(a["triggered_at"])) <= end
+
+    negative = [a for a in spikes if during(a) and a["kind"] == "negative_spike"]
+    delay = (
+        (datetime.fromisoformat(negative[0]["triggered_at"]) - onset).total_seconds() / 60
+        if negative
+        else None
+    )
+    return {
+        "false": sum(not during(a) for a in spikes),
+        "caught": delay is not None and delay <= 60,
+        "delay": delay,
+        "mentions": len(records),
+        "tests": negative[0]["evidence"].get("tests") if negative else None,
+    }
+
+
+def shifts_main(args: argparse.Namespace) -> None:
+    peaks = [float(p) for p in args.peaks.split(",")]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    with tempfile.TemporaryDirectory() as tmp:
+        print("peak/h  share  fortnights  false alerts  caught ≤ 60 min  delay min (median, max)")
+        for peak in peaks:
+            rows = [run_shift(seed, peak, args.share, Path(tmp)) for seed in seeds]
+            delays = [float(r["delay"]) for r in rows if r["delay"] is not None]  # type: ignore[arg-type]
+            med = f"{statistics.median(delays):.0f}" if delays else "-"
+            top = f"{max(delays):.0f}" if delays else "-"
+            caught = sum(bool(r["caught"]) for r in rows)
+            print(
+                f"{peak:6.0f} {args.share:6.2f} {len(rows):11d} "
+                f"{sum(int(r['false']) for r in rows):13d} "  # type: ignore[call-overload]
+                f"{caught:9d}/{len(rows)}  {med:>8} {top:>6}",
+                flush=True,
+            )
+            if args.verbose:
+                for seed, r in zip(seeds, rows, strict=True):
+                    print("   ", seed, r)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--peaks", default="5,20,80")
     parser.add_argument("--waves", default="40,120,400")
+    parser.add_argument("--shifts", action="store_true", help="negativity shifts, fortnights")
+    parser.add_argument("--share", type=float, default=0.7, help="complaint share of a shift")
+    parser.add_argument("--first-seed", type=int, default=100)
+    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
+    if args.shifts:
+        shifts_main(args)
+        return
     peaks = [float(p) for p in args.peaks.split(",")]
     waves = [int(w) for w in args.waves.split(",")]
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,19 +31,19 @@ batch size.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clameur.detection.alerts import Member, raise_or_update
 from clameur.detection.models import DetectionState
-from clameur.detection.rules import RuleBook, Rules, severity_rank
+from clameur.detection.rules import RuleBook, Rules
+from clameur.detection.spikes_incident import Incident, Verdict, note, raise_incident, strongest
+from clameur.detection.spikes_share import ShareState, judge_share
 from clameur.mentions.draft import Draft, StepContext
 from clameur.tenancy.models import Brand
 
@@ -51,6 +51,8 @@ DETECTOR = "spike"
 ALL_SOURCES = "*"
 NO_BRAND = 0
 _HOUR = 3600
+SHARE_LONG = 3
+"""The share test's long window is this many times its short one (3 h by default)."""
 _MAX_CLOSE = 24 * 7 * 4
 """Hours closed one by one after a gap; a longer silence resets the hourly averages' clock."""
 
@@ -122,8 +124,9 @@ _PRIOR_HOURS = 0.25
 class Series:
     """One series' state, as stored (JSON) and worked on in memory."""
 
-    bins: dict[int, list[int]] = field(default_factory=dict)
-    """Bin number (seconds since the epoch // bin seconds) → [total, negative]."""
+    bins: dict[int, list[float]] = field(default_factory=dict)
+    """Bin number (seconds since the epoch // bin seconds) → [total, negative, event time
+    (epoch seconds) of the bin's first mention]."""
     hour: int | None = None
     """The hour (since the epoch) being counted; earlier hours are closed."""
     hour_counts: list[int] = field(default_factory=lambda: [0, 0])
@@ -133,6 +136,8 @@ class Series:
     level: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     closed: int = 0
     """Hours of history folded in."""
+    share: ShareState = field(default_factory=ShareState)
+    """The share test's long-run share and over-dispersion (:mod:`.spikes_share`)."""
 
     @classmethod
     def load(cls, state: dict[str, Any]) -> Series:
@@ -144,6 +149,7 @@ class Series:
             day={int(k): list(v) for k, v in state.get("day", {}).items()},
             level=list(state.get("level", [0.0, 0.0, 0.0])),
             closed=int(state.get("closed", 0)),
+            share=ShareState.load(state.get("share")),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -155,6 +161,7 @@ class Series:
             "day": {str(k): [round(x, 4) for x in v] for k, v in self.day.items()},
             "level": [round(x, 4) for x in self.level],
             "closed": self.closed,
+            "share": self.share.dump(),
         }
 
     # -- baseline ----------------------------------------------------------------------
@@ -202,6 +209,7 @@ class Series:
     def _fold(self, hour: int, counts: list[int], rules: Rules) -> None:
         total, neg = float(counts[0]), float(counts[1])
         e = self.expected(hour, rules)
+        self.share.fold(total, neg, self.share.baseline(e.total, e.negative), rules)
         if e.basis != "cold start":  # winsorise: a spike must not become the norm
             rate = e.total / e.hours
             total = min(total, 3 * rate + 5)
@@ -215,9 +223,10 @@ class Series:
         self.closed += 1
 
     # -- counting ----------------------------------------------------------------------
-    def add(self, at: datetime, negative: bool, rules: Rules) -> tuple[int, int, int]:
-        """Count one mention; returns (window total, window negative, its bin)."""
-        seconds = int(at.timestamp())
+    def add(self, at: datetime, negative: bool, rules: Rules) -> Window:
+        """Count one mention; returns the count test's and the share test's windows."""
+        exact = at.timestamp()
+        seconds = int(exact)
         hour = seconds // _HOUR
         self.advance(hour, rules)
         if hour == self.hour:
@@ -225,20 +234,43 @@ class Series:
             self.hour_counts[1] += int(negative)
         width = rules.bin_minutes * 60
         b = seconds // width
-        counts = self.bins.setdefault(b, [0, 0])
+        counts = self.bins.setdefault(b, [0, 0, exact])
+        if len(counts) < 3:  # a bin stored before bins kept their first mention's time
+            counts.append(b * width)
         counts[0] += 1
         counts[1] += int(negative)
+        counts[2] = min(counts[2], exact)
         span = max(1, rules.window_minutes // rules.bin_minutes)
-        total = neg = 0
-        for k in range(b - span + 1, b + 1):
+        short = max(1, rules.share_window_minutes // rules.bin_minutes)
+        spans = (span, short, short * SHARE_LONG)
+        sums = [[0, 0, exact] for _ in spans]
+        for k in range(b - max(spans) + 1, b + 1):
             c = self.bins.get(k)
-            if c is not None:
-                total += c[0]
-                neg += c[1]
-        horizon = b - span - 12
+            if c is None:
+                continue
+            first = c[2] if len(c) > 2 else k * width
+            for i, n in enumerate(spans):
+                if k > b - n:
+                    sums[i][0] += c[0]
+                    sums[i][1] += c[1]
+                    sums[i][2] = min(sums[i][2], first)
+        horizon = b - max(spans) - 12
         for k in [k for k in self.bins if k < horizon]:
             del self.bins[k]
-        return total, neg, b
+        return Window(*((int(x[0]), int(x[1]), x[2]) for x in sums))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What a mention's arrival leaves in the tested windows (this mention included): each
+    (mentions, negative mentions, event time in epoch seconds of the window's first one)."""
+
+    count: tuple[int, int, float]
+    """The count tests' window (``window_minutes``)."""
+    share: tuple[int, int, float]
+    """The share test's window (``share_window_minutes``)…"""
+    share_long: tuple[int, int, float]
+    """… and ``SHARE_LONG`` times longer: a smaller shift is caught later, not never."""
 
 
 def _pooled(slots: dict[int, list[float]], slot: int, size: int) -> list[float] | None:
@@ -264,19 +296,12 @@ def _decay(slots: dict[int, list[float]], slot: int, total: float, neg: float, k
     current[2] = current[2] * keep + 1
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    kind: str
-    severity: str
-    count: int
-    negative: int
-    expected: float
-    expected_negative: float
-    basis: str
-
-
-def judge(series: Series, at: datetime, total: int, neg: int, rules: Rules) -> Verdict | None:
-    """Whether the window ending with this mention is a spike, and of which kind."""
+def judge(
+    series: Series, at: datetime, w: Window, rules: Rules, share: bool = True
+) -> Verdict | None:
+    """Whether the windows ending with this mention are a spike, and of which kind
+    (``share``: run the share test too when the counts are ordinary)."""
+    total, neg = w.count[0], w.count[1]
     e = series.expected(int(at.timestamp()) // _HOUR, rules)
     fraction = rules.window_minutes / 60
     mean, shape = e.window(fraction, False, rules.dispersion)
@@ -295,7 +320,39 @@ def judge(series: Series, at: datetime, total: int, neg: int, rules: Rules) -> V
         threshold(round(mean_neg, 3), round(shape_neg, 2), rules.alpha),
     )
     if not (volume or negative):
-        return None
+        if not share or "negative_spike" not in rules.enabled:
+            return None
+        shift, window = None, w.share
+        short = rules.share_window_minutes
+        for window, minutes in ((w.share, short), (w.share_long, short * SHARE_LONG)):
+            shift = judge_share(
+                series.share,
+                series.closed,
+                e.total,
+                e.negative,
+                window[0],
+                window[1],
+                rules,
+                minutes,
+                minutes / 60,
+            )
+            if shift is not None:
+                break
+        if shift is None:
+            return None
+        severity = "high" if shift.share >= 0.8 and shift.window_negative >= 30 else "medium"
+        return Verdict(
+            "negative_spike",
+            severity,
+            total,
+            neg,
+            mean,
+            mean_neg,
+            e.basis,
+            test="share",
+            started=window[2],
+            share=shift,
+        )
     kind = (
         "negative_spike"
         if negative or (total and neg / total >= rules.negative_share)
@@ -309,94 +366,7 @@ def judge(series: Series, at: datetime, total: int, neg: int, rules: Rules) -> V
         severity = "high"
     else:
         severity = "medium"
-    return Verdict(kind, severity, total, neg, mean, mean_neg, e.basis)
-
-
-_STOP = frozenset(
-    [
-        "avec",
-        "dans",
-        "pour",
-        "mais",
-        "plus",
-        "tout",
-        "tous",
-        "toute",
-        "sont",
-        "cette",
-        "votre",
-        "vous",
-        "nous",
-        "leur",
-        "leurs",
-        "elle",
-        "ils",
-        "être",
-        "avoir",
-        "fait",
-        "faire",
-        "comme",
-        "aussi",
-        "encore",
-        "alors",
-        "depuis",
-        "chez",
-        "très",
-        "bien",
-        "même",
-        "that",
-        "this",
-        "with",
-        "from",
-        "have",
-        "your",
-        "just",
-        "what",
-        "when",
-        "they",
-        "them",
-        "there",
-        "their",
-        "about",
-        "would",
-        "been",
-        "were",
-        "will",
-        "than",
-        "then",
-        "into",
-        "only",
-        "also",
-        "more",
-        "some",
-    ]
-)
-
-
-def terms_of(draft: Draft) -> list[str]:
-    keys = draft.search_keys or frozenset()
-    return sorted(k for k in keys if len(k) >= 4 and k.isalpha() and k not in _STOP)
-
-
-@dataclass
-class _Incident:
-    brand_id: int
-    verdict: Verdict
-    first_at: datetime
-    last_at: datetime
-    members: list[Draft] = field(default_factory=list)
-    sources: Counter[str] = field(default_factory=Counter)
-    peaks: dict[str, list[Any]] = field(default_factory=dict)
-    """"total"/"negative" → [highest window count, its expectation, baseline], the first
-    of equal peaks kept: the same whatever the batch size."""
-
-    def peak(self, v: Verdict) -> None:
-        for name, count, mean in (
-            ("total", v.count, v.expected),
-            ("negative", v.negative, v.expected_negative),
-        ):
-            if name not in self.peaks or count > self.peaks[name][0]:
-                self.peaks[name] = [count, round(mean, 2), v.basis]
+    return Verdict(kind, severity, total, neg, mean, mean_neg, e.basis, started=w.count[2])
 
 
 class SpikeDetector:
@@ -422,7 +392,7 @@ class SpikeDetector:
         default = brands[0] if len(brands) == 1 else NO_BRAND
         rows = _load(session, tenant_id)
         series: dict[tuple[int, str], Series] = {k: Series.load(r.state) for k, r in rows.items()}
-        incidents: dict[int, list[_Incident]] = {}
+        incidents: dict[int, list[Incident]] = {}
         for draft in drafts:
             at = draft.mention.created_at
             negative = is_negative(draft)
@@ -435,111 +405,20 @@ class SpikeDetector:
                     s = series.get((brand_id, source))
                     if s is None:
                         s = series[(brand_id, source)] = Series()
-                    total, neg, _ = s.add(at, negative, rules)
-                    verdict = judge(s, at, total, neg, rules)
+                    # The share test reads the brand's every-source series only: a shift is
+                    # the brand's, and six more series would be six more chances of a
+                    # false alarm on a handful of mentions.
+                    window = s.add(at, negative, rules)
+                    verdict = judge(s, at, window, rules, share=source == ALL_SOURCES)
                     if verdict is not None:
                         verdicts.append(verdict)
                 if verdicts:
-                    _note(incidents, brand_id, draft, _strongest(verdicts), rules)
+                    note(incidents, brand_id, draft, strongest(verdicts), rules)
         _save(session, tenant_id, rows, series, drafts)
         for brand_id, runs in incidents.items():
             rules = book.for_brand(brand_id or None)
             for incident in runs:
-                _raise(ctx, tenant_id, incident, rules)
-
-
-def _strongest(verdicts: list[Verdict]) -> Verdict:
-    return max(
-        verdicts,
-        key=lambda v: (v.kind == "negative_spike", severity_rank(v.severity), v.count),
-    )
-
-
-def _note(
-    incidents: dict[int, list[_Incident]], brand_id: int, draft: Draft, v: Verdict, rules: Rules
-) -> None:
-    runs = incidents.setdefault(brand_id, [])
-    at = draft.mention.created_at
-    current = runs[-1] if runs else None
-    if current is None or at - current.last_at > timedelta(minutes=rules.cooldown_minutes):
-        current = _Incident(brand_id, v, at, at)
-        runs.append(current)
-    elif _strongest([current.verdict, v]) is v:
-        current.verdict = v
-    current.peak(v)
-    current.last_at = at
-    current.members.append(draft)
-    current.sources[draft.mention.source] += 1
-
-
-def _raise(ctx: StepContext, tenant_id: int, incident: _Incident, rules: Rules) -> None:
-    from clameur.detection.models import Alert
-
-    v = incident.verdict
-    key = f"spike:{incident.brand_id}"
-    terms: Counter[str] = Counter()
-    authors: Counter[str] = Counter()
-    for draft in incident.members:
-        terms.update(terms_of(draft))
-        authors[draft.mention.author.handle] += 1
-    existing = ctx.session.scalars(
-        select(Alert)
-        .where(Alert.tenant_id == tenant_id, Alert.key == key, Alert.status == "open")
-        .order_by(Alert.id.desc())
-        .limit(1)
-    ).first()
-    previous = existing.evidence if existing is not None else {}
-    kind = v.kind
-    if existing is not None and existing.kind == "negative_spike":
-        kind = "negative_spike"  # an incident that turned negative stays negative
-    peaks = {k: list(p) for k, p in previous.get("peaks", {}).items()}
-    for name, peak in incident.peaks.items():
-        if name not in peaks or peak[0] > peaks[name][0]:
-            peaks[name] = peak
-    merged_terms = Counter(previous.get("terms", {})) + terms
-    merged_authors = Counter(previous.get("author_counts", {})) + authors
-    top_terms = _top(merged_terms, 10)
-    shown = peaks["negative" if kind == "negative_spike" else "total"]
-    what = "negative mentions" if kind == "negative_spike" else "mentions"
-    summary = (
-        f"{shown[0]} {what} in {rules.window_minutes} min at the peak against {shown[1]:.1f} "
-        f"expected ({shown[2]})" + (f"; top terms: {', '.join(top_terms[:5])}" if top_terms else "")
-    )
-    evidence = {
-        "peak": shown[0],
-        "expected": shown[1],
-        "baseline": shown[2],
-        "peaks": peaks,
-        "window_minutes": rules.window_minutes,
-        "sources": dict(Counter(previous.get("sources", {})) + incident.sources),
-        "terms": dict((t, merged_terms[t]) for t in _top(merged_terms, 500)),
-        "author_counts": dict((a, merged_authors[a]) for a in _top(merged_authors, 500)),
-        "top_terms": top_terms,
-        "top_authors": _top(merged_authors, 10),
-    }
-    alert = raise_or_update(
-        ctx.session,
-        ctx.clock,
-        rules,
-        tenant_id=tenant_id,
-        brand_id=incident.brand_id or None,
-        kind=kind,
-        key=key,
-        severity=v.severity,
-        at=incident.first_at,
-        summary=summary,
-        evidence=evidence,
-        members=[Member.of(d, "member") for d in incident.members],
-    )
-    alert.updated_at = max(alert.updated_at, incident.last_at)
-    for draft in incident.members:
-        if alert.id not in draft.alert_ids:
-            draft.alert_ids.append(alert.id)
-
-
-def _top(counts: Counter[str], n: int) -> list[str]:
-    """The ``n`` most frequent keys, ties by name: the same whatever the batch size."""
-    return [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+                raise_incident(ctx, tenant_id, incident, rules)
 
 
 def _load(session: Session, tenant_id: int) -> dict[tuple[int, str], DetectionState]:

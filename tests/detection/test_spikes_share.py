@@ -1,0 +1,157 @@
+"""The spike detector's share test and honest alert times, on replays the tests generate.
+
+Negativity shifts are about the detector, not the analyzer: these tests read each mention's
+negativity from the generator's own complaint texts (:class:`Truth`), so that a planted
+shift from a third to 0.9 of the traffic is exactly that for the detector. The shipped
+models' reading of the same replays is measured in bench/detection_replays.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from clameur.analysis import Analysis, AnalysisInput
+from clameur.clock import FrozenClock
+from clameur.config import Settings
+from clameur.db import session_scope
+from clameur.demo import replays, replays_spikes
+from clameur.detection import alerts_of
+from clameur.detection.spikes_share import share_threshold
+from clameur.pipeline import Pipeline
+from tests.conftest import Database, make_tenant
+
+MONDAY = datetime(2030, 3, 4, tzinfo=UTC)
+SPIKES = {"volume_spike", "negative_spike"}
+_PIECES = tuple(
+    piece.strip(" .,!?").lower()
+    for template in (*replays._GRUMBLE, *replays._WAVE_CORE)
+    for piece in re.split(r"\{[a-z]+\}", template)
+    if len(piece.strip(" .,!?")) >= 10
+)
+
+
+class Truth:
+    """Negative (a complaint) exactly when the text is one of the generator's complaints."""
+
+    def analyse(self, items: Sequence[AnalysisInput]) -> list[Analysis]:
+        out = []
+        for item in items:
+            text = item.text.lower()
+            if any(piece in text for piece in _PIECES):
+                out.append(Analysis(lang="fr", sentiment="negative", intent="complaint"))
+            else:
+                out.append(Analysis(lang="fr", sentiment="neutral", intent="question"))
+        return out
+
+
+def _run(
+    db: Database, records: list[dict[str, Any]], batch_size: int = 500
+) -> list[dict[str, Any]]:
+    clock = FrozenClock(datetime(2031, 1, 1, tzinfo=UTC))
+    tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
+    pipeline = Pipeline(
+        factory=db.factory,
+        settings=Settings(batch_size=batch_size),
+        clock=clock,
+        analyzer=Truth(),
+    )
+    result = pipeline.ingest(records, tenant.id)
+    assert result.rejected == 0, result.errors[:3]
+    with session_scope(db.factory) as session:
+        return alerts_of(session, tenant.id)
+
+
+def test_the_truth_analyzer_reads_the_generators_texts() -> None:
+    records = replays_spikes.mixed_traffic(MONDAY, days=1, peak_per_hour=40, seed=3)
+    labels = Truth().analyse([AnalysisInput(r["text"], r["source"], MONDAY) for r in records])
+    share = sum(a.sentiment == "negative" for a in labels) / len(labels)
+    assert 0.2 < share < 0.5  # about a third, varying from hour to hour
+
+
+def test_a_shift_at_constant_volume_raises_a_negative_spike_within_the_hour(
+    db: Database,
+) -> None:
+    onset = MONDAY + timedelta(days=3, hours=11, minutes=23)
+    shift = replays_spikes.Shift(onset, hours=4, share=0.9)
+    records = replays_spikes.mixed_traffic(
+        MONDAY, days=4, peak_per_hour=60, seed=41, shifts=(shift,)
+    )
+    quiet = replays_spikes.mixed_traffic(MONDAY, days=4, peak_per_hour=60, seed=41)
+    assert abs(len(records) - len(quiet)) < 0.02 * len(quiet)  # the same volume
+    alerts = _run(db, records)
+    spikes = [a for a in alerts if a["kind"] in SPIKES]
+    assert len(spikes) == 1, [(a["kind"], a["triggered_at"], a["summary"]) for a in spikes]
+    spike = spikes[0]
+    assert spike["kind"] == "negative_spike"
+    triggered = datetime.fromisoformat(spike["triggered_at"])
+    assert onset < triggered <= onset + timedelta(minutes=60)
+    evidence = spike["evidence"]
+    assert evidence["tests"] == ["share"]
+    share = evidence["share"]
+    assert share["share"] >= share["baseline_share"] + 0.1
+    assert 0.2 < share["baseline_share"] < 0.5
+    assert share["negative"] <= share["mentions"]
+    assert "baseline share" in spike["summary"]
+    # The tipping mention is the first member; the share window began before it.
+    by_id = {r["external_id"]: r for r in records}
+    first = by_id[evidence["mentions"][0]]
+    assert datetime.fromisoformat(first["created_at"]) == triggered
+    started = datetime.fromisoformat(spike["started_at"])
+    assert triggered - timedelta(minutes=share["window_minutes"]) <= started < triggered
+
+
+@pytest.mark.parametrize("seed", [51, 52])
+def test_a_quiet_week_whose_share_varies_raises_nothing(db: Database, seed: int) -> None:
+    # The share of complaints varies from hour to hour (sd ~0.085 around a third), the
+    # volume too: ordinary, and no reason to alert.
+    records = replays_spikes.mixed_traffic(MONDAY, days=7, peak_per_hour=40, seed=seed)
+    alerts = _run(db, records)
+    assert [(a["kind"], a["triggered_at"]) for a in alerts if a["kind"] in SPIKES] == []
+    assert len(records) > 3500
+
+
+def test_a_wave_is_raised_at_its_tipping_mention_and_started_at_its_window(
+    db: Database,
+) -> None:
+    history = replays.ordinary_traffic(MONDAY, days=3, peak_per_hour=20, seed=61)
+    start = MONDAY + timedelta(days=3, hours=10, minutes=7)
+    wave = replays.complaint_wave(start, count=120, minutes=180, seed=62)
+    records = replays.merged(history, wave)
+    spikes = [a for a in _run(db, records) if a["kind"] in SPIKES]
+    assert len(spikes) == 1
+    spike = spikes[0]
+    triggered = datetime.fromisoformat(spike["triggered_at"])
+    started = datetime.fromisoformat(spike["started_at"])
+    # Not the wave's first mention: the detector needed a few of them to be sure.
+    assert start < triggered <= start + timedelta(minutes=20)
+    wave_times = sorted(datetime.fromisoformat(r["created_at"]) for r in wave)
+    tip = next(i for i, t in enumerate(wave_times) if t == triggered)
+    assert tip >= 5
+    # started_at: the first mention of the 15-minute window that tipped it.
+    assert triggered - timedelta(minutes=15) <= started < triggered
+    times = {datetime.fromisoformat(r["created_at"]) for r in records}
+    assert started in times
+    assert triggered in times
+    assert "count" in spike["evidence"]["tests"]
+
+
+@pytest.mark.parametrize(
+    ("n", "p0", "rho"), [(10, 0.33, 0.03), (40, 0.33, 0.03), (200, 0.5, 0.005), (30, 0.1, 1e-4)]
+)
+def test_the_share_threshold_is_the_exact_beta_binomial_tail_quantile(
+    n: int, p0: float, rho: float
+) -> None:
+    from scipy.stats import betabinom
+
+    alpha = 1e-4
+    x = share_threshold(n, p0, rho, alpha)
+    c = 1 / rho - 1
+    law = betabinom(n, p0 * c, (1 - p0) * c)
+    assert law.sf(x - 1) < alpha
+    if x <= n:
+        assert law.sf(x - 2) >= alpha
