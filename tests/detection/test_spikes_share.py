@@ -155,3 +155,47 @@ def test_the_share_threshold_is_the_exact_beta_binomial_tail_quantile(
     assert law.sf(x - 1) < alpha
     if x <= n:
         assert law.sf(x - 2) >= alpha
+
+
+def test_clameur_alerts_json_shows_when_each_alert_started(
+    database_url: str, tmp_path: Any
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.factories import write_jsonl
+
+    history = replays.ordinary_traffic(MONDAY, days=2, peak_per_hour=15, seed=71)
+    start = MONDAY + timedelta(days=2, hours=10, minutes=7)
+    wave = replays.complaint_wave(start, count=90, minutes=120, seed=72)
+    post = replays.influencer_post(start + timedelta(hours=3), external_id="inf-9")
+    path = write_jsonl(tmp_path / "day.jsonl", replays.merged(history, wave, [post]))
+    env = {**os.environ, "CLAMEUR_DATABASE_URL": database_url, "CLAMEUR_LOG_LEVEL": "WARNING"}
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "clameur", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    run("init")
+    run("tenant", "add", "acme", "--name", "Acme")
+    run("brand", "add", "acme", "volta", "--name", "Volta", "--query", "volta")
+    run("import", str(path), "--tenant", "acme")
+    alerts = json.loads(run("alerts", "--tenant", "acme", "--json"))
+    by_kind = {a["kind"]: a for a in alerts}
+    assert set(by_kind) == {"negative_spike", "influencer"}
+    spike, influencer = by_kind["negative_spike"], by_kind["influencer"]
+    assert spike["started_at"] < spike["triggered_at"]  # ISO times in UTC: comparable
+    assert start.isoformat() <= spike["started_at"]
+    # An influencer's post is both the incident's first member and its tipping mention.
+    assert influencer["started_at"] == influencer["triggered_at"] == post["created_at"]

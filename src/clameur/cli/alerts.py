@@ -26,13 +26,15 @@ def alerts_command(
         bool,
         typer.Option(
             "--json",
-            help="Print a JSON array of {kind, severity, triggered_at, brand, summary, "
+            help="Print a JSON array of {kind, severity, triggered_at (when the detector "
+            "had the evidence), started_at (the first member's time), brand, summary, "
             "evidence: {mentions, authors, …}}.",
         ),
     ] = False,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N alerts.")] = None,
 ) -> None:
-    """Alerts raised for a tenant, oldest first (triggered_at is event time)."""
+    """Alerts raised for a tenant, oldest first (triggered_at is event time: that of the
+    mention whose arrival raised the alert; started_at that of the first member)."""
     if limit is not None and limit < 1:
         raise InvalidInputError(f"must be at least 1, got {limit}", where="--limit")
     runtime = Runtime.load()

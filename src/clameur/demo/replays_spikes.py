@@ -97,7 +97,7 @@ def _text(rng: random.Random, complaint: bool, brand: str) -> str:
 
 
 def shift_at(rng: random.Random, start: datetime, days: int) -> datetime:
-    """A random onset in daytime (8:00–19:59) on a weekday of days 3 … ``days`` − 1 (the
+    """A random onset in daytime (8:00–15:59) on a weekday of days 3 … ``days`` − 1 (the
     detector has a few days of history, and 4 hours of shift fit before the night)."""
     while True:
         day = rng.randrange(3, days)

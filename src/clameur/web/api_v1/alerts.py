@@ -26,7 +26,10 @@ class AlertOut(BaseModel):
     kind: str = Field(description="volume_spike, negative_spike, influencer, campaign…")
     severity: str
     status: str = Field(description="open, closed (its cool-down passed) or resolved.")
-    triggered_at: datetime = Field(description="Event time of the mention that raised it.")
+    triggered_at: datetime = Field(
+        description="Event time of the mention whose arrival made the detector raise it."
+    )
+    started_at: datetime = Field(description="Event time of the incident's first member.")
     updated_at: datetime
     brand: str | None
     summary: str

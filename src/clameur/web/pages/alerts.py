@@ -59,7 +59,14 @@ BASELINE_LABELS = {
     "recent hours": N_("the recent hours"),
     "cold start": N_("a default level (little history yet)"),
 }
-_TIMES = ("triggered_at", "updated_at", "acknowledged_at", "resolved_at", "muted_until")
+_TIMES = (
+    "triggered_at",
+    "started_at",
+    "updated_at",
+    "acknowledged_at",
+    "resolved_at",
+    "muted_until",
+)
 
 
 def view(item: dict[str, Any]) -> dict[str, Any]:
