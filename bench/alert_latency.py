@@ -7,6 +7,10 @@ complaint among ordinary mentions — and measures, on one monotonic clock, the 
 `submit` to the moment the loopback server has received the signed webhook for that
 alert. Trials run one after the other.
 
+Also reported, in event time: from each tipping post (the onset of its incident) to its
+alert's ``triggered_at`` — the event time at which the detector had the evidence — and
+to its ``started_at``. For an influencer's post both are the post itself: 0 s.
+
     .venv/bin/python bench/alert_latency.py [--trials 200] [--batch 50]
 """
 
@@ -26,7 +30,7 @@ from clameur.clock import SystemClock
 from clameur.config import Settings
 from clameur.db import create_engine_for, make_session_factory, session_scope, upgrade
 from clameur.demo import replays
-from clameur.detection import set_rule
+from clameur.detection import alerts_of, set_rule
 from clameur.detection.delivery import handlers
 from clameur.pipeline import Pipeline
 from clameur.pipeline.bus import InMemoryBus
@@ -82,6 +86,7 @@ def main() -> None:
         start = datetime(2030, 3, 4, 9, tzinfo=UTC)
         background = replays.ordinary_traffic(start, days=3, peak_per_hour=60, seed=3)
         latencies = []
+        onsets: dict[str, datetime] = {}
         with runner:
             runner.submit(background[: len(background) // 2], tenant_id)  # warm up
             runner.drain()
@@ -93,6 +98,7 @@ def main() -> None:
                 chunk = background[len(background) // 2 :][trial * args.batch :][: args.batch]
                 for record in chunk:
                     record["created_at"] = at.isoformat()
+                onsets[f"tip-{trial}"] = at
                 sent = time.perf_counter()
                 runner.submit([*chunk, post], tenant_id)
                 with arrived:
@@ -100,7 +106,20 @@ def main() -> None:
                 if f"tip-{trial}" not in received:
                     raise SystemExit(f"trial {trial}: no webhook within 30 s")
                 latencies.append(received[f"tip-{trial}"] - sent)
+        with session_scope(factory) as session:
+            found = alerts_of(session, tenant_id)
         engine.dispose()
+    event_delays = []
+    for alert in found:
+        post = alert["evidence"].get("post")
+        if alert["kind"] == "influencer" and post in onsets:
+            onset = onsets[post]
+            event_delays.append(
+                (
+                    (datetime.fromisoformat(alert["triggered_at"]) - onset).total_seconds(),
+                    (datetime.fromisoformat(alert["started_at"]) - onset).total_seconds(),
+                )
+            )
     server.shutdown()
     latencies.sort()
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
@@ -109,6 +128,12 @@ def main() -> None:
         f"p50 {statistics.median(latencies):.3f} s, "
         f"p99 {p99:.3f} s, max {latencies[-1]:.3f} s"
     )
+    if event_delays:
+        print(
+            f"event time, onset → triggered_at: max {max(d[0] for d in event_delays):.0f} s; "
+            f"onset → started_at: max {max(d[1] for d in event_delays):.0f} s "
+            f"({len(event_delays)} influencer alerts)"
+        )
 
 
 if __name__ == "__main__":
