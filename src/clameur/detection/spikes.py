@@ -405,11 +405,13 @@ class SpikeDetector:
                     s = series.get((brand_id, source))
                     if s is None:
                         s = series[(brand_id, source)] = Series()
-                    # The share test reads the brand's every-source series only: a shift is
-                    # the brand's, and six more series would be six more chances of a
-                    # false alarm on a handful of mentions.
+                    # The share test reads the brand's every-source series only (a shift is
+                    # the brand's; six more series would be six more chances of a false
+                    # alarm on a handful of mentions), at negative mentions only: they are
+                    # what raises a share, and what a shift's alert gathers.
                     window = s.add(at, negative, rules)
-                    verdict = judge(s, at, window, rules, share=source == ALL_SOURCES)
+                    share = negative and source == ALL_SOURCES
+                    verdict = judge(s, at, window, rules, share=share)
                     if verdict is not None:
                         verdicts.append(verdict)
                 if verdicts:
