@@ -22,7 +22,13 @@ from clameur.care.teams import add_queue, add_team
 from clameur.db import session_scope
 from clameur.demo import campaign_replays as cr
 from clameur.demo import replays
-from clameur.detection.campaign_idf import batch_counts, rare_counts, sampled
+from clameur.detection.campaign_idf import (
+    HORIZON_DAYS,
+    Stored,
+    batch_counts,
+    rare_counts,
+    sampled,
+)
 from clameur.detection.campaign_models import CampaignCluster
 from clameur.detection.campaign_score import burst_seconds
 from clameur.detection.campaign_sketch import shingle_text
@@ -228,22 +234,40 @@ def _texts(n: int, seed: int) -> list[str]:
     return out
 
 
+def _stored_from(rows: list[tuple[int, int, int]]) -> Stored:
+    """What the vocabulary table would answer after earlier batches wrote ``rows``."""
+
+    def stored(day: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        sums: dict[int, int] = {}
+        for shingle, d, docs in rows:
+            if day - HORIZON_DAYS <= d < day:
+                sums[shingle] = sums.get(shingle, 0) + docs
+        names = sorted(sums)
+        return np.array(names, dtype=np.int64), np.array([sums[n] for n in names], dtype=np.int64)
+
+    return stored
+
+
 def test_rare_counts_are_the_same_whatever_the_batches() -> None:
     texts = _texts(300, 1)
     rng = random.Random(2)
     days = sorted(rng.randrange(20_000, 20_004) for _ in texts)
-    shingles = sampled(texts)
-    whole = rare_counts(shingles, days, [])
-    cut = 137
-    first = rare_counts(shingles[:cut], days[:cut], [])
-    second = rare_counts(shingles[cut:], days[cut:], batch_counts(shingles[:cut], days[:cut]))
-    assert first + second == whole
+    whole = rare_counts(sampled(texts), days, _stored_from([]))
+    sizes = [len(set(s)) for s in (_sampled_one(t) for t in texts)]
+    for cut in (1, 137, 299):
+        first = rare_counts(sampled(texts[:cut]), days[:cut], _stored_from([]))
+        written = batch_counts(sampled(texts[:cut]), days[:cut])
+        second = rare_counts(sampled(texts[cut:]), days[cut:], _stored_from(written))
+        assert first + second == whole
     # the first day knows no history: all rare; later days find the phrasings common
-    assert all(w == len(s) for w, s, d in zip(whole, shingles, days, strict=True) if d == days[0])
-    later = [
-        w / max(1, len(s)) for w, s, d in zip(whole, shingles, days, strict=True) if d > days[0] + 1
-    ]
+    assert all(w == n for w, n, d in zip(whole, sizes, days, strict=True) if d == days[0])
+    later = [w / max(1, n) for w, n, d in zip(whole, sizes, days, strict=True) if d > days[0] + 1]
+    assert later
     assert np.mean(later) < 0.5
+
+
+def _sampled_one(text: str) -> list[int]:
+    return sampled([text]).shingle.tolist()
 
 
 def test_the_burst_is_the_shortest_window_holding_most_accounts() -> None:

@@ -196,14 +196,17 @@ class _TenantRun:
     def _rare(self, texts: list[str], seconds: list[int]) -> list[int]:
         """Rare shingles of each text before its day (and the batch's counts, kept for
         :meth:`_write`)."""
-        shingles = sampled(texts)
+        sample = sampled(texts)
         days = [day_of(t) for t in seconds]
-        wanted = np.unique(np.concatenate(shingles)).tolist() if shingles else []
-        known = store.vocabulary(
-            self.session, self.tenant_id, wanted, min(days) - HORIZON_DAYS, max(days) - 1
+        wanted = np.unique(sample.shingle).tolist()
+        self.vocabulary = batch_counts(sample, days)
+        return rare_counts(
+            sample,
+            days,
+            lambda day: store.vocabulary_before(
+                self.session, self.tenant_id, wanted, day, HORIZON_DAYS
+            ),
         )
-        self.vocabulary = batch_counts(shingles, days)
-        return rare_counts(shingles, days, known)
 
     def _links(
         self, entries: list[Entry], stored_signatures: NDArray[np.uint32]

@@ -18,7 +18,8 @@ the burst and account signals decide (docs/detection.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -35,66 +36,78 @@ TOTAL: Final = -1
 _DAY_S: Final = 86_400
 
 
-def sampled(texts: Sequence[str]) -> list[NDArray[np.int64]]:
-    """The sampled shingles of each shingle string (unique, sorted)."""
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The sampled shingles of a batch's texts, as (text, shingle) pairs, each pair once."""
+
+    text: NDArray[np.int64]
+    """Index of the text of each pair."""
+    shingle: NDArray[np.int64]
+    texts: int
+
+
+def sampled(texts: Sequence[str]) -> Sample:
+    """The sampled shingles of shingle strings (see ``campaign_sketch.shingle_text``)."""
     if not texts:
-        return []
+        empty = np.empty(0, dtype=np.int64)
+        return Sample(empty, empty, 0)
     hashes, starts = shingle_hashes(texts)
-    ends = np.append(starts[1:], len(hashes))
-    out = []
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        chunk = hashes[start:end]
-        out.append(np.unique(chunk[chunk % SAMPLE == 0]).astype(np.int64))
-    return out
+    owner = np.repeat(
+        np.arange(len(texts), dtype=np.int64), np.diff(np.append(starts, len(hashes)))
+    )
+    keep = hashes % SAMPLE == 0
+    key = np.unique((owner[keep] << 32) | hashes[keep].astype(np.int64))
+    return Sample(key >> 32, key & 0xFFFFFFFF, len(texts))
 
 
 def day_of(epoch_seconds: int) -> int:
     return epoch_seconds // _DAY_S
 
 
-def batch_counts(
-    shingles: Sequence[NDArray[np.int64]], days: Sequence[int]
-) -> list[tuple[int, int, int]]:
+def batch_counts(sample: Sample, days: Sequence[int]) -> list[tuple[int, int, int]]:
     """``(shingle, day, docs)`` the batch adds to the vocabulary (the totals included)."""
-    if not shingles:
+    if not sample.texts:
         return []
-    s = np.concatenate([*shingles, np.full(len(days), TOTAL, dtype=np.int64)])
-    d = np.concatenate(
-        [np.repeat(np.array(days, dtype=np.int64), [len(x) for x in shingles]), np.array(days)]
-    )
-    pairs, counts = np.unique(np.stack([s, d], axis=1), axis=0, return_counts=True)
-    return [(int(a), int(b), int(c)) for (a, b), c in zip(pairs, counts, strict=True)]
+    day = np.asarray(days, dtype=np.int64)
+    key, docs = np.unique((day[sample.text] << 32) | sample.shingle, return_counts=True)
+    total_days, totals = np.unique(day, return_counts=True)
+    shingles = np.concatenate([key & 0xFFFFFFFF, np.full(len(total_days), TOTAL)])
+    on = np.concatenate([key >> 32, total_days])
+    counts = np.concatenate([docs, totals])
+    return list(zip(shingles.tolist(), on.tolist(), counts.tolist(), strict=True))
 
 
-def rare_counts(
-    shingles: Sequence[NDArray[np.int64]],
-    days: Sequence[int],
-    known: Sequence[tuple[int, int, int]],
-) -> list[int]:
-    """How many of each mention's sampled shingles were rare before its day.
+Stored = Callable[[int], tuple[NDArray[np.int64], NDArray[np.int64]]]
+"""``day`` → the stored shingles and their documents over the :data:`HORIZON_DAYS` before
+it (sorted by shingle; the totals under :data:`TOTAL`)."""
 
-    ``known``: ``(shingle, day, docs)`` rows of every earlier batch for these shingles and
-    the totals; the batch's own counts are added here (its earlier days count too).
-    """
-    rows = [*known, *batch_counts(shingles, days)]
-    if not rows:
-        return [0 for _ in shingles]
-    table = np.array(rows, dtype=np.int64)
-    out = [0] * len(shingles)
-    for day in sorted(set(days)):
-        keep = (table[:, 1] < day) & (table[:, 1] >= day - HORIZON_DAYS)
-        names, where = np.unique(table[keep, 0], return_inverse=True)
-        df = np.bincount(where, weights=table[keep, 2], minlength=len(names))
-        position = np.searchsorted(names, TOTAL)
-        total = float(df[position]) if position < len(names) and names[position] == TOTAL else 0.0
+
+def _lookup(
+    names: NDArray[np.int64], values: NDArray[np.int64], wanted: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    if not len(names):
+        return np.zeros(len(wanted), dtype=np.int64)
+    at = np.minimum(np.searchsorted(names, wanted), len(names) - 1)
+    return np.where(names[at] == wanted, values[at], 0)
+
+
+def rare_counts(sample: Sample, days: Sequence[int], stored: Stored) -> list[int]:
+    """How many of each text's sampled shingles were rare before its day: the stored
+    counts of earlier batches, plus this batch's own earlier days."""
+    out = np.zeros(sample.texts, dtype=np.int64)
+    if not sample.texts:
+        return []
+    day = np.asarray(days, dtype=np.int64)
+    pair_day = day[sample.text]
+    for d in np.unique(day).tolist():
+        names, docs = stored(d)
+        prior = (pair_day < d) & (pair_day >= d - HORIZON_DAYS)
+        own, own_docs = np.unique(sample.shingle[prior], return_counts=True)
+        total = int(_lookup(names, docs, np.array([TOTAL]))[0])
+        total += int(np.count_nonzero((day < d) & (day >= d - HORIZON_DAYS)))
         limit = RARE_DOCS + RARE_SHARE * total
-        for i, (own, d) in enumerate(zip(shingles, days, strict=True)):
-            if d != day:
-                continue
-            if not len(names):
-                out[i] = len(own)
-                continue
-            at = np.minimum(np.searchsorted(names, own), len(names) - 1)
-            freq = np.where(names[at] == own, df[at], 0.0)
-            out[i] = int(np.count_nonzero(freq < limit))
-    return out
+        on = pair_day == d
+        wanted = sample.shingle[on]
+        freq = _lookup(names, docs, wanted) + _lookup(own, own_docs.astype(np.int64), wanted)
+        out += np.bincount(sample.text[on][freq < limit], minlength=sample.texts)
+    return [int(x) for x in out.tolist()]

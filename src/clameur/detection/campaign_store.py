@@ -160,18 +160,29 @@ def prune(session: Session, tenant_id: int, cutoff: datetime) -> None:
     session.execute(delete(v).where(v.tenant_id == t, v.day < oldest))
 
 
-def vocabulary(
-    session: Session, tenant_id: int, shingles: Sequence[int], first_day: int, last_day: int
-) -> list[tuple[int, int, int]]:
-    """``(shingle, day, docs)`` of these shingles (and the totals) between the two days."""
+def vocabulary_before(
+    session: Session, tenant_id: int, shingles: Sequence[int], day: int, days: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Documents of each of these shingles (and the totals, ``-1``) over the ``days``
+    before ``day``, summed by the database: (shingles sorted, documents)."""
     v = CampaignVocabulary
-    stmt = select(v.shingle, v.day, v.docs).where(
-        v.tenant_id == tenant_id,
-        among(session, v.shingle, [-1, *shingles]),
-        v.day >= first_day,
-        v.day <= last_day,
+    stmt = (
+        select(v.shingle, func.sum(v.docs))
+        .where(
+            v.tenant_id == tenant_id,
+            among(session, v.shingle, [-1, *shingles]),
+            v.day >= day - days,
+            v.day < day,
+        )
+        .group_by(v.shingle)
+        .order_by(v.shingle)
     )
-    return [(r.shingle, r.day, r.docs) for r in session.execute(stmt)]
+    rows = session.execute(stmt).all()
+    if not rows:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    table = np.array(rows, dtype=np.int64)
+    return table[:, 0], table[:, 1]
 
 
 def add_vocabulary(session: Session, tenant_id: int, rows: Sequence[tuple[int, int, int]]) -> None:
