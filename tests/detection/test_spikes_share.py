@@ -199,3 +199,43 @@ def test_clameur_alerts_json_shows_when_each_alert_started(
     assert start.isoformat() <= spike["started_at"]
     # An influencer's post is both the incident's first member and its tipping mention.
     assert influencer["started_at"] == influencer["triggered_at"] == post["created_at"]
+
+
+def test_a_volume_spike_that_turns_negative_is_raised_when_the_negative_evidence_came(
+    tmp_path: Any,
+) -> None:
+    from clameur.db import create_engine_for, make_session_factory, upgrade
+
+    history = replays_spikes.mixed_traffic(MONDAY, days=3, peak_per_hour=20, seed=81)
+    burst_at = MONDAY + timedelta(days=3, hours=10)
+    # A burst of ordinary questions (a newsletter), then, 25 minutes later, complaints.
+    calm = replays_spikes.mixed_traffic(
+        burst_at, days=1, peak_per_hour=600, seed=82, base_share=1e-3, prefix="b"
+    )
+    burst = [
+        r
+        for r in calm
+        if burst_at <= datetime.fromisoformat(r["created_at"]) < burst_at + timedelta(minutes=40)
+    ]
+    wave_at = burst_at + timedelta(minutes=25)
+    wave = replays.complaint_wave(wave_at, count=150, minutes=60, seed=83)
+    records = replays.merged(history, burst, wave)
+    found = []
+    for size in (7, 1000):
+        engine = create_engine_for(f"sqlite:///{tmp_path}/t{size}.db")
+        upgrade(engine)
+        db = Database(str(engine.url), engine, make_session_factory(engine))
+        found.append([a for a in _run(db, records, size) if a["kind"] in SPIKES])
+        engine.dispose()
+    assert [{k: v for k, v in a.items() if k != "id"} for a in found[0]] == [
+        {k: v for k, v in a.items() if k != "id"} for a in found[1]
+    ]
+    assert len(found[0]) == 1, [(a["kind"], a["triggered_at"]) for a in found[0]]
+    spike = found[0][0]
+    assert spike["kind"] == "negative_spike"
+    triggered = datetime.fromisoformat(spike["triggered_at"])
+    volume_at = datetime.fromisoformat(spike["evidence"]["volume_at"])
+    started = datetime.fromisoformat(spike["started_at"])
+    assert spike["evidence"]["negative_at"] == spike["triggered_at"]
+    assert started <= volume_at < burst_at + timedelta(minutes=25) <= wave_at < triggered
+    assert triggered <= wave_at + timedelta(minutes=20)

@@ -16,11 +16,17 @@ what its own history expects at that hour:
   least ``min_count`` and ``min_ratio`` times the expected count. The threshold count is
   computed once per ``λ`` (cached), so the test is a comparison per mention. Why this test
   and these defaults: docs/detection.md (measured on generated replays).
+- **Share test.** When the counts are ordinary, a negative mention also tests the
+  negative *share* of the brand's last 60 and 180 minutes against the slot's baseline
+  share (beta-binomial tail, over-dispersion learned per series:
+  :mod:`clameur.detection.spikes_share`): a negativity shift at constant volume.
 - **Incident.** Every series of a brand feeds one incident per brand (``spike:<brand>``):
   a wave seen on Twitter and on every source together is one alert, updated with its
   count, peak, top terms and top authors while anomalous windows keep coming (cool-down).
   It is a ``negative_spike`` when negative mentions spike (or make up most of the spiking
-  window), else a ``volume_spike``.
+  window, or their share shifts), else a ``volume_spike``. Its ``triggered_at`` is the
+  first anomalous mention's event time, its ``started_at`` the first mention of the window
+  that test read (:mod:`clameur.detection.spikes_incident`).
 
 State (bins of the recent window, the hour being counted, the averages) is one JSON row per
 series in ``detection_state``, read and written once per batch; each mention is evaluated

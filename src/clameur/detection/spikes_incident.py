@@ -8,8 +8,10 @@ keeps the result the same whatever the batch size.
 
 Times: the alert's ``triggered_at`` is the event time of the first mention whose windows
 were anomalous (the detector had the evidence when it arrived); ``started_at`` the first
-mention of the window that test read; an incident that turns negative keeps both and
-records ``negative_at`` (docs/detection.md, "Alert times").
+mention of the window that test read. A volume spike that turns negative becomes a
+negative spike raised when the negative evidence was there: ``triggered_at`` moves to
+that mention (``negative_at``), the volume spike's stays in ``volume_at``, ``started_at``
+stays (docs/detection.md, "Alert times").
 """
 
 from __future__ import annotations
@@ -134,8 +136,22 @@ def raise_incident(ctx: StepContext, tenant_id: int, incident: Incident, rules: 
         share = incident.share
     tests = sorted(set(previous.get("tests", [])) | incident.tests)
     negative_at = previous.get("negative_at")
-    if negative_at is None and incident.negative_at is not None:
-        negative_at = incident.negative_at.isoformat()
+    was_negative = existing is not None and existing.kind == "negative_spike"
+    # The batch in which the incident turns negative: a negative spike is raised when the
+    # negative evidence was there, even if the incident began as a volume spike.
+    turned = kind == "negative_spike" and not was_negative and negative_at is None
+    at = incident.first_at
+    volume_at = previous.get("volume_at")
+    if turned and incident.negative_at is not None:
+        at = incident.negative_at
+        negative_at = at.isoformat()
+        live = existing is not None and (
+            incident.first_at - existing.updated_at <= timedelta(minutes=rules.cooldown_minutes)
+        )
+        if volume_at is None and existing is not None and live:
+            volume_at = existing.triggered_at.isoformat()
+        elif volume_at is None and incident.first_at < at:
+            volume_at = incident.first_at.isoformat()
     merged_terms = Counter(previous.get("terms", {})) + terms
     merged_authors = Counter(previous.get("author_counts", {})) + authors
     top_terms = _top(merged_terms, 10)
@@ -162,6 +178,7 @@ def raise_incident(ctx: StepContext, tenant_id: int, incident: Incident, rules: 
         "tests": tests,
         **({"share": share} if share is not None else {}),
         **({"negative_at": negative_at} if negative_at is not None else {}),
+        **({"volume_at": volume_at} if volume_at is not None else {}),
         "sources": dict(Counter(previous.get("sources", {})) + incident.sources),
         "terms": dict((t, merged_terms[t]) for t in _top(merged_terms, 500)),
         "author_counts": dict((a, merged_authors[a]) for a in _top(merged_authors, 500)),
@@ -177,13 +194,15 @@ def raise_incident(ctx: StepContext, tenant_id: int, incident: Incident, rules: 
         kind=kind,
         key=key,
         severity=v.severity,
-        at=incident.first_at,
+        at=at,
         started_at=datetime.fromtimestamp(incident.started, tz=UTC) if incident.started else None,
         summary=summary,
         evidence=evidence,
         members=[Member.of(d, "member") for d in incident.members],
     )
     alert.updated_at = max(alert.updated_at, incident.last_at)
+    if turned and alert.triggered_at < at:
+        alert.triggered_at = at  # a volume spike turned negative: raised as such now
     for draft in incident.members:
         if alert.id not in draft.alert_ids:
             draft.alert_ids.append(alert.id)
