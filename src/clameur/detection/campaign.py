@@ -55,6 +55,7 @@ from clameur.detection.campaign_score import (
     coordinated,
     explain,
     facts_of,
+    needed_accounts,
     severity,
 )
 from clameur.detection.campaign_sketch import (
@@ -67,7 +68,7 @@ from clameur.detection.campaign_sketch import (
     similarity,
 )
 from clameur.detection.campaign_state import Cluster, Entry, cluster_key
-from clameur.detection.rules import RuleBook, severity_rank
+from clameur.detection.rules import RuleBook, Rules, severity_rank
 from clameur.mentions.draft import Draft, StepContext
 
 KIND: Final = "campaign"
@@ -377,12 +378,13 @@ class _TenantRun:
         rules = self.book.for_brand(cluster.brand_id)
         if KIND not in rules.enabled:
             return
-        if cluster.alert_key is None and cluster.suspects < rules.campaign_min_authors:
+        if cluster.alert_key is None and not self._suspicious(cluster, rules):
             return
         if cluster.alert_key is None and not coordinated(
             cluster.in_burst(store.to_seconds(entry.created_at), BURST_HOURS * 3600),
             len(cluster.accounts),
             cluster.rare,
+            cluster.sims,
             rules,
         ):
             return
@@ -408,6 +410,16 @@ class _TenantRun:
             cluster.pending_drafts.append(entry.draft)
         if merged or cluster.flushed_at is None:
             self._flush(cluster)  # the tip, or a merge: at once
+
+    @staticmethod
+    def _suspicious(cluster: Cluster, rules: Rules) -> bool:
+        """Enough suspects: ``campaign_min_authors``; for loosely similar texts twice as
+        many, whose profiles show it (a review site's blank profiles are no evidence
+        there: genuine customers of an outage are a handful of blanks and new accounts)."""
+        if cluster.suspects < rules.campaign_min_authors:
+            return False
+        needed = needed_accounts(cluster.sims, rules)
+        return needed == rules.campaign_min_authors or cluster.evident >= needed
 
     def _flush(self, cluster: Cluster) -> None:
         """Send the gathered update of ``cluster`` to its alert."""

@@ -26,6 +26,10 @@ BURST_SHARE: Final = 0.5
 """…and they must be at least this share of the cluster's accounts (most of it)."""
 BURST_QUANTILE: Final = 0.8
 """The burst reported: the shortest window holding this share of the accounts."""
+TIGHT: Final = 0.65
+"""Median similarity to the centre under which a cluster needs ``2 × campaign_min_authors``
+accounts in its burst: a handful of loosely similar texts is what genuine customers write
+in one outage (clusters of 2–7 at 0.5–0.6 measured); a small campaign is tighter."""
 MIN_RARE: Final = 4
 """Median rare shingles (sampled, :mod:`clameur.detection.campaign_idf`) a cluster's
 texts need: about 16 distinctive 4-grams, a clause of the campaign's own (common
@@ -113,6 +117,13 @@ def is_suspect(suspicion_units: int) -> bool:
     return suspicion_units >= SUSPECT * 1_000_000
 
 
+def shows_suspicion(record: Sequence[Any]) -> bool:
+    """The account's profile itself looks made for the occasion (known age under 30 days,
+    or known audience under 50), as opposed to a profile that shows nothing (review sites)."""
+    age, followers = record[0], record[1]
+    return (age is not None and age < 30) or (followers is not None and followers < 50)
+
+
 def median_of_sorted(values: Sequence[float]) -> float:
     n = len(values)
     if n == 0:
@@ -144,13 +155,25 @@ def median_rare(sorted_rare: Sequence[int]) -> int | None:
     return sorted_rare[len(sorted_rare) // 2]
 
 
+def needed_accounts(sorted_sims: Sequence[float], rules: Rules) -> int:
+    """Accounts a cluster's burst needs: ``campaign_min_authors``, twice as many when the
+    texts are only loosely similar (:data:`TIGHT`)."""
+    n = rules.campaign_min_authors
+    return n if median_of_sorted(sorted_sims) >= TIGHT else 2 * n
+
+
 def coordinated(
-    burst_accounts: int, accounts: int, sorted_rare: Sequence[int], rules: Rules
+    burst_accounts: int,
+    accounts: int,
+    sorted_rare: Sequence[int],
+    sorted_sims: Sequence[float],
+    rules: Rules,
 ) -> bool:
-    """Textual coordination, before any account signal: ``campaign_min_authors`` accounts
-    within :data:`BURST_HOURS`, most of the cluster's, writing a text of their own
+    """Textual coordination, before any account signal: :func:`needed_accounts` within
+    :data:`BURST_HOURS`, most of the cluster's, writing a text of their own
     (:data:`MIN_RARE`)."""
-    if burst_accounts < rules.campaign_min_authors or burst_accounts < BURST_SHARE * accounts:
+    needed = needed_accounts(sorted_sims, rules)
+    if burst_accounts < needed or burst_accounts < BURST_SHARE * accounts:
         return False
     rare = median_rare(sorted_rare)
     return rare is None or rare >= MIN_RARE

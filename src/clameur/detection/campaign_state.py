@@ -16,7 +16,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from clameur.detection.alerts import Member
-from clameur.detection.campaign_score import ClusterView, Facts, is_suspect, phrasing_factor
+from clameur.detection.campaign_score import (
+    ClusterView,
+    Facts,
+    is_suspect,
+    phrasing_factor,
+    shows_suspicion,
+)
 from clameur.mentions.draft import Draft
 
 
@@ -44,6 +50,8 @@ class Cluster:
     """Sum of the accounts' suspicion, in millionths."""
     suspects: int = 0
     """Accounts suspicious enough on their own (:func:`is_suspect`)."""
+    evident: int = 0
+    """Suspects whose profile shows it (:func:`shows_suspicion`), not only unknowns."""
     parent: Cluster | None = None
     """The cluster this one was merged into."""
     joined: list[Entry] = field(default_factory=list)
@@ -91,6 +99,7 @@ class Cluster:
             self.accounts[author_id] = record
             self.units += record[-1]
             self.suspects += is_suspect(record[-1])
+            self.evident += is_suspect(record[-1]) and shows_suspicion(record)
             if at is not None:
                 self.times[author_id] = at
                 bisect.insort(self.sorted_times, at)
