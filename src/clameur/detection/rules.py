@@ -49,7 +49,7 @@ class Rules:
     share_window_minutes: int = 60
     """The share test (negativity shift at constant volume) reads the last this many
     minutes (a whole number of bins; docs/detection.md, "Negativity shifts")."""
-    share_alpha: float = 1e-4
+    share_alpha: float = 1e-5
     """Beta-binomial upper-tail probability below which the window's negative share is a
     shift."""
     share_margin: float = 0.1

@@ -340,7 +340,6 @@ def judge(
                 window[1],
                 rules,
                 minutes,
-                minutes / 60,
             )
             if shift is not None:
                 break

@@ -15,9 +15,9 @@ series' baseline share at that hour:
   coin flips do (a bad evening, a newsletter). Every closed hour adds its squared residual
   to decayed method-of-moments sums (winsorised at 3 standard deviations, so a shift does
   not teach that shifts are normal); ``ρ`` is the beta-binomial intra-class correlation,
-  with a prior of ``share_dispersion`` pseudo-hours at ``ρ = 1 / (1 + share_concentration)``.
+  with a prior of ``share_prior_hours`` pseudo-hours at ``ρ = 1 / (1 + share_concentration)``.
 - **Test**: the window's negative count ``x`` of ``n`` is a shift when the beta-binomial
-  upper tail ``P(X ≥ x | n, p0, ρ)`` is below ``share_alpha``, with ``x ≥ min_count`` and
+  upper tail ``P(X ≥ x | n, p0, ρ)`` is below ``share_alpha`` (1e-5), with ``x ≥ min_count`` and
   ``x / n ≥ p0 + share_margin`` (a small share change on a big brand is significant but
   not an incident). The threshold is cached per (n, p0, ρ), so the test is a comparison
   per mention.
@@ -153,17 +153,17 @@ def judge_share(
     negative: int,
     rules: Rules,
     minutes: int = 0,
-    hours: float = 1.0,
 ) -> ShareVerdict | None:
     """Whether ``negative`` of the ``total`` mentions of a window of ``minutes`` is a
-    negativity shift. A window spanning ``hours`` (> 1) averages that many hours' own
-    shares: its over-dispersion is ``ρ / hours``."""
+    negativity shift. The same ``ρ`` serves every window length: the hours of one morning
+    are alike (dividing it by the hours a window spans raised false shifts on quiet
+    replays)."""
     if closed_hours < _MIN_HOURS or total < _MIN_N or negative < rules.min_count:
         return None
     p0 = state.baseline(slot_total, slot_negative)
     if p0 is None or negative / total < p0 + rules.share_margin:
         return None
-    rho = state.rho(rules) / max(hours, 1.0)
+    rho = state.rho(rules)
     x = share_threshold(total, round(p0, 2), _quantise(rho), rules.share_alpha)
     if x == 0 or negative < x:
         return None
