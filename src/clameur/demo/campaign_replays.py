@@ -466,11 +466,54 @@ def influencer_crisis(pools: Pools, seed: int) -> Scenario:
     return Scenario(f"influencer-{seed}", records, days=2, quiet=True)
 
 
+def new_account_outage(pools: Pools, seed: int) -> Scenario:
+    """A stress beyond the usual: 80 outage reviews within two hours, every one from an
+    account opened that day, made from the same few fragments. No campaign."""
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not cryptography
+    wave = outage_reviews(
+        START + timedelta(days=1, hours=9), pools, seed=seed + 2, count=80, minutes=120
+    )
+    for n, record in enumerate(wave):
+        record["author"] = fresh(rng, datetime.fromisoformat(record["created_at"]), f"nw{n}")
+    records = replays.merged(
+        replays.ordinary_traffic(START, days=2, peak_per_hour=12, seed=seed),
+        genuine_reviews(START, 2, pools, seed=seed + 1),
+        wave,
+    )
+    return Scenario(f"new-outage-{seed}", records, days=2, quiet=True)
+
+
+def small_paraphrases(pools: Pools, seed: int) -> Scenario:
+    """The hardest campaigns: three paraphrased ones of 15 accounts (2–3 templates each,
+    so 5–8 accounts a template) beside a genuine outage."""
+    day1 = START + timedelta(days=1)
+    streams = [
+        replays.ordinary_traffic(START, days=2, peak_per_hour=12, seed=seed),
+        genuine_reviews(START, 2, pools, seed=seed + 1),
+        outage_reviews(day1 + timedelta(hours=9), pools, seed=seed + 2),
+    ]
+    planted: set[str] = set()
+    for k in range(3):
+        posts = campaign(
+            day1 + timedelta(hours=10 + 4 * k),
+            pools,
+            seed=seed * 10 + 5 + k,
+            shape="paraphrase",
+            accounts=15,
+            minutes=60,
+        )
+        planted |= {r["external_id"] for r in posts}
+        streams.append(posts)
+    return Scenario(f"small-{seed}", replays.merged(*streams), planted, days=2)
+
+
 KINDS = {
     "quiet": quiet_fortnight,
     "shift": negativity_shift_week,
     "outage": outage_with_campaigns,
     "influencer": influencer_crisis,
+    "new-outage": new_account_outage,
+    "small": small_paraphrases,
 }
 DEV_SEEDS = (1, 2, 3)
 TEST_SEEDS = (101, 102, 103)
