@@ -16,16 +16,24 @@ template); when it joins two clusters they merge (the older one stays, and so do
 alert either had). A cluster's brand is its founder's (or the first member's that has
 one). A copy (``COPY``) joins without bands of its own.
 
-**Suspicion** (:mod:`clameur.detection.campaign_score`): each distinct account is scored
-from what was known when it posted (young account, few followers, first post here, one-
-or five-star rating); the cluster's score is their mean times a factor for how identical
-the phrasing is. With at least ``campaign_min_authors`` suspects (accounts suspicious
-enough on their own) and a score of at least ``campaign_min_score``, the cluster raises
-one ``campaign`` alert with every member of the window so far (stored ones as evidence);
-each later member updates it (updates gathered per batch) and is flagged ``"campaign"``
-for care. Genuine customers writing about one outage in their own words do not link
-(they share a few words, not most 4-grams); established accounts sharing one headline
-link but score low.
+**Coordination first** (:func:`clameur.detection.campaign_score.coordinated`): a cluster
+can alert only when ``campaign_min_authors`` of its accounts (twice as many for loosely
+similar texts) posted within ``BURST_HOURS``, most of its accounts, and its texts are
+distinctive in the tenant's archive (``MIN_RARE`` rare shingles,
+:mod:`clameur.detection.campaign_idf`): common phrasings and sameness spread over days are
+coincidence. **Suspicion** (:mod:`clameur.detection.campaign_score`) only then: each
+distinct account is scored from what was known when it posted (young account, few
+followers, first post here, one- or five-star rating); the cluster's score is their mean
+times a factor for how identical the phrasing is. With at least ``campaign_min_authors``
+suspects (accounts suspicious enough on their own) and a score of at least
+``campaign_min_score``, the cluster raises one ``campaign`` alert with every member of the
+window so far; each later member updates it (updates gathered per batch) and is flagged
+``"campaign"`` for care. Members before the tip are flagged too: this batch's drafts like
+the tip, stored ones' conversations through
+:func:`clameur.care.campaigns.flag_earlier_members` (retro-flagging, same transaction).
+Genuine customers writing about one outage in their own words do not link (they share a
+few words, not most 4-grams), or link loosely and need twice the accounts; established
+accounts sharing one headline link but score low.
 
 **State** (:mod:`clameur.detection.campaign_store`: signatures with the author's facts at
 post time, bands, clusters) lives in the database, pruned a window behind the batch's
