@@ -181,8 +181,8 @@ def vocabulary_before(
     if not rows:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    table = np.array(rows, dtype=np.int64)
-    return table[:, 0], table[:, 1]
+    shingles, docs = zip(*rows, strict=True)  # plain tuples: numpy on rows is slow
+    return np.array(shingles, dtype=np.int64), np.array(docs, dtype=np.int64)
 
 
 def add_vocabulary(session: Session, tenant_id: int, rows: Sequence[tuple[int, int, int]]) -> None:
