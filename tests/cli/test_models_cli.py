@@ -62,13 +62,20 @@ def test_train_sentiment_writes_an_artifact_that_loads(tmp_path: Path) -> None:
     if not (DATA_DIR / "sentiment").is_dir():
         pytest.skip(f"shared data not found at {DATA_DIR} (../shared/data relative to the repo)")
     out = tmp_path / "sentiment.npz"
+    # a quick run (French and English, 1,500 rows each, no word vectors): the command's
+    # contract, not the shipped model's quality (`clameur train sentiment` in full,
+    # docs/models.md; tests/analysis train with the vectors on small samples)
+    quick = ("--languages", "fr,en", "--max-rows", "1500", "--no-word-vectors")
     result = _clameur(
-        "train", "sentiment", "--data", str(DATA_DIR), "--out", str(out), cwd=tmp_path
+        "train", "sentiment", "--data", str(DATA_DIR), "--out", str(out), *quick, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith("fr\t")
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["val_macro_f1"]["fr"] > 0.55
+    assert meta["hyper_parameters"]["max_rows_per_language"] == 1500
+    assert set(meta["val_macro_f1"]) == {"fr", "en"}
+    assert not meta["hyper_parameters"]["word_vectors"], "none asked for"
+    assert meta["val_macro_f1"]["fr"] > 0.45, "far better than chance (0.33)"
     from clameur.analysis.sentiment import SentimentModel
 
     assert SentimentModel.load(out).predict(["génial"])[0][0] in {"negative", "neutral", "positive"}

@@ -356,13 +356,28 @@ def validation_report(
 
 
 def train_and_save(
-    data_dir: Path, *, seed: int = 0, out: Path = DEFAULT_ARTIFACT
+    data_dir: Path,
+    *,
+    seed: int = 0,
+    out: Path = DEFAULT_ARTIFACT,
+    max_rows_per_language: int | None = None,
+    languages: Iterable[str] = LANGUAGES,
+    word_vectors: bool = True,
 ) -> dict[str, Any]:
     """Train on ``data_dir``, write the artifact and ``<out>.json``; return the metadata.
 
     Training lives in :mod:`clameur.analysis.sentiment_train` (its packages are training
-    extras), imported only here.
+    extras), imported only here. ``max_rows_per_language`` samples the training rows,
+    ``languages`` restricts them, ``word_vectors=False`` leaves out the word vectors (a
+    quick run for tests; the shipped model uses all of them).
     """
     from clameur.analysis.sentiment_train import train_and_save as train
 
-    return train(data_dir, seed=seed, out=out)
+    return train(
+        data_dir,
+        seed=seed,
+        out=out,
+        max_rows_per_language=max_rows_per_language,
+        languages=languages,
+        word_vectors=word_vectors,
+    )

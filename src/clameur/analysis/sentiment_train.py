@@ -365,12 +365,25 @@ def train_sentiment(
 
 
 def train_and_save(
-    data_dir: Path, *, seed: int = 0, out: Path = DEFAULT_ARTIFACT
+    data_dir: Path,
+    *,
+    seed: int = 0,
+    out: Path = DEFAULT_ARTIFACT,
+    max_rows_per_language: int | None = None,
+    languages: Iterable[str] = LANGUAGES,
+    word_vectors: bool = True,
 ) -> dict[str, Any]:
     """Train on ``data_dir``, write the artifact and ``<out>.json`` metadata; return it."""
-    model = train_sentiment(data_dir, seed=seed)
+    langs = tuple(languages)
+    model = train_sentiment(
+        data_dir,
+        seed=seed,
+        languages=langs,
+        max_rows_per_language=max_rows_per_language,
+        word_vectors=word_vectors,
+    )
     model.save(out)
-    report = validation_report(model, data_dir)
+    report = validation_report(model, data_dir, langs)
     f1 = {lang: round(float(r["macro_f1"]), 4) for lang, r in report.items()}
     routed: dict[str, float] = {}
     for lang in report:

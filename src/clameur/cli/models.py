@@ -83,16 +83,49 @@ def train_sentiment_command(
     ] = DEFAULT_DATA,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Artifact path (default: shipped).")] = None,
+    max_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--max-rows", min=100, help="Train on at most N rows per language (a quick run)."
+        ),
+    ] = None,
+    languages: Annotated[
+        str | None,
+        typer.Option("--languages", help="Comma-separated language codes (default: all eight)."),
+    ] = None,
+    word_vectors: Annotated[
+        bool,
+        typer.Option(
+            "--word-vectors/--no-word-vectors",
+            help="Add the word-vector features (spaCy, sentence encoder): slower, better.",
+        ),
+    ] = True,
 ) -> None:
     """Train the sentiment model and write the artifact and its metadata."""
-    from clameur.analysis.sentiment import DEFAULT_ARTIFACT, train_and_save
+    from clameur.analysis.sentiment import DEFAULT_ARTIFACT, LANGUAGES, train_and_save
 
     if not (data_dir / "sentiment").is_dir():
         raise ClameurError(f"no sentiment data under {data_dir} (use --data DIR)")
     typer.echo(
         f"training sentiment on {data_dir} (2–5 minutes; word vectors are cached)…", err=True
     )
-    meta = train_and_save(data_dir, seed=seed, out=out or DEFAULT_ARTIFACT)
+    chosen = LANGUAGES
+    if languages is not None:
+        chosen = tuple(code.strip() for code in languages.split(",") if code.strip())
+        unknown = sorted(set(chosen) - set(LANGUAGES))
+        if unknown or not chosen:
+            raise InvalidInputError(
+                f"--languages takes codes among {', '.join(LANGUAGES)}; got {languages!r}",
+                where="languages",
+            )
+    meta = train_and_save(
+        data_dir,
+        seed=seed,
+        out=out or DEFAULT_ARTIFACT,
+        max_rows_per_language=max_rows,
+        languages=chosen,
+        word_vectors=word_vectors,
+    )
     for lang, value in meta["val_macro_f1"].items():
         typer.echo(f"{lang}\t{value:.3f}")
     typer.echo(f"avg\t{meta['val_macro_f1_average']:.3f}")
