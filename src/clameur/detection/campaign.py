@@ -410,6 +410,13 @@ class _TenantRun:
             if cluster.flushed_at is not None and entry.created_at - cluster.flushed_at > half:
                 self._flush(cluster)
             cluster.pending.extend(self._members([entry, *newcomers]))
+            for c in newcomers:  # earlier mentions this one pulled in: flagged as well
+                if c.draft is not None:
+                    if KIND not in c.draft.flags:
+                        c.draft.flags.append(KIND)
+                    cluster.pending_drafts.append(c.draft)
+                elif c.stored:
+                    cluster.retro.append((c.source, c.external_id))
         cluster.pending_at = entry.created_at
         cluster.pending_severity = max(cluster.pending_severity or level, level, key=severity_rank)
         if entry.draft is not None:
