@@ -36,7 +36,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -121,6 +120,8 @@ def check_country(country: str | None, subdivision: str | None) -> None:
             raise InvalidInputError("a subdivision needs a country", where="subdivision")
         return
     try:
+        import holidays  # late: its calendars take a quarter of a second to import
+
         holidays.country_holidays(country, subdiv=subdivision)
     except (NotImplementedError, KeyError, ValueError) as exc:
         what = f"{country}-{subdivision}" if subdivision else country
@@ -131,6 +132,8 @@ def check_country(country: str | None, subdivision: str | None) -> None:
 
 @lru_cache(maxsize=512)
 def _public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    import holidays  # late: its calendars take a quarter of a second to import
+
     return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year).keys())
 
 

@@ -23,8 +23,13 @@ MAX_LENGTH = 1024
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
-_DUMMY = _HASHER.hash("clameur dummy password for unknown accounts")
-"""Verified against when the account is unknown, so both answers take as long."""
+
+
+@lru_cache(maxsize=1)
+def _dummy() -> str:
+    """Verified against when the account is unknown, so both answers take as long. Hashed
+    on first use, not at import: every command and worker would pay for it."""
+    return _HASHER.hash("clameur dummy password for unknown accounts")
 
 
 @lru_cache(maxsize=1)
@@ -84,7 +89,7 @@ def verify(password: str, stored: str | None) -> tuple[bool, bool]:
     if stored and stored.startswith("scrypt$"):
         return _scrypt_matches(password, stored), True
     try:
-        _HASHER.verify(stored or _DUMMY, password)
+        _HASHER.verify(stored or _dummy(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False, False
     if not stored:
