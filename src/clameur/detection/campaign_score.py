@@ -30,10 +30,11 @@ TIGHT: Final = 0.65
 """Median similarity to the centre under which a cluster needs ``2 × campaign_min_authors``
 accounts in its burst: a handful of loosely similar texts is what genuine customers write
 in one outage (clusters of 2–7 at 0.5–0.6 measured); a small campaign is tighter."""
-MIN_RARE: Final = 4
+MIN_RARE: Final = 3
 """Median rare shingles (sampled, :mod:`clameur.detection.campaign_idf`) a cluster's
-texts need: about 16 distinctive 4-grams, a clause of the campaign's own (common
-phrasings of a tenant with some history have 0–2; campaigns measured 5–24)."""
+texts need: about 12 distinctive 4-grams, a clause of the campaign's own (common
+phrasings of a tenant with some history have 0–2; campaigns measured 3–24, the demo's
+template-made fake reviews 3–5)."""
 
 
 @dataclass(frozen=True, slots=True)
