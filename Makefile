@@ -25,8 +25,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
+# One pytest worker per core (pytest-xdist): tests are independent (a database, a port, a
+# temporary folder of their own). PYTEST_WORKERS=0 runs them in this process, one by one.
+PYTEST_WORKERS ?= auto
 unit: $(STAMP)
-	$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_throughput.py
