@@ -41,6 +41,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, delete, func, select, tuple_
 
 from clameur.care import conversations, routing, sla
+from clameur.care.campaigns import flag_earlier_members
 from clameur.care.incident_names import incident_title
 from clameur.care.models import (
     OPEN_STATUSES,
@@ -148,7 +149,16 @@ def opens_conversation(draft: Draft) -> bool:
     )
 
 
+def _retro_flag(ctx: StepContext) -> None:
+    """Campaigns recognised by this batch's detection: their posts stored earlier leave the
+    queues now, in the batch's transaction (:func:`campaigns.flag_earlier_members`)."""
+    for retro in ctx.retro_flags:
+        flag_earlier_members(ctx.session, retro.tenant_id, retro.alert_id, retro.members, retro.at)
+    ctx.retro_flags.clear()
+
+
 def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
+    _retro_flag(ctx)
     new = sorted(
         (d for d in drafts if d.existing_id is None),
         key=lambda d: (d.mention.created_at, d.mention.source, d.mention.external_id),

@@ -52,7 +52,6 @@ from typing import Any, Final, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from clameur.care import campaigns as care_campaigns
 from clameur.detection import campaign_store as store
 from clameur.detection.alerts import Member, raise_or_update
 from clameur.detection.campaign_idf import HORIZON_DAYS, batch_counts, day_of, rare_counts, sampled
@@ -77,7 +76,7 @@ from clameur.detection.campaign_sketch import (
 )
 from clameur.detection.campaign_state import Cluster, Entry, cluster_key
 from clameur.detection.rules import RuleBook, Rules, severity_rank
-from clameur.mentions.draft import Draft, StepContext
+from clameur.mentions.draft import Draft, RetroFlag, StepContext
 
 KIND: Final = "campaign"
 CENTRE: Final = 0.3
@@ -462,9 +461,9 @@ class _TenantRun:
         for draft in cluster.pending_drafts:
             if alert.id not in draft.alert_ids:
                 draft.alert_ids.append(alert.id)
-        if cluster.retro:
-            care_campaigns.flag_earlier_members(
-                self.session, self.tenant_id, alert.id, cluster.retro, cluster.pending_at
+        if cluster.retro:  # care flags their conversations in this batch's care step
+            self.ctx.retro_flags.append(
+                RetroFlag(self.tenant_id, alert.id, tuple(cluster.retro), cluster.pending_at)
             )
             cluster.retro = []
         cluster.flushed_at = cluster.pending_at

@@ -7,6 +7,7 @@ commit — the caller (CLI command, worker, request) owns the transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from sqlalchemy.orm import Session
@@ -107,6 +108,18 @@ class BatchReport:
         self.errors.extend(other.errors)
 
 
+@dataclass(frozen=True, slots=True)
+class RetroFlag:
+    """Stored posts of a campaign recognised in this batch (detection → care)."""
+
+    tenant_id: int
+    alert_id: int
+    members: tuple[tuple[str, str], ...]
+    """``(source, external_id)`` of the posts stored before the alert."""
+    at: datetime
+    """Event time of the recognition (the timeline event's time)."""
+
+
 @dataclass
 class StepContext:
     session: Session
@@ -120,3 +133,6 @@ class StepContext:
     """With a fixed tenant: keep records none of its brands match (``import --tenant``);
     False for connectors, whose unmatched records are counted ``unmatched``, not stored."""
     report: BatchReport = field(default_factory=BatchReport)
+    retro_flags: list[RetroFlag] = field(default_factory=list)
+    """Set by detection, read by care in the same batch: campaign posts stored before their
+    campaign was recognised, whose conversations care flags and takes out of the queues."""
