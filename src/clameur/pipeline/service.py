@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,12 +161,11 @@ class Pipeline:
         tenant_id = self.tenant_id(tenant)
         read = reader_for(path, fmt)
         result = ImportResult()
-        _calm_gc()
         try:
             stream = path.open("rb")
         except OSError as exc:
             raise InvalidInputError(f"cannot open: {exc.strerror}", where=str(path)) from None
-        with stream:
+        with stream, calm_gc():
             items = (RawRecord(line, data) for line, data in read(stream))
             for batch in _batched(items, self.settings.batch_size):
                 result.add(self.run_batch(batch, tenant_id))
@@ -235,16 +237,36 @@ def _counts(report: BatchReport) -> dict[str, Any]:
     return result.as_dict()
 
 
-def _calm_gc() -> None:
-    """Long imports allocate millions of short-lived objects: move what exists now (the
-    models, caches) out of the collector's sight and collect the young generation less
-    often. Measured: about a quarter of the import's time went to garbage collection."""
-    import gc
+_GC_LOCK = threading.Lock()
+_gc_depth = 0
+_gc_saved: tuple[int, int, int] | None = None
 
-    gc.collect()
-    gc.freeze()
-    _, second, third = gc.get_threshold()
-    gc.set_threshold(50_000, second, third)
+
+@contextmanager
+def calm_gc() -> Iterator[None]:
+    """For the length of a long import: move what exists now (the models, caches) out of
+    the collector's sight and collect the young generation less often — imports allocate
+    millions of short-lived objects, and about a quarter of their time went to garbage
+    collection. The process's own settings come back when the last import running in it
+    ends (a web server or worker sharing the process keeps its collector as it was)."""
+    global _gc_depth, _gc_saved
+    with _GC_LOCK:
+        if _gc_depth == 0:
+            _gc_saved = gc.get_threshold()
+            gc.collect()
+            gc.freeze()
+            _, second, third = _gc_saved
+            gc.set_threshold(50_000, second, third)
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_saved is not None:
+                gc.set_threshold(*_gc_saved)
+                gc.unfreeze()
+                _gc_saved = None
 
 
 def _batched(items: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]]:
