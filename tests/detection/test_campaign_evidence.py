@@ -125,7 +125,7 @@ def test_a_common_phrase_in_a_burst_is_no_campaign_but_a_text_of_its_own_is(
     assert evidence["rare_shingles"] >= evidence["min_rare_shingles"]
     assert evidence["burst_minutes"] <= 40
     assert any("rare shingles" in why for why in evidence["why"])
-    assert "80 % of the accounts posted within 0 h" in alert["summary"]
+    assert f"80 % of the accounts posted within {evidence['burst_minutes']} min" in alert["summary"]
 
 
 def test_genuine_outage_reviews_by_new_accounts_raise_nothing(db: Database) -> None:

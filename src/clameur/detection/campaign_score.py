@@ -285,6 +285,14 @@ class ClusterView:
     """Accounts' first posts (epoch seconds), sorted."""
 
 
+def _span(minutes: int) -> str:
+    """``46 min``, ``3 h`` or ``2 h 05``."""
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h" if rest == 0 else f"{hours} h {rest:02d}"
+
+
 def explain(c: ClusterView, score: float, rules: Rules) -> tuple[dict[str, Any], str]:
     """Evidence (signals with counts) and a one-line summary saying why."""
     t = tally(Facts.load(record) for record in c.accounts)
@@ -293,13 +301,13 @@ def explain(c: ClusterView, score: float, rules: Rules) -> tuple[dict[str, Any],
     burst = burst_seconds(c.times) // 60
     rare = median_rare(c.rare)
     share = round(BURST_QUANTILE * 100)
-    why = [f"{share} % of the accounts posted within {burst // 60} h {burst % 60:02d}"]
+    why = [f"{share} % of the accounts posted within {_span(burst)}"]
     if rare is not None:
         why.append(f"texts of their own: median {rare} rare shingles in this archive")
     why += reasons(t)
     summary = (
         f"Coordinated campaign: {t['accounts']} accounts ({t['suspects']} suspect) posted "
-        f"{c.posts} near-identical texts within {minutes // 60} h {minutes % 60:02d} "
+        f"{c.posts} near-identical texts within {_span(minutes)} "
         f"(median similarity {sim:.2f}); " + ", ".join(why) + f". Score {score:.2f}."
     )
     evidence = {
