@@ -253,7 +253,9 @@ def calm_gc() -> Iterator[None]:
     with _GC_LOCK:
         if _gc_depth == 0:
             _gc_saved = gc.get_threshold()
-            gc.collect()
+            # No collection first: with the heap unfrozen after every import, a full one
+            # here costs more than the import of a small file. Garbage frozen now is
+            # collectable again once unfrozen.
             gc.freeze()
             _, second, third = _gc_saved
             gc.set_threshold(50_000, second, third)
