@@ -1,11 +1,14 @@
 """End-to-end embedded import throughput and peak memory.
 
 Generates N demo mentions (default 50,000) with the project's generator, then imports the
-file into a fresh SQLite database with `clameur import` in a child process (so that peak
-RSS is the import's alone), for each size given. With `--profile`, also profiles an
-in-process import and prints where time goes.
+file into a fresh database with `clameur import` in a child process (so that peak RSS is
+the import's alone), for each size given: a SQLite file, or with `--database-url` a
+PostgreSQL database, where each size gets a schema of its own (dropped afterwards), so the
+same script measures both backends. With `--profile`, also profiles an in-process import
+and prints where time goes.
 
     .venv/bin/python bench/import_throughput.py [--sizes 50000 200000] [--profile]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import text
+
 from clameur.config import Settings
 from clameur.db import create_engine_for, make_session_factory, upgrade
 from clameur.demo.generator import generate_mentions, write_jsonl
@@ -32,10 +37,33 @@ from clameur.pipeline import Pipeline
 CLAMEUR = [sys.executable, "-m", "clameur"]
 
 
-def prepare(workdir: Path, n: int) -> tuple[Path, str]:
+def database_for(workdir: Path, n: int, server: str | None) -> str:
+    """A fresh database for size ``n``: a SQLite file, or a new schema on ``server``."""
+    if server is None:
+        return f"sqlite:///{workdir / f'bench-{n}.db'}"
+    schema = f"bench_import_{n}"
+    admin = create_engine_for(server)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    separator = "&" if "?" in server else "?"
+    return f"{server}{separator}options=-csearch_path%3D{schema}"
+
+
+def drop_schema(server: str | None, n: int) -> None:
+    if server is None:
+        return
+    admin = create_engine_for(server)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS bench_import_{n} CASCADE"))
+    admin.dispose()
+
+
+def prepare(workdir: Path, n: int, server: str | None = None) -> tuple[Path, str]:
     path = workdir / f"mentions-{n}.jsonl"
     write_jsonl(path, generate_mentions(count=n, seed=1))
-    url = f"sqlite:///{workdir / f'bench-{n}.db'}"
+    url = database_for(workdir, n, server)
     engine = create_engine_for(url)
     upgrade(engine)
     ensure_demo_tenants(Pipeline(factory=make_session_factory(engine), settings=Settings()))
@@ -85,15 +113,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000])
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--database-url", default=None, help="a PostgreSQL server (default: SQLite files)"
+    )
     args = parser.parse_args()
+    server = args.database_url
+    backend = "sqlite" if server is None else "postgresql"
     with tempfile.TemporaryDirectory(prefix="clameur-bench-") as tmp:
         workdir = Path(tmp)
         for n in sorted(args.sizes):  # ascending, so the running max RSS is this size's peak
-            path, url = prepare(workdir, n)
-            print(json.dumps({"size": n, **run_child(path, url)}))
+            path, url = prepare(workdir, n, server)
+            try:
+                print(json.dumps({"size": n, "backend": backend, **run_child(path, url)}))
+            finally:
+                drop_schema(server, n)
         if args.profile:
-            path, url = prepare(workdir, 10_000)
-            print(profile(path, url))
+            path, url = prepare(workdir, 10_000, server)
+            try:
+                print(profile(path, url))
+            finally:
+                drop_schema(server, 10_000)
 
 
 if __name__ == "__main__":
