@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from clameur.care import routing, sla
 from clameur.care.audit import audit, record
-from clameur.care.incident_names import incident_title
+from clameur.care.incidents import new_incident
 from clameur.care.models import OPEN_STATUSES, Conversation, Incident
 from clameur.clock import Clock
 from clameur.db.repository import TenantRepository
@@ -398,11 +398,11 @@ def flag_earlier_members(
     changed."""
     pairs = sorted(set(members))
     ids: set[int] = set()
+    mentions = TenantRepository(session, tenant_id, Mention)
     for i in range(0, len(pairs), _CHUNK):
         ids.update(
             session.scalars(
-                select(Mention.conversation_id).where(
-                    Mention.tenant_id == tenant_id,
+                mentions.select(Mention.conversation_id).where(
                     tuple_(Mention.source, Mention.external_id).in_(pairs[i : i + _CHUNK]),
                     Mention.conversation_id.is_not(None),
                 )
@@ -420,16 +420,7 @@ def flag_earlier_members(
         alert = session.get(Alert, alert_id)
         if alert is None or alert.tenant_id != tenant_id:
             raise NotFoundError(f"alert {alert_id} not found")
-        incident = Incident(
-            tenant_id=tenant_id,
-            alert_id=alert_id,
-            brand_id=alert.brand_id,
-            title=incident_title(session, alert),
-            status="open",
-            opened_at=alert.triggered_at,
-        )
-        session.add(incident)
-        session.flush()
+        incident = new_incident(session, alert)
     for conversation in conversations:
         conversation.flags = [*(conversation.flags or []), FLAG]
         previous = conversation.queue_id

@@ -57,6 +57,21 @@ def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
         yield list(ids[i : i + _CHUNK])
 
 
+def new_incident(session: Session, alert: Alert) -> Incident:
+    """A new open incident for ``alert``, named after it, opened at its time (flushed)."""
+    incident = Incident(
+        tenant_id=alert.tenant_id,
+        alert_id=alert.id,
+        brand_id=alert.brand_id,
+        title=incident_title(session, alert),
+        status="open",
+        opened_at=alert.triggered_at,
+    )
+    session.add(incident)
+    session.flush()
+    return incident
+
+
 def open_for_alert(session: Session, clock: Clock, tenant_id: int, alert_id: int) -> Incident:
     """The alert's incident, opened on first call, with the conversations of the alert's
     mentions attached (again on each call: an alert grows while it lasts)."""
@@ -79,16 +94,7 @@ def open_for_alert(session: Session, clock: Clock, tenant_id: int, alert_id: int
         .limit(1)
     ).first()
     if incident is None:
-        incident = Incident(
-            tenant_id=tenant_id,
-            alert_id=alert_id,
-            brand_id=alert.brand_id,
-            title=incident_title(session, alert),
-            status="open",
-            opened_at=alert.triggered_at,
-        )
-        session.add(incident)
-        session.flush()
+        incident = new_incident(session, alert)
         audit(
             session,
             tenant_id=tenant_id,
