@@ -226,6 +226,17 @@ def outbox_statuses(database_url: str) -> list[str]:
         engine.dispose()
 
 
+def settled_statuses(database_url: str, seconds: float = 5) -> list[str]:
+    """The outbox statuses once no event is pending (or at the deadline): the relay marks an
+    event sent after the receiver's answer, which the test may see before that commit."""
+    deadline = time.monotonic() + seconds
+    while "pending" in (statuses := outbox_statuses(database_url)):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return statuses
+
+
 # -- the tests -------------------------------------------------------------------------
 
 
@@ -253,7 +264,7 @@ def test_serve_delivers_the_webhook_of_an_alert_imported_elsewhere(
         assert document["type"] == "alert.raised"
         assert document["alert"]["kind"] == "influencer"
         assert document["alert"]["evidence"]["mentions"] == ["crisis-0"]
-        assert outbox_statuses(env["CLAMEUR_DATABASE_URL"]) == ["sent"]
+        assert settled_statuses(env["CLAMEUR_DATABASE_URL"]) == ["sent"]
 
         loops = httpx.get(f"{base}/api/v1/health", timeout=5).json()["worker"]["loops"]
         assert loops["relay"]["runs"] >= 1
