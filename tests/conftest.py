@@ -51,6 +51,31 @@ def postgres_or_skip() -> None:
         pytest.skip(f"no PostgreSQL at {PG_URL}: {_PG_PROBLEM}")
 
 
+REDIS_URL = _SETTINGS.test_redis_url
+_REDIS_PROBLEM: str | None | bool = False  # False: not probed yet
+
+
+def redis_or_skip() -> str:
+    """The test Redis server's URL; skips (fails with CLAMEUR_REQUIRE_SERVICES=1) when it
+    does not answer."""
+    global _REDIS_PROBLEM
+    if _REDIS_PROBLEM is False:
+        import redis
+
+        try:
+            client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+            client.ping()
+            client.close()
+            _REDIS_PROBLEM = None
+        except Exception as exc:  # noqa: BLE001 - any failure means: no server to test against
+            _REDIS_PROBLEM = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    if _REDIS_PROBLEM:
+        if REQUIRE:
+            pytest.fail(f"Redis required (CLAMEUR_REQUIRE_SERVICES=1) but: {_REDIS_PROBLEM}")
+        pytest.skip(f"no Redis at {REDIS_URL}: {_REDIS_PROBLEM}")
+    return REDIS_URL
+
+
 @dataclass
 class Database:
     url: str

@@ -19,6 +19,7 @@ CORE = (
     "clameur.logging",
     "clameur.pipeline.outbox",
     "clameur.pipeline.bus",
+    "clameur.pipeline.bus_redis",
     "clameur.pipeline.models",
     "clameur.fetch",
 )

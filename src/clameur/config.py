@@ -16,7 +16,21 @@ class Settings(BaseSettings):
     """SQLAlchemy URL. SQLite (WAL) by default; ``postgresql+psycopg://…`` when scaled out."""
 
     bus_url: str = "memory://"
-    """``memory://`` in the embedded deployment; ``redis://…`` when scaled out."""
+    """``memory://`` in the embedded deployment; ``redis://…`` when scaled out: then
+    ``clameur import`` queues its lines for ``clameur worker`` processes."""
+    bus_max_backlog: int = 200
+    """Entries a bus stream may hold (queued or in progress) before producers wait for room
+    (backpressure); 0: unbounded. An import chunk is one entry."""
+    bus_publish_timeout: float = 600.0
+    """Seconds a producer waits for room in a full stream before giving up; 0: for ever."""
+    bus_max_deliveries: int = 5
+    """Deliveries of a bus entry that fail (or whose consumer dies) before it moves to the
+    dead-letter stream ``<stream>:dead``."""
+    bus_claim_idle_ms: int = 30_000
+    """A pending entry idle this long (its worker died or hung) is claimed by another
+    worker, and a failed one retried."""
+    bus_chunk_lines: int = 500
+    """Lines of a queued import per bus entry."""
 
     log_level: str = "INFO"
     log_format: str = "kv"
@@ -102,6 +116,10 @@ class Settings(BaseSettings):
 
     test_database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     """Tests: the PostgreSQL server the parametrised storage fixture uses."""
+
+    test_redis_url: str = "redis://127.0.0.1:6379/0"
+    """Tests: the Redis server of the bus contract and scale-out tests (keys under a prefix
+    of their own, deleted after each test)."""
 
 
 @lru_cache(maxsize=1)

@@ -6,27 +6,12 @@ from typing import Any
 from sqlalchemy import select
 
 from clameur.clock import FrozenClock
+from clameur.config import Settings
 from clameur.db import session_scope
 from clameur.mentions import Mention
 from clameur.pipeline import MENTIONS_STREAM, InMemoryBus, OutboxEvent, Pipeline, enqueue, relay
 from tests.conftest import Database, make_tenant
 from tests.factories import record
-
-
-def test_bus_delivers_to_one_consumer_per_group_and_redelivers_unacked() -> None:
-    bus = InMemoryBus()
-    ids = [bus.publish("s", {"n": i}) for i in range(5)]
-    a = bus.read("s", "g", "a", count=3)
-    b = bus.read("s", "g", "b", count=3)
-    assert [m.body["n"] for m in a] == [0, 1, 2]
-    assert [m.body["n"] for m in b] == [3, 4]
-    assert [m.body["n"] for m in bus.read("s", "other-group", "x", count=10)] == [0, 1, 2, 3, 4]
-    bus.ack("s", "g", ids[:3])
-    assert bus.pending("s", "g") == 2
-    # consumer b died: a claims what b left pending
-    assert [m.body["n"] for m in bus.claim_stale("s", "g", "a")] == [3, 4]
-    bus.ack("s", "g", ids[3:])
-    assert bus.pending("s", "g") == 0
 
 
 def test_pipeline_consumes_batches_from_the_bus(
@@ -90,3 +75,28 @@ def test_outbox_gives_up_after_the_last_attempt(db: Database, clock: FrozenClock
         event = session.scalars(select(OutboxEvent)).one()
         assert event.status == "dead"
         assert "no handler" in (event.last_error or "")
+
+
+def test_a_bad_bus_message_is_retried_then_dead_lettered_and_the_others_go_on(
+    db: Database, clock: FrozenClock
+) -> None:
+    tenant = make_tenant(db, clock, "acme", {"acme": ["acme"]})
+    now = [0.0]
+    bus = InMemoryBus(max_deliveries=2, clock=lambda: now[0])
+    pipeline = Pipeline(
+        factory=db.factory, settings=Settings(batch_size=100, bus_claim_idle_ms=1000), clock=clock
+    )
+    bus.publish(MENTIONS_STREAM, {"tenant_id": tenant.id, "recrods": [record("1", "acme a")]})
+    bus.publish(MENTIONS_STREAM, {"tenant_id": tenant.id, "records": [record("2", "acme b")]})
+    assert pipeline.consume(bus, "w1") == 2
+    assert bus.pending(MENTIONS_STREAM, "pipeline") == 1, "the bad one waits for its retry"
+    assert pipeline.consume(bus, "w1") == 0, "not retried before the minimum idle time"
+    now[0] += 1.0
+    assert pipeline.consume(bus, "w1") == 1
+    assert bus.pending(MENTIONS_STREAM, "pipeline") == 0
+    (letter,) = bus.dead_letters(MENTIONS_STREAM)
+    assert letter.deliveries == 2
+    assert letter.error == "InvalidInputError: 1-0: a bus message without a list of records"
+    assert "recrods" in letter.body
+    with session_scope(db.factory) as session:
+        assert sorted(session.scalars(select(Mention.external_id))) == ["2"]

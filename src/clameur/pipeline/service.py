@@ -212,23 +212,41 @@ class Pipeline:
         """Process what the bus holds for the pipeline group once; returns messages done.
 
         A message is acknowledged only after its batch committed: a crash before that
-        leaves it pending for another worker, and dedupe makes the replay harmless.
+        leaves it pending, and it is claimed again (by any consumer, this one included)
+        once idle for ``bus_claim_idle_ms``; dedupe makes the replay harmless. A message
+        whose batch raises is retried the same way, and dead-lettered with its error after
+        ``bus_max_deliveries`` deliveries.
         """
-        messages = bus.claim_stale(MENTIONS_STREAM, "pipeline", consumer, count)
+        idle = self.settings.bus_claim_idle_ms
+        messages = bus.claim_stale(MENTIONS_STREAM, "pipeline", consumer, idle, count)
         messages += bus.read(MENTIONS_STREAM, "pipeline", consumer, count)
         for message in messages:
-            self._consume_one(message)
+            try:
+                self._consume_one(message)
+            except Exception as exc:  # one bad message must not hold up the others
+                log.exception("bus message failed", extra={"entry": message.id})
+                bus.fail(MENTIONS_STREAM, "pipeline", message, describe_error(exc))
+                continue
             bus.ack(MENTIONS_STREAM, "pipeline", [message.id])
         return len(messages)
 
     def _consume_one(self, message: Message) -> None:
         body = message.body
-        result = self.ingest(body.get("records", []), body.get("tenant_id"))
+        records = body.get("records")
+        if not isinstance(records, list):
+            raise InvalidInputError("a bus message without a list of records", where=message.id)
+        result = self.ingest(records, body.get("tenant_id"))
         if result.rejected:
             log.warning(
                 "rejected records on the bus",
-                extra={"message": message.id, "errors": result.errors[:20]},
+                extra={"entry": message.id, "errors": result.errors[:20]},
             )
+
+
+def describe_error(exc: BaseException) -> str:
+    """What a dead letter keeps of a failure: the type and the first 500 characters."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__
 
 
 def _counts(report: BatchReport) -> dict[str, Any]:
