@@ -45,11 +45,29 @@ def read_labelled(path: Path, labels: tuple[str, ...]) -> list[tuple[str, str]]:
 
 
 def evaluate_command(
-    kind: Annotated[str, typer.Argument(help="sentiment or toxicity")],
-    file: Annotated[Path, typer.Argument(help="JSON Lines of {text, label}.")],
+    kind: Annotated[str, typer.Argument(help="sentiment, toxicity, intent or functional")],
+    file: Annotated[
+        Path | None, typer.Argument(help="JSON Lines of {text, label} (not for functional).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    suite: Annotated[
+        str, typer.Option(help="functional: sentiment, intent, toxicity or all.")
+    ] = "all",
+    split: Annotated[str, typer.Option(help="functional: dev or test.")] = "test",
+    suites_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", help="functional: the suites folder (default: tests/data/functional)."
+        ),
+    ] = None,
 ) -> None:
-    """Score a model on a labelled file: macro-F1, accuracy, throughput, per class."""
+    """Score a model on a labelled file (macro-F1, accuracy, throughput, per class), or the
+    shipped models on the functional suites (``eval functional``: per capability)."""
+    if kind == "functional":
+        _evaluate_functional(suite, split, suites_dir, as_json)
+        return
+    if file is None:
+        raise InvalidInputError(f"eval {kind} needs a FILE of {{text, label}} lines", where="FILE")
     if kind == "intent":
         _evaluate_intent(file, as_json)
         return
@@ -225,3 +243,35 @@ def train_toxicity_command(
         typer.echo(
             f"{name}\t{figures['model_macro_f1']:.3f}\tbaseline {figures['baseline_macro_f1']:.3f}"
         )
+
+
+def _evaluate_functional(suite: str, split: str, suites_dir: Path | None, as_json: bool) -> None:
+    from clameur.analysis.functional import SUITES, default_dir, run
+
+    suites = SUITES if suite == "all" else (suite,)
+    result = run(suites_dir or default_dir(), suites, split)
+    if as_json:
+        emit_json(result)
+        return
+    typer.echo(f"functional suites, {split} part ({result['dir']})")
+    for name, report in result["suites"].items():
+        detected = ", ".join(
+            f"{code} {count}"
+            for code, count in sorted(report["languages_detected"].items(), key=lambda kv: -kv[1])
+        )
+        typer.echo(
+            f"{name:<14} macro-F1 {report['macro_f1']:.3f}  accuracy {report['accuracy']:.3f}  "
+            f"n {report['n']}  (language detected: {detected})"
+        )
+        for cap, figures in report["per_capability"].items():
+            typer.echo(f"  {cap:<22} {figures['accuracy']:.3f}  n {figures['n']}")
+    if (unseen := result.get("unseen")) is not None:
+        typer.echo(
+            f"unseen languages: n {unseen['n']}  uncertain {unseen['uncertain']}  "
+            f"confident (≥ 0.6) {unseen['confident']}  "
+            f"mean confidence {unseen['mean_confidence']:.3f}"
+        )
+        for lang, entry in unseen["per_language"].items():
+            detected = ", ".join(f"{c} {k}" for c, k in entry["detected"].items())
+            sentiments = ", ".join(f"{c} {k}" for c, k in entry["sentiment"].items())
+            typer.echo(f"  {lang}: detected {detected}; sentiment {sentiments}")
