@@ -134,3 +134,23 @@ def test_alert_rules_refuse_numbers_that_do_not_fit(name: str, value: object) ->
 
     with pytest.raises(InvalidInputError, match=name):
         apply(Rules(), {name: value})
+
+
+def test_a_later_wave_is_its_own_alert_with_its_own_evidence(db: Database) -> None:
+    # The first alert stays open on the page (nobody closed it): the wave three days later
+    # is another incident, and nothing of the first one's evidence leaks into it.
+    history = replays.ordinary_traffic(MONDAY, days=7, peak_per_hour=20, seed=23)
+    first_at = MONDAY + timedelta(days=3, hours=10, minutes=7)
+    second_at = MONDAY + timedelta(days=6, hours=15, minutes=41)
+    first = replays.complaint_wave(first_at, count=120, minutes=180, seed=123, prefix="a")
+    second = replays.complaint_wave(second_at, count=120, minutes=180, seed=124, prefix="b")
+    alerts = [a for a in _run(db, replays.merged(history, first, second)) if a["kind"] in SPIKES]
+    assert len(alerts) == 2, [(a["kind"], a["triggered_at"]) for a in alerts]
+    later = max(alerts, key=lambda a: a["triggered_at"])
+    assert datetime.fromisoformat(later["triggered_at"]) >= second_at
+    assert datetime.fromisoformat(later["started_at"]) >= second_at - timedelta(minutes=15)
+    evidence = later["evidence"]
+    assert sum(evidence["sources"].values()) == later["count"]
+    assert "negative_at" not in evidence or evidence["negative_at"] >= second_at.isoformat()
+    first_ids = {r["external_id"] for r in first}
+    assert not first_ids & set(evidence["mentions"])

@@ -245,3 +245,85 @@ def test_a_volume_spike_that_turns_negative_is_raised_when_the_negative_evidence
     assert spike["evidence"]["negative_at"] == spike["triggered_at"]
     assert started <= volume_at < burst_at + timedelta(minutes=25) <= wave_at < triggered
     assert triggered <= wave_at + timedelta(minutes=20)
+
+
+class MisreadTone:
+    """The generator's complaints are complaints; half the other mentions get a negative
+    *tone* from a hesitant sentiment reading, intent question — a noisy sentiment model."""
+
+    def analyse(self, items: Sequence[AnalysisInput]) -> list[Analysis]:
+        out = []
+        for item in Truth().analyse(items):
+            if item.sentiment == "negative" or len(out) % 2:
+                out.append(item)
+            else:
+                out.append(
+                    Analysis(
+                        lang="fr", sentiment="negative", sentiment_score=0.55, intent="question"
+                    )
+                )
+        return out
+
+
+def test_the_share_test_counts_firm_negativity_so_a_noisy_tone_does_not_hide_a_shift(
+    db: Database,
+) -> None:
+    # Read as "negative tone or complaint", a third of complaints plus half of the rest
+    # makes an ordinary share of two thirds, and a shift to 0.9 is a shift to 0.95: hidden
+    # in the hour-to-hour variation. Tone *and* complaint keeps the shift as planted.
+    onset = MONDAY + timedelta(days=3, hours=11, minutes=23)
+    shift = replays_spikes.Shift(onset, hours=4, share=0.9)
+    records = replays_spikes.mixed_traffic(
+        MONDAY, days=4, peak_per_hour=100, seed=41, shifts=(shift,)
+    )
+    clock = FrozenClock(datetime(2031, 1, 1, tzinfo=UTC))
+    tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
+    pipeline = Pipeline(
+        factory=db.factory, settings=Settings(batch_size=500), clock=clock, analyzer=MisreadTone()
+    )
+    assert pipeline.ingest(records, tenant.id).rejected == 0
+    with session_scope(db.factory) as session:
+        alerts = alerts_of(session, tenant.id)
+    negative = [a for a in alerts if a["kind"] == "negative_spike"]
+    assert len(negative) == 1, [(a["kind"], a["triggered_at"], a["summary"]) for a in alerts]
+    triggered = datetime.fromisoformat(negative[0]["triggered_at"])
+    assert onset < triggered <= onset + timedelta(minutes=60)
+    share = negative[0]["evidence"]["share"]
+    assert share["baseline_share"] < 0.45  # the complaints' share, not two thirds
+
+
+@pytest.mark.parametrize(
+    ("sentiment", "sentiment_score", "intent", "intent_score", "firm"),
+    [
+        ("negative", 0.55, "complaint", 0.55, True),  # two readers agree
+        ("negative", 0.6, "churn_threat", 0.5, True),
+        ("negative", 0.6, "question", 0.9, False),  # a cross question: tone alone, unsure
+        ("negative", 0.95, "question", 0.9, True),  # … or sure of its tone
+        ("neutral", 0.7, "complaint", 0.6, False),  # a flat complaint, unsure
+        ("neutral", 0.7, "complaint", 0.93, True),
+        ("positive", 0.9, "praise", 0.9, False),
+        (None, None, None, None, False),
+    ],
+)
+def test_firm_negativity_needs_two_readings_or_a_sure_one(
+    sentiment: str | None,
+    sentiment_score: float | None,
+    intent: str | None,
+    intent_score: float | None,
+    firm: bool,
+) -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from clameur.detection.spikes import is_firmly_negative
+    from clameur.mentions.draft import Draft
+
+    analysis = Analysis(
+        lang="fr",
+        sentiment=sentiment,
+        sentiment_score=sentiment_score,
+        intent=intent,
+        intent_score=intent_score,
+    )
+    draft = cast(Draft, SimpleNamespace(analysis=analysis if sentiment else None))
+    assert is_firmly_negative(draft) is firm

@@ -35,7 +35,7 @@ class Rules:
     bin_minutes: int = 5
     window_minutes: int = 15
     """Counts are tested over the last ``window_minutes`` (a whole number of bins)."""
-    alpha: float = 1e-5
+    alpha: float = 1e-6
     """Poisson upper-tail probability below which a window count is a spike."""
     dispersion: float = 8.0
     """Gamma shape of the hour-to-hour variation of ordinary traffic: the test's negative

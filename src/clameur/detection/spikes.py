@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,13 +71,37 @@ _MIN_RATE = 0.25
 expected to stay at exactly zero)."""
 
 NEGATIVE_INTENTS = frozenset({"complaint", "churn_threat"})
+SURE = 0.9
+"""A label read with at least this confidence counts alone as firm negativity."""
 
 
 def is_negative(draft: Draft) -> bool:
+    """Negative tone *or* a complaint: what the count tests count (a wave of either)."""
     a = draft.analysis
     if a is None:
         return False
     return a.sentiment == "negative" or a.intent in NEGATIVE_INTENTS
+
+
+def is_firmly_negative(draft: Draft) -> bool:
+    """Negative tone *and* a complaint (or either one read with confidence ≥ ``SURE``):
+    what the share test counts.
+
+    The share test compares proportions, so the models' false readings are its noise floor:
+    a neutral question misread as negative by one model raises the ordinary share and
+    shrinks a shift. Two readers that agree are wrong together far less often than either
+    alone (docs/detection.md, "Negativity shifts").
+    """
+    a = draft.analysis
+    if a is None:
+        return False
+    tone = a.sentiment == "negative"
+    complaint = a.intent in NEGATIVE_INTENTS
+    if tone and complaint:
+        return True
+    if tone and (a.sentiment_score or 0.0) >= SURE:
+        return True
+    return complaint and (a.intent_score or 0.0) >= SURE
 
 
 @lru_cache(maxsize=16384)
@@ -109,6 +133,8 @@ class Expectation:
     negative: float
     hours: float
     basis: str
+    firm: float = 0.0
+    """Decayed sum of firmly negative mentions (the share test's numerator)."""
 
     def window(self, fraction: float, negative: bool, dispersion: float) -> tuple[float, float]:
         """Mean and gamma shape of the count in ``fraction`` of an hour."""
@@ -132,14 +158,16 @@ class Series:
 
     bins: dict[int, list[float]] = field(default_factory=dict)
     """Bin number (seconds since the epoch // bin seconds) → [total, negative, event time
-    (epoch seconds) of the bin's first mention]."""
+    (epoch seconds) of the bin's first mention, firmly negative]."""
     hour: int | None = None
     """The hour (since the epoch) being counted; earlier hours are closed."""
-    hour_counts: list[int] = field(default_factory=lambda: [0, 0])
+    hour_counts: list[int] = field(default_factory=lambda: [0, 0, 0])
+    """[mentions, negative, firmly negative] of the hour being counted."""
     week: dict[int, list[float]] = field(default_factory=dict)
-    """Hour-of-week slot → decayed sums [mentions, negative mentions, hours]."""
+    """Hour-of-week slot → decayed sums [mentions, negative mentions, hours, firmly
+    negative mentions]."""
     day: dict[int, list[float]] = field(default_factory=dict)
-    level: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    level: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
     closed: int = 0
     """Hours of history folded in."""
     share: ShareState = field(default_factory=ShareState)
@@ -147,13 +175,16 @@ class Series:
 
     @classmethod
     def load(cls, state: dict[str, Any]) -> Series:
+        # States written before the firm counter had one element fewer in each list: the
+        # missing count starts at 0 (a baseline share of 0 until it is learned again, so
+        # the share test waits for the long-run share, see ShareState.long_share).
         return cls(
-            bins={int(k): list(v) for k, v in state.get("bins", {}).items()},
+            bins={int(k): _padded(v, 4) for k, v in state.get("bins", {}).items()},
             hour=state.get("hour"),
-            hour_counts=list(state.get("hour_counts", [0, 0])),
-            week={int(k): list(v) for k, v in state.get("week", {}).items()},
-            day={int(k): list(v) for k, v in state.get("day", {}).items()},
-            level=list(state.get("level", [0.0, 0.0, 0.0])),
+            hour_counts=[int(x) for x in _padded(state.get("hour_counts", []), 3)],
+            week={int(k): _padded(v, 4) for k, v in state.get("week", {}).items()},
+            day={int(k): _padded(v, 4) for k, v in state.get("day", {}).items()},
+            level=_padded(state.get("level", []), 4),
             closed=int(state.get("closed", 0)),
             share=ShareState.load(state.get("share")),
         )
@@ -186,17 +217,19 @@ class Series:
         elif day is not None and self.day.get(hour % 24, [0, 0, 0])[2] >= 0.99:
             slot, basis = day, "same hour of the day"
         elif self.level[2] >= 0.99:
-            total, negative, hours = self.level
-            return Expectation(total, negative, hours, "recent hours")
+            total, negative, hours, firm = self.level
+            return Expectation(total, negative, hours, "recent hours", firm)
         else:
             cold = rules.cold_rate_per_hour
             return Expectation(cold * 0.25, cold * 0.125, 0.25, "cold start")
         level = self.level
         if level[2] >= 0.99 and level[0] / level[2] > slot[0] / slot[2]:
+            scale = level[2] / slot[2]
+            negative = max(level[1], slot[1] * scale)
             return Expectation(
-                level[0], max(level[1], slot[1] * level[2] / slot[2]), level[2], "recent hours"
+                level[0], negative, level[2], "recent hours", max(level[3], slot[3] * scale)
             )
-        return Expectation(slot[0], slot[1], slot[2], basis)
+        return Expectation(slot[0], slot[1], slot[2], basis, slot[3])
 
     def advance(self, hour: int, rules: Rules) -> None:
         """Close every hour before ``hour`` (the empty ones too: silence is data)."""
@@ -206,31 +239,30 @@ class Series:
         if hour <= self.hour:
             return
         first = max(self.hour, hour - _MAX_CLOSE)
-        counts = self.hour_counts if first == self.hour else [0, 0]
+        counts = self.hour_counts if first == self.hour else [0, 0, 0]
         for h in range(first, hour):
             self._fold(h, counts, rules)
-            counts = [0, 0]
-        self.hour, self.hour_counts = hour, [0, 0]
+            counts = [0, 0, 0]
+        self.hour, self.hour_counts = hour, [0, 0, 0]
 
     def _fold(self, hour: int, counts: list[int], rules: Rules) -> None:
-        total, neg = float(counts[0]), float(counts[1])
+        total, neg, firm = (float(c) for c in counts)
         e = self.expected(hour, rules)
-        self.share.fold(total, neg, self.share.baseline(e.total, e.negative), rules)
+        self.share.fold(total, firm, self.share.baseline(e.total, e.firm), rules)
         if e.basis != "cold start":  # winsorise: a spike must not become the norm
-            rate = e.total / e.hours
-            total = min(total, 3 * rate + 5)
+            total = min(total, 3 * e.total / e.hours + 5)
             neg = min(neg, 3 * e.negative / e.hours + 5)
-        _decay(self.week, hour % 168, total, neg, _KEEP_WEEK)
-        _decay(self.day, hour % 24, total, neg, _KEEP_DAY)
-        level = self.level
-        level[0] = level[0] * _KEEP_LEVEL + total
-        level[1] = level[1] * _KEEP_LEVEL + neg
-        level[2] = level[2] * _KEEP_LEVEL + 1
+            firm = min(firm, 3 * e.firm / e.hours + 5)
+        sums = (total, neg, 1.0, firm)
+        _decay(self.week, hour % 168, sums, _KEEP_WEEK)
+        _decay(self.day, hour % 24, sums, _KEEP_DAY)
+        self.level = [old * _KEEP_LEVEL + new for old, new in zip(self.level, sums, strict=True)]
         self.closed += 1
 
     # -- counting ----------------------------------------------------------------------
-    def add(self, at: datetime, negative: bool, rules: Rules) -> Window:
-        """Count one mention; returns the count test's and the share test's windows."""
+    def add(self, at: datetime, negative: bool, rules: Rules, firm: bool = False) -> Window:
+        """Count one mention (``firm``: firmly negative, see :func:`is_firmly_negative`);
+        returns the count test's and the share test's windows."""
         exact = at.timestamp()
         seconds = int(exact)
         hour = seconds // _HOUR
@@ -238,44 +270,58 @@ class Series:
         if hour == self.hour:
             self.hour_counts[0] += 1
             self.hour_counts[1] += int(negative)
+            self.hour_counts[2] += int(firm)
         width = rules.bin_minutes * 60
         b = seconds // width
-        counts = self.bins.setdefault(b, [0, 0, exact])
-        if len(counts) < 3:  # a bin stored before bins kept their first mention's time
-            counts.append(b * width)
+        counts = self.bins.setdefault(b, [0, 0, exact, 0])
+        if counts[2] == 0:  # a bin stored before bins kept their first mention's time
+            counts[2] = b * width
         counts[0] += 1
         counts[1] += int(negative)
         counts[2] = min(counts[2], exact)
+        counts[3] += int(firm)
         span = max(1, rules.window_minutes // rules.bin_minutes)
         short = max(1, rules.share_window_minutes // rules.bin_minutes)
         spans = (span, short, short * SHARE_LONG)
-        sums = [[0, 0, exact] for _ in spans]
+        sums = [[0.0, 0.0, exact, 0.0] for _ in spans]
         for k in range(b - max(spans) + 1, b + 1):
             c = self.bins.get(k)
             if c is None:
                 continue
-            first = c[2] if len(c) > 2 else k * width
+            first = c[2] or k * width
             for i, n in enumerate(spans):
                 if k > b - n:
-                    sums[i][0] += c[0]
-                    sums[i][1] += c[1]
-                    sums[i][2] = min(sums[i][2], first)
+                    out = sums[i]
+                    out[0] += c[0]
+                    out[1] += c[1]
+                    out[2] = min(out[2], first)
+                    out[3] += c[3]
         horizon = b - max(spans) - 12
         for k in [k for k in self.bins if k < horizon]:
             del self.bins[k]
-        return Window(*((int(x[0]), int(x[1]), x[2]) for x in sums))
+        return Window(*(Counts(int(x[0]), int(x[1]), x[2], int(x[3])) for x in sums))
+
+
+class Counts(NamedTuple):
+    """One tested window's counts (this mention included)."""
+
+    total: int
+    negative: int
+    first: float
+    """Event time (epoch seconds) of the window's first mention."""
+    firm: int
+    """Firmly negative mentions (:func:`is_firmly_negative`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """What a mention's arrival leaves in the tested windows (this mention included): each
-    (mentions, negative mentions, event time in epoch seconds of the window's first one)."""
+    """What a mention's arrival leaves in the tested windows."""
 
-    count: tuple[int, int, float]
+    count: Counts
     """The count tests' window (``window_minutes``)."""
-    share: tuple[int, int, float]
+    share: Counts
     """The share test's window (``share_window_minutes``)…"""
-    share_long: tuple[int, int, float]
+    share_long: Counts
     """… and ``SHARE_LONG`` times longer: a smaller shift is caught later, not never."""
 
 
@@ -292,14 +338,18 @@ def _pooled(slots: dict[int, list[float]], slot: int, size: int) -> list[float] 
     return out
 
 
-def _decay(slots: dict[int, list[float]], slot: int, total: float, neg: float, keep: float) -> None:
+def _decay(slots: dict[int, list[float]], slot: int, sums: tuple[float, ...], keep: float) -> None:
     current = slots.get(slot)
-    if current is None:
-        slots[slot] = [total, neg, 1.0]
-        return
-    current[0] = current[0] * keep + total
-    current[1] = current[1] * keep + neg
-    current[2] = current[2] * keep + 1
+    slots[slot] = (
+        list(sums)
+        if current is None
+        else [old * keep + new for old, new in zip(current, sums, strict=True)]
+    )
+
+
+def _padded(values: list[float], size: int) -> list[float]:
+    """A stored list with the counters added since it was written (at 0)."""
+    return [float(v) for v in values] + [0.0] * (size - len(values))
 
 
 def judge(
@@ -307,14 +357,21 @@ def judge(
 ) -> Verdict | None:
     """Whether the windows ending with this mention are a spike, and of which kind
     (``share``: run the share test too when the counts are ordinary)."""
-    total, neg = w.count[0], w.count[1]
+    total, neg = w.count.total, w.count.negative
     e = series.expected(int(at.timestamp()) // _HOUR, rules)
     fraction = rules.window_minutes / 60
     mean, shape = e.window(fraction, False, rules.dispersion)
     mean_neg, shape_neg = e.window(fraction, True, rules.dispersion)
     learning = series.closed < 24  # stricter while the series has less than a day of history
-    ratio = rules.min_ratio * (3 if learning else 1)
-    least = math.ceil(rules.min_count * (2 if learning else 1))
+    ratio = rules.min_ratio * (4 if learning else 1)
+    least = math.ceil(rules.min_count * (3 if learning else 1))
+    if learning:
+        # Without a day of history nothing knows that mornings ramp up: the rate of the
+        # minutes just before the window is a floor too (a ramp grows by half in an hour, a
+        # wave does not wait).
+        mean, mean_neg = (
+            max(m, before) for m, before in zip((mean, mean_neg), _before(w, rules), strict=True)
+        )
     volume = total >= max(
         least,
         math.ceil(ratio * mean),
@@ -335,9 +392,9 @@ def judge(
                 series.share,
                 series.closed,
                 e.total,
-                e.negative,
-                window[0],
-                window[1],
+                e.firm,
+                window.total,
+                window.firm,
                 rules,
                 minutes,
             )
@@ -355,7 +412,7 @@ def judge(
             mean_neg,
             e.basis,
             test="share",
-            started=window[2],
+            started=window.first,
             share=shift,
         )
     kind = (
@@ -371,7 +428,20 @@ def judge(
         severity = "high"
     else:
         severity = "medium"
-    return Verdict(kind, severity, total, neg, mean, mean_neg, e.basis, started=w.count[2])
+    return Verdict(kind, severity, total, neg, mean, mean_neg, e.basis, started=w.count.first)
+
+
+def _before(w: Window, rules: Rules) -> tuple[float, float]:
+    """Mentions and negative mentions the share window held *before* the count window,
+    as a rate per count window."""
+    gap = rules.share_window_minutes - rules.window_minutes
+    if gap <= 0:
+        return 0.0, 0.0
+    scale = rules.window_minutes / gap
+    return (
+        (w.share.total - w.count.total) * scale,
+        (w.share.negative - w.count.negative) * scale,
+    )
 
 
 class SpikeDetector:
@@ -401,6 +471,7 @@ class SpikeDetector:
         for draft in drafts:
             at = draft.mention.created_at
             negative = is_negative(draft)
+            firm = is_firmly_negative(draft)
             for brand_id in draft.brand_ids or [default]:
                 rules = book.for_brand(brand_id or None)
                 if not ({"volume_spike", "negative_spike"} & set(rules.enabled)):
@@ -412,10 +483,10 @@ class SpikeDetector:
                         s = series[(brand_id, source)] = Series()
                     # The share test reads the brand's every-source series only (a shift is
                     # the brand's; six more series would be six more chances of a false
-                    # alarm on a handful of mentions), at negative mentions only: they are
+                    # alarm on a handful of mentions), at firmly negative mentions only: they are
                     # what raises a share, and what a shift's alert gathers.
-                    window = s.add(at, negative, rules)
-                    share = negative and source == ALL_SOURCES
+                    window = s.add(at, negative, rules, firm)
+                    share = firm and source == ALL_SOURCES
                     verdict = judge(s, at, window, rules, share=share)
                     if verdict is not None:
                         verdicts.append(verdict)

@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
-from clameur.detection.alerts import Member, raise_or_update
+from clameur.detection.alerts import Member, open_alert, raise_or_update
 from clameur.detection.rules import Rules, severity_rank
 from clameur.detection.spikes_share import ShareVerdict
 from clameur.detection.spikes_terms import terms_of
@@ -106,7 +104,6 @@ def note(
 
 
 def raise_incident(ctx: StepContext, tenant_id: int, incident: Incident, rules: Rules) -> None:
-    from clameur.detection.models import Alert
 
     v = incident.verdict
     key = f"spike:{incident.brand_id}"
@@ -115,12 +112,10 @@ def raise_incident(ctx: StepContext, tenant_id: int, incident: Incident, rules: 
     for draft in incident.members:
         terms.update(terms_of(draft))
         authors[draft.mention.author.handle] += 1
-    existing = ctx.session.scalars(
-        select(Alert)
-        .where(Alert.tenant_id == tenant_id, Alert.key == key, Alert.status == "open")
-        .order_by(Alert.id.desc())
-        .limit(1)
-    ).first()
+    # The brand's incident still within its cool-down: an alert of days ago, left open on
+    # the page, is another incident (its evidence and kind must not leak into this one).
+    cooldown = timedelta(minutes=rules.cooldown_minutes)
+    existing = open_alert(ctx.session, tenant_id, key, incident.first_at, cooldown)
     previous = existing.evidence if existing is not None else {}
     kind = v.kind
     if existing is not None and existing.kind == "negative_spike":
@@ -145,10 +140,7 @@ def raise_incident(ctx: StepContext, tenant_id: int, incident: Incident, rules: 
     if turned and incident.negative_at is not None:
         at = incident.negative_at
         negative_at = at.isoformat()
-        live = existing is not None and (
-            incident.first_at - existing.updated_at <= timedelta(minutes=rules.cooldown_minutes)
-        )
-        if volume_at is None and existing is not None and live:
+        if volume_at is None and existing is not None:
             volume_at = existing.triggered_at.isoformat()
         elif volume_at is None and incident.first_at < at:
             volume_at = incident.first_at.isoformat()
