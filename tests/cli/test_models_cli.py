@@ -79,3 +79,18 @@ def test_train_sentiment_writes_an_artifact_that_loads(tmp_path: Path) -> None:
     from clameur.analysis.sentiment import SentimentModel
 
     assert SentimentModel.load(out).predict(["génial"])[0][0] in {"negative", "neutral", "positive"}
+
+
+def test_train_names_a_care_folder_without_care_files(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "intent").mkdir(parents=True)
+    (data / "sentiment").mkdir()
+    empty = tmp_path / "no-care"
+    empty.mkdir()
+    for kind in ("intent", "sentiment"):
+        result = _clameur(
+            "train", kind, "--data", str(data), "--care-dir", str(empty), cwd=tmp_path
+        )
+        assert result.returncode == 1, kind
+        assert "no care_fr.jsonl, care_en.jsonl or care_nl.jsonl" in result.stderr, kind
+        assert str(empty) in result.stderr, kind

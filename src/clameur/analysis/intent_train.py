@@ -1,7 +1,10 @@
 """Training of the intent model (scikit-learn, imported lazily; never needed at run time).
 
 Data: the project's own seed sets (``training/intent_seed_{fr,en}.jsonl`` at the repository
-root, French first; a seeded 25 % of them is held out and never trained on) plus the English
+root, French first; a seeded 25 % of them is held out and never trained on), its customer-care
+sets (``training/care_{fr,en,nl}.jsonl``, the ``intent`` of each line; the seeded 20 % that
+:func:`clameur.analysis.care_data.split_care` holds out for both models is never trained on)
+plus the English
 intent datasets of the shared data folder, whose intents are mapped to our labels by the
 explicit tables :data:`CLINC150_MAP`, :data:`BANKING77_MAP` and :data:`BITEXT_MAP`
 (intents not listed there are dropped). ``clameur train intent`` calls
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from clameur.analysis.care_data import CARE_DIR, load_care
 from clameur.analysis.features import FeatureConfig, extract, normalise_batch
 from clameur.analysis.intent import (
     CUE_NAMES,
@@ -158,6 +162,7 @@ class TrainConfig:
     cue_scale: float = 0.25  # value of a firing cue next to the L2-normalised n-grams
     english_per_label: int = 800  # cap per dataset and label
     max_seed_per_label: int | None = None  # small-slice training (tests)
+    care_weight: float = 1.0  # weight of a care line relative to a seed line of its language
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,23 +172,35 @@ class TrainConfig:
             "cue_scale": self.cue_scale,
             "english_per_label": self.english_per_label,
             "max_seed_per_label": self.max_seed_per_label,
+            "care_weight": self.care_weight,
         }
 
 
+def _own(row: Row) -> bool:
+    """A line the project wrote (seed or care set), not a mapped dataset row."""
+    return row.origin.startswith(("seed", "care"))
+
+
+def _own_weight(row: Row, cfg: TrainConfig) -> float:
+    weight = cfg.fr_boost if row.origin.endswith("-fr") else 1.0
+    return weight * cfg.care_weight if row.origin.startswith("care") else weight
+
+
 def sample_weights(rows: Sequence[Row], cfg: TrainConfig) -> NDArray[np.float64]:
-    """Class-balanced weights: every label weighs the same in total; within a label the seed
-    rows get ``seed_share`` of it (all of it when no dataset row has that label), French seed
-    rows ``fr_boost`` times an English one. Mean weight 1."""
+    """Class-balanced weights: every label weighs the same in total; within a label the
+    project's own rows (seed and care lines) get ``seed_share`` of it (all of it when no
+    dataset row has that label), a French own row ``fr_boost`` times another language's, a
+    care line ``care_weight`` times a seed line. Mean weight 1."""
     weights = np.zeros(len(rows), dtype=np.float64)
     for label in LABELS:
         idx = [i for i, r in enumerate(rows) if r.label == label]
-        seed_idx = [i for i in idx if rows[i].origin.startswith("seed")]
-        data_idx = [i for i in idx if not rows[i].origin.startswith("seed")]
+        seed_idx = [i for i in idx if _own(rows[i])]
+        data_idx = [i for i in idx if not _own(rows[i])]
         share = cfg.seed_share if data_idx else 1.0
         if not seed_idx:
             share = 0.0
         if seed_idx:
-            raw = np.array([cfg.fr_boost if rows[i].origin == "seed-fr" else 1.0 for i in seed_idx])
+            raw = np.array([_own_weight(rows[i], cfg) for i in seed_idx])
             weights[seed_idx] = share * raw / raw.sum()
         if data_idx:
             weights[data_idx] = (1.0 - share) / len(data_idx)
@@ -258,15 +275,21 @@ def train_intent(
     seed_dir: Path = SEED_DIR,
     cfg: TrainConfig | None = None,
     calibrate: bool = True,
+    care_dir: Path | None = None,
 ) -> tuple[IntentModel, list[Row]]:
-    """Train on 75 % of the seed sets (+ the mapped English datasets when ``data_dir`` is given).
+    """Train on 75 % of the seed sets, 80 % of the care sets of ``care_dir`` when given (the
+    shipped model: :data:`clameur.analysis.care_data.CARE_DIR`) and the mapped English
+    datasets when ``data_dir`` is given.
 
-    Returns the model and the held-out 25 % of the seed (never trained on; the temperature is
-    fitted on it with ``calibrate``, which does not change any predicted label).
-    Deterministic for a given seed.
+    Returns the model and the held-out lines (25 % of the seed, 20 % of the care sets; never
+    trained on; the temperature is fitted on them with ``calibrate``, which does not change
+    any predicted label). Deterministic for a given seed.
     """
     cfg = cfg or TrainConfig()
     train, val = split_seed(read_seed(seed_dir), seed)
+    care_train, care_val = load_care(care_dir, seed) if care_dir is not None else ([], [])
+    train += [Row(r.text, r.intent, f"care-{r.language}") for r in care_train]
+    val += [Row(r.text, r.intent, f"care-{r.language}") for r in care_val]
     if cfg.max_seed_per_label is not None:
         rng = np.random.default_rng(seed + 2)
         kept: list[Row] = []
@@ -298,10 +321,13 @@ def train_intent(
 def validation_report(
     model: IntentModel, val: Sequence[Row], data_dir: Path | None, test_file: Path | None
 ) -> dict[str, dict[str, Any]]:
-    """:func:`evaluate` on the held-out seed (per language), the French test set, CLINC150 val."""
+    """:func:`evaluate` on the held-out seed and care lines (per language), the French test
+    set, CLINC150 val."""
     report = {
-        f"seed_val_{lang}": evaluate(model, [r for r in val if r.origin == f"seed-{lang}"])
-        for lang in ("fr", "en")
+        f"{kind}_val_{lang}": evaluate(model, of)
+        for kind in ("seed", "care")
+        for lang in ("fr", "en", "nl")
+        if (of := [r for r in val if r.origin == f"{kind}-{lang}"])
     }
     if test_file is not None and test_file.exists():
         report["test_fr"] = evaluate(model, read_rows(test_file, "test-fr"))
@@ -320,19 +346,29 @@ def train_and_save(
     seed_dir: Path = SEED_DIR,
     out: Path = DEFAULT_ARTIFACT,
     test_file: Path | None = TEST_FILE,
+    care_dir: Path | None = CARE_DIR,
+    care_weight: float | None = None,
 ) -> dict[str, Any]:
     """Train, write the artifact and ``<out>.json`` metadata (with figures); return it."""
-    model, val = train_intent(data_dir, seed=seed, seed_dir=seed_dir)
+    cfg = TrainConfig() if care_weight is None else TrainConfig(care_weight=care_weight)
+    model, val = train_intent(data_dir, seed=seed, seed_dir=seed_dir, cfg=cfg, care_dir=care_dir)
     model.save(out)
     report = validation_report(model, val, data_dir, test_file)
     meta = {
         "model": "intent",
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "command": f"clameur train intent --data {data_dir} --seed {seed}",
+        "command": f"clameur train intent --data {data_dir} --seed {seed}"
+        + (f" --care-weight {care_weight:g}" if care_weight is not None else ""),
         "data": {
             "seed_sets": ["training/intent_seed_fr.jsonl", "training/intent_seed_en.jsonl"],
+            "care_sets": [
+                f"training/care_{lang}.jsonl"
+                for lang in ("fr", "en", "nl")
+                if care_dir is not None and (care_dir / f"care_{lang}.jsonl").is_file()
+            ],
             "datasets": [f"intent/{name}/train.jsonl" for name in DATASET_MAPS] if data_dir else [],
-            "held_out": "25 % of the seed sets, stratified by language and label",
+            "held_out": "25 % of the seed sets, stratified by language and label; 20 % of "
+            "the care sets, stratified by language, sentiment and intent",
         },
         **model.metadata,
         "metrics": {

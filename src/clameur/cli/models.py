@@ -118,24 +118,48 @@ def train_sentiment_command(
             help="Add the word-vector features (spaCy, sentence encoder): slower, better.",
         ),
     ] = True,
+    care_dir: Annotated[
+        Path | None,
+        typer.Option("--care-dir", help="Folder of care_<lang>.jsonl (default: the repo's)."),
+    ] = None,
+    care: Annotated[
+        bool,
+        typer.Option("--care/--no-care", help="Train on the customer-care lines too."),
+    ] = True,
+    care_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--care-weight", min=0.0, help="Weight of a care line (a tweet 1; default: shipped)."
+        ),
+    ] = None,
+    care_heads: Annotated[
+        bool,
+        typer.Option(
+            "--care-heads/--no-care-heads",
+            help="French and English care lines get heads of their own (the shipped model).",
+        ),
+    ] = True,
 ) -> None:
-    """Train the sentiment model and write the artifact and its metadata."""
-    from clameur.analysis.sentiment import DEFAULT_ARTIFACT, LANGUAGES, train_and_save
+    """Train the sentiment model (tweets + customer-care lines), write artifact + metadata."""
+    from clameur.analysis.care_data import CARE_DIR
+    from clameur.analysis.sentiment import DEFAULT_ARTIFACT
+    from clameur.analysis.sentiment_train import CARE_WEIGHT, TRAIN_LANGUAGES, train_and_save
 
     if not (data_dir / "sentiment").is_dir():
         raise ClameurError(f"no sentiment data under {data_dir} (use --data DIR)")
     typer.echo(
         f"training sentiment on {data_dir} (2–5 minutes; word vectors are cached)…", err=True
     )
-    chosen = LANGUAGES
+    chosen = TRAIN_LANGUAGES
     if languages is not None:
         chosen = tuple(code.strip() for code in languages.split(",") if code.strip())
-        unknown = sorted(set(chosen) - set(LANGUAGES))
+        unknown = sorted(set(chosen) - set(TRAIN_LANGUAGES))
         if unknown or not chosen:
             raise InvalidInputError(
-                f"--languages takes codes among {', '.join(LANGUAGES)}; got {languages!r}",
+                f"--languages takes codes among {', '.join(TRAIN_LANGUAGES)}; got {languages!r}",
                 where="languages",
             )
+    cares = _care_folder(care_dir, care, CARE_DIR)
     meta = train_and_save(
         data_dir,
         seed=seed,
@@ -143,10 +167,29 @@ def train_sentiment_command(
         max_rows_per_language=max_rows,
         languages=chosen,
         word_vectors=word_vectors,
+        care_dir=cares,
+        care_weight=CARE_WEIGHT if care_weight is None else care_weight,
+        care_heads=care_heads,
     )
     for lang, value in meta["val_macro_f1"].items():
         typer.echo(f"{lang}\t{value:.3f}")
-    typer.echo(f"avg\t{meta['val_macro_f1_average']:.3f}")
+    if meta["val_macro_f1_average"] is not None:
+        typer.echo(f"avg\t{meta['val_macro_f1_average']:.3f}")
+    for lang, figures in meta["care_val"].items():
+        typer.echo(f"care_{lang}\t{figures['macro_f1']:.3f}")
+
+
+def _care_folder(care_dir: Path | None, care: bool, default: Path) -> Path | None:
+    """The folder of the care sets to train on (``None`` with ``--no-care``)."""
+    if not care:
+        return None
+    folder = care_dir or default
+    if not any((folder / f"care_{lang}.jsonl").is_file() for lang in ("fr", "en", "nl")):
+        raise InvalidInputError(
+            "no care_fr.jsonl, care_en.jsonl or care_nl.jsonl (use --care-dir DIR or --no-care)",
+            where=str(folder),
+        )
+    return folder
 
 
 def _evaluate_intent(file: Path, as_json: bool) -> None:
@@ -179,8 +222,26 @@ def train_intent_command(
         typer.Option("--seed-dir", help="Folder of intent_seed_{fr,en}.jsonl (default: repo)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Artifact path (default: shipped).")] = None,
+    care_dir: Annotated[
+        Path | None,
+        typer.Option("--care-dir", help="Folder of care_<lang>.jsonl (default: the repo's)."),
+    ] = None,
+    care: Annotated[
+        bool,
+        typer.Option("--care/--no-care", help="Train on the customer-care lines too."),
+    ] = True,
+    care_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--care-weight",
+            min=0.0,
+            help="Weight of a care line (a seed line 1; default: shipped).",
+        ),
+    ] = None,
 ) -> None:
-    """Train the intent model (seed sets + mapped English datasets), write artifact + metadata."""
+    """Train the intent model (seed and care sets + mapped English datasets), write artifact
+    + metadata."""
+    from clameur.analysis.care_data import CARE_DIR
     from clameur.analysis.intent import DEFAULT_ARTIFACT
     from clameur.analysis.intent_train import SEED_DIR, train_and_save
 
@@ -190,7 +251,14 @@ def train_intent_command(
     if not (data_dir / "intent").is_dir():
         raise ClameurError(f"no intent data under {data_dir} (use --data DIR)")
     typer.echo(f"training intent on {seeds} and {data_dir} (about a minute)…", err=True)
-    meta = train_and_save(data_dir, seed=seed, seed_dir=seeds, out=out or DEFAULT_ARTIFACT)
+    meta = train_and_save(
+        data_dir,
+        seed=seed,
+        seed_dir=seeds,
+        out=out or DEFAULT_ARTIFACT,
+        care_dir=_care_folder(care_dir, care, CARE_DIR),
+        care_weight=care_weight,
+    )
     for name, figures in meta["metrics"].items():
         typer.echo(f"{name}\t{figures['macro_f1']:.3f}")
 
