@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     worker, and a failed one retried."""
     bus_chunk_lines: int = 500
     """Lines of a queued import per bus entry."""
+    bus_prefix: str = "clameur:"
+    """Prefix of every Redis key of the bus (several deployments can share one Redis)."""
 
     log_level: str = "INFO"
     log_format: str = "kv"

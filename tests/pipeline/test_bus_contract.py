@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from clameur.errors import ClameurError
-from clameur.pipeline.bus import Bus, BusFullError, InMemoryBus, bus_for, dead_stream
+from clameur.pipeline.bus import Bus, BusFullError, InMemoryBus, Message, bus_for, dead_stream
 from clameur.pipeline.bus_redis import RedisBus
 from tests.conftest import redis_or_skip
 
@@ -133,6 +133,19 @@ def test_a_live_consumers_pending_entries_are_not_claimed_before_min_idle(
     assert bus.pending("s", "g") == 3
 
 
+def test_touch_keeps_a_long_run_from_being_taken_over(harness: Harness) -> None:
+    bus = harness.make()
+    bus.publish("s", {"n": 1})
+    (message,) = bus.read("s", "g", "a")
+    harness.age(bus, "s", "g", 900)
+    bus.touch("s", "g", "a", [message.id])
+    harness.age(bus, "s", "g", 900)
+    assert bus.claim_stale("s", "g", "b", min_idle_ms=1000) == [], "touched 900 ms ago"
+    harness.age(bus, "s", "g", 200)
+    (taken,) = bus.claim_stale("s", "g", "b", min_idle_ms=1000)
+    assert taken.deliveries == 2, "touching counts no delivery"
+
+
 def test_a_failed_entry_is_retried_after_min_idle_then_dead_lettered_with_its_error(
     harness: Harness,
 ) -> None:
@@ -170,8 +183,15 @@ def test_an_entry_whose_consumers_keep_dying_is_dead_lettered_on_the_next_claim(
     (claimed,) = bus.claim_stale("s", "g", "w2", min_idle_ms=500)  # delivery 2: dies too
     assert claimed.deliveries == 2
     harness.age(bus, "s", "g", 500)
-    assert bus.claim_stale("s", "g", "w3", min_idle_ms=500) == []
+    told: list[tuple[str, int, str]] = []
+
+    def on_dead(message: Message, error: str) -> None:
+        told.append((message.id, message.deliveries, error))
+
+    assert bus.claim_stale("s", "g", "w3", min_idle_ms=500, on_dead=on_dead) == []
+    assert [(i, n) for i, n, _ in told] == [(entry, 2)]
     (letter,) = bus.dead_letters("s")
+    assert told[0][2] == letter.error
     assert (letter.source_id, letter.deliveries) == (entry, 2)
     assert "without being acknowledged" in letter.error
     assert bus.pending("s", "g") == 0

@@ -85,9 +85,24 @@ def import_(
         str | None, typer.Option("--format", help="jsonl or csv (default: from the suffix).")
     ] = None,
     as_json: JsonFlag = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="With a Redis bus: block until the workers processed every line, then print "
+            "the summary.",
+        ),
+    ] = False,
 ) -> None:
-    """Run every line of FILE through the full pipeline. Exit 1 if any line was rejected."""
+    """Run every line of FILE through the full pipeline. Exit 1 if any line was rejected.
+
+    With CLAMEUR_BUS_URL=redis://… the lines are checked and queued in chunks for `clameur
+    worker` processes instead; --wait then returns the same summary once all are processed.
+    """
     runtime = Runtime.load()
+    if not runtime.settings.bus_url.startswith("memory://"):
+        _import_queued(runtime, file, tenant=tenant, fmt=fmt, as_json=as_json, wait=wait)
+        return
     pipeline = runtime.pipeline()
     console = Console(stderr=True)
     show_bar = not as_json and console.is_terminal
@@ -107,6 +122,43 @@ def import_(
             )
     else:
         result = pipeline.import_file(file, tenant=tenant, fmt=fmt)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        _print_import(result)
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+def _import_queued(
+    runtime: Runtime, file: Path, *, tenant: str | None, fmt: str | None, as_json: bool, wait: bool
+) -> None:
+    from clameur.pipeline.bus import bus_from_settings
+    from clameur.pipeline.queued import queue_file, wait_for
+
+    factory = runtime.ready()
+    bus = bus_from_settings(runtime.settings)
+    queued = queue_file(factory, runtime.settings, SystemClock(), bus, file, tenant=tenant, fmt=fmt)
+    if not wait:
+        if as_json:
+            emit_json(
+                {"import_id": queued.import_id, "chunks": queued.chunks, "lines": queued.lines}
+            )
+        else:
+            typer.echo(
+                f"queued {queued.lines} lines in {queued.chunks} chunks (import "
+                f"{queued.import_id}) for `clameur worker`; --wait waits for the summary"
+            )
+        return
+
+    def stalled(seconds: float) -> None:
+        typer.echo(
+            f"no progress for {seconds:.0f} s: is a `clameur worker` running on "
+            "CLAMEUR_BUS_URL and CLAMEUR_DATABASE_URL? (still waiting)",
+            err=True,
+        )
+
+    result = wait_for(factory, queued.import_id, stalled=stalled)
     if as_json:
         emit_json(result.as_dict())
     else:
@@ -212,14 +264,22 @@ def _serve(runtime: Runtime, *, host: str, port: int, no_worker: bool) -> None:
         raise typer.Exit(1)  # could not bind the port: uvicorn said why
 
 
-def _worker(runtime: Runtime, *, concurrency: int) -> Worker:
+def _worker(runtime: Runtime, *, concurrency: int, ingest: bool = False) -> Worker:
     from clameur.pipeline.handlers import outbox_handlers
     from clameur.pipeline.worker import source_poller
 
     factory = runtime.ready()
     handlers = outbox_handlers(runtime.settings, factory)
     poller = source_poller(factory, runtime.settings, SystemClock())
-    return Worker(factory, SystemClock(), handlers, concurrency=concurrency, poller=poller)
+    consumer = None
+    if ingest:
+        from clameur.pipeline.bus import bus_from_settings
+        from clameur.pipeline.queued import IngestConsumer
+
+        consumer = IngestConsumer(runtime.pipeline(), bus_from_settings(runtime.settings))
+    return Worker(
+        factory, SystemClock(), handlers, concurrency=concurrency, poller=poller, ingest=consumer
+    )
 
 
 def _demo_runtime(host: str, port: int) -> Runtime:
@@ -305,21 +365,25 @@ def demo(
 @app.command()
 def worker(
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Outbox relay threads.")
+        int,
+        typer.Option(
+            "--concurrency", min=1, help="Threads of the outbox relay, the sources and the bus."
+        ),
     ] = 1,
 ) -> None:
     """Run the background loops without the web server (any number of workers may run).
 
-    Outbox relay, assignment of queued conversations, SLA sweeps, alert digests. SIGTERM or
-    Ctrl-C stops the loops after the step they are in, and exits 0.
+    Outbox relay, assignment of queued conversations, SLA sweeps, alert digests, connector
+    polls; with CLAMEUR_BUS_URL=redis://… also the imports queued on the bus (N consumer
+    threads, and the take-over of what dead workers left). SIGTERM or Ctrl-C stops the
+    loops after the step they are in, and exits 0.
     """
     import signal
     import threading
 
     runtime = Runtime.load()
-    if not runtime.settings.bus_url.startswith("memory://"):
-        raise ClameurError(f"bus {runtime.settings.bus_url!r} is not supported yet")
-    loops = _worker(runtime, concurrency=concurrency)
+    ingest = not runtime.settings.bus_url.startswith("memory://")
+    loops = _worker(runtime, concurrency=concurrency, ingest=ingest)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _signum, _frame: done.set())

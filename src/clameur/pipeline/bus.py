@@ -28,7 +28,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clameur.errors import ClameurError
@@ -66,6 +66,10 @@ class DeadLetter:
     deliveries: int
 
 
+OnDead = Callable[[Message, str], None]
+"""Told of each entry a claim dead-lettered: the entry (its last delivery count) and error."""
+
+
 def dead_stream(stream: str) -> str:
     return f"{stream}:dead"
 
@@ -90,10 +94,23 @@ class Bus(Protocol):
         ...
 
     def claim_stale(
-        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int = 10
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        min_idle_ms: int,
+        count: int = 10,
+        *,
+        on_dead: OnDead | None = None,
     ) -> list[Message]:
         """Pending entries idle for at least ``min_idle_ms``, now this consumer's (one more
-        delivery each). Entries past ``max_deliveries`` are dead-lettered instead."""
+        delivery each), oldest first. Entries past ``max_deliveries`` are dead-lettered
+        instead, and passed to ``on_dead(message, error)``."""
+        ...
+
+    def touch(self, stream: str, group: str, consumer: str, ids: list[str]) -> None:
+        """This consumer is still working on these entries: their idle time starts again
+        (no delivery is counted), so a long run is not taken over as if it had died."""
         ...
 
     def fail(self, stream: str, group: str, message: Message, error: str) -> bool:
@@ -211,8 +228,16 @@ class InMemoryBus:
             self._changed.notify_all()
 
     def claim_stale(
-        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int = 10
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        min_idle_ms: int,
+        count: int = 10,
+        *,
+        on_dead: OnDead | None = None,
     ) -> list[Message]:
+        buried: list[tuple[Message, str]] = []
         with self._changed:
             state = self._stream(stream)
             pending = state.pending.setdefault(group, OrderedDict())
@@ -232,9 +257,22 @@ class InMemoryBus:
                 if entry.deliveries > self.max_deliveries:
                     reason = state.errors.get(number) or NO_ERROR.format(n=entry.deliveries - 1)
                     self._bury(stream, group, message, reason, entry.deliveries - 1)
+                    buried.append((replace(message, deliveries=entry.deliveries - 1), reason))
                     continue
                 claimed.append(message)
-            return claimed
+        for message, reason in buried:  # outside the lock: the callback may use the bus
+            if on_dead is not None:
+                on_dead(message, reason)
+        return claimed
+
+    def touch(self, stream: str, group: str, consumer: str, ids: list[str]) -> None:
+        with self._changed:
+            pending = self._stream(stream).pending.setdefault(group, OrderedDict())
+            now = self._clock()
+            for message_id in ids:
+                entry = pending.get(_number(message_id))
+                if entry is not None:
+                    entry.consumer, entry.delivered_at = consumer, now
 
     def fail(self, stream: str, group: str, message: Message, error: str) -> bool:
         with self._changed:
@@ -307,6 +345,7 @@ def bus_for(
     max_backlog: int | None = None,
     max_deliveries: int = DEFAULT_MAX_DELIVERIES,
     publish_timeout: float | None = None,
+    prefix: str = "clameur:",
 ) -> Bus:
     """The bus at ``url``: ``memory://`` (this process only) or ``redis://…`` /
     ``rediss://…`` / ``unix://…`` (Redis Streams)."""
@@ -319,6 +358,7 @@ def bus_for(
 
         return RedisBus.from_url(
             url,
+            prefix=prefix,
             max_backlog=max_backlog,
             max_deliveries=max_deliveries,
             publish_timeout=publish_timeout,
@@ -335,4 +375,5 @@ def bus_from_settings(settings: Settings) -> Bus:
         max_backlog=settings.bus_max_backlog or None,
         max_deliveries=settings.bus_max_deliveries,
         publish_timeout=settings.bus_publish_timeout or None,
+        prefix=settings.bus_prefix,
     )

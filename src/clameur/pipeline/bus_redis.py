@@ -12,6 +12,7 @@ those of :mod:`clameur.pipeline.bus`; how each maps onto Redis:
 - ``read``: ``XREADGROUP … >`` (the group is created at id 0 on first use, with
   ``MKSTREAM``, so entries published before any worker started are read too).
 - ``ack``: ``XACK`` + ``XDEL`` + ``HDEL`` in one ``MULTI``.
+- ``touch``: ``XCLAIM … 0 … JUSTID`` by the entry's consumer (its idle time restarts).
 - ``claim_stale``: ``XAUTOCLAIM`` with the minimum idle time; the delivery counters of what
   it claimed come from ``XPENDING``. Entries past ``max_deliveries`` are dead-lettered.
 - dead letter: ``XADD <stream>:dead`` + ``XACK`` + ``XDEL`` + ``HDEL`` in one ``MULTI``.
@@ -42,6 +43,7 @@ from clameur.pipeline.bus import (
     BusFullError,
     DeadLetter,
     Message,
+    OnDead,
     dead_stream,
     full_reason,
 )
@@ -166,7 +168,14 @@ class RedisBus:
             pipe.execute()
 
     def claim_stale(
-        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int = 10
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        min_idle_ms: int,
+        count: int = 10,
+        *,
+        on_dead: OnDead | None = None,
     ) -> list[Message]:
         key = self._key(stream)
         reply = self._grouped(
@@ -189,9 +198,15 @@ class RedisBus:
             if deliveries > self.max_deliveries:
                 reason = error or NO_ERROR.format(n=deliveries - 1)
                 self._bury(stream, group, message, reason, deliveries - 1)
+                if on_dead is not None:
+                    on_dead(Message(entry_id, stream, message.body, deliveries - 1), reason)
                 continue
             claimed.append(message)
         return claimed
+
+    def touch(self, stream: str, group: str, consumer: str, ids: list[str]) -> None:
+        if ids:  # XCLAIM … JUSTID: the idle time restarts, the delivery counter does not move
+            self.client.xclaim(self._key(stream), group, consumer, 0, list[Any](ids), justid=True)
 
     def fail(self, stream: str, group: str, message: Message, error: str) -> bool:
         key = self._key(stream)

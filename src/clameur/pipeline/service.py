@@ -25,7 +25,7 @@ from clameur.detection import Detector, default_detector
 from clameur.errors import InvalidInputError
 from clameur.mentions import BatchReport, StepContext, reader_for
 from clameur.pipeline.bus import Bus, Message
-from clameur.pipeline.chain import RawRecord, process_batch
+from clameur.pipeline.chain import STEPS, RawRecord, Step, process_batch
 from clameur.tenancy import get_tenant
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ class Pipeline:
         *,
         keep_unmatched: bool = True,
         then: Callable[[Session, BatchReport], None] | None = None,
+        steps: Sequence[tuple[str, Step]] = STEPS,
     ) -> BatchReport:
         """One batch, one transaction: all of it lands or none (then it can be replayed).
 
@@ -118,14 +119,15 @@ class Pipeline:
         ``keep_unmatched=False`` (connectors): with a fixed tenant, records none of its
         brands match are counted ``unmatched`` and not stored. ``then(session, report)`` runs
         in the same transaction before the commit (a connector's cursor moves with its
-        mentions), again on every retry; whatever it raises rolls the whole back.
+        mentions), again on every retry; whatever it raises rolls the whole back. ``steps``:
+        the chain to run (a queued import's chunk adds its turn before the lock).
         """
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 with session_scope(self.factory) as session:
                     ctx = self._context(session, tenant_id, keep_unmatched=keep_unmatched)
                     for batch in _batched(records, self.settings.batch_size):
-                        process_batch(ctx, batch)
+                        process_batch(ctx, batch, steps)
                     if then is not None:
                         then(session, ctx.report)
                     return ctx.report

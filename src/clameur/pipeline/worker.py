@@ -13,15 +13,20 @@ sla        30 s     records SLA warnings and breaches due now, every tenant
 digests    60 s     sends the low-severity alert digests that are due
 sources    5 s      polls the connectors (RSS…) that are due, every tenant, each at its
                     own interval (only when the worker is given a ``poller``)
+ingest     at once  takes the next chunk of a queued import from the bus and runs it
+                    through the pipeline (only with an ``ingest`` consumer: a Redis bus)
+reclaim    ≤ 5 s    takes over chunks a dead worker left idle for ``bus_claim_idle_ms``
+                    (and retries failed ones, dead-lettering them after the last try)
 ========== ======== ==================================================================
 
 Any number of workers may run against one database (SQLite in WAL mode embedded, or
 PostgreSQL scaled out): the relay shares events through leases, assignment and SLA sweeps
 through row locks (``SKIP LOCKED`` on PostgreSQL; SQLite writers take turns), digests
 through the tenant's digest row, connector polls through leases on their source rows.
-``concurrency`` is the number of relay threads, the only
-loops whose work (network calls) gains from running side by side: the relay and the
-sources.
+``concurrency`` is the number of relay, source and ingest threads, the
+loops whose work gains from running side by side (network calls; a chunk's reading half
+while another waits for its turn). Each ingest thread is a consumer of its own on the bus
+(``host:pid:thread``).
 
 :meth:`Worker.stop` lets each loop finish the step it is in: a relay gives back the events
 it claimed and has not tried yet (see :func:`clameur.pipeline.outbox.relay`), then the
@@ -51,6 +56,7 @@ from clameur.pipeline.outbox import Handler, relay
 
 if TYPE_CHECKING:
     from clameur.config import Settings
+    from clameur.pipeline.queued import IngestConsumer
     from clameur.sources.schedule import Poller
 
 log = logging.getLogger(__name__)
@@ -233,6 +239,9 @@ class Worker:
     poller: Poller | None = None
     """Polls the connectors (see :func:`source_poller`); None: no ``sources`` loop."""
     sources_interval: float = 5.0
+    ingest: IngestConsumer | None = None
+    """Consumes queued imports from the bus (``clameur worker`` on a Redis bus); None: no
+    ``ingest`` and ``reclaim`` loops."""
     status: LoopStatus = field(default_factory=lambda: STATUS)
     max_wait: float = 1.0
     """Longest real sleep between looks at the clock (a clock may jump)."""
@@ -261,7 +270,28 @@ class Worker:
         if self.poller is not None:
             every = timedelta(seconds=self.sources_interval)
             loops.append(Loop("sources", every, self._sources_step, threads=self.concurrency))
+        if self.ingest is not None:
+            self.ingest.stopping = self.stopping
+            idle = self.ingest.pipeline.settings.bus_claim_idle_ms / 1000
+            loops.append(Loop("ingest", timedelta(0), self._ingest_step, threads=self.concurrency))
+            every = timedelta(seconds=min(5.0, max(0.1, idle / 2)))
+            loops.append(Loop("reclaim", every, self._reclaim_step))
         return loops
+
+    def _ingest_step(self, _stopping: Stopping) -> int:
+        assert self.ingest is not None
+        done = self.ingest.read_once()
+        if done:
+            self.wake("relay")  # alerts the chunk raised
+        return done
+
+    def _reclaim_step(self, stopping: Stopping) -> int:
+        assert self.ingest is not None
+        taken = 0
+        while not stopping() and self.ingest.reclaim_once():
+            taken += 1
+            self.wake("relay")
+        return taken
 
     def _sources_step(self, stopping: Stopping) -> int:
         assert self.poller is not None
