@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from clameur.analysis.sentiment import DEFAULT_ARTIFACT, train_and_save
+from clameur.analysis.sentiment import DEFAULT_ARTIFACT
+from clameur.analysis.sentiment_train import train_and_save
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,12 @@ One multinomial logistic regression is fitted on every language's train split at
 * a one-hot language column (per-language bias).
 
 The project's own customer-care lines (``training/care_<lang>.jsonl``, see
-:mod:`clameur.analysis.care_data`) are added as rows of their language, weighted
-``care_weight`` each (a tweet row weighs 1); their seeded 20 % is held out for validation. A
-language with care lines but no tweet split (Dutch) gets a head trained on its care lines only.
+:mod:`clameur.analysis.care_data`) are added as rows weighted ``care_weight`` each (a tweet
+row weighs 1); their seeded 20 % is held out for validation. With ``care_heads`` (the shipped
+model) a language with tweets and care lines gets a second head ``<lang>-care`` for them, so
+the tweet head stays as it was and the detector learns to route customer-care messages to the
+care head (mixing them into the tweet head cost 0.06 of French tweet val macro-F1, see
+docs/models.md); a language with care lines only (Dutch) gets one head from them.
 
 At training time the language of a row is the language of its file; at run time a linear
 detector over the same features (folded to ``2**detector_bits`` buckets) chooses it. The word
