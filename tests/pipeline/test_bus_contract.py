@@ -17,9 +17,18 @@ from typing import Any
 import pytest
 
 from clameur.errors import ClameurError
-from clameur.pipeline.bus import Bus, BusFullError, InMemoryBus, Message, bus_for, dead_stream
+from clameur.pipeline.bus import (
+    Bus,
+    BusFullError,
+    BusUnavailableError,
+    InMemoryBus,
+    Message,
+    bus_for,
+    dead_stream,
+)
 from clameur.pipeline.bus_redis import RedisBus
 from tests.conftest import redis_or_skip
+from tests.smtp import free_port
 
 
 @dataclass
@@ -283,3 +292,10 @@ def test_bus_for_redis_url_gives_the_redis_bus() -> None:
     assert isinstance(bus, RedisBus)
     assert (bus.max_backlog, bus.max_deliveries) == (7, 2)
     bus.client.close()
+
+
+def test_an_unreachable_redis_is_named_in_one_clear_error() -> None:
+    port = free_port()  # nothing listens there
+    bus = RedisBus.from_url(f"redis://127.0.0.1:{port}/0", reconnect_seconds=0.2)
+    with pytest.raises(BusUnavailableError, match=rf"Redis at 127.0.0.1:{port}.*unreachable"):
+        bus.publish("s", {"n": 1})

@@ -374,3 +374,29 @@ def test_redis_killed_and_restarted_mid_import_with_aof_loses_nothing(
     bus.client.close()
     with session_scope(make_session_factory(create_engine_for(deployment.database_url))) as s:
         assert s.scalar(select(func.count()).select_from(Mention)) == 3000
+
+
+def test_import_without_wait_queues_the_chunks_and_names_the_import(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    deployment.env_extra = {"CLAMEUR_BUS_CHUNK_LINES": "40"}
+    path = tmp_path / "few.jsonl"
+    write_jsonl(path, generate_mentions(count=100, seed=2))
+    done = subprocess.run(
+        [*CLAMEUR, "import", str(path), "--json"],
+        env=deployment.env(),
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    queued = orjson.loads(done.stdout)
+    assert (queued["chunks"], queued["lines"]) == (3, 100)
+    bus = deployment.bus()
+    assert bus.backlog(INGEST_STREAM) == 3
+    bus.client.close()
+    engine = create_engine_for(deployment.database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        row = session.get(QueuedImport, queued["import_id"])
+        assert row is not None
+        assert (row.chunks, row.next_seq, row.imported) == (3, 0, 0)
+    engine.dispose()

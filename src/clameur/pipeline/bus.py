@@ -46,6 +46,10 @@ class BusFullError(ClameurError):
     """A producer waited ``publish_timeout`` for room in a full stream."""
 
 
+class BusUnavailableError(ClameurError):
+    """The bus's server could not be reached (after the reconnection attempts)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     id: str

@@ -41,6 +41,7 @@ from clameur.pipeline.bus import (
     DEFAULT_MAX_DELIVERIES,
     NO_ERROR,
     BusFullError,
+    BusUnavailableError,
     DeadLetter,
     Message,
     OnDead,
@@ -79,6 +80,10 @@ class RedisBus:
         self.publish_timeout = publish_timeout
         self.dead_max = dead_max
         self._add = client.register_script(_BOUNDED_XADD)
+        kwargs = client.connection_pool.connection_kwargs
+        where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
+        self.where = f"Redis at {where}"
+        """The server, for error messages (no password)."""
         self._groups: set[tuple[str, str]] = set()
 
     @classmethod
@@ -131,7 +136,12 @@ class RedisBus:
         start = time.monotonic()
         pause = 0.01
         while True:
-            added = self._add(keys=[self._key(stream)], args=[bound, data])
+            try:
+                added = self._add(keys=[self._key(stream)], args=[bound, data])
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                raise BusUnavailableError(
+                    f"bus ({self.where}, CLAMEUR_BUS_URL) unreachable: {exc}"
+                ) from None
             if added:
                 return str(added)
             waited = time.monotonic() - start
