@@ -103,7 +103,12 @@ def run_one(seed: int, peak: float, wave: int, workdir: Path) -> dict[str, objec
 
 
 def run_shift(
-    seed: int, peak: float, share: float, workdir: Path, analyzer: Analyzer
+    seed: int,
+    peak: float,
+    share: float,
+    workdir: Path,
+    analyzer: Analyzer,
+    concentration: float = 30.0,
 ) -> dict[str, object]:
     """One fortnight with a negativity shift (``share`` 0: none) through the pipeline."""
     rng = random.Random(seed * 7919 + int(peak))  # noqa: S311 - benchmark data
@@ -118,7 +123,12 @@ def run_shift(
     onset = replays_spikes.shift_at(rng, MONDAY, 14)
     shifts = (replays_spikes.Shift(onset, 4, share),) if share else ()
     records = replays_spikes.mixed_traffic(
-        MONDAY, days=14, peak_per_hour=peak, seed=seed, shifts=shifts
+        MONDAY,
+        days=14,
+        peak_per_hour=peak,
+        seed=seed,
+        shifts=shifts,
+        share_concentration=concentration,
     )
     pipeline = Pipeline(
         factory=factory, settings=Settings(batch_size=1000), clock=clock, analyzer=analyzer
@@ -154,7 +164,10 @@ def shifts_main(args: argparse.Namespace) -> None:
         print("peak/h  share  fortnights  false alerts  caught ≤ 60 min  delay min (median, max)")
         for peak in peaks:
             analyzer: Analyzer = Truth() if args.truth else default_analyzer()
-            rows = [run_shift(seed, peak, args.share, Path(tmp), analyzer) for seed in seeds]
+            rows = [
+                run_shift(seed, peak, args.share, Path(tmp), analyzer, args.concentration)
+                for seed in seeds
+            ]
             delays = [float(r["delay"]) for r in rows if r["delay"] is not None]  # type: ignore[arg-type]
             med = f"{statistics.median(delays):.0f}" if delays else "-"
             top = f"{max(delays):.0f}" if delays else "-"
@@ -180,6 +193,12 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=100)
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--truth", action="store_true", help="shifts: negativity from the texts")
+    parser.add_argument(
+        "--concentration",
+        type=float,
+        default=30.0,
+        help="shifts: the beta law of each hour's complaint share (30: ±0.085 around a third)",
+    )
     args = parser.parse_args()
     if args.shifts:
         shifts_main(args)

@@ -287,7 +287,7 @@ def test_the_share_test_counts_firm_negativity_so_a_noisy_tone_does_not_hide_a_s
     negative = [a for a in alerts if a["kind"] == "negative_spike"]
     assert len(negative) == 1, [(a["kind"], a["triggered_at"], a["summary"]) for a in alerts]
     triggered = datetime.fromisoformat(negative[0]["triggered_at"])
-    assert onset < triggered <= onset + timedelta(minutes=60)
+    assert onset < triggered <= onset + timedelta(minutes=60), negative[0]["evidence"]["share"]
     share = negative[0]["evidence"]["share"]
     assert share["baseline_share"] < 0.45  # the complaints' share, not two thirds
 
@@ -300,12 +300,12 @@ def test_the_share_test_counts_firm_negativity_so_a_noisy_tone_does_not_hide_a_s
         ("negative", 0.6, "question", 0.9, False),  # a cross question: tone alone, unsure
         ("negative", 0.95, "question", 0.9, True),  # … or sure of its tone
         ("neutral", 0.7, "complaint", 0.6, False),  # a flat complaint, unsure
-        ("neutral", 0.7, "complaint", 0.93, True),
+        ("neutral", 0.7, "complaint", 0.93, False),  # a sure complaint, flat tone
         ("positive", 0.9, "praise", 0.9, False),
         (None, None, None, None, False),
     ],
 )
-def test_firm_negativity_needs_two_readings_or_a_sure_one(
+def test_firm_negativity_needs_two_readings_or_a_sure_tone(
     sentiment: str | None,
     sentiment_score: float | None,
     intent: str | None,

@@ -49,7 +49,7 @@ class Rules:
     share_window_minutes: int = 60
     """The share test (negativity shift at constant volume) reads the last this many
     minutes (a whole number of bins; docs/detection.md, "Negativity shifts")."""
-    share_alpha: float = 1e-5
+    share_alpha: float = 1e-4
     """Beta-binomial upper-tail probability below which the window's negative share is a
     shift."""
     share_margin: float = 0.1
@@ -58,8 +58,9 @@ class Rules:
     """Prior hour-to-hour variation of the share: a beta law of this concentration (30: a
     share of one third varies by about ±0.085 from hour to hour), learned from each
     series' own hours."""
-    share_prior_hours: float = 24.0
-    """Weight of that prior, in hours of 20 mentions."""
+    share_prior_hours: float = 48.0
+    """Weight of that prior, in hours of the series' own average hour (at least 20
+    mentions)."""
     cold_rate_per_hour: float = 4.0
     """Expected mentions an hour before a series has any history."""
     cooldown_minutes: int = 60

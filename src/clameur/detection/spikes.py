@@ -84,24 +84,20 @@ def is_negative(draft: Draft) -> bool:
 
 
 def is_firmly_negative(draft: Draft) -> bool:
-    """Negative tone *and* a complaint (or either one read with confidence ≥ ``SURE``):
-    what the share test counts.
+    """Negative tone *and* a complaint (or a negative tone read with confidence ≥
+    ``SURE``): what the share test counts.
 
     The share test compares proportions, so the models' false readings are its noise floor:
     a neutral question misread as negative by one model raises the ordinary share and
     shrinks a shift. Two readers that agree are wrong together far less often than either
-    alone (docs/detection.md, "Negativity shifts").
+    alone. A sure complaint alone does not count: the intent model's confidence is not
+    calibrated, and on generated traffic it doubled the ordinary mentions counted
+    (docs/detection.md, "Negativity shifts").
     """
     a = draft.analysis
-    if a is None:
+    if a is None or a.sentiment != "negative":
         return False
-    tone = a.sentiment == "negative"
-    complaint = a.intent in NEGATIVE_INTENTS
-    if tone and complaint:
-        return True
-    if tone and (a.sentiment_score or 0.0) >= SURE:
-        return True
-    return complaint and (a.intent_score or 0.0) >= SURE
+    return a.intent in NEGATIVE_INTENTS or (a.sentiment_score or 0.0) >= SURE
 
 
 @lru_cache(maxsize=16384)

@@ -3,8 +3,10 @@
 The count tests of :mod:`clameur.detection.spikes` see a wave (more mentions, or more
 negative mentions, than the hour expects). They cannot see a *shift*: the same number of
 mentions an hour, but most of them complaints instead of a third. This module tests the
-share of negative mentions over the last ``share_window_minutes`` (60) against the
-series' baseline share at that hour:
+share of *firmly* negative mentions (negative tone and a complaint, or either read with
+confidence: :func:`clameur.detection.spikes.is_firmly_negative`) over the last
+``share_window_minutes`` (60) and three times that against the series' baseline share at
+that hour:
 
 - **Baseline share** ``p0``: the negative share of the same baseline slot the count test
   uses (same hour of the week / of the day / recent hours), shrunk towards the series'
@@ -15,9 +17,10 @@ series' baseline share at that hour:
   coin flips do (a bad evening, a newsletter). Every closed hour adds its squared residual
   to decayed method-of-moments sums (winsorised at 3 standard deviations, so a shift does
   not teach that shifts are normal); ``ρ`` is the beta-binomial intra-class correlation,
-  with a prior of ``share_prior_hours`` pseudo-hours at ``ρ = 1 / (1 + share_concentration)``.
+  with a prior of ``share_prior_hours`` pseudo-hours (each worth the series' average
+  hour) at ``ρ = 1 / (1 + share_concentration)``.
 - **Test**: the window's negative count ``x`` of ``n`` is a shift when the beta-binomial
-  upper tail ``P(X ≥ x | n, p0, ρ)`` is below ``share_alpha`` (1e-5), with ``x ≥ min_count`` and
+  upper tail ``P(X ≥ x | n, p0, ρ)`` is below ``share_alpha`` (1e-4), with ``x ≥ min_count`` and
   ``x / n ≥ p0 + share_margin`` (a small share change on a big brand is significant but
   not an incident). The threshold is cached per (n, p0, ρ), so the test is a comparison
   per mention.
@@ -89,15 +92,20 @@ class ShareState:
     scale: float = 0.0
     """Decayed method-of-moments sums of the over-dispersion: Σ (r² − n p q) and
     Σ n (n − 1) p q over closed hours, ``r`` the hour's residual ``x − n p``."""
+    hours: float = 0.0
+    """Decayed count of the hours in those sums."""
 
     @classmethod
     def load(cls, raw: list[float] | None) -> ShareState:
-        if not raw or len(raw) != 4:
+        # A state of another shape (4 values: written when the test counted every negative
+        # mention, not the firm ones) starts afresh: its shares meant something else.
+        if not raw or len(raw) != 5:
             return cls()
         return cls(*(float(v) for v in raw))
 
     def dump(self) -> list[float]:
-        return [round(v, 4) for v in (self.total, self.negative, self.excess, self.scale)]
+        values = (self.total, self.negative, self.excess, self.scale, self.hours)
+        return [round(v, 4) for v in values]
 
     def long_share(self) -> float | None:
         return self.negative / self.total if self.total >= 20 else None
@@ -111,9 +119,11 @@ class ShareState:
 
     def rho(self, rules: Rules) -> float:
         prior_rho = 1 / (1 + rules.share_concentration)
-        weight = rules.share_prior_hours
-        # The prior's pseudo-hours count as hours of 20 mentions.
-        prior_scale = weight * 20 * 19 * 0.25
+        # The prior's pseudo-hours count as the series' own average hour (at least one of
+        # 20 mentions): for a big brand as for a small one, a few days of history are a
+        # noisy estimate of ρ (half the true value, on replays) and the prior holds it.
+        per_hour = self.scale / self.hours if self.hours >= 1 else 0.0
+        prior_scale = rules.share_prior_hours * max(20 * 19 * 0.25, per_hour)
         value = (self.excess + prior_rho * prior_scale) / (self.scale + prior_scale)
         return min(max(value, 1e-4), 0.5)
 
@@ -122,11 +132,16 @@ class ShareState:
         share the test used for it (None before there is one)."""
         if p0 is not None and n >= 2:
             pq = p0 * (1 - p0)
-            rho = self.rho(rules)
+            # Winsorised at 3 standard deviations of the variation the series has shown or
+            # of the prior's, whichever is wider: against the learned ρ alone, a low
+            # estimate cut the ordinary hours that would have raised it, and stayed low
+            # (half the generator's true ρ on replays, then false shifts).
+            rho = max(self.rho(rules), 1 / (1 + rules.share_concentration))
             variance = n * pq * (1 + (n - 1) * rho)
             residual2 = min((x - n * p0) ** 2, 9 * variance)
             self.excess = self.excess * _KEEP_RHO + residual2 - n * pq
             self.scale = self.scale * _KEEP_RHO + n * (n - 1) * pq
+            self.hours = self.hours * _KEEP_RHO + 1
         if p0 is not None and n > 0 and x / n > p0 + 3 * math.sqrt(p0 * (1 - p0) / n) + 0.2:
             x = n * (p0 + 0.2)  # winsorised: a shift must not become the norm
         self.total = self.total * _KEEP_LONG + n
@@ -154,10 +169,10 @@ def judge_share(
     rules: Rules,
     minutes: int = 0,
 ) -> ShareVerdict | None:
-    """Whether ``negative`` of the ``total`` mentions of a window of ``minutes`` is a
-    negativity shift. The same ``ρ`` serves every window length: the hours of one morning
-    are alike (dividing it by the hours a window spans raised false shifts on quiet
-    replays)."""
+    """Whether ``negative`` of the ``total`` mentions of a window of ``minutes`` (firmly
+    negative ones) is a negativity shift. The same ``ρ`` serves every window length: the
+    hours of one morning are alike (dividing it by the hours a window spans raised false
+    shifts on quiet replays, on a morning of three high hours in a row)."""
     if closed_hours < _MIN_HOURS or total < _MIN_N or negative < rules.min_count:
         return None
     p0 = state.baseline(slot_total, slot_negative)
