@@ -162,3 +162,18 @@ def test_small_care_heads_training_is_deterministic() -> None:
     )
     plain = train_sentiment(SHARED_DATA, **{**kwargs, "care_heads": False})  # type: ignore[arg-type]
     assert plain.languages == ("fr", "en")
+
+
+def test_adding_lines_moves_no_held_out_line_of_another_group() -> None:
+    rows = _all()
+    _, val = split_care(rows, seed=0)
+    extra = [CareRow(f"ligne ajoutée {n}", "positive", "praise", "fr") for n in range(7)]
+    _, grown = split_care(rows + extra, seed=0)
+    group = ("fr", "positive", "praise")
+    assert [r for r in grown if (r.language, r.sentiment, r.intent) != group] == [
+        r for r in val if (r.language, r.sentiment, r.intent) != group
+    ]
+    # within the grown group, at most the added lines' share changes hands
+    before = {r.text for r in val if (r.language, r.sentiment, r.intent) == group}
+    after = {r.text for r in grown if (r.language, r.sentiment, r.intent) == group}
+    assert len(before - after) <= len(extra)

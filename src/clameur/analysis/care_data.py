@@ -8,12 +8,11 @@ out the same seeded 20 %, stratified by language, sentiment and intent
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from clameur.analysis.intent import LABELS as INTENT_LABELS
 from clameur.analysis.sentiment import LABELS as SENTIMENT_LABELS
@@ -78,23 +77,27 @@ def split_care(
     """Seeded ``(train, val)`` split, stratified by language, sentiment and intent.
 
     Every group of at least two lines keeps one in train and gives ``round(share × n)`` (at
-    least one) to val; the order within each part is the file's order.
+    least one) to val: the lines whose seeded hash of their text ranks first. So adding lines
+    to a file moves few held-out lines (only within the groups that grew), and a line's side
+    never depends on its position. The order within each part is the file's order.
     """
-    rng = np.random.default_rng(seed + 17)
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault((row.language, row.sentiment, row.intent), []).append(i)
     val_idx: set[int] = set()
-    for key in sorted(groups):
-        members = groups[key]
+    for members in groups.values():
         if len(members) < 2:
             continue
         n_val = min(len(members) - 1, max(1, int(round(len(members) * val_share))))
-        order = rng.permutation(len(members))
-        val_idx.update(members[int(j)] for j in order[:n_val])
+        ranked = sorted(members, key=lambda i: (_rank(seed, rows[i].text), i))
+        val_idx.update(ranked[:n_val])
     train = [r for i, r in enumerate(rows) if i not in val_idx]
     val = [r for i, r in enumerate(rows) if i in val_idx]
     return train, val
+
+
+def _rank(seed: int, text: str) -> bytes:
+    return hashlib.blake2b(f"{seed}\x00{text}".encode(), digest_size=8).digest()
 
 
 def load_care(
