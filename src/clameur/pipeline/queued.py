@@ -51,7 +51,7 @@ from clameur.mentions.draft import BatchReport, Draft
 from clameur.pipeline.bus import Bus, Message
 from clameur.pipeline.chain import STEPS, RawRecord, Step
 from clameur.pipeline.models import QueuedImport
-from clameur.pipeline.service import ImportResult, Pipeline, describe_error
+from clameur.pipeline.service import ImportResult, Pipeline, calm_gc, describe_error
 from clameur.tenancy import get_tenant
 
 log = logging.getLogger(__name__)
@@ -441,9 +441,10 @@ class IngestConsumer:
         turn = _Turn(
             self.pipeline.factory, self.pipeline.clock, chunk, self.turn_wait, self.stopping
         )
-        self.pipeline.run_batch(
-            chunk.records, chunk.tenant_id, then=turn.record, steps=chunk_steps(turn)
-        )
+        with calm_gc():  # as the embedded import: a chunk allocates millions of objects
+            self.pipeline.run_batch(
+                chunk.records, chunk.tenant_id, then=turn.record, steps=chunk_steps(turn)
+            )
 
     def _buried(self, message: Message, error: str) -> None:
         """A claim buried this entry (its consumers kept dying): its import learns of it."""
