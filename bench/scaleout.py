@@ -4,7 +4,9 @@ Generates N demo mentions (default 20,000) with the project's generator; for eac
 count, a fresh PostgreSQL schema with the demo tenants and a fresh Redis key prefix, that
 many `clameur worker` processes started and ready (their start-up and model loading are
 not timed), then `clameur import FILE --wait --json` timed from its start to its summary
-— reading, checking and queueing the lines, and every chunk stored by the workers. The
+— reading, checking and queueing the lines, and every chunk stored by the workers — and
+the CPU time the processes used (the import's and the workers', with their start-up:
+`getrusage`/`wait4`; PostgreSQL's and Redis's own are not counted). The
 embedded import of the same file on the same PostgreSQL (`clameur import`, in-memory bus)
 is measured beside it, so the figures of one run compare.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -95,6 +98,8 @@ def run(
     url = fresh_schema(server, schema)
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     processes: list[subprocess.Popen[str]] = []
+    worker_cpu = 0.0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         if redis_url is None:  # the embedded import, for comparison
             elapsed, result = timed_import(path, environment(url, "memory://", prefix))
@@ -123,13 +128,17 @@ def run(
     finally:
         for process in processes:
             process.terminate()
-        for process in processes:
-            process.wait(60)
+        for process in processes:  # reaped here, with what each used
+            _pid, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            worker_cpu += usage.ru_utime + usage.ru_stime
         if redis_url is not None:
             bus = RedisBus.from_url(redis_url, prefix=prefix)
             bus.delete_keys()
             bus.client.close()
         drop_schema(server, schema)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     stored = int(result["imported"]) + int(result["updated"])  # type: ignore[call-overload]
     return {
         "mode": "embedded" if redis_url is None else "redis",
@@ -139,6 +148,9 @@ def run(
         "stored": stored,
         "seconds": round(elapsed, 2),
         "mentions_per_s": round(stored / elapsed),
+        "cpu_s_processes": round(cpu, 1),
+        "cpu_s_workers": round(worker_cpu, 1),
+        "cpu_ms_per_mention": round(1000 * cpu / stored, 2),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
