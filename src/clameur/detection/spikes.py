@@ -59,6 +59,8 @@ NO_BRAND = 0
 _HOUR = 3600
 SHARE_LONG = 3
 """The share test's long window is this many times its short one (3 h by default)."""
+SOURCE_ALPHA = 0.1
+"""A source series' count tests use this fraction of ``alpha``."""
 _MAX_CLOSE = 24 * 7 * 4
 """Hours closed one by one after a gap; a longer silence resets the hourly averages' clock."""
 
@@ -349,10 +351,17 @@ def _padded(values: list[float], size: int) -> list[float]:
 
 
 def judge(
-    series: Series, at: datetime, w: Window, rules: Rules, share: bool = True
+    series: Series,
+    at: datetime,
+    w: Window,
+    rules: Rules,
+    share: bool = True,
+    alpha: float | None = None,
 ) -> Verdict | None:
     """Whether the windows ending with this mention are a spike, and of which kind
-    (``share``: run the share test too when the counts are ordinary)."""
+    (``share``: run the share test too when the counts are ordinary; ``alpha``: the count
+    tests' tail probability, ``rules.alpha`` by default)."""
+    alpha = rules.alpha if alpha is None else alpha
     total, neg = w.count.total, w.count.negative
     e = series.expected(int(at.timestamp()) // _HOUR, rules)
     fraction = rules.window_minutes / 60
@@ -371,12 +380,12 @@ def judge(
     volume = total >= max(
         least,
         math.ceil(ratio * mean),
-        threshold(round(mean, 3), round(shape, 2), rules.alpha),
+        threshold(round(mean, 3), round(shape, 2), alpha),
     )
     negative = neg >= max(
         least,
         math.ceil(ratio * mean_neg),
-        threshold(round(mean_neg, 3), round(shape_neg, 2), rules.alpha),
+        threshold(round(mean_neg, 3), round(shape_neg, 2), alpha),
     )
     if not (volume or negative):
         if not share or "negative_spike" not in rules.enabled:
@@ -482,8 +491,11 @@ class SpikeDetector:
                     # alarm on a handful of mentions), at firmly negative mentions only: they are
                     # what raises a share, and what a shift's alert gathers.
                     window = s.add(at, negative, rules, firm)
-                    share = firm and source == ALL_SOURCES
-                    verdict = judge(s, at, window, rules, share=share)
+                    brand_wide = source == ALL_SOURCES
+                    # A brand's source series are more chances of a false alarm: their
+                    # count tests take a tenth of the tail probability (Bonferroni-like).
+                    alpha = rules.alpha if brand_wide else rules.alpha * SOURCE_ALPHA
+                    verdict = judge(s, at, window, rules, share=firm and brand_wide, alpha=alpha)
                     if verdict is not None:
                         verdicts.append(verdict)
                 if verdicts:
