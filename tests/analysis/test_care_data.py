@@ -119,7 +119,7 @@ def test_shipped_sentiment_holds_its_care_figures() -> None:
 
     model = SentimentModel.load()
     # floors: the shipped figures (docs/models.md, Sentiment) minus about 0.03
-    for lang, floor in {"fr": 0.81, "en": 0.67, "nl": 0.65}.items():
+    for lang, floor in {"fr": 0.79, "en": 0.74, "nl": 0.74}.items():
         rows = [SentimentRow(r.text, r.sentiment) for r in _held_out(lang)]
         assert evaluate(model, rows)["macro_f1"] >= floor, lang
     french = [r.text for r in _held_out("fr")]
@@ -130,7 +130,7 @@ def test_shipped_intent_holds_its_care_figures() -> None:
     from clameur.analysis.intent import IntentModel, evaluate
 
     model = IntentModel.load()
-    for lang, floor in {"fr": 0.82, "en": 0.69, "nl": 0.61}.items():
+    for lang, floor in {"fr": 0.81, "en": 0.69, "nl": 0.66}.items():
         rows = [Row(r.text, r.intent) for r in _held_out(lang)]
         assert evaluate(model, rows)["macro_f1"] >= floor, lang
 
