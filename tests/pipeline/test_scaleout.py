@@ -1,8 +1,9 @@
 """Scaled out for real: PostgreSQL, Redis and `clameur worker` / `clameur import --wait`
 processes.
 
-- a worker killed with SIGKILL in the middle of a 10,000-mention import: a second worker
-  finishes it; every mention stored once, the same alerts as a clean embedded run;
+- two workers share a 10,000-mention import, one is killed with SIGKILL in the middle
+  (holding a chunk): the other finishes it; every mention stored once, the same alerts as
+  a clean embedded run;
 - a poison entry is dead-lettered with its error after N deliveries, the import beside it
   goes on;
 - Redis (a private server with AOF, on a port of its own) killed and restarted in the
@@ -190,27 +191,29 @@ def _progress(url: str) -> int:
     return int(done or 0)
 
 
+def _held_by(bus: RedisBus, pid: int) -> int:
+    """Chunks pending for the consumers of process ``pid`` (named ``host:pid:thread``)."""
+    entries = bus.client.xpending_range(
+        bus.prefix + INGEST_STREAM, INGEST_GROUP, min="-", max="+", count=100
+    )
+    return sum(1 for entry in entries if f":{pid}:" in entry["consumer"])
+
+
 def _killed_mid_import(deployment: Deployment, path: Path) -> Any:
-    """Import ``path`` through a worker killed (SIGKILL) in the middle and a second worker
-    started after; the import's summary."""
+    """Import ``path`` through two workers sharing it, one killed (SIGKILL) in the middle
+    while it holds a chunk; the import's summary."""
     deployment.env_extra = {"CLAMEUR_BUS_CLAIM_IDLE_MS": "3000", "CLAMEUR_BUS_CHUNK_LINES": "500"}
     first = deployment.worker("worker-1")
+    second = deployment.worker("worker-2")
     importing = deployment.start_import(path)
     bus = deployment.bus()
-    # in the middle: some chunks stored, and the worker holding the next one
-    _until("a few chunks stored", lambda: _progress(deployment.database_url) >= 4, deployment, 90)
-    _until(
-        "the worker holding a chunk",
-        lambda: bus.pending(INGEST_STREAM, INGEST_GROUP) >= 1,
-        deployment,
-        30,
-    )
+    # in the middle: some chunks stored, and the first worker holding one
+    _until("a few chunks stored", lambda: _progress(deployment.database_url) >= 4, deployment, 120)
+    _until("worker 1 holding a chunk", lambda: _held_by(bus, first.pid) >= 1, deployment, 30)
     os.kill(first.pid, signal.SIGKILL)
     assert first.wait(10) == -signal.SIGKILL
-    killed_at = _progress(deployment.database_url)
-    assert killed_at < 20, "killed before the import's end"
-    second = deployment.worker("worker-2")
-    summary = _finish(deployment, importing, timeout=120)
+    assert _progress(deployment.database_url) < 20, "killed before the import's end"
+    summary = _finish(deployment, importing, timeout=180)
     _stop(deployment, second)
     bus.client.close()
     return summary
