@@ -133,16 +133,24 @@ class Expectation:
     basis: str
     firm: float = 0.0
     """Decayed sum of firmly negative mentions (the share test's numerator)."""
+    depth: float = 0.0
+    """Hours of this very slot behind the estimate (its neighbours excluded)."""
 
     def window(self, fraction: float, negative: bool, dispersion: float) -> tuple[float, float]:
-        """Mean and gamma shape of the count in ``fraction`` of an hour."""
+        """Mean and gamma shape of the count in ``fraction`` of an hour.
+
+        The count varies by three causes whose relative variances add up: the traffic's
+        own hour-to-hour variation (``1 / dispersion``), the same variation in the few
+        hours the estimate was learned from (``1 / (dispersion × depth)``: a baseline
+        learned from one quiet morning is itself a draw), and the Poisson uncertainty of a
+        rate learned from ``count`` events. The shape is the inverse of their sum.
+        """
         count = self.negative if negative else self.total
         rate = (count + _PRIOR_COUNT * (0.5 if negative else 1)) / (self.hours + _PRIOR_HOURS)
         rate = max(rate, _MIN_RATE / (2 if negative else 1))
-        # Uncertainty of a rate learned from `count` events (gamma posterior), capped by the
-        # traffic's own hour-to-hour variation.
-        shape = min(count + _PRIOR_COUNT, dispersion)
-        return rate * fraction, max(shape, 0.5)
+        depth = max(self.depth, _PRIOR_HOURS)
+        spread = 1 / dispersion + 1 / (dispersion * depth) + 1 / (count + _PRIOR_COUNT)
+        return rate * fraction, max(1 / spread, 0.5)
 
 
 _PRIOR_COUNT = 1.0
@@ -210,24 +218,25 @@ class Series:
         """
         week = _pooled(self.week, hour % 168, 168)
         day = _pooled(self.day, hour % 24, 24)
-        if week is not None and self.week.get(hour % 168, [0, 0, 0])[2] >= 1.5:
-            slot, basis = week, "same hour of the week"
-        elif day is not None and self.day.get(hour % 24, [0, 0, 0])[2] >= 0.99:
-            slot, basis = day, "same hour of the day"
-        elif self.level[2] >= 0.99:
-            total, negative, hours, firm = self.level
-            return Expectation(total, negative, hours, "recent hours", firm)
+        week_depth = self.week.get(hour % 168, [0.0] * 4)[2]
+        day_depth = self.day.get(hour % 24, [0.0] * 4)[2]
+        level = self.level
+        if week is not None and week_depth >= 1.5:
+            slot, basis, depth = week, "same hour of the week", week_depth
+        elif day is not None and day_depth >= 0.99:
+            slot, basis, depth = day, "same hour of the day", day_depth
+        elif level[2] >= 0.99:
+            total, negative, hours, firm = level
+            return Expectation(total, negative, hours, "recent hours", firm, hours)
         else:
             cold = rules.cold_rate_per_hour
             return Expectation(cold * 0.25, cold * 0.125, 0.25, "cold start")
-        level = self.level
         if level[2] >= 0.99 and level[0] / level[2] > slot[0] / slot[2]:
             scale = level[2] / slot[2]
             negative = max(level[1], slot[1] * scale)
-            return Expectation(
-                level[0], negative, level[2], "recent hours", max(level[3], slot[3] * scale)
-            )
-        return Expectation(slot[0], slot[1], slot[2], basis, slot[3])
+            firm = max(level[3], slot[3] * scale)
+            return Expectation(level[0], negative, level[2], "recent hours", firm, level[2])
+        return Expectation(slot[0], slot[1], slot[2], basis, slot[3], depth)
 
     def advance(self, hour: int, rules: Rules) -> None:
         """Close every hour before ``hour`` (the empty ones too: silence is data)."""
@@ -369,7 +378,7 @@ def judge(
     mean_neg, shape_neg = e.window(fraction, True, rules.dispersion)
     learning = series.closed < 24  # stricter while the series has less than a day of history
     ratio = rules.min_ratio * (4 if learning else 1)
-    least = math.ceil(rules.min_count * (3 if learning else 1))
+    least = math.ceil(rules.min_count * (4 if learning else 1))
     if learning:
         # Without a day of history nothing knows that mornings ramp up: the rate of the
         # minutes just before the window is a floor too (a ramp grows by half in an hour, a

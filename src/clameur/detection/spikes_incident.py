@@ -151,9 +151,9 @@ def raise_incident(ctx: StepContext, tenant_id: int, incident: Incident, rules: 
     what = "negative mentions" if kind == "negative_spike" else "mentions"
     if tests == ["share"] and isinstance(share, dict):
         summary = (
-            f"{share['negative']} of {share['mentions']} mentions negative in "
-            f"{share['window_minutes']} min ({share['share']:.0%}) against a "
-            f"{share['baseline_share']:.0%} baseline share"
+            f"{share['negative']} of {share['mentions']} mentions firmly negative "
+            f"(negative tone and a complaint) in {share['window_minutes']} min "
+            f"({share['share']:.0%}) against a {share['baseline_share']:.0%} baseline share"
         )
     else:
         summary = (
