@@ -41,15 +41,16 @@ FROZEN_SHA256 = {
 }
 UNSEEN_TEST_SHA256 = "1f7ced198de724270c2048f43698197a7357984c786ee902070102c52c18017f"
 
-# Shipped models on the test parts (2026-12-04, docs/models.md "Functional tests") minus 0.03:
-# a model that does worse than today's fails. Raise these when a better model ships.
+# Shipped models on the test parts (2026-12-04, after the customer-care retrain,
+# docs/models.md "Functional tests") minus 0.03: a model that does worse than today's fails.
+# Raise these when a better model ships.
 FLOORS = {
-    "sentiment_fr": 0.49,  # 0.522
-    "sentiment_en": 0.51,  # 0.549
-    "sentiment_nl": 0.45,  # 0.488
-    "intent_fr": 0.81,  # 0.848
-    "intent_en": 0.75,  # 0.781
-    "intent_nl": 0.42,  # 0.458
+    "sentiment_fr": 0.70,  # 0.731
+    "sentiment_en": 0.71,  # 0.748
+    "sentiment_nl": 0.77,  # 0.803
+    "intent_fr": 0.87,  # 0.903
+    "intent_en": 0.81,  # 0.841
+    "intent_nl": 0.67,  # 0.700
     "toxicity_fr": 0.77,  # 0.808
     "toxicity_en": 0.68,  # 0.714
 }
