@@ -351,7 +351,7 @@ def test_two_workers_on_one_database_deliver_each_webhook_once(
         assert len(set(event_ids)) == count, "no event delivered twice"
         mentions = sorted(verified(h, b)["alert"]["evidence"]["mentions"][0] for _, h, b in hits)
         assert mentions == sorted(f"wave-{i}" for i in range(count))
-        assert outbox_statuses(database_url) == ["sent"] * count, "nothing left to redeliver"
+        assert settled_statuses(database_url) == ["sent"] * count, "nothing left to redeliver"
         for worker in workers:
             code, _ = worker.terminate()
             assert code == 0, worker.output()

@@ -20,7 +20,7 @@ from clameur.care.channels import (
     reply_handlers,
 )
 from clameur.care.models import Reply
-from clameur.care.replies import draft_reply, send_reply
+from clameur.care.replies import approve_reply, draft_reply, send_reply
 from clameur.clock import FrozenClock
 from clameur.config import Settings
 from clameur.db import session_scope
@@ -40,7 +40,7 @@ from clameur.sources.service import add_source
 from clameur.sources.x import XConnector
 from tests.care.test_replies import make_world
 from tests.conftest import Database
-from tests.factories import acting
+from tests.factories import acting, lead
 from tests.sources.helpers import poller, source_row
 from tests.sources.replay_server import Replay, recording, serve_replay
 
@@ -272,7 +272,12 @@ def test_polled_tweets_are_stored_threaded_and_matched(
     with session_scope(db.factory) as session:
         agent = acting(session, world.agent, world.tenant_id)
         reply = draft_reply(session, clock, agent, conversation, "Désolés !", channels=registry)
-        send_reply(session, clock, agent, reply.id, channels=registry)
+        sent_by_agent = send_reply(session, clock, agent, reply.id, channels=registry)
+        if sent_by_agent.status == "pending_approval":
+            # The angry tweet is urgent enough (priority, incident) for the tenant's approval
+            # policy: a supervisor approves, and the reply leaves as the agent wrote it.
+            supervisor = lead(session, clock, world.tenant_id)
+            approve_reply(session, clock, supervisor, reply.id, channels=registry)
     handlers = reply_handlers(db.factory, OPEN, clock=clock, channels=registry)
     assert relay(db.factory, clock, handlers) == 1
     posted = server.last("POST", "/2/tweets")
