@@ -15,6 +15,24 @@ train_app = typer.Typer(help="Train the analysis models from ../shared/data.", n
 DEFAULT_DATA = Path("..") / "shared" / "data"
 
 
+# The options both `train sentiment` and `train intent` take.
+CareDir = Annotated[
+    Path | None,
+    typer.Option("--care-dir", help="Folder of care_<lang>.jsonl (default: the repo's)."),
+]
+UseCare = Annotated[
+    bool, typer.Option("--care/--no-care", help="Train on the customer-care lines too.")
+]
+CareWeight = Annotated[
+    float | None,
+    typer.Option(
+        "--care-weight",
+        min=0.0,
+        help="Weight of a care line against a tweet or seed line (1; default: shipped).",
+    ),
+]
+
+
 def read_labelled(path: Path, labels: tuple[str, ...]) -> list[tuple[str, str]]:
     """A ``{text, label}`` JSONL file; the first bad line stops with its number and reason."""
     rows: list[tuple[str, str]] = []
@@ -118,20 +136,9 @@ def train_sentiment_command(
             help="Add the word-vector features (spaCy, sentence encoder): slower, better.",
         ),
     ] = True,
-    care_dir: Annotated[
-        Path | None,
-        typer.Option("--care-dir", help="Folder of care_<lang>.jsonl (default: the repo's)."),
-    ] = None,
-    care: Annotated[
-        bool,
-        typer.Option("--care/--no-care", help="Train on the customer-care lines too."),
-    ] = True,
-    care_weight: Annotated[
-        float | None,
-        typer.Option(
-            "--care-weight", min=0.0, help="Weight of a care line (a tweet 1; default: shipped)."
-        ),
-    ] = None,
+    care_dir: CareDir = None,
+    care: UseCare = True,
+    care_weight: CareWeight = None,
     care_heads: Annotated[
         bool,
         typer.Option(
@@ -222,22 +229,9 @@ def train_intent_command(
         typer.Option("--seed-dir", help="Folder of intent_seed_{fr,en}.jsonl (default: repo)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Artifact path (default: shipped).")] = None,
-    care_dir: Annotated[
-        Path | None,
-        typer.Option("--care-dir", help="Folder of care_<lang>.jsonl (default: the repo's)."),
-    ] = None,
-    care: Annotated[
-        bool,
-        typer.Option("--care/--no-care", help="Train on the customer-care lines too."),
-    ] = True,
-    care_weight: Annotated[
-        float | None,
-        typer.Option(
-            "--care-weight",
-            min=0.0,
-            help="Weight of a care line (a seed line 1; default: shipped).",
-        ),
-    ] = None,
+    care_dir: CareDir = None,
+    care: UseCare = True,
+    care_weight: CareWeight = None,
 ) -> None:
     """Train the intent model (seed and care sets + mapped English datasets), write artifact
     + metadata."""
