@@ -40,7 +40,7 @@ from clameur.pipeline import Pipeline
 from clameur.pipeline.bus_redis import RedisBus
 from clameur.pipeline.models import QueuedImport
 from clameur.pipeline.queued import INGEST_GROUP, INGEST_STREAM
-from tests.conftest import _pg_url, _Templates, postgres_or_skip, redis_or_skip
+from tests.conftest import REQUIRE, _pg_url, _Templates, postgres_or_skip, redis_or_skip
 from tests.smtp import free_port
 
 CLAMEUR = [sys.executable, "-m", "clameur"]
@@ -340,6 +340,8 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     try:
         server.start()
     except (OSError, redis.exceptions.RedisError) as exc:
+        if REQUIRE:
+            pytest.fail(f"a private redis-server is required (CLAMEUR_REQUIRE_SERVICES=1): {exc}")
         pytest.skip(f"cannot start a private redis-server: {exc}")
     try:
         yield server
