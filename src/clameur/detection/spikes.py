@@ -10,15 +10,18 @@ what its own history expects at that hour:
   expected rate of an hour is the most specific of them that has enough history, else a
   cold-start default. A closed hour is winsorised before it is folded in, so a spike does
   not teach the baseline that spikes are normal.
-- **Test.** The window count ``x`` is a spike when the Poisson upper tail
-  ``P(X ≥ x | λ)`` is below ``alpha``, with ``λ`` the expected count times an
-  over-dispersion factor (real traffic varies more than a Poisson process), and ``x`` is at
-  least ``min_count`` and ``min_ratio`` times the expected count. The threshold count is
-  computed once per ``λ`` (cached), so the test is a comparison per mention. Why this test
-  and these defaults: docs/detection.md (measured on generated replays).
-- **Share test.** When the counts are ordinary, a negative mention also tests the
-  negative *share* of the brand's last 60 and 180 minutes against the slot's baseline
-  share (beta-binomial tail, over-dispersion learned per series:
+- **Test.** The window count ``x`` is a spike when the negative binomial upper tail
+  ``P(X ≥ x)`` is below ``alpha`` (a tenth of it on a brand's per-source series): a
+  Poisson law whose rate is itself uncertain, by the traffic's hour-to-hour variation, the
+  few hours the baseline was learned from and the counts behind it
+  (:meth:`Expectation.window`); and ``x`` is at least ``min_count`` and ``min_ratio`` times
+  the expected count. The threshold count is cached per (mean, shape), so the test is a
+  comparison per mention. Why this test and these defaults: docs/detection.md (measured
+  on generated replays).
+- **Share test.** When the counts are ordinary, a firmly negative mention (negative tone
+  and a complaint: :func:`is_firmly_negative`) also tests the firmly negative *share* of
+  the brand's last 60 and 180 minutes against the slot's baseline share (beta-binomial
+  tail, over-dispersion learned per series:
   :mod:`clameur.detection.spikes_share`): a negativity shift at constant volume.
 - **Incident.** Every series of a brand feeds one incident per brand (``spike:<brand>``):
   a wave seen on Twitter and on every source together is one alert, updated with its
