@@ -28,12 +28,12 @@ from pathlib import Path
 
 from clameur.clock import SystemClock
 from clameur.config import Settings
+from clameur.core.bus import InMemoryBus
 from clameur.db import create_engine_for, make_session_factory, session_scope, upgrade
 from clameur.demo import replays
 from clameur.detection import alerts_of, set_rule
 from clameur.detection.delivery import handlers
 from clameur.pipeline import Pipeline
-from clameur.pipeline.bus import InMemoryBus
 from clameur.pipeline.live import LiveRunner
 from clameur.tenancy import add_brand, add_tenant
 

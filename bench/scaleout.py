@@ -33,11 +33,11 @@ from sqlalchemy import text
 
 from clameur.analysis import PlaceholderAnalyzer
 from clameur.config import Settings
+from clameur.core.bus_redis import RedisBus
 from clameur.db import create_engine_for, make_session_factory, upgrade
 from clameur.demo.generator import generate_mentions, write_jsonl
 from clameur.demo.load import ensure_demo_tenants
 from clameur.pipeline import Pipeline
-from clameur.pipeline.bus_redis import RedisBus
 
 CLAMEUR = [sys.executable, "-m", "clameur"]
 

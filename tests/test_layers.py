@@ -17,10 +17,7 @@ CORE = (
     "clameur.errors",
     "clameur.clock",
     "clameur.logging",
-    "clameur.pipeline.outbox",
-    "clameur.pipeline.bus",
-    "clameur.pipeline.bus_redis",
-    "clameur.pipeline.models",
+    "clameur.core",
     "clameur.fetch",
 )
 CAPABILITIES = (

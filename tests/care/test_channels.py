@@ -21,8 +21,8 @@ from clameur.care.models import Contact
 from clameur.care.replies import draft_reply, send_reply
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core import relay
 from clameur.db import session_scope
-from clameur.pipeline import relay
 from tests.care.test_replies import World, make_conversation, make_world, outbox, reply_of
 from tests.conftest import Database
 from tests.factories import acting

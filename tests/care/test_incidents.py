@@ -25,12 +25,13 @@ from clameur.care.models import Conversation, ConversationEvent, Incident, Reply
 from clameur.care.replies import approval_reasons, draft_reply, send_reply
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core import OutboxEvent
 from clameur.db import session_scope
 from clameur.demo import replays
 from clameur.detection.models import Alert, AlertMention
 from clameur.errors import ForbiddenError, InvalidInputError, NotFoundError
 from clameur.mentions.models import Author
-from clameur.pipeline import OutboxEvent, Pipeline
+from clameur.pipeline import Pipeline
 from clameur.tenancy import add_brand, add_tenant
 from clameur.tenancy.models import AuditEntry
 from tests.care.test_replies import (

@@ -50,10 +50,10 @@ from clameur.care.replies import (
 from clameur.care.suggest import suggest_for_conversation, suggest_replies
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core import OutboxEvent, relay
 from clameur.db import session_scope
 from clameur.errors import ForbiddenError, InvalidInputError, NotFoundError
 from clameur.mentions.models import Author, Mention
-from clameur.pipeline import OutboxEvent, relay
 from clameur.tenancy import get_brand
 from clameur.tenancy.models import AuditEntry
 from tests.conftest import Database, make_tenant

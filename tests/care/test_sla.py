@@ -27,10 +27,10 @@ from clameur.care.sla import (
 from clameur.care.sla_sweep import handlers, sweep, tenants_to_sweep
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core import OutboxEvent, relay
 from clameur.db import session_scope
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.mentions.models import Author
-from clameur.pipeline import OutboxEvent, relay
 from clameur.tenancy import Tenant
 from clameur.tenancy.models import AuditEntry
 from tests.conftest import Database, make_tenant

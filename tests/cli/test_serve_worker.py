@@ -28,9 +28,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from clameur.core import OutboxEvent
 from clameur.db import create_engine_for, make_session_factory, session_scope
 from clameur.demo import replays
-from clameur.pipeline import OutboxEvent
 from tests.factories import write_jsonl
 
 SECRET = "s3cret"

@@ -26,13 +26,14 @@ from clameur.care.models import (
     TeamMember,
 )
 from clameur.clock import FrozenClock
+from clameur.core import OutboxEvent
 from clameur.demo.floor import FloorSummary
 from clameur.demo.load import LivingDemo, load_living_demo
 from clameur.demo.staff import PLANS, POLICIES, QUEUES
 from clameur.detection.models import Alert, AlertMention
 from clameur.detection.triage import triage_of
 from clameur.mentions import Mention
-from clameur.pipeline import OutboxEvent, Pipeline
+from clameur.pipeline import Pipeline
 from clameur.tenancy import AuditEntry, Tenant, User, find_user
 from tests.conftest import Database
 

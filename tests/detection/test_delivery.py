@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core import OutboxEvent, relay
 from clameur.db import session_scope
 from clameur.detection.delivery import (
     DeliveryError,
@@ -25,7 +26,6 @@ from clameur.detection.delivery import (
     resolve,
     send_webhook,
 )
-from clameur.pipeline import OutboxEvent, relay
 from tests.conftest import Database
 from tests.detection.test_notify import raise_alert, setup_tenant
 from tests.smtp import Mailbox, free_port

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import select
 
 from clameur.clock import FrozenClock
+from clameur.core import OutboxEvent
 from clameur.db import session_scope
 from clameur.detection.alerts import Member, raise_or_update
 from clameur.detection.models import Alert
 from clameur.detection.notify import send_digests
 from clameur.detection.rules import load_rules, set_rule
-from clameur.pipeline import OutboxEvent
 from clameur.tenancy import Brand
 from tests.conftest import Database, make_tenant
 

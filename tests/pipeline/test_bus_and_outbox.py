@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core import InMemoryBus, OutboxEvent, enqueue, relay
 from clameur.db import session_scope
 from clameur.mentions import Mention
-from clameur.pipeline import MENTIONS_STREAM, InMemoryBus, OutboxEvent, Pipeline, enqueue, relay
+from clameur.pipeline import MENTIONS_STREAM, Pipeline
 from tests.conftest import Database, make_tenant
 from tests.factories import record
 

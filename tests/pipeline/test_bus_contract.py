@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from clameur.errors import ClameurError
-from clameur.pipeline.bus import (
+from clameur.core.bus import (
     Bus,
     BusFullError,
     BusUnavailableError,
@@ -26,7 +25,8 @@ from clameur.pipeline.bus import (
     bus_for,
     dead_stream,
 )
-from clameur.pipeline.bus_redis import RedisBus
+from clameur.core.bus_redis import RedisBus
+from clameur.errors import ClameurError
 from tests.conftest import redis_or_skip
 from tests.smtp import free_port
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from clameur.clock import FrozenClock
+from clameur.core import OutboxEvent, enqueue, relay
+from clameur.core.outbox import LEASE
 from clameur.db import session_scope
-from clameur.pipeline import OutboxEvent, enqueue, relay
-from clameur.pipeline.outbox import LEASE
 from tests.conftest import Database
 
 

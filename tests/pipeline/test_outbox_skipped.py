@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core import OutboxEvent, enqueue, relay
 from clameur.db import session_scope
 from clameur.detection.delivery import send_email
 from clameur.errors import DeliverySkipped
-from clameur.pipeline import OutboxEvent, enqueue, relay
 from tests.conftest import Database
 
 

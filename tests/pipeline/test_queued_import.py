@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core.bus import InMemoryBus
 from clameur.db import session_scope
 from clameur.mentions import Mention
 from clameur.pipeline import Pipeline
-from clameur.pipeline.bus import InMemoryBus
 from clameur.pipeline.models import QueuedImport
 from clameur.pipeline.queued import (
     INGEST_GROUP,

@@ -32,12 +32,12 @@ from sqlalchemy import func, select, text
 from clameur.analysis import PlaceholderAnalyzer
 from clameur.clock import SystemClock
 from clameur.config import Settings
+from clameur.core.bus_redis import RedisBus
 from clameur.db import create_engine_for, make_session_factory, session_scope
 from clameur.demo.generator import generate_mentions, write_jsonl
 from clameur.demo.load import ensure_demo_tenants
 from clameur.mentions import Mention
 from clameur.pipeline import Pipeline
-from clameur.pipeline.bus_redis import RedisBus
 from clameur.pipeline.models import QueuedImport
 from clameur.pipeline.queued import INGEST_GROUP, INGEST_STREAM
 from tests.conftest import REQUIRE, _pg_url, _Templates, postgres_or_skip, redis_or_skip

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from clameur.clock import Clock, FrozenClock, SystemClock
+from clameur.core import OutboxEvent, enqueue, relay
 from clameur.db import session_scope
 from clameur.detection.notify import EMAIL, WEBHOOK
-from clameur.pipeline import OutboxEvent, enqueue, relay
 from clameur.pipeline.worker import LoopStatus, Worker
 from tests.conftest import Database
 from tests.detection.test_notify import raise_alert, setup_tenant

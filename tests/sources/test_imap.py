@@ -20,9 +20,10 @@ from clameur.care.channels import reply_handlers
 from clameur.care.replies import draft_reply, send_reply
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core import relay
 from clameur.db import session_scope
 from clameur.mentions.models import Mention
-from clameur.pipeline import Pipeline, relay
+from clameur.pipeline import Pipeline
 from clameur.sources.base import PollContext, SourceConfig, SourceError
 from clameur.sources.imap import ImapConnector
 from clameur.sources.service import add_source

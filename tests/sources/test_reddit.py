@@ -22,10 +22,11 @@ from clameur.care.channels import (
 from clameur.care.replies import draft_reply, send_reply
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core import relay
 from clameur.db import session_scope
 from clameur.mentions.models import Mention
 from clameur.mentions.schemas import normalise
-from clameur.pipeline import Pipeline, relay
+from clameur.pipeline import Pipeline
 from clameur.sources.base import (
     PollContext,
     RateLimitedError,

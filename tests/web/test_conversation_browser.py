@@ -21,9 +21,9 @@ from clameur.care.replies import ApprovalPolicy, reply_handlers, set_approval_po
 from clameur.care.routing import assign
 from clameur.clock import SystemClock
 from clameur.config import Settings
+from clameur.core.outbox import relay
 from clameur.db import session_scope
 from clameur.pipeline import Pipeline
-from clameur.pipeline.outbox import relay
 from tests.conftest import Database
 from tests.factories import acting
 from tests.web.conftest import AXE, Server, running, screenshot

@@ -19,8 +19,9 @@ from clameur.care.models import Conversation, Reply
 from clameur.care.replies import draft_reply, send_reply
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.core import relay
 from clameur.db import session_scope
-from clameur.pipeline import Pipeline, relay
+from clameur.pipeline import Pipeline
 from clameur.sources.service import add_source
 from clameur.tenancy import get_tenant
 from clameur.tenancy.models import User

@@ -39,10 +39,10 @@ from clameur.care.models import Contact, Conversation, Reply
 from clameur.care.sla import on_agent_reply
 from clameur.clock import Clock, SystemClock
 from clameur.config import Settings, get_settings
+from clameur.core.outbox import Handler
 from clameur.db.engine import session_scope
 from clameur.errors import ClameurError, InvalidInputError
 from clameur.mentions.models import Author, Mention
-from clameur.pipeline.outbox import Handler
 from clameur.tenancy.models import Brand
 
 log = logging.getLogger(__name__)

@@ -37,10 +37,10 @@ from clameur.care.models import OPEN_STATUSES, Conversation, Incident, Reply
 from clameur.care.replies import approval_policy
 from clameur.care.repository import Incidents as Incidents
 from clameur.clock import Clock
+from clameur.core.outbox import enqueue
 from clameur.detection.models import Alert, AlertMention
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.mentions.models import Author, Mention
-from clameur.pipeline.outbox import enqueue
 from clameur.tenancy.models import Brand, Tenant, User
 from clameur.tenancy.policy import authorize
 from clameur.tenancy.principal import Principal, refresh

@@ -48,9 +48,9 @@ from clameur.care.models import Conversation, Incident, Reply
 from clameur.care.repository import Conversations
 from clameur.care.repository import Replies as Replies
 from clameur.clock import Clock
+from clameur.core.outbox import enqueue
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.mentions.models import Mention
-from clameur.pipeline.outbox import enqueue
 from clameur.tenancy.models import Tenant
 from clameur.tenancy.policy import authorize
 from clameur.tenancy.principal import Principal, refresh

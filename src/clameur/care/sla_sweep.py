@@ -40,8 +40,8 @@ from clameur.care.sla import (
 )
 from clameur.clock import Clock
 from clameur.config import Settings
+from clameur.core.outbox import Handler, enqueue
 from clameur.errors import NotFoundError
-from clameur.pipeline.outbox import Handler, enqueue
 from clameur.tenancy.models import Membership, Tenant, User
 
 log = logging.getLogger(__name__)

@@ -133,7 +133,7 @@ def import_(
 def _import_queued(
     runtime: Runtime, file: Path, *, tenant: str | None, fmt: str | None, as_json: bool, wait: bool
 ) -> None:
-    from clameur.pipeline.bus import bus_from_settings
+    from clameur.core.bus import bus_from_settings
     from clameur.pipeline.queued import queue_file, wait_for
 
     factory = runtime.ready()
@@ -273,7 +273,7 @@ def _worker(runtime: Runtime, *, concurrency: int, ingest: bool = False) -> Work
     poller = source_poller(factory, runtime.settings, SystemClock())
     consumer = None
     if ingest:
-        from clameur.pipeline.bus import bus_from_settings
+        from clameur.core.bus import bus_from_settings
         from clameur.pipeline.queued import IngestConsumer
 
         consumer = IngestConsumer(runtime.pipeline(), bus_from_settings(runtime.settings))

@@ -11,11 +11,11 @@ import typer
 
 from clameur.cli.output import emit_json, safe
 from clameur.cli.runtime import Runtime
+from clameur.core.bus import InMemoryBus
 from clameur.db import session_scope
 from clameur.detection import alerts_of
 from clameur.errors import InvalidInputError
 from clameur.mentions.reader import LineError, reader_for
-from clameur.pipeline.bus import InMemoryBus
 from clameur.pipeline.live import LiveRunner
 from clameur.tenancy import get_tenant
 

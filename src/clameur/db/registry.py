@@ -2,6 +2,7 @@
 
 from clameur.analysis import models as analysis_models
 from clameur.care import models as care_models
+from clameur.core import models as core_models
 from clameur.detection import campaign_models
 from clameur.detection import models as detection_models
 from clameur.mentions import models as mentions_models
@@ -16,6 +17,7 @@ MODULES = (
     care_models,
     detection_models,
     campaign_models,
+    core_models,
     pipeline_models,
     sources_models,
 )

@@ -24,10 +24,10 @@ import httpx
 from clameur import fetch
 from clameur.clock import Clock, SystemClock
 from clameur.config import Settings
+from clameur.core.outbox import Handler
 from clameur.detection.notify import EMAIL, WEBHOOK
 from clameur.errors import ClameurError, DeliverySkipped
 from clameur.fetch import check_host
-from clameur.pipeline.outbox import Handler
 
 log = logging.getLogger(__name__)
 

@@ -35,10 +35,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from clameur.clock import Clock
+from clameur.core.outbox import enqueue
 from clameur.detection.alerts import alert_dict, is_muted
 from clameur.detection.models import Alert, AlertMention, DetectionState
 from clameur.detection.rules import SEVERITIES, Rules, load_rules, severity_rank
-from clameur.pipeline.outbox import enqueue
 from clameur.tenancy.models import Brand, Tenant
 
 log = logging.getLogger(__name__)

@@ -1,17 +1,14 @@
-"""The pipeline: the chain of steps, the bus, the outbox, and running batches.
+"""The pipeline: the chain of steps and running batches (the bus and the outbox it uses are
+core: :mod:`clameur.core`).
 
-The chain and the pipeline service are imported on first use (PEP 562): every capability
-(care, detection) imports ``clameur.pipeline.outbox``, while the chain imports every
-capability — loading the chain with the package would make that a cycle.
+The chain and the pipeline service are imported on first use (PEP 562): the chain imports
+every capability and scipy, which ``clameur.pipeline.models`` (read by the table registry)
+must not pull in.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from clameur.pipeline.bus import Bus, InMemoryBus, Message, bus_for
-from clameur.pipeline.models import OutboxEvent
-from clameur.pipeline.outbox import enqueue, relay
 
 if TYPE_CHECKING:
     from clameur.pipeline.chain import STEPS, RawRecord, process_batch
@@ -39,15 +36,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "MENTIONS_STREAM",
     "STEPS",
-    "Bus",
     "ImportResult",
-    "InMemoryBus",
-    "Message",
-    "OutboxEvent",
     "Pipeline",
     "RawRecord",
-    "bus_for",
-    "enqueue",
     "process_batch",
-    "relay",
 ]

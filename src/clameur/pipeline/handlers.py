@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.config import Settings
-from clameur.pipeline.outbox import Handler
+from clameur.core.outbox import Handler
 
 
 def outbox_handlers(settings: Settings, factory: sessionmaker[Session]) -> dict[str, Handler]:

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from clameur.pipeline.bus import Bus
-from clameur.pipeline.outbox import Handler
+from clameur.core.bus import Bus
+from clameur.core.outbox import Handler
 from clameur.pipeline.service import MENTIONS_STREAM, Pipeline
 from clameur.pipeline.worker import STATUS, LoopStatus, Worker, assign_all, relay_all, sweep_sla_all
 

@@ -44,11 +44,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.clock import Clock
 from clameur.config import Settings
+from clameur.core.bus import Bus, Message
 from clameur.db.engine import session_scope
 from clameur.errors import ClameurError, InvalidInputError, NotFoundError
 from clameur.mentions import LineError, RecordError, StepContext, normalise, reader_for
 from clameur.mentions.draft import BatchReport, Draft
-from clameur.pipeline.bus import Bus, Message
 from clameur.pipeline.chain import STEPS, RawRecord, Step
 from clameur.pipeline.models import QueuedImport
 from clameur.pipeline.service import ImportResult, Pipeline, calm_gc, describe_error

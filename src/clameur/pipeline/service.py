@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from clameur.analysis import Analyzer, default_analyzer
 from clameur.clock import Clock, SystemClock
 from clameur.config import Settings
+from clameur.core.bus import Bus, Message
 from clameur.db.engine import session_scope
 from clameur.detection import Detector, default_detector
 from clameur.errors import InvalidInputError
 from clameur.mentions import BatchReport, StepContext, reader_for
-from clameur.pipeline.bus import Bus, Message
 from clameur.pipeline.chain import STEPS, RawRecord, Step, process_batch
 from clameur.tenancy import get_tenant
 

@@ -29,7 +29,7 @@ while another waits for its turn). Each ingest thread is a consumer of its own o
 (``host:pid:thread``).
 
 :meth:`Worker.stop` lets each loop finish the step it is in: a relay gives back the events
-it claimed and has not tried yet (see :func:`clameur.pipeline.outbox.relay`), then the
+it claimed and has not tried yet (see :func:`clameur.core.outbox.relay`), then the
 threads are joined. Each loop's last run, run count and last error are recorded in a
 process-wide :class:`LoopStatus` (:data:`STATUS`), which the health endpoint reports.
 
@@ -51,8 +51,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.clock import Clock
+from clameur.core.outbox import Handler, relay
 from clameur.db.engine import session_scope
-from clameur.pipeline.outbox import Handler, relay
 
 if TYPE_CHECKING:
     from clameur.config import Settings

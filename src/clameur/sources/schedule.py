@@ -1,7 +1,7 @@
 """Polling sources: one poller per source across processes, the cursor moved with its
 mentions, backoff after failures.
 
-A poll goes in three steps, like the outbox relay (``clameur.pipeline.outbox``):
+A poll goes in three steps, like the outbox relay (``clameur.core.outbox``):
 
 1. **claim**: one short transaction takes due sources (PostgreSQL: ``FOR UPDATE SKIP
    LOCKED``; the ``UPDATE`` re-checks the lease on the row, so on SQLite too only one

@@ -3,7 +3,7 @@
 Keys, under ``prefix`` (default ``clameur:``): the stream itself, ``<stream>:dead`` (its
 dead letters, trimmed to about ``dead_max`` entries with ``MAXLEN ~``) and
 ``<stream>:errors`` (a hash: the last recorded error of each pending entry). Semantics are
-those of :mod:`clameur.pipeline.bus`; how each maps onto Redis:
+those of :mod:`clameur.core.bus`; how each maps onto Redis:
 
 - ``publish``: a server-side script appends with ``XADD`` only while ``XLEN`` is below the
   bound (check and append are atomic, so concurrent producers never overshoot); a refused
@@ -36,7 +36,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from clameur.pipeline.bus import (
+from clameur.core.bus import (
     DEFAULT_DEAD_MAX,
     DEFAULT_MAX_DELIVERIES,
     NO_ERROR,

@@ -34,9 +34,9 @@ from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.clock import Clock
+from clameur.core.models import OutboxEvent
 from clameur.db.engine import session_scope
 from clameur.errors import DeliverySkipped
-from clameur.pipeline.models import OutboxEvent
 
 log = logging.getLogger(__name__)
 

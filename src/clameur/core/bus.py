@@ -1,6 +1,6 @@
 """The bus that moves batches between processes: one contract, two implementations.
 
-Embedded deployments use :class:`InMemoryBus`; scaled-out ones :class:`~clameur.pipeline.
+Embedded deployments use :class:`InMemoryBus`; scaled-out ones :class:`~clameur.core.
 bus_redis.RedisBus` (Redis Streams). Both keep the same semantics, checked by the same
 contract tests (``tests/pipeline/test_bus_contract.py``):
 
@@ -358,7 +358,7 @@ def bus_for(
             max_backlog=max_backlog, max_deliveries=max_deliveries, publish_timeout=publish_timeout
         )
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from clameur.pipeline.bus_redis import RedisBus
+        from clameur.core.bus_redis import RedisBus
 
         return RedisBus.from_url(
             url,
