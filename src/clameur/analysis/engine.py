@@ -3,7 +3,9 @@
 For a batch of mentions: text sanitised (lone surrogates and NULs replaced) → normalised
 once → hashed n-gram features extracted once → sentiment, toxicity and intent read them
 (one sparse dot product each) → language by lingua restricted to the configured
-languages → actionability rules (which use toxicity) → author influence score and reach.
+languages → calibration (temperatures; a label below its model's confidence threshold, or
+in a language no model was trained for, becomes "uncertain": :mod:`clameur.analysis.calibration`)
+→ actionability rules (which use toxicity) → author influence score and reach.
 
 Influence percentile and priority need the tenant: the ``prioritise`` step fills them.
 Models load once per process (``ModelAnalyzer.default()``), ~0.2 s.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -22,6 +24,7 @@ from numpy.typing import NDArray
 
 from clameur.analysis import actionability as act
 from clameur.analysis.base import Analysis, AnalysisInput
+from clameur.analysis.calibration import Calibration
 from clameur.analysis.features import FeatureConfig, HashedBatch, extract, normalise_batch
 from clameur.analysis.influence import author_score, reach
 from clameur.analysis.language import DEFAULT_LANGUAGES, LanguageDetector
@@ -58,6 +61,8 @@ class ModelAnalyzer:
     language: LanguageDetector
     sentiment_backend: TextModel | None = None
     """When set (an ONNX model), it replaces the shipped sentiment model."""
+    calibration: Calibration = field(default_factory=Calibration)
+    """Temperatures and "uncertain" thresholds (:mod:`clameur.analysis.calibration`)."""
 
     _default: ClassVar[ModelAnalyzer | None] = None
     _lock: ClassVar[threading.Lock] = threading.Lock()
@@ -83,6 +88,7 @@ class ModelAnalyzer:
             intent=IntentModel.load(),
             language=LanguageDetector(languages),
             sentiment_backend=backend,
+            calibration=Calibration.load(),
         )
 
     @classmethod
@@ -105,18 +111,22 @@ class ModelAnalyzer:
         normed = normalise_batch(texts)
         batch = extract(texts, FeatureConfig(), normed=normed)
 
+        langs = self.language.detect(texts, [item.lang_hint for item in items])
+        cal = self.calibration
         if self.sentiment_backend is not None:
+            # A user's model: its own probabilities, no threshold fitted for it.
             senti_labels = self.sentiment_backend.labels
             senti = self.sentiment_backend.predict_proba(texts)
+            senti_cal = replace(cal, thresholds={**cal.thresholds, "sentiment": 0.0})
         else:
             senti_labels = tuple(self.sentiment.labels)
-            senti = self.sentiment.scores_from(batch, normed, texts)
+            senti = cal.sentiment_probs(self.sentiment.scores_from(batch, normed, texts), langs)
+            senti_cal = cal
         detail = self.toxicity.detail_from(batch, normed, texts)
-        toxic_prob = detail.toxic
+        toxic_prob = cal.toxicity_probs(detail.toxic)
         toxic_labels = _toxicity_labels(detail)
-        intents = self.intent.scores_from(batch, normed, texts)
+        intents = cal.intent_probs(self.intent.scores_from(batch, normed, texts))
         intent_labels = tuple(self.intent.labels)
-        langs = self.language.detect(texts, [item.lang_hint for item in items])
 
         s_best = senti.argmax(axis=1)
         i_best = intents.argmax(axis=1)
@@ -134,13 +144,17 @@ class ModelAnalyzer:
                     created_at=item.created_at,
                 )
             )
+            s_score = float(senti[n, s_best[n]])
+            i_score = float(intents[n, i_best[n]])
             out.append(
                 Analysis(
                     lang=langs[n],
-                    sentiment=senti_labels[int(s_best[n])],
-                    sentiment_score=round(float(senti[n, s_best[n]]), 4),
-                    intent=intent_labels[int(i_best[n])],
-                    intent_score=round(float(intents[n, i_best[n]]), 4),
+                    sentiment=senti_cal.label(
+                        "sentiment", senti_labels[int(s_best[n])], s_score, langs[n]
+                    ),
+                    sentiment_score=round(s_score, 4),
+                    intent=cal.label("intent", intent_labels[int(i_best[n])], i_score, langs[n]),
+                    intent_score=round(i_score, 4),
                     toxicity=round(toxicity, 4),
                     toxicity_labels=toxic_labels[n],
                     actionability=acts.label,
