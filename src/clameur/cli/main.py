@@ -18,6 +18,7 @@ from clameur import __version__
 from clameur.cli.accounts import audit_command, token_app, user_app
 from clameur.cli.alerts import alerts_command, rule_app
 from clameur.cli.analyse import analyse_command
+from clameur.cli.calibration import train_calibration_command
 from clameur.cli.care import conversations_app
 from clameur.cli.models import evaluate_command, train_app
 from clameur.cli.output import emit_json, fail, safe
@@ -43,6 +44,7 @@ app = typer.Typer(
 )
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(brand_app, name="brand")
+train_app.command("calibration")(train_calibration_command)
 app.add_typer(train_app, name="train")
 app.command("eval")(evaluate_command)
 app.command("search")(search_command)
