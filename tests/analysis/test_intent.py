@@ -34,6 +34,7 @@ from clameur.analysis.intent_train import (
     split_seed,
     train_intent,
 )
+from clameur.analysis.model_base import read_manifest
 from tests.factories import SHARED_DATA, needs_shared_data
 
 DATA_DIR = SHARED_DATA
@@ -131,10 +132,11 @@ def test_small_training_with_english_data_learns_the_mapped_labels() -> None:
 
 
 def test_shipped_artifact_is_small_and_documented() -> None:
-    assert DEFAULT_ARTIFACT.stat().st_size <= 3 * 1024 * 1024
-    meta = json.loads(DEFAULT_ARTIFACT.with_suffix(".json").read_text(encoding="utf-8"))
-    assert {"command", "data", "metrics", "date"} <= set(meta)
-    assert set(meta["cue_weights"]) == set(CUE_NAMES)
+    meta = read_manifest(DEFAULT_ARTIFACT)
+    assert meta["bytes"] <= 3 * 1024 * 1024
+    assert {"command", "metrics", "version", "training"} <= set(meta)
+    assert "data" in meta["training"]
+    assert set(meta["training"]["cue_weights"]) == set(CUE_NAMES)
 
 
 def test_shipped_held_out_and_test_figures(shipped: IntentModel) -> None:
@@ -211,18 +213,17 @@ def test_scores_from_shared_features_match_predict_proba(shipped: IntentModel) -
 
 
 def test_save_load_roundtrip_and_stale_cues(shipped: IntentModel, tmp_path: Path) -> None:
-    path = tmp_path / "intent.npz"
+    path = tmp_path / "intent"
     shipped.save(path)
     texts = ["je veux résilier", "pk ça marche pas ?", "bravo"]
     assert IntentModel.load(path).predict(texts) == shipped.predict(texts)
-    with np.load(path) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    header = json.loads(bytes(arrays["header"]).decode())
-    header["cues"] = header["cues"][:-1]
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    np.savez_compressed(tmp_path / "stale.npz", **arrays)
-    with pytest.raises(ValueError, match="stale.npz.*other cues"):
-        IntentModel.load(tmp_path / "stale.npz")
+    stale = tmp_path / "stale"
+    shipped.save(stale)
+    manifest = json.loads((stale / "manifest.json").read_text(encoding="utf-8"))
+    manifest["model"]["cues"] = manifest["model"]["cues"][:-1]
+    (stale / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ValueError, match="stale.*other cues"):
+        IntentModel.load(stale)
 
 
 def test_cues_fire_where_written() -> None:

@@ -181,7 +181,7 @@ def test_batch_and_single_predictions_agree(shipped: SentimentModel) -> None:
 
 
 def test_save_load_roundtrip(shipped: SentimentModel, tmp_path: Path) -> None:
-    path = tmp_path / "m.npz"
+    path = tmp_path / "m"
     shipped.save(path)
     texts = ["j'adore", "je déteste", "le train part à 8h", "I love it", "lo odio"]
     loaded = SentimentModel.load(path)
@@ -190,9 +190,10 @@ def test_save_load_roundtrip(shipped: SentimentModel, tmp_path: Path) -> None:
 
 
 def test_load_names_the_bad_file(tmp_path: Path) -> None:
-    path = tmp_path / "broken.npz"
-    path.write_bytes(b"not an archive")
-    with pytest.raises(ValueError, match="broken.npz"):
+    path = tmp_path / "broken"
+    path.mkdir()
+    (path / "manifest.json").write_bytes(b"not JSON")
+    with pytest.raises(ValueError, match="broken"):
         SentimentModel.load(path)
 
 

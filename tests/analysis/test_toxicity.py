@@ -11,18 +11,17 @@ import numpy as np
 import pytest
 
 from clameur.analysis.features import FeatureConfig, extract, normalise_batch
+from clameur.analysis.model_base import read_manifest
 from clameur.analysis.toxicity import (
     DEFAULT_ARTIFACT,
     LABELS,
     Row,
     ToxicityModel,
     evaluate,
-    read_care_rows,
     read_rows,
-    stratified_split,
-    train_toxicity,
 )
 from clameur.analysis.toxicity_rules import CUE_NAMES, Lexicon, cues, read_lexicon
+from clameur.analysis.toxicity_train import read_care_rows, stratified_split, train_toxicity
 from tests.factories import SHARED_DATA, needs_shared_data, write_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,7 +106,7 @@ def test_shipped_artifact_validation_regression_guard(shipped: ToxicityModel) ->
         json.loads(line)["text"]
         for line in (DATA_DIR / "sentiment_reviews" / "fr" / "val.jsonl").open(encoding="utf-8")
     ]
-    assert float(np.mean(shipped.predict_proba(ordinary) >= 0.5)) < 0.1  # film reviews
+    assert float(np.mean(shipped.predict_proba(ordinary)[:, 1] >= 0.5)) < 0.1  # film reviews
 
 
 def test_leetspeak_insult_is_detected(shipped: ToxicityModel) -> None:
@@ -122,7 +121,7 @@ def test_profanity_at_an_object_scores_below_an_insult_at_a_person(
 ) -> None:
     thing, person = shipped.predict_proba(
         ["cette tablette de merde ne charge plus", "t'es une merde, tu ne charges rien"]
-    )
+    )[:, 1]
     assert thing < person
     assert thing < 0.5 <= person
 
@@ -134,7 +133,7 @@ def test_reported_and_negated_insults_score_below_direct_ones(shipped: ToxicityM
             "je ne dis pas que le vendeur est un connard",
             "le vendeur est un connard",
         ]
-    )
+    )[:, 1]
     assert max(reported, negated) < direct
     assert direct >= 0.5
 
@@ -207,7 +206,7 @@ def test_hostile_inputs_give_valid_outputs(shipped: ToxicityModel) -> None:
     for text in HOSTILE:  # one at a time too (batch boundaries)
         assert shipped.predict([text])[0][0] in LABELS
     assert shipped.predict([]) == []
-    assert shipped.predict_proba([]).shape == (0,)
+    assert shipped.predict_proba([]).shape == (0, 2)
 
 
 def test_scores_from_shared_features_equals_predict_proba(shipped: ToxicityModel) -> None:
@@ -217,7 +216,9 @@ def test_scores_from_shared_features_equals_predict_proba(shipped: ToxicityModel
     scores = shipped.scores_from(batch, normed, texts)
     assert scores.shape == (len(texts),)
     assert scores.dtype == np.float32
-    assert np.allclose(scores, shipped.predict_proba(texts), atol=1e-6)
+    probs = shipped.predict_proba(texts)
+    assert np.allclose(scores, probs[:, 1], atol=1e-6)
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-6)
     detail = shipped.detail_from(batch, normed, texts)
     assert np.allclose(detail.toxic, scores)
     assert bool(detail.insult[0])
@@ -243,7 +244,7 @@ def test_batch_and_single_predictions_agree(shipped: ToxicityModel) -> None:
 
 
 def test_save_load_roundtrip(shipped: ToxicityModel, tmp_path: Path) -> None:
-    path = tmp_path / "t.npz"
+    path = tmp_path / "toxicity"
     shipped.save(path)
     texts = ["t'es un abruti", "merci", "je vais te tuer"]
     assert np.array_equal(
@@ -252,11 +253,11 @@ def test_save_load_roundtrip(shipped: ToxicityModel, tmp_path: Path) -> None:
 
 
 def test_artifact_is_small_and_documented() -> None:
-    assert DEFAULT_ARTIFACT.stat().st_size <= 3_000_000
-    meta = json.loads(DEFAULT_ARTIFACT.with_suffix(".json").read_text(encoding="utf-8"))
-    assert meta["model"] == "toxicity"
+    meta = read_manifest(DEFAULT_ARTIFACT)
+    assert meta["bytes"] <= 3_000_000
+    assert meta["name"] == "toxicity"
     assert meta["command"].startswith("clameur train toxicity")
-    assert set(meta["val_macro_f1"]) == {"fr", "en", "ar"}
+    assert set(meta["metrics"]["val_macro_f1"]) == {"fr", "en", "ar"}
 
 
 # --- command line --------------------------------------------------------------------------
@@ -305,7 +306,7 @@ def test_eval_toxicity_refuses_bad_labels_naming_the_line(tmp_path: Path) -> Non
 
 @needs_data
 def test_train_toxicity_writes_an_artifact_that_loads(tmp_path: Path) -> None:
-    out = tmp_path / "toxicity.npz"
+    out = tmp_path / "toxicity"
     result = _clameur(
         "train",
         "toxicity",
@@ -319,7 +320,7 @@ def test_train_toxicity_writes_an_artifact_that_loads(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith("fr\t")
-    meta = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    meta = read_manifest(out)["metrics"]
     assert meta["val_macro_f1"]["fr"] > 0.55
     assert meta["extra_eval"]["toxicity_dev_fr.jsonl"]["model_macro_f1"] > 0.8
     assert ToxicityModel.load(out).predict(["t'es un abruti"])[0][0] in LABELS

@@ -61,7 +61,7 @@ DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 def test_train_sentiment_writes_an_artifact_that_loads(tmp_path: Path) -> None:
     if not (DATA_DIR / "sentiment").is_dir():
         pytest.skip(f"shared data not found at {DATA_DIR} (../shared/data relative to the repo)")
-    out = tmp_path / "sentiment.npz"
+    out = tmp_path / "sentiment"
     # a quick run (French and English, 1,500 rows each, no word vectors): the command's
     # contract, not the shipped model's quality (`clameur train sentiment` in full,
     # docs/models.md; tests/analysis train with the vectors on small samples)
@@ -71,7 +71,9 @@ def test_train_sentiment_writes_an_artifact_that_loads(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith("fr\t")
-    meta = json.loads(out.with_suffix(".json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
+    meta = {**manifest["training"], **manifest["metrics"]}
+    assert manifest["command"].endswith("--no-word-vectors")
     assert meta["hyper_parameters"]["max_rows_per_language"] == 1500
     assert set(meta["val_macro_f1"]) == {"fr", "en"}
     assert not meta["hyper_parameters"]["word_vectors"], "none asked for"

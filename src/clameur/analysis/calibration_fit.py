@@ -254,6 +254,8 @@ def fit(
 
     def rows_of(s: LabelledSet, model: Any, labels: Sequence[str], binary: bool = False) -> _Rows:
         probs = model.predict_proba(s.texts)
+        if binary:  # p(toxic): predict_proba gives every label's column (normal, toxic)
+            probs = probs[:, 1]
         gold = np.array([list(labels).index(label) for label in s.labels], dtype=np.int64)
         return _Rows(probs.astype(np.float32), gold, list(s.texts), binary)
 

@@ -9,12 +9,12 @@ out the same seeded 20 %, stratified by language, sentiment and intent
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from clameur.analysis.intent import LABELS as INTENT_LABELS
+from clameur.analysis.model_base import RowsError, json_lines
 from clameur.analysis.sentiment import LABELS as SENTIMENT_LABELS
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -35,28 +35,15 @@ class CareRow:
 def read_care(path: Path, language: str) -> list[CareRow]:
     """Read one ``care_<lang>.jsonl``; a bad line stops with its number and reason."""
     rows: list[CareRow] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"{where}: not a JSON line ({exc})") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                raise ValueError(f"{where}: expected an object with a string 'text'")
-            if obj.get("sentiment") not in SENTIMENT_LABELS:
-                raise ValueError(
-                    f"{where}: sentiment {obj.get('sentiment')!r} is not one of "
-                    f"{', '.join(SENTIMENT_LABELS)}"
+    for where, obj in json_lines(path):
+        if not isinstance(obj.get("text"), str):
+            raise RowsError("expected an object with a string 'text'", where=where)
+        for field, labels in (("sentiment", SENTIMENT_LABELS), ("intent", INTENT_LABELS)):
+            if obj.get(field) not in labels:
+                raise RowsError(
+                    f"{field} {obj.get(field)!r} is not one of {', '.join(labels)}", where=where
                 )
-            if obj.get("intent") not in INTENT_LABELS:
-                raise ValueError(
-                    f"{where}: intent {obj.get('intent')!r} is not one of "
-                    f"{', '.join(INTENT_LABELS)}"
-                )
-            rows.append(CareRow(obj["text"], obj["sentiment"], obj["intent"], language))
+        rows.append(CareRow(obj["text"], obj["sentiment"], obj["intent"], language))
     return rows
 
 

@@ -14,7 +14,6 @@ once; a text scored toxic is one whose toxicity is at least 0.5.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,7 @@ from typing import Any, Final
 
 from clameur.analysis.base import Analysis, AnalysisInput, Analyzer
 from clameur.analysis.intent import LABELS as INTENT_LABELS
+from clameur.analysis.model_base import json_lines
 from clameur.analysis.sentiment import LABELS as SENTIMENT_LABELS
 from clameur.analysis.toxicity import LABELS as TOXICITY_LABELS
 from clameur.errors import InvalidInputError
@@ -74,21 +74,8 @@ def read_cases(path: Path, labels: Sequence[str], label_field: str = "label") ->
 
     With ``label_field="intent"`` (Dutch rows), a line without that field is skipped.
     """
-    try:
-        raw_lines = path.read_bytes().splitlines()
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read: {exc.strerror}", where=str(path)) from None
     cases: list[Case] = []
-    for number, raw in enumerate(raw_lines, start=1):
-        if not raw.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidInputError(f"not a JSON line ({exc})", where=where) from None
-        if not isinstance(obj, dict):
-            raise InvalidInputError("expected a JSON object", where=where)
+    for where, obj in json_lines(path):
         for key in ("text", "capability", "lang"):
             if not isinstance(obj.get(key), str) or not obj[key].strip():
                 raise InvalidInputError(f"expected a non-empty string {key!r}", where=where)

@@ -16,18 +16,24 @@ has one readable weight per label. Inference is numpy only; training lives in
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from clameur.analysis.features import FeatureConfig, HashedBatch, extract, normalise_batch
+from clameur.analysis.features import FeatureConfig, HashedBatch
+from clameur.analysis.model_base import (
+    ARTIFACTS_DIR,
+    LabelledRow,
+    LinearModel,
+    evaluate,
+    softmax,
+)
+from clameur.analysis.model_base import read_rows as base_read_rows
 
 LABELS: tuple[str, ...] = (
     "complaint",
@@ -38,8 +44,7 @@ LABELS: tuple[str, ...] = (
     "spam",
     "other",
 )
-DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "intent.npz"
-_BATCH = 4096
+DEFAULT_ARTIFACT = ARTIFACTS_DIR / "intent"
 
 _Q, _C, _R, _P, _O = "question", "complaint", "request", "praise", "other"
 
@@ -386,7 +391,7 @@ def cue_matrix(normed: Sequence[str]) -> NDArray[np.float32]:
 
 
 @dataclass(slots=True)
-class IntentModel:
+class IntentModel(LinearModel):
     """Linear softmax over hashed features and cues; ``predict`` gives ``(label, confidence)``."""
 
     weights: NDArray[np.float32]  # (n_features, n_labels)
@@ -396,6 +401,8 @@ class IntentModel:
     labels: tuple[str, ...] = LABELS
     temperature: float = 1.0
     metadata: dict[str, Any] = field(default_factory=dict)
+    name: ClassVar[str] = "intent"
+    default_artifact: ClassVar[Path] = DEFAULT_ARTIFACT
 
     def logits_from(self, batch: HashedBatch, normed: Sequence[str]) -> NDArray[np.float32]:
         """Logits before temperature, ``(n, len(labels))``."""
@@ -420,66 +427,39 @@ class IntentModel:
         ``normalise_batch(texts)``, shared by every analysis model of a batch. The cues read
         ``normed`` only; ``texts`` is part of the shared interface of the analysis models.
         """
-        scores = self.logits_from(batch, normed) / np.float32(self.temperature)
-        scores -= scores.max(axis=1, keepdims=True)
-        probs: NDArray[np.float32] = np.exp(scores).astype(np.float32)
-        probs /= probs.sum(axis=1, keepdims=True)
-        return probs
+        return softmax(self.logits_from(batch, normed), self.temperature)
 
-    def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(texts), _BATCH):
-            chunk = texts[start : start + _BATCH]
-            normed = normalise_batch(chunk)
-            batch = extract(chunk, self.config, normed=normed)
-            out[start : start + len(chunk)] = self.scores_from(batch, normed, chunk)
-        return out
+    probabilities_from = scores_from
 
-    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        if not texts:
-            return []
-        probs = self.predict_proba(texts)
-        best = probs.argmax(axis=1)
-        return [
-            (self.labels[int(i)], float(min(1.0, max(0.0, p))))
-            for i, p in zip(best, probs[np.arange(len(best)), best], strict=True)
-        ]
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        header = {
-            "labels": list(self.labels),
+    def artifact_header(self) -> dict[str, Any]:
+        return {
             "config": self.config.to_dict(),
             "temperature": self.temperature,
             "cues": list(CUE_NAMES),
         }
-        with path.open("wb") as handle:
-            np.savez_compressed(
-                handle,
-                weights=self.weights.astype(np.float16),
-                cue_weights=self.cue_weights.astype(np.float32),
-                bias=self.bias.astype(np.float32),
-                header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-            )
+
+    def artifact_arrays(self) -> dict[str, NDArray[Any]]:
+        return {
+            "weights": self.weights.astype(np.float16),
+            "cue_weights": self.cue_weights.astype(np.float32),
+            "bias": self.bias.astype(np.float32),
+        }
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_ARTIFACT) -> IntentModel:
-        with np.load(path, allow_pickle=False) as archive:
-            header = json.loads(bytes(archive["header"]).decode())
-            weights = archive["weights"].astype(np.float32)
-            cue_weights = archive["cue_weights"].astype(np.float32)
-            bias = archive["bias"].astype(np.float32)
+    def from_artifact(
+        cls, header: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]], where: Path
+    ) -> IntentModel:
         config = FeatureConfig.from_dict(header["config"])
+        weights = arrays["weights"].astype(np.float32)
         if weights.shape[0] != 1 << config.bits:
-            raise ValueError(f"{path}: weights do not match {config.bits} hash bits")
+            raise ValueError(f"{where}: weights do not match {config.bits} hash bits")
         if tuple(header["cues"]) != CUE_NAMES:
-            raise ValueError(f"{path}: trained with other cues than this code; retrain it")
+            raise ValueError(f"{where}: trained with other cues than this code; retrain it")
         return cls(
             weights=weights,
-            cue_weights=cue_weights,
-            bias=bias,
+            cue_weights=arrays["cue_weights"].astype(np.float32),
+            bias=arrays["bias"].astype(np.float32),
             config=config,
-            labels=tuple(header["labels"]),
             temperature=float(header["temperature"]),
         )
 
@@ -487,59 +467,24 @@ class IntentModel:
 # --- data ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    text: str
-    label: str
-    origin: str = ""  # "seed-fr", "seed-en", "clinc150", … (training bookkeeping only)
+Row = LabelledRow
 
 
-def read_rows(path: Path, origin: str = "", mapping: Mapping[str, str] | None = None) -> list[Row]:
-    """A ``{text, label}`` JSON Lines file; with ``mapping``, labels are mapped (others dropped).
-
-    Without ``mapping``, every label must be one of :data:`LABELS` (the error names the line).
-    """
-    rows: list[Row] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            obj = json.loads(line)
-            label = str(obj["label"])
-            if mapping is not None:
-                if label not in mapping:
-                    continue
-                label = mapping[label]
-            elif label not in LABELS:
-                raise ValueError(f"{path}:{number}: label {label!r} is not one of {LABELS}")
-            rows.append(Row(text=str(obj["text"]), label=label, origin=origin))
-    return rows
+def read_rows(
+    path: Path, origin: str = "", mapping: Mapping[str, str] | None = None
+) -> list[LabelledRow]:
+    """A ``{text, label}`` JSON Lines file; with ``mapping``, labels are mapped (others
+    dropped). Every label must be one of :data:`LABELS` (the error names the line)."""
+    return base_read_rows(path, LABELS, mapping=mapping, origin=origin)
 
 
-# --- evaluation ----------------------------------------------------------------------------
-
-
-def evaluate(model: IntentModel, rows: Sequence[Row]) -> dict[str, Any]:
-    """Macro-F1 (over labels present in ``rows``), accuracy, per class, throughput."""
-    texts = [r.text for r in rows]
-    start = time.perf_counter()
-    predicted = [label for label, _ in model.predict(texts)]
-    elapsed = time.perf_counter() - start
-    gold = [r.label for r in rows]
-    per_class: dict[str, dict[str, float | int]] = {}
-    for label in model.labels:
-        tp = sum(1 for g, p in zip(gold, predicted, strict=True) if g == p == label)
-        n_pred, support = predicted.count(label), gold.count(label)
-        precision = tp / n_pred if n_pred else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[label] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
-    n = len(rows)
-    present = [lab for lab in model.labels if per_class[lab]["support"]] or list(model.labels)
-    return {
-        "macro_f1": float(np.mean([per_class[lab]["f1"] for lab in present])),
-        "accuracy": (sum(g == p for g, p in zip(gold, predicted, strict=True)) / n) if n else 0.0,
-        "n": n,
-        "per_second": (n / elapsed) if elapsed > 0 else float("inf"),
-        "per_class": per_class,
-    }
+__all__ = [
+    "CUE_NAMES",
+    "CUES",
+    "LABELS",
+    "IntentModel",
+    "Row",
+    "cue_matrix",
+    "evaluate",
+    "read_rows",
+]

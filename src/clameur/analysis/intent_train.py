@@ -8,12 +8,12 @@ plus the English
 intent datasets of the shared data folder, whose intents are mapped to our labels by the
 explicit tables :data:`CLINC150_MAP`, :data:`BANKING77_MAP` and :data:`BITEXT_MAP`
 (intents not listed there are dropped). ``clameur train intent`` calls
-:func:`train_and_save`; figures go to ``artifacts/intent.json`` and ``docs/models.md``.
+:func:`train_and_save`; figures go to the artifact's manifest
+(``artifacts/intent/manifest.json``) and ``docs/models.md``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -349,16 +349,23 @@ def train_and_save(
     care_dir: Path | None = CARE_DIR,
     care_weight: float | None = None,
 ) -> dict[str, Any]:
-    """Train, write the artifact and ``<out>.json`` metadata (with figures); return it."""
+    """Train and write the artifact ``out`` (figures and training record in its manifest);
+    return the manifest."""
     cfg = TrainConfig() if care_weight is None else TrainConfig(care_weight=care_weight)
     model, val = train_intent(data_dir, seed=seed, seed_dir=seed_dir, cfg=cfg, care_dir=care_dir)
-    model.save(out)
     report = validation_report(model, val, data_dir, test_file)
-    meta = {
-        "model": "intent",
+    metrics: dict[str, Any] = {
+        name: {
+            "macro_f1": round(float(r["macro_f1"]), 4),
+            "accuracy": round(float(r["accuracy"]), 4),
+            "n": r["n"],
+            "per_class_f1": {k: round(float(v["f1"]), 4) for k, v in r["per_class"].items()},
+        }
+        for name, r in report.items()
+    }
+    metrics["headline"] = {name: figures["macro_f1"] for name, figures in metrics.items()}
+    training = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "command": f"clameur train intent --data {data_dir} --seed {seed}"
-        + (f" --care-weight {care_weight:g}" if care_weight is not None else ""),
         "data": {
             "seed_sets": ["training/intent_seed_fr.jsonl", "training/intent_seed_en.jsonl"],
             "care_sets": [
@@ -371,20 +378,12 @@ def train_and_save(
             "the care sets, stratified by language, sentiment and intent",
         },
         **model.metadata,
-        "metrics": {
-            name: {
-                "macro_f1": round(float(r["macro_f1"]), 4),
-                "accuracy": round(float(r["accuracy"]), 4),
-                "n": r["n"],
-                "per_class_f1": {k: round(float(v["f1"]), 4) for k, v in r["per_class"].items()},
-            }
-            for name, r in report.items()
-        },
         "cue_weights": {
             name: {lab: round(float(w), 3) for lab, w in zip(LABELS, row, strict=True)}
             for name, row in zip(CUE_NAMES, model.cue_weights, strict=True)
         },
-        "artifact_bytes": out.stat().st_size,
     }
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return meta
+    command = f"clameur train intent --data {data_dir} --seed {seed}" + (
+        f" --care-weight {care_weight:g}" if care_weight is not None else ""
+    )
+    return model.save(out, command=command, metrics=metrics, training=training)

@@ -20,45 +20,31 @@ features folded to ``2**14`` buckets. Inference is numpy only; training lives in
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from clameur.analysis.features import FeatureConfig, HashedBatch, extract, normalise_batch
+from clameur.analysis.model_base import ARTIFACTS_DIR, LabelledRow, LinearModel, evaluate, softmax
+from clameur.analysis.model_base import read_rows as base_read_rows
 from clameur.analysis.wordvec import Vocabulary, pool_rows, token_hashes
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 LANGUAGES: tuple[str, ...] = ("fr", "en", "de", "es", "it", "pt", "ar", "hi")
-DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "sentiment.npz"
-FORMAT = 2
+DEFAULT_ARTIFACT = ARTIFACTS_DIR / "sentiment"
 _BATCH = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    text: str
-    label: str
+Row = LabelledRow
 
 
-def read_rows(path: Path) -> list[Row]:
-    """Read a ``{text, label}`` JSON Lines file."""
-    rows: list[Row] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                rows.append(Row(text=str(obj["text"]), label=str(obj["label"])))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: not a {{text, label}} object ({exc})") from exc
-    return rows
+def read_rows(path: Path) -> list[LabelledRow]:
+    """A ``{text, label}`` JSON Lines file of sentiment labels; errors name the line."""
+    return base_read_rows(path, LABELS)
 
 
 @dataclass(slots=True)
@@ -80,7 +66,7 @@ class LanguageHead:
 
 
 @dataclass(slots=True)
-class SentimentModel:
+class SentimentModel(LinearModel):
     """Linear model over hashed features; ``predict`` returns ``(label, confidence)``.
 
     Without ``heads`` it is one shared n-gram model; with heads, texts are routed by the
@@ -101,6 +87,8 @@ class SentimentModel:
     _columns: dict[str, tuple[int, NDArray[np.float32]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    name: ClassVar[str] = "sentiment"
+    default_artifact: ClassVar[Path] = DEFAULT_ARTIFACT
 
     def _transposed(self, name: str, array: NDArray[np.float32]) -> NDArray[np.float32]:
         """``array.T`` made contiguous, cached: gathering along a contiguous row per column
@@ -162,13 +150,6 @@ class SentimentModel:
             out += pool_rows(head.table, ids, rows, len(normed))
         return out
 
-    def _calibrated(self, logits: NDArray[np.float32]) -> NDArray[np.float32]:
-        scores: NDArray[np.float32] = logits / np.float32(self.temperature)
-        scores -= scores.max(axis=1, keepdims=True)
-        probs: NDArray[np.float32] = np.exp(scores).astype(np.float32)
-        probs /= probs.sum(axis=1, keepdims=True)
-        return probs
-
     def scores_from(
         self, batch: HashedBatch, normed: Sequence[str], texts: Sequence[str]
     ) -> NDArray[np.float32]:
@@ -181,31 +162,14 @@ class SentimentModel:
         """
         if len(texts) != len(normed):
             raise ValueError(f"sentiment: {len(normed)} normalised texts for {len(texts)} texts")
-        return self._calibrated(self._logits(batch, normed))
+        return softmax(self._logits(batch, normed), self.temperature)
+
+    probabilities_from = scores_from
 
     def raw_scores(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Logits before temperature, for one batch of raw texts."""
         normed = normalise_batch(texts)
         return self._logits(extract(texts, self.config, normed=normed), normed)
-
-    def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(texts), _BATCH):
-            chunk = texts[start : start + _BATCH]
-            normed = normalise_batch(chunk)
-            batch = extract(chunk, self.config, normed=normed)
-            out[start : start + len(chunk)] = self.scores_from(batch, normed, chunk)
-        return out
-
-    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        if not texts:
-            return []
-        probs = self.predict_proba(texts)
-        best = probs.argmax(axis=1)
-        return [
-            (self.labels[int(i)], float(min(1.0, max(0.0, p))))
-            for i, p in zip(best, probs[np.arange(len(best)), best], strict=True)
-        ]
 
     def detect_languages(self, texts: Sequence[str]) -> list[str | None]:
         """The head language each text is routed to (``None`` without language heads)."""
@@ -218,13 +182,10 @@ class SentimentModel:
             out += [self.heads[int(i)].language for i in route]
         return out
 
-    # --- persistence ------------------------------------------------------------------
+    # --- persistence (one vocabulary for all heads: they share most of their words) ---
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        header = {
-            "format": FORMAT,
-            "labels": list(self.labels),
+    def artifact_header(self) -> dict[str, Any]:
+        return {
             "config": self.config.to_dict(),
             "temperature": self.temperature,
             "languages": list(self.languages),
@@ -233,51 +194,46 @@ class SentimentModel:
             "detector_bits": self.detector_bits,
             "copy_weight": self.copy_weight,
         }
-        arrays: dict[str, Any] = {
+
+    def artifact_arrays(self) -> dict[str, NDArray[Any]]:
+        arrays: dict[str, NDArray[Any]] = {
             "weights": self.weights.astype(np.float16),
             "bias": self.bias.astype(np.float32),
-            "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
         }
         if self.heads:
+            keys = np.unique(np.concatenate([h.vocab.keys for h in self.heads]))
+            arrays["keys"] = keys.astype(np.uint64)
             arrays["head_bias"] = np.stack([h.bias for h in self.heads]).astype(np.float32)
             for h in self.heads:
-                arrays[f"keys_{h.language}"] = h.vocab.keys.astype(np.uint64)
+                arrays[f"words_{h.language}"] = np.packbits(np.isin(keys, h.vocab.keys))
                 arrays[f"table_{h.language}"] = h.table.astype(np.float16)
         if self.detector is not None and self.detector_bias is not None:
             arrays["detector"] = self.detector.astype(np.float16)
             arrays["detector_bias"] = self.detector_bias.astype(np.float32)
-        with path.open("wb") as handle:
-            np.savez_compressed(handle, **arrays)
+        return arrays
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_ARTIFACT) -> SentimentModel:
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                header = json.loads(bytes(archive["header"]).decode())
-                if header.get("format") != FORMAT:
-                    raise ValueError(f"format {header.get('format')!r}, expected {FORMAT}")
-                arrays = {name: archive[name] for name in archive.files}
-        except (OSError, KeyError, ValueError) as exc:
-            raise ValueError(f"{path}: not a sentiment artifact ({exc})") from exc
+    def from_artifact(
+        cls, header: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]], where: Path
+    ) -> SentimentModel:
         config = FeatureConfig.from_dict(header["config"])
-        labels = tuple(header["labels"])
         weights = arrays["weights"].astype(np.float32)
-        if weights.shape != (1 << config.bits, len(labels)):
-            raise ValueError(f"{path}: weights {weights.shape} do not match the header")
-        languages = list(header.get("languages", []))
+        if weights.shape[0] != 1 << config.bits:
+            raise ValueError(f"{where}: weights {weights.shape} do not match the header")
         heads = []
-        for i, lang in enumerate(languages):
-            keys = arrays[f"keys_{lang}"].astype(np.uint64)
+        keys = arrays.get("keys", np.zeros(0, np.uint64))
+        for i, lang in enumerate(header["languages"]):
+            mine = np.unpackbits(arrays[f"words_{lang}"], count=keys.shape[0]).astype(bool)
             table = arrays[f"table_{lang}"].astype(np.float32)
-            if table.shape != (keys.shape[0], len(labels)):
-                raise ValueError(f"{path}: table_{lang} {table.shape} does not match its keys")
+            if table.shape != (int(mine.sum()), weights.shape[1]):
+                raise ValueError(f"{where}: table_{lang} {table.shape} does not match its words")
             heads.append(
                 LanguageHead(
                     language=lang,
                     bias=arrays["head_bias"][i].astype(np.float32),
                     multiplier=int(header["multipliers"][i]),
                     offset=int(header["offsets"][i]),
-                    vocab=Vocabulary(keys=keys),
+                    vocab=Vocabulary(keys=keys[mine]),
                     table=table,
                 )
             )
@@ -286,15 +242,14 @@ class SentimentModel:
             weights=weights,
             bias=arrays["bias"].astype(np.float32),
             config=config,
-            labels=labels,
             temperature=float(header["temperature"]),
             heads=tuple(heads),
             detector=detector,
             detector_bias=(
                 arrays["detector_bias"].astype(np.float32) if detector is not None else None
             ),
-            detector_bits=int(header.get("detector_bits", 14)),
-            copy_weight=float(header.get("copy_weight", 0.0)),
+            detector_bits=int(header["detector_bits"]),
+            copy_weight=float(header["copy_weight"]),
         )
 
 
@@ -313,38 +268,6 @@ def _row_sums(indptr: NDArray[np.int64], contrib: NDArray[np.float32]) -> NDArra
 # --- evaluation --------------------------------------------------------------------------
 
 
-def evaluate(model: SentimentModel, rows: Sequence[Row]) -> dict[str, Any]:
-    """Macro-F1, accuracy, per-class precision/recall/F1/support and throughput."""
-    texts = [r.text for r in rows]
-    start = time.perf_counter()
-    predicted = [label for label, _ in model.predict(texts)]
-    elapsed = time.perf_counter() - start
-    gold = [r.label for r in rows]
-    per_class: dict[str, dict[str, float | int]] = {}
-    for label in model.labels:
-        tp = sum(1 for g, p in zip(gold, predicted, strict=True) if g == p == label)
-        n_pred = predicted.count(label)
-        support = gold.count(label)
-        precision = tp / n_pred if n_pred else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[label] = {
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            "support": support,
-        }
-    n = len(rows)
-    present = [lab for lab in model.labels if per_class[lab]["support"]] or list(model.labels)
-    return {
-        "macro_f1": float(np.mean([per_class[lab]["f1"] for lab in present])),
-        "accuracy": (sum(g == p for g, p in zip(gold, predicted, strict=True)) / n) if n else 0.0,
-        "n": n,
-        "per_second": (n / elapsed) if elapsed > 0 else float("inf"),
-        "per_class": per_class,
-    }
-
-
 def validation_report(
     model: SentimentModel, data_dir: Path, languages: Iterable[str] = LANGUAGES
 ) -> Mapping[str, dict[str, Any]]:
@@ -353,31 +276,3 @@ def validation_report(
         lang: evaluate(model, read_rows(data_dir / "sentiment" / lang / "val.jsonl"))
         for lang in languages
     }
-
-
-def train_and_save(
-    data_dir: Path,
-    *,
-    seed: int = 0,
-    out: Path = DEFAULT_ARTIFACT,
-    max_rows_per_language: int | None = None,
-    languages: Iterable[str] = LANGUAGES,
-    word_vectors: bool = True,
-) -> dict[str, Any]:
-    """Train on ``data_dir``, write the artifact and ``<out>.json``; return the metadata.
-
-    Training lives in :mod:`clameur.analysis.sentiment_train` (its packages are training
-    extras), imported only here. ``max_rows_per_language`` samples the training rows,
-    ``languages`` restricts them, ``word_vectors=False`` leaves out the word vectors (a
-    quick run for tests; the shipped model uses all of them).
-    """
-    from clameur.analysis.sentiment_train import train_and_save as train
-
-    return train(
-        data_dir,
-        seed=seed,
-        out=out,
-        max_rows_per_language=max_rows_per_language,
-        languages=languages,
-        word_vectors=word_vectors,
-    )

@@ -26,7 +26,6 @@ Deterministic for a given seed and package versions.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 import warnings
@@ -40,6 +39,7 @@ from numpy.typing import NDArray
 
 from clameur.analysis.care_data import CARE_DIR, CareRow, load_care
 from clameur.analysis.features import FeatureConfig, extract, normalise_batch
+from clameur.analysis.model_base import evaluate
 from clameur.analysis.sentiment import (
     DEFAULT_ARTIFACT,
     LABELS,
@@ -47,7 +47,6 @@ from clameur.analysis.sentiment import (
     LanguageHead,
     Row,
     SentimentModel,
-    evaluate,
     read_rows,
     validation_report,
 )
@@ -503,8 +502,8 @@ def train_and_save(
     care_weight: float = CARE_WEIGHT,
     care_heads: bool = CARE_HEADS,
 ) -> dict[str, Any]:
-    """Train on ``data_dir`` (and ``care_dir``), write the artifact and ``<out>.json``
-    metadata; return it."""
+    """Train on ``data_dir`` (and ``care_dir``), write the artifact ``out`` (figures and
+    training record in its manifest); return the manifest."""
     langs = tuple(languages)
     model = train_sentiment(
         data_dir,
@@ -516,7 +515,6 @@ def train_and_save(
         care_weight=care_weight,
         care_heads=care_heads,
     )
-    model.save(out)
     tweet_langs = [lang for lang in langs if (data_dir / "sentiment" / lang / "val.jsonl").exists()]
     report = validation_report(model, data_dir, tweet_langs)
     f1 = {lang: round(float(r["macro_f1"]), 4) for lang, r in report.items()}
@@ -531,15 +529,29 @@ def train_and_save(
         detected = model.detect_languages([r.text for r in rows])
         own = lang + CARE_SUFFIX if lang + CARE_SUFFIX in heads else lang
         routed[f"care_{lang}"] = round(sum(d == own for d in detected) / max(len(rows), 1), 4)
-    meta = {
-        "model": "sentiment",
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        **model.metadata,
+    metrics: dict[str, Any] = {
         "val_macro_f1": f1,
         "val_macro_f1_average": round(float(np.mean(list(f1.values()))), 4) if f1 else None,
         "care_val": care_report(model, care_val),
         "val_routed_to_own_language": routed,
-        "artifact_bytes": out.stat().st_size,
     }
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return meta
+    metrics["headline"] = {
+        **f1,
+        **({"avg": metrics["val_macro_f1_average"]} if f1 else {}),
+        **{f"care_{lang}": figures["macro_f1"] for lang, figures in metrics["care_val"].items()},
+    }
+    command = f"clameur train sentiment --data {data_dir} --seed {seed}"
+    if max_rows_per_language is not None:
+        command += f" --max-rows {max_rows_per_language}"
+    if langs != TRAIN_LANGUAGES:
+        command += f" --languages {','.join(langs)}"
+    if not word_vectors:
+        command += " --no-word-vectors"
+    if care_dir is None:
+        command += " --no-care"
+    elif care_weight != CARE_WEIGHT:
+        command += f" --care-weight {care_weight:g}"
+    if not care_heads:
+        command += " --no-care-heads"
+    training = {"date": time.strftime("%Y-%m-%d", time.gmtime()), **model.metadata}
+    return model.save(out, command=command, metrics=metrics, training=training)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,28 +34,9 @@ CareWeight = Annotated[
 
 def read_labelled(path: Path, labels: tuple[str, ...]) -> list[tuple[str, str]]:
     """A ``{text, label}`` JSONL file; the first bad line stops with its number and reason."""
-    rows: list[tuple[str, str]] = []
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InvalidInputError(f"cannot open: {exc.strerror}", where=str(path)) from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InvalidInputError(f"not a JSON line ({exc})", where=where) from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                raise InvalidInputError("expected an object with a string 'text'", where=where)
-            if obj.get("label") not in labels:
-                got = obj.get("label")
-                raise InvalidInputError(
-                    f"label {got!r} is not one of {', '.join(labels)}", where=where
-                )
-            rows.append((obj["text"], obj["label"]))
+    from clameur.analysis.model_base import read_rows
+
+    rows = [(r.text, r.label) for r in read_rows(path, labels)]
     if not rows:
         raise InvalidInputError("no labelled line", where=str(path))
     return rows
@@ -86,18 +66,16 @@ def evaluate_command(
         return
     if file is None:
         raise InvalidInputError(f"eval {kind} needs a FILE of {{text, label}} lines", where="FILE")
-    if kind == "intent":
-        _evaluate_intent(file, as_json)
-        return
-    if kind == "toxicity":
-        _evaluate_toxicity(file, as_json)
-        return
-    if kind != "sentiment":
-        raise ClameurError(f"unknown model {kind!r}: use sentiment, toxicity or intent")
-    from clameur.analysis.sentiment import LABELS, Row, SentimentModel, evaluate
+    _evaluate_model(kind, file, as_json)
 
-    rows = [Row(text=t, label=label) for t, label in read_labelled(file, LABELS)]
-    result = evaluate(SentimentModel.load(), rows)
+
+def _evaluate_model(kind: str, file: Path, as_json: bool) -> None:
+    """``clameur eval sentiment|intent|toxicity FILE``: one path for every model."""
+    from clameur.analysis.model_base import LabelledRow, evaluate, model_class
+
+    model = model_class(kind).load()
+    rows = [LabelledRow(text=t, label=label) for t, label in read_labelled(file, model.labels)]
+    result = evaluate(model, rows)
     if as_json:
         emit_json(result)
         return
@@ -105,11 +83,25 @@ def evaluate_command(
         f"macro-F1 {result['macro_f1']:.3f}  accuracy {result['accuracy']:.3f}  "
         f"n {result['n']}  {result['per_second']:.0f} texts/s"
     )
+    width = max(len(label) for label in model.labels) + 2
     for label, figures in result["per_class"].items():
         typer.echo(
-            f"  {label:<10} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
+            f"  {label:<{width}}P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
             f"F1 {figures['f1']:.3f}  n {figures['support']}"
         )
+
+
+def _train(kind: str, **options: Any) -> None:
+    """``clameur train KIND``: one path for every model (extra checked, artifact written,
+    headline figures printed as ``name<TAB>value``)."""
+    from clameur.analysis.model_base import model_class, require_training_extra, trainer
+
+    require_training_extra(kind, word_vectors=bool(options.get("word_vectors", True)))
+    if options.get("out") is None:
+        options["out"] = model_class(kind).default_artifact
+    manifest = trainer(kind)(**options)
+    for name, value in manifest["metrics"]["headline"].items():
+        typer.echo(f"{name}\t{value:.3f}")
 
 
 @train_app.command("sentiment")
@@ -147,16 +139,12 @@ def train_sentiment_command(
         ),
     ] = True,
 ) -> None:
-    """Train the sentiment model (tweets + customer-care lines), write artifact + metadata."""
+    """Train the sentiment model (tweets + customer-care lines), write the artifact."""
     from clameur.analysis.care_data import CARE_DIR
-    from clameur.analysis.sentiment import DEFAULT_ARTIFACT
-    from clameur.analysis.sentiment_train import CARE_WEIGHT, TRAIN_LANGUAGES, train_and_save
+    from clameur.analysis.sentiment_train import TRAIN_LANGUAGES  # light: no extra at import
 
     if not (data_dir / "sentiment").is_dir():
         raise ClameurError(f"no sentiment data under {data_dir} (use --data DIR)")
-    typer.echo(
-        f"training sentiment on {data_dir} (2–5 minutes; word vectors are cached)…", err=True
-    )
     chosen = TRAIN_LANGUAGES
     if languages is not None:
         chosen = tuple(code.strip() for code in languages.split(",") if code.strip())
@@ -167,23 +155,21 @@ def train_sentiment_command(
                 where="languages",
             )
     cares = _care_folder(care_dir, care, CARE_DIR)
-    meta = train_and_save(
-        data_dir,
+    typer.echo(
+        f"training sentiment on {data_dir} (2–5 minutes; word vectors are cached)…", err=True
+    )
+    _train(
+        "sentiment",
+        word_vectors=word_vectors,
+        data_dir=data_dir,
         seed=seed,
-        out=out or DEFAULT_ARTIFACT,
+        out=out,
         max_rows_per_language=max_rows,
         languages=chosen,
-        word_vectors=word_vectors,
         care_dir=cares,
-        care_weight=CARE_WEIGHT if care_weight is None else care_weight,
         care_heads=care_heads,
+        **({} if care_weight is None else {"care_weight": care_weight}),
     )
-    for lang, value in meta["val_macro_f1"].items():
-        typer.echo(f"{lang}\t{value:.3f}")
-    if meta["val_macro_f1_average"] is not None:
-        typer.echo(f"avg\t{meta['val_macro_f1_average']:.3f}")
-    for lang, figures in meta["care_val"].items():
-        typer.echo(f"care_{lang}\t{figures['macro_f1']:.3f}")
 
 
 def _care_folder(care_dir: Path | None, care: bool, default: Path) -> Path | None:
@@ -197,25 +183,6 @@ def _care_folder(care_dir: Path | None, care: bool, default: Path) -> Path | Non
             where=str(folder),
         )
     return folder
-
-
-def _evaluate_intent(file: Path, as_json: bool) -> None:
-    from clameur.analysis.intent import LABELS, IntentModel, Row, evaluate
-
-    rows = [Row(text=t, label=label) for t, label in read_labelled(file, LABELS)]
-    result = evaluate(IntentModel.load(), rows)
-    if as_json:
-        emit_json(result)
-        return
-    typer.echo(
-        f"macro-F1 {result['macro_f1']:.3f}  accuracy {result['accuracy']:.3f}  "
-        f"n {result['n']}  {result['per_second']:.0f} texts/s"
-    )
-    for label, figures in result["per_class"].items():
-        typer.echo(
-            f"  {label:<12} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
-            f"F1 {figures['f1']:.3f}  n {figures['support']}"
-        )
 
 
 @train_app.command("intent")
@@ -233,47 +200,27 @@ def train_intent_command(
     care: UseCare = True,
     care_weight: CareWeight = None,
 ) -> None:
-    """Train the intent model (seed and care sets + mapped English datasets), write artifact
-    + metadata."""
+    """Train the intent model (seed and care sets + mapped English datasets), write the
+    artifact."""
     from clameur.analysis.care_data import CARE_DIR
-    from clameur.analysis.intent import DEFAULT_ARTIFACT
-    from clameur.analysis.intent_train import SEED_DIR, train_and_save
+    from clameur.analysis.intent_train import SEED_DIR  # light: no extra at import
 
     seeds = seed_dir or SEED_DIR
     if not (seeds / "intent_seed_fr.jsonl").is_file():
         raise ClameurError(f"no intent_seed_fr.jsonl in {seeds} (use --seed-dir DIR)")
     if not (data_dir / "intent").is_dir():
         raise ClameurError(f"no intent data under {data_dir} (use --data DIR)")
+    cares = _care_folder(care_dir, care, CARE_DIR)
     typer.echo(f"training intent on {seeds} and {data_dir} (about a minute)…", err=True)
-    meta = train_and_save(
-        data_dir,
+    _train(
+        "intent",
+        data_dir=data_dir,
         seed=seed,
         seed_dir=seeds,
-        out=out or DEFAULT_ARTIFACT,
-        care_dir=_care_folder(care_dir, care, CARE_DIR),
+        out=out,
+        care_dir=cares,
         care_weight=care_weight,
     )
-    for name, figures in meta["metrics"].items():
-        typer.echo(f"{name}\t{figures['macro_f1']:.3f}")
-
-
-def _evaluate_toxicity(file: Path, as_json: bool) -> None:
-    from clameur.analysis.toxicity import LABELS, Row, ToxicityModel, evaluate
-
-    rows = [Row(text=t, label=label) for t, label in read_labelled(file, LABELS)]
-    result = evaluate(ToxicityModel.load(), rows)
-    if as_json:
-        emit_json(result)
-        return
-    typer.echo(
-        f"macro-F1 {result['macro_f1']:.3f}  accuracy {result['accuracy']:.3f}  "
-        f"n {result['n']}  {result['per_second']:.0f} texts/s"
-    )
-    for label, figures in result["per_class"].items():
-        typer.echo(
-            f"  {label:<10} P {figures['precision']:.3f}  R {figures['recall']:.3f}  "
-            f"F1 {figures['f1']:.3f}  n {figures['support']}"
-        )
 
 
 @train_app.command("toxicity")
@@ -288,23 +235,13 @@ def train_toxicity_command(
         typer.Option("--eval", help="Also score this {text, label} file (model and baseline)."),
     ] = None,
 ) -> None:
-    """Train the toxicity model (and the plain n-gram baseline), write artifact + metadata."""
-    from clameur.analysis.toxicity import DEFAULT_ARTIFACT, train_and_save
-
+    """Train the toxicity model (and the plain n-gram baseline), write the artifact."""
     if not (data_dir / "toxicity" / "mlma").is_dir():
         raise ClameurError(f"no toxicity/mlma data under {data_dir} (use --data DIR)")
     for path in eval_files or []:
         read_labelled(path, ("toxic", "normal"))  # a bad file fails before training
     typer.echo(f"training toxicity on {data_dir} (about a minute)…", err=True)
-    meta = train_and_save(
-        data_dir, seed=seed, out=out or DEFAULT_ARTIFACT, extra_eval=eval_files or []
-    )
-    for lang, value in meta["val_macro_f1"].items():
-        typer.echo(f"{lang}\t{value:.3f}\tbaseline {meta['baseline']['val_macro_f1'][lang]:.3f}")
-    for name, figures in meta["extra_eval"].items():
-        typer.echo(
-            f"{name}\t{figures['model_macro_f1']:.3f}\tbaseline {figures['baseline_macro_f1']:.3f}"
-        )
+    _train("toxicity", data_dir=data_dir, seed=seed, out=out, extra_eval=eval_files or [])
 
 
 def _evaluate_functional(suite: str, split: str, suites_dir: Path | None, as_json: bool) -> None:
