@@ -40,6 +40,8 @@ class Settings(BaseSettings):
 
     batch_size: int = 1000
     """Mentions per pipeline batch."""
+    import_prefetch: bool = True
+    """A long import analyses its next batches in a child process (two cores or more)."""
 
     conversation_window_hours: int = 48
     """A customer's new mention joins their open conversation on the same source when the

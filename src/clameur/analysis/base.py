@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from clameur.mentions.draft import Draft, StepContext
+    from clameur.mentions.schemas import MentionIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,27 +69,43 @@ class PlaceholderAnalyzer:
         return [Analysis(lang=item.lang_hint) for item in items]
 
 
+def input_of(mention: MentionIn) -> AnalysisInput:
+    """What the analyzer is given of a mention (the one place this mapping is written)."""
+    return AnalysisInput(
+        text=mention.text,
+        source=mention.source,
+        created_at=mention.created_at,
+        lang_hint=mention.lang,
+        rating=mention.rating,
+        author_followers=mention.author.followers,
+        author_verified=mention.author.verified,
+        author_created_at=mention.author.created_at,
+        author_handle=mention.author.handle,
+        author_name=mention.author.name,
+        metrics=mention.metrics,
+    )
+
+
 def analyse(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
-    """Pipeline step: analyse every draft of the batch in one call."""
-    inputs = [
-        AnalysisInput(
-            text=d.mention.text,
-            source=d.mention.source,
-            created_at=d.mention.created_at,
-            lang_hint=d.mention.lang,
-            rating=d.mention.rating,
-            author_followers=d.mention.author.followers,
-            author_verified=d.mention.author.verified,
-            author_created_at=d.mention.author.created_at,
-            author_handle=d.mention.author.handle,
-            author_name=d.mention.author.name,
-            metrics=d.mention.metrics,
-        )
-        for d in drafts
-    ]
+    """Pipeline step: analyse every draft of the batch in one call.
+
+    A draft whose analysis was computed ahead of time (``ctx.prefetched``: by line, with
+    the content hash it was computed for — see :mod:`clameur.pipeline.prefetch`) takes it
+    instead; an analysis is a function of the mention alone, so this changes no result.
+    """
+    todo = drafts
+    if ctx.prefetched:
+        todo = []
+        for draft in drafts:
+            ready = ctx.prefetched.get(draft.line)
+            if ready is not None and ready[0] == draft.content_hash:
+                draft.analysis = ready[1]
+            else:
+                todo.append(draft)
+    inputs = [input_of(d.mention) for d in todo]
     results = ctx.analyzer.analyse(inputs) if inputs else []
-    if len(results) != len(drafts):
-        raise RuntimeError(f"analyzer returned {len(results)} results for {len(drafts)} inputs")
-    for draft, result in zip(drafts, results, strict=True):
+    if len(results) != len(todo):
+        raise RuntimeError(f"analyzer returned {len(results)} results for {len(todo)} inputs")
+    for draft, result in zip(todo, results, strict=True):
         draft.analysis = result
     return drafts

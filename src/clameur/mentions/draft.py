@@ -6,6 +6,7 @@ commit — the caller (CLI command, worker, request) owns the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -133,6 +134,9 @@ class StepContext:
     """With a fixed tenant: keep records none of its brands match (``import --tenant``);
     False for connectors, whose unmatched records are counted ``unmatched``, not stored."""
     report: BatchReport = field(default_factory=BatchReport)
+    prefetched: Mapping[int, tuple[str, Analysis]] | None = None
+    """Analyses computed ahead of the batch (a long import analyses the next batches in a
+    child process while this one is written): line → (content hash, analysis)."""
     retro_flags: list[RetroFlag] = field(default_factory=list)
     """Set by detection, read by care in the same batch: campaign posts stored before their
     campaign was recognised, whose conversations care flags and takes out of the queues."""

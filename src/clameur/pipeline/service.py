@@ -9,28 +9,35 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.analysis import Analyzer, default_analyzer
 from clameur.clock import Clock, SystemClock
 from clameur.config import Settings
+from clameur.core import trace
 from clameur.core.bus import Bus, Message
 from clameur.db.engine import session_scope
 from clameur.detection import Detector, default_detector
 from clameur.errors import InvalidInputError
 from clameur.mentions import BatchReport, StepContext, reader_for
 from clameur.pipeline.chain import STEPS, RawRecord, Step, process_batch
+from clameur.pipeline.metrics import observed_batch
+from clameur.pipeline.prefetch import Prefetched, can_prefetch, prefetching
 from clameur.tenancy import get_tenant
 
 log = logging.getLogger(__name__)
 
 MENTIONS_STREAM = "mentions"
+_PREFETCH_AFTER = 3
+"""Batches a file must have before a child process analyses ahead (smaller: not worth a
+fork)."""
 _ATTEMPTS = 8
 """Runs of one batch before a conflict with concurrent writers is given up on."""
 
@@ -88,7 +95,12 @@ class Pipeline:
     detector: Detector = field(default_factory=default_detector)
 
     def _context(
-        self, session: Session, tenant_id: int | None, *, keep_unmatched: bool = True
+        self,
+        session: Session,
+        tenant_id: int | None,
+        *,
+        keep_unmatched: bool = True,
+        prefetched: Prefetched | None = None,
     ) -> StepContext:
         return StepContext(
             session=session,
@@ -98,6 +110,7 @@ class Pipeline:
             tenant_id=tenant_id,
             conversation_window_hours=self.settings.conversation_window_hours,
             keep_unmatched=keep_unmatched,
+            prefetched=prefetched,
         )
 
     def run_batch(
@@ -108,6 +121,7 @@ class Pipeline:
         keep_unmatched: bool = True,
         then: Callable[[Session, BatchReport], None] | None = None,
         steps: Sequence[tuple[str, Step]] = STEPS,
+        prefetched: Prefetched | None = None,
     ) -> BatchReport:
         """One batch, one transaction: all of it lands or none (then it can be replayed).
 
@@ -121,11 +135,15 @@ class Pipeline:
         in the same transaction before the commit (a connector's cursor moves with its
         mentions), again on every retry; whatever it raises rolls the whole back. ``steps``:
         the chain to run (a queued import's chunk adds its turn before the lock).
+        ``prefetched``: analyses computed ahead (:mod:`clameur.pipeline.prefetch`).
         """
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                with session_scope(self.factory) as session:
-                    ctx = self._context(session, tenant_id, keep_unmatched=keep_unmatched)
+                with observed_batch() as seen, session_scope(self.factory) as session:
+                    ctx = self._context(
+                        session, tenant_id, keep_unmatched=keep_unmatched, prefetched=prefetched
+                    )
+                    seen.report = ctx.report
                     for batch in _batched(records, self.settings.batch_size):
                         process_batch(ctx, batch, steps)
                     if then is not None:
@@ -147,6 +165,7 @@ class Pipeline:
         with session_scope(self.factory) as session:
             return get_tenant(session, slug).id
 
+    @trace.traced("import")
     def import_file(
         self,
         path: Path,
@@ -157,8 +176,9 @@ class Pipeline:
     ) -> ImportResult:
         """Stream a JSONL or CSV file through the pipeline, batch by batch.
 
-        Memory stays flat: one batch is held at a time. ``progress`` receives the number of
-        bytes read so far after each batch.
+        Memory stays flat: one batch is written at a time (and, on two cores or more, the
+        next two are analysed meanwhile in a child process: :mod:`clameur.pipeline.prefetch`).
+        ``progress`` receives the number of bytes read so far after each batch.
         """
         tenant_id = self.tenant_id(tenant)
         read = reader_for(path, fmt)
@@ -167,10 +187,24 @@ class Pipeline:
             stream = path.open("rb")
         except OSError as exc:
             raise InvalidInputError(f"cannot open: {exc.strerror}", where=str(path)) from None
-        with stream, calm_gc():
+        with stream, calm_gc(), ExitStack() as stack:
             items = (RawRecord(line, data) for line, data in read(stream))
-            for batch in _batched(items, self.settings.batch_size):
-                result.add(self.run_batch(batch, tenant_id))
+            batches = _batched(items, self.settings.batch_size)
+            first = list(itertools.islice(batches, _PREFETCH_AFTER))
+            ahead: Iterable[tuple[list[RawRecord], Prefetched]]
+            if len(first) == _PREFETCH_AFTER and self.settings.import_prefetch and can_prefetch():
+                engine = self.factory.kw.get("bind")
+                ahead = stack.enter_context(
+                    prefetching(
+                        self.analyzer,
+                        itertools.chain(first, batches),
+                        engine if isinstance(engine, Engine) else None,
+                    )
+                )
+            else:
+                ahead = ((batch, {}) for batch in itertools.chain(first, batches))
+            for batch, prefetched in ahead:
+                result.add(self.run_batch(batch, tenant_id, prefetched=prefetched))
                 if progress is not None:
                     progress(stream.tell())
         counts = {k: v for k, v in result.as_dict().items() if k != "errors"}
@@ -193,6 +227,7 @@ class Pipeline:
             result.add(self.run_batch(batch, tenant_id, keep_unmatched=keep_unmatched))
         return result
 
+    @trace.traced("poll")
     def ingest_polled(
         self,
         records: Sequence[dict[str, Any]],
