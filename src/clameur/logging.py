@@ -1,4 +1,6 @@
-"""Structured logging: ``key=value`` (default) or JSON lines on stderr."""
+"""Structured logging: ``key=value`` (default) or JSON lines on stderr.
+
+A line written while a trace is current (:mod:`clameur.core.trace`) carries ``trace_id``."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import json
 import logging
 import sys
 from typing import Any
+
+from clameur.core.trace import TraceFilter
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -52,5 +56,6 @@ def configure_logging(level: str = "INFO", fmt: str = "kv") -> None:
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    handler.addFilter(TraceFilter())
     root.addHandler(handler)
     root.propagate = False

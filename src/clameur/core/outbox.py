@@ -34,6 +34,7 @@ from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.clock import Clock
+from clameur.core import metrics, trace
 from clameur.core.models import OutboxEvent
 from clameur.db.engine import session_scope
 from clameur.errors import DeliverySkipped
@@ -53,6 +54,9 @@ def enqueue(
     session: Session, clock: Clock, kind: str, payload: dict[str, Any], tenant_id: int | None
 ) -> OutboxEvent:
     now = clock.now()
+    trace_id = trace.current_id()
+    if trace_id is not None and trace.KEY not in payload:
+        payload = {**payload, trace.KEY: trace_id}  # the relay's lines carry it on
     event = OutboxEvent(
         tenant_id=tenant_id,
         kind=kind,
@@ -196,9 +200,15 @@ def _deliver(
         handler = handlers.get(event.kind)
         if handler is None:
             raise LookupError(f"no handler for outbox events of kind {event.kind!r}")
-        handler(
-            {**event.payload, "_event_id": event.id, "_created_at": event.created_at.isoformat()}
-        )
+        carried = event.payload.get(trace.KEY)
+        with trace.use(trace.start("outbox", trace_id=carried) if carried else None):
+            handler(
+                {
+                    **event.payload,
+                    "_event_id": event.id,
+                    "_created_at": event.created_at.isoformat(),
+                }
+            )
     except DeliverySkipped as exc:  # the channel is off: recorded once, never retried
         skipped = str(exc)[:2000]
     except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
@@ -217,6 +227,8 @@ def _deliver(
         if not _owned(session, event, **outcome):
             log.warning("outbox lease lost during delivery", extra={"event": event.id})
             return False
+    result = "skipped" if skipped else "sent" if error is None else outcome.get("status", "retry")
+    metrics.DELIVERIES.labels(event.kind, result).inc()
     if skipped is not None:  # said once per kind and process: the channel stays off
         level = logging.DEBUG if event.kind in _SKIPPED_KINDS else logging.INFO
         _SKIPPED_KINDS.add(event.kind)
@@ -227,7 +239,13 @@ def _deliver(
         log.log(
             level,
             "outbox delivery failed",
-            extra={"event": event.id, "kind": event.kind, "attempt": event.attempt, "error": error},
+            extra={
+                "event": event.id,
+                "kind": event.kind,
+                "attempt": event.attempt,
+                "error": error,
+                **({trace.KEY: event.payload[trace.KEY]} if trace.KEY in event.payload else {}),
+            },
         )
     return error is None and skipped is None
 

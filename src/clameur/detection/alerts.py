@@ -11,6 +11,7 @@ update raises its severity above what was already sent — unless a person muted
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clameur.core import trace
 from clameur.detection.models import Alert, AlertMention
 from clameur.detection.rules import Rules, severity_rank
 from clameur.tenancy.models import Brand
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from clameur.clock import Clock
     from clameur.mentions.draft import Draft
 
+log = logging.getLogger(__name__)
 
 TRIAGE = "triage"
 """Key of ``Alert.evidence`` holding people's handling of the alert (see
@@ -129,6 +132,7 @@ def raise_or_update(
         session.add(alert)
         session.flush()
         change = "raised"
+        _raised(alert)
     else:
         change = "updated"
         alert.kind = kind
@@ -145,6 +149,25 @@ def raise_or_update(
 
         notify.on_alert(session, clock, alert, rules, change)
     return alert
+
+
+def _raised(alert: Alert) -> None:
+    """A new incident: in the log with the trace of the mentions that raised it, and noted on
+    the trace for the alert latency (observed once the batch commits)."""
+    active = trace.current()
+    if active is not None:
+        active.raised.append(alert.kind)
+    log.info(
+        "alert raised",
+        extra={
+            "alert": alert.id,
+            "tenant": alert.tenant_id,
+            "kind": alert.kind,
+            "key": alert.key,
+            "severity": alert.severity,
+            **trace.fields(),
+        },
+    )
 
 
 def enabled(rules: Rules, kind: str) -> bool:

@@ -11,6 +11,7 @@ follows it because influence is a percentile within the tenant.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,6 +21,7 @@ from sqlalchemy import text, update
 from clameur.analysis import analyse
 from clameur.analysis.prioritise import prioritise
 from clameur.care import assign_conversations
+from clameur.core.metrics import STEP_SECONDS
 from clameur.detection import detect
 from clameur.listening import match_brands
 from clameur.mentions import Draft, LineError, RecordError, StepContext, normalise
@@ -113,10 +115,17 @@ def process_batch(
     records: Sequence[RawRecord],
     steps: Sequence[tuple[str, Step]] = STEPS,
 ) -> list[Draft]:
-    """Run one batch through every step; flushes, never commits."""
+    """Run one batch through every step; flushes, never commits. Each step's time goes to
+    ``clameur_pipeline_step_seconds`` (:mod:`clameur.core.metrics`)."""
+    began = time.perf_counter()
     drafts = normalise_batch(ctx, records)
-    for _name, step in steps:
+    ended = time.perf_counter()
+    STEP_SECONDS.labels("normalise").observe(ended - began)
+    for name, step in steps:
         if not drafts:
             break
+        began = ended
         drafts = step(ctx, drafts)
+        ended = time.perf_counter()
+        STEP_SECONDS.labels(name).observe(ended - began)
     return drafts

@@ -4,7 +4,11 @@
 in chunks on the ``ingest`` stream, each chunk a bus entry::
 
     {"import": ID, "seq": 0, 1, …, "tenant_id": …, "records": [{"line": N, "data": {…}}
-                                                            | {"line": N, "error": "…"}]}
+                                                            | {"line": N, "error": "…"}],
+     "trace": {"id": "…", "origin": "import", "received_at": UNIX_SECONDS}}
+
+The trace id is the import's (:mod:`clameur.core.trace`): the worker runs the chunk under
+it, so its log lines, its alerts' and its outbox events carry the id the import logged.
 
 ``clameur worker`` processes (any number, any host) consume it with an
 :class:`IngestConsumer`: each chunk runs through :meth:`Pipeline.run_batch` — the chain of
@@ -44,6 +48,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clameur.clock import Clock
 from clameur.config import Settings
+from clameur.core import trace
 from clameur.core.bus import Bus, Message
 from clameur.db.engine import session_scope
 from clameur.errors import ClameurError, InvalidInputError, NotFoundError
@@ -107,6 +112,7 @@ def queue_file(
     except OSError as exc:
         raise InvalidInputError(f"cannot open: {exc.strerror}", where=str(path)) from None
     import_id = uuid.uuid4().hex
+    traced = trace.current() or trace.start("import")
     now = clock.now()
     with session_scope(factory) as session:
         session.add(
@@ -133,10 +139,10 @@ def queue_file(
             chunk.append(_checked(line, data))
             lines += 1
             if len(chunk) == size:
-                _publish(bus, import_id, seq, tenant_id, chunk)
+                _publish(bus, import_id, seq, tenant_id, chunk, traced)
                 seq, chunk = seq + 1, []
         if chunk:
-            _publish(bus, import_id, seq, tenant_id, chunk)
+            _publish(bus, import_id, seq, tenant_id, chunk, traced)
             seq += 1
     with session_scope(factory) as session:
         session.execute(
@@ -144,7 +150,10 @@ def queue_file(
             .where(QueuedImport.id == import_id)
             .values(chunks=seq, updated_at=clock.now())
         )
-    log.info("import queued", extra={"import_id": import_id, "chunks": seq, "lines": lines})
+    log.info(
+        "import queued",
+        extra={"import_id": import_id, "chunks": seq, "lines": lines, trace.KEY: traced.id},
+    )
     return Queued(import_id, seq, lines)
 
 
@@ -161,9 +170,20 @@ def _checked(line: int, data: dict[str, Any] | LineError) -> dict[str, Any]:
 
 
 def _publish(
-    bus: Bus, import_id: str, seq: int, tenant_id: int | None, records: list[dict[str, Any]]
+    bus: Bus,
+    import_id: str,
+    seq: int,
+    tenant_id: int | None,
+    records: list[dict[str, Any]],
+    traced: trace.Trace,
 ) -> None:
-    body = {"import": import_id, "seq": seq, "tenant_id": tenant_id, "records": records}
+    body = {
+        "import": import_id,
+        "seq": seq,
+        "tenant_id": tenant_id,
+        "records": records,
+        "trace": trace.to_wire(traced, time.time()),  # the chunk's alert latency starts now
+    }
     bus.publish(INGEST_STREAM, body)
 
 
@@ -219,6 +239,8 @@ class Chunk:
     seq: int
     tenant_id: int | None
     records: list[RawRecord]
+    traced: trace.Trace | None = None
+    """The import's trace, carried by the entry (None: a producer before trace ids)."""
 
     @classmethod
     def parse(cls, message: Message) -> Chunk:
@@ -244,7 +266,7 @@ class Chunk:
                 records.append(RawRecord(line, item["data"]))
             else:
                 raise InvalidInputError(f"line {line}: neither data nor error", where=message.id)
-        return cls(import_id, seq, tenant_id, records)
+        return cls(import_id, seq, tenant_id, records, trace.from_wire(body.get("trace")))
 
 
 @dataclass
@@ -441,7 +463,8 @@ class IngestConsumer:
         turn = _Turn(
             self.pipeline.factory, self.pipeline.clock, chunk, self.turn_wait, self.stopping
         )
-        with calm_gc():  # as the embedded import: a chunk allocates millions of objects
+        carried = chunk.traced or trace.start("import")
+        with trace.use(carried), calm_gc():  # calm: a chunk allocates millions of objects
             self.pipeline.run_batch(
                 chunk.records, chunk.tenant_id, then=turn.record, steps=chunk_steps(turn)
             )

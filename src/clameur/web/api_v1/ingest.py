@@ -35,6 +35,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
+from clameur.core import trace
 from clameur.db import session_scope
 from clameur.errors import InvalidInputError, NotFoundError
 from clameur.mentions import LineError
@@ -118,13 +119,14 @@ async def ingest(
         response = problem(429, f"too many ingest requests for source {source_id}: retry later")
         response.headers["Retry-After"] = str(wait)
         return response
-    result = await run_in_threadpool(_run, _pipeline(request), body, default_source, tenant_id)
+    traced = trace.start("webhook", received_at=time.time())
+    result = await run_in_threadpool(
+        _run, _pipeline(request), body, default_source, tenant_id, traced
+    )
     summary = result.as_dict()
     await run_in_threadpool(_recorded, request, source_id, summary)
-    log.info(
-        "webhook ingest",
-        extra={"source": source_id, **{k: v for k, v in summary.items() if k != "errors"}},
-    )
+    counts = {k: v for k, v in summary.items() if k != "errors"}
+    log.info("webhook ingest", extra={"source": source_id, **counts, trace.KEY: traced.id})
     kept = summary["imported"] + summary["updated"] + summary["unchanged"] + summary["unmatched"]
     if summary["rejected"] and not kept:
         detail = f"every line was rejected ({summary['rejected']})"
@@ -235,13 +237,16 @@ def _pipeline(request: Request) -> Pipeline:
     return pipeline
 
 
-def _run(pipeline: Pipeline, body: bytes, default_source: str, tenant_id: int) -> ImportResult:
-    """The body's lines through the pipeline (off the event loop: parsing and the
-    pipeline's transactions block)."""
+def _run(
+    pipeline: Pipeline, body: bytes, default_source: str, tenant_id: int, traced: trace.Trace
+) -> ImportResult:
+    """The body's lines through the pipeline under the request's trace (off the event loop:
+    parsing and the pipeline's transactions block)."""
     records = _records(body, default_source)
     result = ImportResult()
     size = max(1, pipeline.settings.batch_size)
-    for start in range(0, len(records), size):
-        batch = records[start : start + size]
-        result.add(pipeline.run_batch(batch, tenant_id, keep_unmatched=False))
+    with trace.use(traced):
+        for start in range(0, len(records), size):
+            batch = records[start : start + size]
+            result.add(pipeline.run_batch(batch, tenant_id, keep_unmatched=False))
     return result
