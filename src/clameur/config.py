@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     bus_prefix: str = "clameur:"
     """Prefix of every Redis key of the bus (several deployments can share one Redis)."""
 
+    metrics_token: str = ""
+    """Bearer token Prometheus sends to ``GET /metrics`` (``clameur serve``) and to the
+    metrics port of ``clameur worker --metrics-port`` (which refuses to start without it);
+    empty: only an operator's API token or session reads ``/metrics``."""
+    ready_relay_stale_seconds: float = 300.0
+    """``/api/v1/ready`` fails its ``outbox_relay`` check when a due outbox event has waited
+    longer than this (no relay delivers)."""
+
     log_level: str = "INFO"
     log_format: str = "kv"
     """``kv`` (key=value) or ``json``."""

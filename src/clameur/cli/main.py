@@ -372,6 +372,18 @@ def worker(
             "--concurrency", min=1, help="Threads of the outbox relay, the sources and the bus."
         ),
     ] = 1,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            help="Serve this worker's Prometheus metrics on GET /metrics at this port "
+            "(Authorization: Bearer $CLAMEUR_METRICS_TOKEN, which must be set).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="Interface of the metrics port.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run the background loops without the web server (any number of workers may run).
 
@@ -384,8 +396,23 @@ def worker(
     import threading
 
     runtime = Runtime.load()
+    if metrics_port is not None and not runtime.settings.metrics_token:
+        raise ClameurError(
+            "--metrics-port needs CLAMEUR_METRICS_TOKEN: the bearer token Prometheus sends"
+        )
     ingest = not runtime.settings.bus_url.startswith("memory://")
     loops = _worker(runtime, concurrency=concurrency, ingest=ingest)
+    exporter = None
+    if metrics_port is not None:
+        from clameur.pipeline.metrics import serve_metrics
+
+        try:
+            exporter = serve_metrics(metrics_host, metrics_port, runtime.settings.metrics_token)
+        except OSError as exc:
+            raise ClameurError(
+                f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc.strerror}"
+            ) from None
+        typer.echo(f"metrics on http://{metrics_host}:{exporter.port}/metrics", err=True)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _signum, _frame: done.set())
@@ -397,6 +424,8 @@ def worker(
             pass
     finally:
         stopped = loops.stop()
+        if exporter is not None:
+            exporter.stop()
     typer.echo("worker stopped" if stopped else "worker stopped; some threads were stuck", err=True)
 
 

@@ -62,8 +62,9 @@ POLICY: dict[str, frozenset[str]] = {
     "sources.manage":           _ADMIN,         # connectors (docs/connectors.md)
 }
 # fmt: on
-OPERATOR_ACTIONS = frozenset({"tenants.manage"})
-"""Actions only an operator (the contact centre's own administrator) may take."""
+OPERATOR_ACTIONS = frozenset({"tenants.manage", "metrics.read"})
+"""Actions only an operator (the contact centre's own administrator) may take.
+``metrics.read`` (``GET /metrics``): the figures span every tenant."""
 
 
 def allowed(principal: Principal, action: str) -> bool:

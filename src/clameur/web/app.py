@@ -13,8 +13,10 @@ from clameur.care.presence import MemoryPresence
 from clameur.clock import SystemClock
 from clameur.config import Settings, get_settings
 from clameur.db import create_engine_for, make_session_factory
+from clameur.pipeline.metrics import ClusterCollector, cluster_registry, probe_bus
 from clameur.sources.channels import channels_with_sources
 from clameur.web import problems
+from clameur.web.api import metrics_router
 from clameur.web.api import router as api_router
 from clameur.web.api_v1 import ROUTERS as API_V1_ROUTERS
 from clameur.web.live import LiveHub
@@ -41,8 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.channels = channels_with_sources(app.state.session_factory, settings)
     app.state.live = LiveHub(app.state.session_factory)
     app.state.presence = MemoryPresence(app.state.clock)
+    # readiness and the scrape's gauges: a Redis client that gives up within a second
+    app.state.bus_probe = probe_bus(settings)
+    app.state.cluster_registry = cluster_registry(
+        ClusterCollector(app.state.session_factory, app.state.bus_probe, app.state.clock)
+    )
     problems.install(app)
     app.include_router(api_router)
+    app.include_router(metrics_router)
     for router in API_V1_ROUTERS:
         app.include_router(router)
     app.include_router(ui_router)
