@@ -35,6 +35,7 @@ from clameur.analysis.intent import (
     evaluate,
     read_rows,
 )
+from clameur.analysis.model_base import fit_temperature
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SEED_DIR = REPO_ROOT / "training"
@@ -250,22 +251,6 @@ def fit_model(
         bias=bias.astype(np.float32),
         config=features,
     )
-
-
-def fit_temperature(model: IntentModel, rows: Sequence[Row]) -> float:
-    """Softmax temperature minimising the negative log-likelihood on ``rows`` (grid)."""
-    model.temperature = 1.0
-    logits = np.log(np.clip(model.predict_proba([r.text for r in rows]), 1e-12, 1.0))
-    gold = np.array([LABELS.index(r.label) for r in rows])
-    best_t, best_nll = 1.0, float("inf")
-    for t in np.arange(0.3, 3.01, 0.05):
-        z = logits.astype(np.float64) / t
-        z -= z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        nll = float(-logp[np.arange(len(gold)), gold].mean())
-        if nll < best_nll:
-            best_t, best_nll = float(t), nll
-    return round(best_t, 2)
 
 
 def train_intent(

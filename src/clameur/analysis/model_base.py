@@ -152,6 +152,31 @@ def evaluate(model: Predictor, rows: Sequence[LabelledRow]) -> dict[str, Any]:
     }
 
 
+class _Tempered(Protocol):
+    labels: tuple[str, ...]
+    temperature: float
+
+    def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
+
+
+def fit_temperature(model: _Tempered, rows: Sequence[LabelledRow]) -> float:
+    """Softmax temperature (0.3–3.0, steps of 0.05) minimising the negative log-likelihood
+    of ``rows``; leaves ``model.temperature`` at 1 (training only, numpy)."""
+    model.temperature = 1.0
+    probs = model.predict_proba([r.text for r in rows]).astype(np.float64)
+    logits = np.log(np.clip(probs, 1e-12, 1.0))
+    gold = np.array([model.labels.index(r.label) for r in rows])
+    best_t, best_nll = 1.0, float("inf")
+    for t in np.arange(0.3, 3.01, 0.05):
+        z = logits / t
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        nll = float(-logp[np.arange(len(gold)), gold].mean())
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return round(best_t, 2)
+
+
 def softmax(logits: NDArray[np.float32], temperature: float = 1.0) -> NDArray[np.float32]:
     """Row-wise softmax of ``logits / temperature`` in float32."""
     scores: NDArray[np.float32] = logits / np.float32(temperature)

@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 
 from clameur.analysis.care_data import CARE_DIR, CareRow, load_care
 from clameur.analysis.features import FeatureConfig, extract, normalise_batch
-from clameur.analysis.model_base import evaluate
+from clameur.analysis.model_base import evaluate, fit_temperature
 from clameur.analysis.sentiment import (
     DEFAULT_ARTIFACT,
     LABELS,
@@ -334,23 +334,6 @@ def fit(
 def _f16(a: NDArray[Any]) -> NDArray[np.float32]:
     """Round through float16 now, so the in-memory model equals the saved one."""
     return np.asarray(a).astype(np.float16).astype(np.float32)
-
-
-def fit_temperature(model: SentimentModel, rows: Sequence[Row]) -> float:
-    """Temperature minimising the negative log-likelihood on ``rows`` (grid search)."""
-    model.temperature = 1.0
-    probs = model.predict_proba([r.text for r in rows]).astype(np.float64)
-    logits = np.log(np.clip(probs, 1e-12, 1.0))
-    gold = np.array([model.labels.index(r.label) for r in rows])
-    best_t, best_nll = 1.0, float("inf")
-    for t in np.arange(0.3, 3.01, 0.05):
-        z = logits / t
-        z -= z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        nll = float(-logp[np.arange(len(gold)), gold].mean())
-        if nll < best_nll:
-            best_t, best_nll = float(t), nll
-    return round(best_t, 2)
 
 
 CARE_WEIGHT = 2.0
