@@ -3,17 +3,27 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
 
 .PHONY: demo test lint typecheck unit bench lock clean
 
-$(STAMP): pyproject.toml requirements.lock
+# Two locks of the same versions: requirements-serve.lock (what serving imports: `make demo`)
+# and requirements.lock (that + the `train` and `dev` extras: `make test`, `clameur train`).
+$(SERVE_STAMP): pyproject.toml requirements-serve.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-serve.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(SERVE_STAMP)
+
+$(STAMP): pyproject.toml requirements.lock requirements-serve.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	touch $(STAMP)
+	touch $(STAMP) $(SERVE_STAMP)
 
-demo: $(STAMP)  ## set up, load the demo data on SQLite, serve it
+demo: $(SERVE_STAMP)  ## set up what serving needs, load the demo data on SQLite, serve it
 	$(BIN)/clameur demo
 
 test: $(STAMP) lint typecheck unit  ## set up and run every check
@@ -34,8 +44,9 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/import_throughput.py
 
-lock:  ## refresh requirements.lock from pyproject.toml
+lock:  ## refresh requirements.lock (all extras) and requirements-serve.lock (serving, same versions)
 	$(PYTHON) -m pip install --quiet uv && $(PYTHON) -m uv pip compile pyproject.toml --extra dev --extra train --python-version 3.11 -o requirements.lock
+	$(PYTHON) -m uv pip compile pyproject.toml --python-version 3.11 -c requirements.lock --annotation-style line --custom-compile-command "make lock" -o requirements-serve.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

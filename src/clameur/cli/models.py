@@ -91,12 +91,13 @@ def _evaluate_model(kind: str, file: Path, as_json: bool) -> None:
         )
 
 
-def _train(kind: str, **options: Any) -> None:
-    """``clameur train KIND``: one path for every model (extra checked, artifact written,
-    headline figures printed as ``name<TAB>value``)."""
+def _train(kind: str, announce: str, **options: Any) -> None:
+    """``clameur train KIND``: one path for every model (extra checked, ``announce`` on
+    stderr, artifact written, headline figures printed as ``name<TAB>value``)."""
     from clameur.analysis.model_base import model_class, require_training_extra, trainer
 
     require_training_extra(kind, word_vectors=bool(options.get("word_vectors", True)))
+    typer.echo(announce, err=True)
     if options.get("out") is None:
         options["out"] = model_class(kind).default_artifact
     manifest = trainer(kind)(**options)
@@ -155,11 +156,9 @@ def train_sentiment_command(
                 where="languages",
             )
     cares = _care_folder(care_dir, care, CARE_DIR)
-    typer.echo(
-        f"training sentiment on {data_dir} (2–5 minutes; word vectors are cached)…", err=True
-    )
     _train(
         "sentiment",
+        f"training sentiment on {data_dir} (2–5 minutes; word vectors are cached)…",
         word_vectors=word_vectors,
         data_dir=data_dir,
         seed=seed,
@@ -211,9 +210,9 @@ def train_intent_command(
     if not (data_dir / "intent").is_dir():
         raise ClameurError(f"no intent data under {data_dir} (use --data DIR)")
     cares = _care_folder(care_dir, care, CARE_DIR)
-    typer.echo(f"training intent on {seeds} and {data_dir} (about a minute)…", err=True)
     _train(
         "intent",
+        f"training intent on {seeds} and {data_dir} (about a minute)…",
         data_dir=data_dir,
         seed=seed,
         seed_dir=seeds,
@@ -240,8 +239,14 @@ def train_toxicity_command(
         raise ClameurError(f"no toxicity/mlma data under {data_dir} (use --data DIR)")
     for path in eval_files or []:
         read_labelled(path, ("toxic", "normal"))  # a bad file fails before training
-    typer.echo(f"training toxicity on {data_dir} (about a minute)…", err=True)
-    _train("toxicity", data_dir=data_dir, seed=seed, out=out, extra_eval=eval_files or [])
+    _train(
+        "toxicity",
+        f"training toxicity on {data_dir} (about a minute)…",
+        data_dir=data_dir,
+        seed=seed,
+        out=out,
+        extra_eval=eval_files or [],
+    )
 
 
 def _evaluate_functional(suite: str, split: str, suites_dir: Path | None, as_json: bool) -> None:
