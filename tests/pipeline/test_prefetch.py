@@ -107,7 +107,7 @@ def test_analysed_ahead_it_stores_what_an_import_in_line_stores(
     second = pipeline_with(db, clock, inline, prefetch=False).import_file(path, tenant="inline")
 
     assert first.as_dict() == second.as_dict()
-    assert first.imported == 447 and first.rejected == 2 and first.updated == 1
+    assert (first.imported, first.rejected, first.updated) == (447, 2, 1)
     assert inline.items == 447, "in line, the writer analyses every draft itself"
     assert ahead.items == 0, "ahead, every batch was analysed by the child"
     ahead_rows, inline_rows = stored(db, ahead_tenant.id), stored(db, inline_tenant.id)
@@ -125,7 +125,7 @@ def test_a_child_that_dies_costs_only_its_head_start(
 
     result = pipeline_with(db, clock, analyzer).import_file(path, tenant="acme")
 
-    assert result.imported == 447 and result.rejected == 2
+    assert (result.imported, result.rejected) == (447, 2)
     assert analyzer.items == 447, "the writer analysed every batch the child did not return"
     rows = stored(db, tenant.id)
     assert len(rows) == 447
