@@ -123,8 +123,12 @@ class Fixture:
                 for mention in session.scalars(
                     select(Mention).where(Mention.conversation_id == conv.id)
                 ):
-                    mention.sentiment = rng.choice(["negative", "neutral", "positive", None])
-                    mention.intent = rng.choice(["complaint", "question", "praise", None])
+                    mention.sentiment = rng.choice(
+                        ["negative", "neutral", "positive", "uncertain", None]
+                    )
+                    mention.intent = rng.choice(
+                        ["complaint", "question", "praise", "uncertain", None]
+                    )
                     sentiments.append((mention.sentiment, mention.intent))
                 self.rows.append(
                     {
@@ -204,6 +208,20 @@ CASES: list[tuple[str, Filters, Any]] = [
         lambda r, w: r["priority_level"] == "P3" and r["status"] == "open",
     ),
     ("all", Filters(sentiment="negative", status=ANY), lambda r, w: "negative" in r["sentiments"]),
+    (
+        "all",
+        Filters(sentiment="uncertain", status=ANY),
+        lambda r, w: "uncertain" in r["sentiments"],
+    ),
+    (
+        "mine",
+        Filters(intent="uncertain", status=ACTIVE),
+        lambda r, w: (
+            r["assignee_id"] == w.agent
+            and r["status"] in OPEN_STATUSES
+            and "uncertain" in r["intents"]
+        ),
+    ),
     (
         "unassigned",
         Filters(intent="question"),
@@ -392,6 +410,8 @@ def test_blank_filters_are_none_and_views_round_trip() -> None:
     assert Filters(source=" ", q="", tag=" vip ").checked() == Filters(tag="vip")
     assert not Filters().active
     assert Filters(lang="fr").active
+    unsure = Filters(sentiment="uncertain", intent="uncertain")
+    assert unsure.checked() == unsure, "the analysis's 'uncertain' is a value of both filters"
     for key in ("mine", "sla", "queue:12", "incident:3"):
         assert View.parse(key).key == key
     assert View("backoffice").default_status == "escalated"

@@ -8,11 +8,11 @@ every status that still needs work for the SLA view), which the status filter re
 **Filters** (any together, :class:`Filters`): brand, source, language, priority level,
 status (a status, ``active`` = every status that still needs work, ``any``), sentiment and
 intent (a conversation matches when one of its mentions was analysed so: an ``EXISTS`` over
-its mentions, by ``mentions.conversation_id``), tag (the conversation's tags contain it),
-and ``q``, a search in the listening query language (:func:`clameur.listening.search`) over
-the tenant's mentions: the conversations of its :data:`SEARCH_LIMIT` newest matches, in the
-inbox's order. A search over a bounded set of matches keeps every page a few statements;
-older matches are reached by narrowing the query.
+its mentions, by ``mentions.conversation_id``; ``uncertain`` is a value like the others),
+tag (the conversation's tags contain it), and ``q``, a search in the listening query language
+(:func:`clameur.listening.search`) over the tenant's mentions: the conversations of its
+:data:`SEARCH_LIMIT` newest matches, in the inbox's order. A search over a bounded set of
+matches keeps every page a few statements; older matches are reached by narrowing the query.
 
 Every view and filter is a condition on :class:`~clameur.care.models.Conversation` given to
 :func:`clameur.care.inbox.inbox`, so the order, the keyset pagination and the index plans
@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from clameur.analysis import intent, sentiment
+from clameur.analysis.calibration import UNCERTAIN
 from clameur.analysis.priority import LEVELS as LEVEL_FLOORS
 from clameur.care.inbox import MAX_LIMIT, Page, inbox
 from clameur.care.models import OPEN_STATUSES, STATUSES, Conversation, Incident, Queue
@@ -76,8 +77,10 @@ ACTIVE: Final = "active"
 ANY: Final = "any"
 STATUS_CHOICES: Final = (*STATUSES, ACTIVE, ANY)
 LEVELS: Final = tuple(level for level, _ in LEVEL_FLOORS)
-SENTIMENTS: Final = sentiment.LABELS
-INTENTS: Final = intent.LABELS
+SENTIMENTS: Final = (*sentiment.LABELS, UNCERTAIN)
+INTENTS: Final = (*intent.LABELS, UNCERTAIN)
+"""The models' labels and ``uncertain``, stored when the model was not confident enough or
+the language is one it was not trained for (:mod:`clameur.analysis.calibration`)."""
 P1_FLOOR: Final = dict(LEVEL_FLOORS)["P1"]
 SOON: Final = timedelta(minutes=30)
 """The SLA view also shows clocks due within this time."""
