@@ -7,8 +7,12 @@ so the page costs the same with a thousand mentions or ten million. Days are the
 days: the caller passes the zone, and each day is a half-open range ``[00:00, 24:00)`` in
 it, counted by one grouped query per day.
 
-- **volume per day** by sentiment (positive, neutral, negative, not analysed);
-- **last 24 hours** against the 24 before (the change in %), and the negative share;
+- **volume per day** by sentiment (positive, neutral, negative, uncertain, not analysed;
+  "uncertain" is what the analysis stores when its model was not confident enough or does
+  not know the language — :mod:`clameur.analysis.calibration`);
+- **last 24 hours** against the 24 before (the change in %), and the negative share: the
+  mentions labelled negative over all mentions, so an uncertain (or not analysed) mention
+  counts as not negative;
 - **share of voice**: mentions per brand over the window (a mention of two brands counts
   for both);
 - **intents**: the most frequent over the window;
@@ -30,12 +34,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 
+from clameur.analysis.calibration import UNCERTAIN
 from clameur.care.models import Conversation
 from clameur.db.repository import TenantRepository
 from clameur.mentions.models import Mention
 from clameur.tenancy.models import Brand, MentionBrand
 
-SENTIMENTS = ("positive", "neutral", "negative", None)
+SENTIMENTS = ("positive", "neutral", "negative", UNCERTAIN, None)
 RESPONSE_SAMPLE = 20_000
 """At most this many answered conversations feed the response-time percentiles (the most
 recent ones): enough for a stable median, bounded whatever the volume."""
