@@ -189,6 +189,21 @@ class OverviewPage:
     def alert_summaries(self) -> list[str]:
         return self.page.locator(".alert .summary").all_inner_texts()
 
+    def label_tag(self, external_id: str, kind: str) -> Any:
+        """The sentiment or intent tag of one of the latest mentions (a Locator)."""
+        return self.page.locator(
+            f'tr.mention[data-external-id="{external_id}"] .analysis .tag[data-{kind}]'
+        )
+
+    def bars(self, sentiment: str) -> Any:
+        """The segments of the mentions-per-day chart for one sentiment (``unknown``: not
+        analysed)."""
+        return self.page.locator(f"svg.chart rect.s-{sentiment}")
+
+    @property
+    def legend(self) -> str:
+        return self.page.locator(".legend").first.inner_text()
+
 
 class NotFoundPage:
     def __init__(self, page: Page, base: str) -> None:

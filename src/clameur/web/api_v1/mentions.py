@@ -40,7 +40,11 @@ class MentionOut(BaseModel):
     author: str
     url: str | None
     lang: str | None
-    sentiment: str | None
+    sentiment: str | None = Field(
+        description="negative, neutral, positive, or uncertain: the model was not confident "
+        "enough, or the language is not one it was trained on (read the text); null: not "
+        "analysed yet."
+    )
     rating: int | None
     brands: list[str] = Field(description="Slugs of the tenant's brands the mention is about.")
 

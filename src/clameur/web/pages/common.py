@@ -121,6 +121,7 @@ def render(
         "source_name": lambda value: _(SOURCE_LABELS.get(value, value)),
         "sentiment_name": lambda value: _(SENTIMENT_LABELS.get(value, value or "")),
         "intent_name": lambda value: _(INTENT_LABELS.get(value, value or "")),
+        "label_help": lambda value: _(LABEL_HELP[value]) if value in LABEL_HELP else "",
         "kind_name": lambda value: _(KIND_LABELS.get(value, value or "")),
         **context,
     }
@@ -173,6 +174,7 @@ SENTIMENT_LABELS = {
     "positive": N_("positive"),
     "neutral": N_("neutral"),
     "negative": N_("negative"),
+    "uncertain": N_("uncertain"),
     None: N_("not analysed"),
 }
 INTENT_LABELS = {
@@ -183,7 +185,15 @@ INTENT_LABELS = {
     "churn_threat": N_("churn threat"),
     "spam": N_("spam"),
     "other": N_("other"),
+    "uncertain": N_("uncertain"),
 }
+LABEL_HELP = {
+    "uncertain": N_(
+        "The model is not confident enough, or the language is not one it was trained on: "
+        "read the message yourself."
+    ),
+}
+"""What a sentiment or intent label means, where it needs saying (a tooltip, a hint)."""
 KIND_LABELS = {
     "volume_spike": N_("Volume spike"),
     "negative_spike": N_("Negative spike"),

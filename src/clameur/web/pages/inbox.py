@@ -61,7 +61,9 @@ from clameur.web.auth import (
 from clameur.web.deps import db_session
 from clameur.web.i18n import gettext_for
 from clameur.web.pages.common import (
+    INTENT_LABELS,
     N_,
+    SENTIMENT_LABELS,
     SOURCE_LABELS,
     STATUS_LABELS,
     forbidden,
@@ -100,20 +102,6 @@ VIEW_LABELS = {
     "p1": N_("P1 — urgent"),
     "sla": N_("SLA at risk"),
     "backoffice": N_("Waiting on back office"),
-}
-SENTIMENT_LABELS = {
-    "negative": N_("negative"),
-    "neutral": N_("neutral"),
-    "positive": N_("positive"),
-}
-INTENT_LABELS = {
-    "complaint": N_("complaint"),
-    "question": N_("question"),
-    "request": N_("request"),
-    "praise": N_("praise"),
-    "churn_threat": N_("churn threat"),
-    "spam": N_("spam"),
-    "other": N_("other"),
 }
 REASON_NAMES = {
     "churn threat": N_("churn threat"),
