@@ -11,10 +11,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from clameur.clock import FrozenClock
 from clameur.config import Settings
+from clameur.db import session_scope
 from clameur.listening.search import encode_cursor
+from clameur.listening.search_facets import facet_code
+from clameur.mentions.models import Mention
 from clameur.pipeline import Pipeline
 from clameur.web import create_app
 from clameur.web.api_v1.search_rate import SearchRateLimiter
@@ -71,6 +75,29 @@ def test_search_with_facets(client: TestClient) -> None:
     assert first["brands"] == ["volta"]
     assert first["created_at"].startswith("2026-11-16T08:00:00")
     assert first["author"] == "client1"
+
+
+def test_an_uncertain_sentiment_is_a_value_of_the_hits_and_the_facets(
+    client: TestClient, db: Database
+) -> None:
+    """The analysis's "uncertain" (#17) reaches the API as itself, counted apart from the
+    mentions not analysed (null), and the schema says what it means."""
+    with session_scope(db.factory) as session:
+        for mention in session.scalars(select(Mention).where(Mention.external_id == "3")):
+            mention.sentiment = "uncertain"  # as the store step writes it: with its code
+            mention.facet_code = facet_code(
+                mention.source, mention.sentiment, mention.lang, mention.brand_set
+            )
+    body = client.get("/api/v1/mentions", params={"q": "volta panne"}).json()
+    by_id = {item["external_id"]: item["sentiment"] for item in body["items"]}
+    assert by_id["3"] == "uncertain"
+    assert by_id["1"] != "uncertain"
+    facets = {f["value"]: f["count"] for f in body["facets"]["sentiment"]}
+    assert facets["uncertain"] == 1
+    assert sum(facets.values()) == 2
+    spec = client.get("/api/v1/openapi.json").json()
+    field = spec["components"]["schemas"]["MentionOut"]["properties"]["sentiment"]
+    assert "uncertain" in field["description"]
 
 
 def test_pagination_date_range_and_listing(client: TestClient) -> None:
