@@ -64,3 +64,19 @@ def test_a_day_of_only_uncertain_mentions_has_no_negative_share_to_speak_of(
         figures = dashboard(session, tenant.id, NOW, PARIS)
     assert figures.negative_share_24h == 0.0
     assert figures.days[-1].counts["uncertain"] == 4
+
+
+def test_what_customers_want_never_lists_uncertain(db: Database) -> None:
+    clock = FrozenClock(NOW)
+    tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
+    intents = ["uncertain", "uncertain", "uncertain", "complaint", "question", "complaint"]
+    with session_scope(db.factory) as session:
+        conversation = Seed(session, tenant.id).conversation(mentions=len(intents))
+        mentions = session.scalars(
+            select(Mention).where(Mention.conversation_id == conversation.id).order_by(Mention.id)
+        ).all()
+        for mention, intent in zip(mentions, intents, strict=True):
+            mention.intent = intent
+        session.flush()
+        figures = dashboard(session, tenant.id, NOW, PARIS)
+    assert figures.intents == [("complaint", 2), ("question", 1)], "uncertain is not a want"

@@ -77,10 +77,11 @@ def test_an_uncertain_mention_reads_incertain_and_says_why(site: Site, people: A
     overview = OverviewPage(sam.page, site.url).open()
 
     unsure = overview.label_tag(site.external["unsure"], "sentiment")
-    assert unsure.inner_text() == "incertain"
+    assert unsure.inner_text() == "ton incertain"
     assert "n'est pas assez sûr de lui" in (unsure.get_attribute("title") or "")
     assert "lisez le message vous-même" in (unsure.get_attribute("title") or "")
-    assert overview.label_tag(site.external["unsure"], "intent").inner_text() == "incertain"
+    intent = overview.label_tag(site.external["unsure"], "intent")
+    assert intent.inner_text() == "intention incertaine"
     calm = overview.label_tag(site.external["calm"], "sentiment")
     assert calm.inner_text() == "neutre"
     assert _colour(unsure, "color") != _colour(calm, "color"), "uncertain has its own colour"

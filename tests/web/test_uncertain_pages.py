@@ -116,9 +116,11 @@ def test_the_dashboard_counts_uncertain_apart_in_french_and_english(world: World
     assert "uncertain" in classes.split()
     assert HELP_FR in title
     assert "confiance 41" in title, "and the confidence of the best guess"
-    assert ">incertain</span>" in fr
+    assert ">ton incertain</span>" in fr
+    assert ">intention incertaine</span>" in fr
     en = world.client("en").get("/dashboard").text
-    assert ">uncertain</span>" in en
+    assert ">tone uncertain</span>" in en
+    assert ">intent uncertain</span>" in en
     assert HELP_EN in en
 
 
@@ -128,4 +130,5 @@ def test_a_conversation_shows_the_uncertain_tags(world: World) -> None:
     assert ("sentiment", "uncertain") in {(k, v) for k, v, _ in found}
     assert ("intent", "uncertain") in {(k, v) for k, v, _ in found}
     assert all(HELP_FR in title for _k, v, title in found if v == "uncertain")
-    assert ">incertain</span>" in html
+    assert ">ton incertain</span>" in html
+    assert ">intention incertaine</span>" in html

@@ -151,6 +151,7 @@ def dashboard(
             Mention.created_at >= window_start,
             Mention.created_at < now,
             Mention.intent.is_not(None),
+            Mention.intent != "uncertain",  # not something customers want
         )
         .group_by(Mention.intent)
         .order_by(func.count().desc())
