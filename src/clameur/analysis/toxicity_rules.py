@@ -425,7 +425,11 @@ def cues(
     addressed = in_clause(has("addressee"))
     person = in_clause(has("person"))
     insult_word = has("insult")
-    ambiguous = has("ambiguous") & ~insult_word
+    # "gros"/"grosse" are markers and ambiguous insults, but before a plain word they describe
+    # a thing ("en gros caractères", "un gros problème"), not a person
+    plain_next = shifted(~has("punct", *_ABUSIVE_SECTIONS), -1)
+    descriptive = has("ambiguous") & has("marker") & plain_next
+    ambiguous = has("ambiguous") & ~insult_word & ~descriptive
     after = next_after(has("addressee", "person"))
     after_same = (after < size) & (after <= idx + 3)
     after_same[after_same] &= clause[after[after_same]] == clause[after_same]
@@ -446,11 +450,11 @@ def cues(
             & future_before
             & (shifted(has("addressee"), 1) | shifted(has("addressee"), -1))
         ),
-        "hate": (
+        "hate": (  # the abusive word must itself be clean: "ne sont pas des voleurs" is not
             has("group")
             & (
-                in_clause(has("insult", "slur", "dehumanise"))
-                | in_clause(ambiguous & ~has("profanity"))
+                in_clause(has("insult", "slur", "dehumanise") & clean)
+                | in_clause(ambiguous & ~has("profanity") & clean)
             )
             & clean
         )

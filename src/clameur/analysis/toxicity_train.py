@@ -28,6 +28,7 @@ from clameur.analysis.toxicity import (
     metrics,
     read_rows,
 )
+from clameur.analysis.toxicity_identity import identity_rows
 from clameur.analysis.toxicity_rules import CUE_NAMES, N_CUES, cues
 
 LANGUAGES: tuple[str, ...] = ("fr", "en", "ar")
@@ -97,10 +98,12 @@ def load_training_data(
     languages: Sequence[str] = LANGUAGES,
     care_weight: float = 0.0,
     background_weight: float = 0.0,
+    identity_weight: float = 0.0,
     max_rows_per_language: int | None = None,
 ) -> TrainingData:
-    """MLMA rows split per language (class-balanced weights), the care lines and the
-    :data:`BACKGROUND` files as *normal* when weighted (background split like MLMA)."""
+    """MLMA rows split per language (class-balanced weights), the care lines, the
+    :data:`BACKGROUND` files as *normal* (split like MLMA) and the generated identity-term
+    rows (:func:`clameur.analysis.toxicity_identity.identity_rows`), each when weighted."""
     train: list[Row] = []
     weights: list[float] = []
     val: dict[str, list[Row]] = {}
@@ -138,6 +141,13 @@ def load_training_data(
         train += care
         weights += [care_weight] * len(care)
         files.append("clameur/analysis/lexicons/toxicity_care.txt (packaged, original lines)")
+    if identity_weight > 0:
+        generated = identity_rows(seed)
+        train += generated
+        weights += [identity_weight] * len(generated)
+        files.append(
+            f"clameur.analysis.toxicity_identity ({len(generated)} generated identity-term rows)"
+        )
     return TrainingData(
         train=train, weights=weights, val=val, background_val=background_val, files=files
     )
@@ -197,6 +207,7 @@ def train_toxicity(
     use_cues: bool = True,
     care_weight: float = 10.0,
     background_weight: float = 0.1,
+    identity_weight: float = 1.0,
     c: float = 0.3,
     cue_scale: float = 3.0,
     tune_threshold: bool = True,
@@ -220,6 +231,7 @@ def train_toxicity(
         languages=languages,
         care_weight=care_weight,
         background_weight=background_weight,
+        identity_weight=identity_weight,
         max_rows_per_language=max_rows_per_language,
     )
     weights, cue_weights, bias = _fit(
@@ -266,6 +278,7 @@ def train_toxicity(
             "cue_scale": cue_scale,
             "care_weight": care_weight,
             "background_weight": background_weight,
+            "identity_weight": identity_weight,
             "class_weight": "balanced per MLMA language",
             "threshold": threshold,
         },
@@ -279,6 +292,7 @@ BASELINE: dict[str, Any] = {
     "use_cues": False,
     "care_weight": 0.0,
     "background_weight": 0.0,
+    "identity_weight": 0.0,
     "c": 1.0,
     "tune_threshold": False,
 }
