@@ -3,18 +3,131 @@
 ``INSERT … RETURNING`` with a guaranteed row order makes SQLAlchemy execute one row at a
 time on SQLite. Returning the natural key with the id needs no order: rows go out in
 multi-row ``VALUES`` batches and are matched back by key.
+
+On PostgreSQL the import's hot-path rows go through the driver's ``COPY`` instead (see
+:func:`copy_rows`): SQLAlchemy's multi-row ``VALUES`` of a thousand rows is a statement
+longer than psycopg's parse cache takes, parsed again by a Python regex each time, and a
+batch's rows cost a bind pass each. New ids come from the table's sequence in one round
+trip first (see :func:`insert_returning_ids`). SQLite keeps ``executemany``, its fast path.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Connection, Table, bindparam, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+from clameur.errors import ClameurError
+
+
+class BulkWriteError(ClameurError):
+    """A bulk write was asked for something it cannot do (names the table and column)."""
+
+
+def _is_postgresql(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def _copy(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """``COPY table (columns) FROM STDIN`` through psycopg, in the session's transaction.
+
+    A database error comes out as SQLAlchemy's (``IntegrityError`` for a unique key stored
+    meanwhile), so callers and the pipeline's retry see the same errors as an ``INSERT``.
+    """
+    import psycopg  # noqa: PLC0415 - PostgreSQL only; SQLite installs need not load it
+
+    quote = connection.dialect.identifier_preparer
+    sql = (
+        f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)}) "
+        "FROM STDIN"
+    )
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(
+            sql, None, exc, psycopg.Error, dialect=connection.dialect
+        ) from exc
+    finally:
+        cursor.close()
+
+
+def copy_rows(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows of plain values (ints, floats, strings, bytes, booleans, None) given in
+    ``columns`` order, with no ids back: ``COPY`` on PostgreSQL, the driver's
+    ``executemany`` on SQLite (no per-row parameter processing on either)."""
+    if not rows:
+        return
+    connection = session.connection()
+    if _is_postgresql(connection):
+        _copy(connection, table, columns, rows)
+        return
+    marks = ", ".join("?" * len(columns))
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names are constants
+    connection.exec_driver_sql(sql, list(rows))
+
+
+def _constant(value: Any) -> Any:
+    return value
+
+
+def _defaults(table: Table, given: Iterable[str]) -> dict[str, Callable[[], Any]]:
+    """The Python-side column defaults an ``INSERT`` would add (``COPY`` won't): a maker of
+    the value for each column not ``given``."""
+    out: dict[str, Callable[[], Any]] = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in given or default is None:
+            continue
+        arg: Any = getattr(default, "arg", None)
+        if default.is_scalar:
+            out[column.name] = partial(_constant, arg)
+        elif default.is_callable:
+            out[column.name] = partial(arg, None)  # SQLAlchemy wraps it as f(context)
+        else:
+            raise BulkWriteError(
+                f"bulk insert into {table.name}: default of column {column.name} "
+                "is neither a value nor a function"
+            )
+    return out
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys), with no ids back: on PostgreSQL by
+    ``COPY`` with each column's bind processing and Python defaults applied as an
+    ``INSERT`` would; on SQLite Core's ``executemany``."""
+    if not rows:
+        return
+    connection = session.connection()
+    if not _is_postgresql(connection):
+        session.execute(insert(table), list(rows))
+        return
+    dialect = connection.dialect
+    given = list(rows[0])
+    defaults = list(_defaults(table, given).items())
+    columns = given + [name for name, _ in defaults]
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+    ]
+
+    def values(row: dict[str, Any]) -> list[Any]:
+        raw = [row[name] for name in given] + [make() for _, make in defaults]
+        return [v if p is None else p(v) for v, p in zip(raw, processors, strict=True)]
+
+    _copy(connection, table, columns, map(values, rows))
 
 
 def insert_returning_ids(

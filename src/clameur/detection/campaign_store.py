@@ -1,10 +1,10 @@
 """Where the campaign detector keeps its state: reads and writes of its three tables.
 
 Signatures and bands are written for most mentions, on the import's hot path: their
-columns are plain values (keys computed, event times as integers) so that SQLite rows go
-straight through the driver's ``executemany`` — SQLAlchemy's per-row parameter
-processing was most of the detector's time — while PostgreSQL takes Core's batched
-multi-row ``VALUES``, its fast path already. ``IN`` lists of thousands of band hashes are
+columns are plain values (keys computed, event times as integers) so that rows go
+straight through the driver — ``executemany`` on SQLite, ``COPY`` on PostgreSQL
+(``clameur.db.bulk.copy_rows``) — SQLAlchemy's per-row parameter processing was most
+of the detector's time. ``IN`` lists of thousands of band hashes are
 one parameter: a JSON array read by ``json_each`` on SQLite, an array on PostgreSQL.
 """
 
@@ -26,7 +26,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     literal_column,
     select,
     text,
@@ -35,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from clameur.db.bulk import insert_returning_ids, update_by_id
+from clameur.db.bulk import copy_rows, insert_returning_ids, update_by_id
 from clameur.detection.campaign_models import (
     CampaignBand,
     CampaignCluster,
@@ -331,13 +330,5 @@ def band_rows(
 def insert_many(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """Rows of plain values: on SQLite straight through the driver, else through Core."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names are constants
-        connection.exec_driver_sql(sql, rows)
-        return
-    session.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
+    """Rows of plain values: ``COPY`` on PostgreSQL, the driver's executemany on SQLite."""
+    copy_rows(session, table, columns, rows)

@@ -6,11 +6,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, tuple_, update
+from sqlalchemy import Table, delete, select, tuple_, update
 
 from clameur.analysis.influence import author_score
 from clameur.analysis.prioritise import record_influence
-from clameur.db.bulk import insert_missing_returning_ids, insert_returning_ids, update_by_id
+from clameur.db.bulk import (
+    copy_rows,
+    insert_missing_returning_ids,
+    insert_returning_ids,
+    update_by_id,
+)
 from clameur.listening.search_facets import brand_set, facet_code
 from clameur.listening.search_index import document_keys, search_text
 from clameur.mentions.draft import Draft, StepContext
@@ -311,11 +316,6 @@ def store(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         ctx.session.execute(
             delete(MentionBrand).where(MentionBrand.mention_id.in_([d.existing_id for d in edited]))
         )
-    links = [
-        {"tenant_id": d.tenant_id, "mention_id": d.mention_id, "brand_id": b}
-        for d in drafts
-        for b in dict.fromkeys(d.brand_ids)
-    ]
-    if links:
-        ctx.session.execute(insert(MENTION_BRANDS), links)
+    links = [(d.tenant_id, d.mention_id, b) for d in drafts for b in dict.fromkeys(d.brand_ids)]
+    copy_rows(ctx.session, MENTION_BRANDS, ("tenant_id", "mention_id", "brand_id"), links)
     return drafts
