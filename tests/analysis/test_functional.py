@@ -51,8 +51,8 @@ FLOORS = {
     "intent_fr": 0.87,  # 0.903
     "intent_en": 0.81,  # 0.841
     "intent_nl": 0.67,  # 0.700
-    "toxicity_fr": 0.77,  # 0.808
-    "toxicity_en": 0.68,  # 0.714
+    "toxicity_fr": 0.85,  # 0.887 (2026-12-06, identity retrain; was 0.808)
+    "toxicity_en": 0.79,  # 0.825 (was 0.714)
 }
 
 # Minimum cases per capability, dev + test together (brief of #17).

@@ -31,7 +31,7 @@ DEV = REPO / "tests" / "data" / "toxicity_dev_fr.jsonl"
 needs_data = needs_shared_data("toxicity/mlma")
 HOSTILE = ["", "😀😡🎉", "a" * 100_000, "Bonjour مرحبا नमस्ते 你好 hello", "\ud800", "\x00\x00", " "]
 HARD_FLOOR = 0.85
-"""Macro-F1 the shipped artifact must keep on the hard-case set (0.928 when shipped)."""
+"""Macro-F1 the shipped artifact must keep on the hard-case set (0.940 when shipped)."""
 
 
 @pytest.fixture(scope="module")
