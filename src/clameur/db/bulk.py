@@ -19,7 +19,6 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -194,10 +193,47 @@ def insert_missing_returning_ids(
     """
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    connection = session.connection()
+    if _is_postgresql(connection):
+        return _insert_missing_postgresql(connection, table, rows, key, id_column)
     columns = [table.c[k] for k in key]
-    stmt = make(table).on_conflict_do_nothing(index_elements=list(key))
+    stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(key))
     returned = session.execute(stmt.returning(table.c[id_column], *columns), list(rows))
+    found = {tuple(row[1:]): row[0] for row in returned}
+    return [found.get(tuple(row[k] for k in key)) for row in rows]
+
+
+def _insert_missing_postgresql(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    key: Sequence[str],
+    id_column: str,
+) -> list[int | None]:
+    """One ``INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING``: a
+    parameter per column whatever the number of rows, so one short statement that psycopg
+    parses once and PostgreSQL prepares, in the rows' order (the callers' lock order)."""
+    dialect = connection.dialect
+    given = list(rows[0])
+    defaults = list(_defaults(table, given).items())
+    columns = given + [name for name, _ in defaults]
+    quote = dialect.identifier_preparer
+    arrays: list[list[Any]] = []
+    casts: list[str] = []
+    for name in columns:
+        type_ = table.c[name].type
+        process = type_.dialect_impl(dialect).bind_processor(dialect)
+        make = dict(defaults).get(name)
+        values = [make() for _ in rows] if make is not None else [row[name] for row in rows]
+        arrays.append(values if process is None else [process(v) for v in values])
+        casts.append(f"%s::{type_.compile(dialect=dialect)}[]")
+    listed = ", ".join(quote.quote(c) for c in columns)
+    keys = ", ".join(quote.quote(k) for k in key)
+    sql = (
+        f"INSERT INTO {quote.format_table(table)} ({listed}) "  # noqa: S608 - names from the table
+        f"SELECT * FROM unnest({', '.join(casts)}) "
+        f"ON CONFLICT ({keys}) DO NOTHING RETURNING {quote.quote(id_column)}, {keys}"
+    )
+    returned = connection.exec_driver_sql(sql, tuple(arrays))
     found = {tuple(row[1:]): row[0] for row in returned}
     return [found.get(tuple(row[k] for k in key)) for row in rows]

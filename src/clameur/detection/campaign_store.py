@@ -28,7 +28,6 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -189,18 +188,20 @@ def add_vocabulary(session: Session, tenant_id: int, rows: Sequence[tuple[int, i
     if not rows:
         return
     sql = (
-        "INSERT INTO campaign_vocabulary (tenant_id, shingle, day, docs) VALUES ({}) "
+        "INSERT INTO campaign_vocabulary (tenant_id, shingle, day, docs) {} "
         "ON CONFLICT (tenant_id, shingle, day) "
         "DO UPDATE SET docs = campaign_vocabulary.docs + excluded.docs"
     )
     connection = session.connection()
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(sql.format("?, ?, ?, ?"), [(tenant_id, *r) for r in rows])
+        connection.exec_driver_sql(
+            sql.format("VALUES (?, ?, ?, ?)"), [(tenant_id, *r) for r in rows]
+        )
         return
-    session.execute(
-        text(sql.format(":t, :s, :d, :n")),
-        [{"t": tenant_id, "s": a, "d": b, "n": c} for a, b, c in rows],
-    )
+    # three array parameters whatever the number of rows: one short statement, parsed once
+    shingles, days, docs = (list(column) for column in zip(*rows, strict=True))
+    unnest = "SELECT %s::bigint, * FROM unnest(%s::bigint[], %s::integer[], %s::integer[])"
+    connection.exec_driver_sql(sql.format(unnest), (tenant_id, shingles, days, docs))
 
 
 def candidates(
