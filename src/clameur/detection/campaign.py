@@ -211,9 +211,7 @@ class _TenantRun:
         return rare_counts(
             sample,
             days,
-            lambda day: store.vocabulary_before(
-                self.session, self.tenant_id, wanted, day, HORIZON_DAYS
-            ),
+            store.vocabulary_before(self.session, self.tenant_id, wanted, days, HORIZON_DAYS),
         )
 
     def _links(

@@ -11,7 +11,7 @@ one parameter: a JSON array read by ``json_each`` on SQLite, an array on Postgre
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast
 
@@ -159,28 +159,50 @@ def prune(session: Session, tenant_id: int, cutoff: datetime) -> None:
 
 
 def vocabulary_before(
-    session: Session, tenant_id: int, shingles: Sequence[int], day: int, days: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Documents of each of these shingles (and the totals, ``-1``) over the ``days``
-    before ``day``, summed by the database: (shingles sorted, documents)."""
+    session: Session, tenant_id: int, shingles: Sequence[int], days: Sequence[int], span: int
+) -> Callable[[int], tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """For each of ``days``: documents of each of these shingles (and the totals, ``-1``)
+    over the ``span`` days before it, summed by the database: (shingles sorted, documents).
+
+    One statement for all the days (a filtered sum per day over the range they cover), run
+    at the first day asked: a batch spans a day or two, each one a scan of the shingles'
+    index when read one by one (22 statements, 1.2 s of a 5,000-mention import on
+    PostgreSQL)."""
+    wanted = sorted(set(days))
+    found: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+
+    def read(day: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        if not found:
+            found.update(_vocabulary_sums(session, tenant_id, shingles, wanted, span))
+        return found[day]
+
+    return read
+
+
+def _vocabulary_sums(
+    session: Session, tenant_id: int, shingles: Sequence[int], days: list[int], span: int
+) -> dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]]:
     v = CampaignVocabulary
+    sums = [func.sum(v.docs).filter(v.day >= day - span, v.day < day) for day in days]
     stmt = (
-        select(v.shingle, func.sum(v.docs))
+        select(v.shingle, *sums)
         .where(
             v.tenant_id == tenant_id,
             among(session, v.shingle, [-1, *shingles]),
-            v.day >= day - days,
-            v.day < day,
+            v.day >= days[0] - span,
+            v.day < days[-1],
         )
         .group_by(v.shingle)
         .order_by(v.shingle)
     )
     rows = session.execute(stmt).all()
-    if not rows:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty
-    shingles, docs = zip(*rows, strict=True)  # plain tuples: numpy on rows is slow
-    return np.array(shingles, dtype=np.int64), np.array(docs, dtype=np.int64)
+    out: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+    names = [row[0] for row in rows]  # plain lists: numpy on rows is slow
+    for i, day in enumerate(days, start=1):
+        kept = [(name, row[i]) for name, row in zip(names, rows, strict=True) if row[i] is not None]
+        listed = list(zip(*kept, strict=True)) if kept else [(), ()]
+        out[day] = (np.array(listed[0], dtype=np.int64), np.array(listed[1], dtype=np.int64))
+    return out
 
 
 def add_vocabulary(session: Session, tenant_id: int, rows: Sequence[tuple[int, int, int]]) -> None:
