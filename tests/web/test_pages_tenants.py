@@ -126,8 +126,12 @@ def test_every_page_route_needs_a_session(three: Database) -> None:
         if not path.startswith(("/api/", "/static", "/login"))
         for method in methods - {"HEAD"}
     ]
-    assert {path for path, _ in pages} >= {"/", "/t/{slug}", "/switch", "/logout"}
+    assert {path for path, _ in pages} >= {"/", "/t/{slug}", "/switch", "/logout", "/metrics"}
     for path, method in pages:
+        if path == "/metrics":  # read by Prometheus, not people: refused, not redirected
+            answer = client.request(method, path, follow_redirects=False)
+            assert answer.status_code == 401, answer.text
+            continue
         answer = client.request(method, path.replace("{slug}", "acme"), follow_redirects=False)
         assert answer.status_code == 303, (method, path, answer.text)
         assert answer.headers["location"].startswith("/login?next=")
