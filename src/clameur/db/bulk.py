@@ -18,10 +18,23 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from clameur.errors import ClameurError
 
@@ -32,6 +45,31 @@ class BulkWriteError(ClameurError):
 
 def _is_postgresql(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
+
+
+def keys_in(
+    session: Session,
+    columns: Sequence[InstrumentedAttribute[Any]],
+    keys: Sequence[tuple[Any, ...]],
+    *,
+    chunk: int = 500,
+) -> list[ColumnElement[bool]]:
+    """Conditions ``(columns) IN keys``, one statement's worth each: on PostgreSQL a single
+    ``IN (SELECT * FROM unnest(arrays))``, a parameter per column (a short statement
+    psycopg parses once, whatever the keys); on SQLite chunks of ``chunk`` tuples."""
+    if not keys:
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        return [tuple_(*columns).in_(keys[i : i + chunk]) for i in range(0, len(keys), chunk)]
+    arrays = [
+        bindparam(None, [key[i] for key in keys], type_=ARRAY(column.type))
+        for i, column in enumerate(columns)
+    ]
+    names = [f"k{i}" for i in range(len(columns))]
+    listed: Select[Any] = select(literal_column("*")).select_from(
+        func.unnest(*arrays).table_valued(*names)
+    )
+    return [tuple_(*columns).in_(listed)]
 
 
 def _copy(

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, tuple_, update
+from sqlalchemy import Table, delete, select, update
 
 from clameur.analysis.influence import author_score
 from clameur.analysis.prioritise import record_influence
@@ -14,6 +14,7 @@ from clameur.db.bulk import (
     copy_rows,
     insert_missing_returning_ids,
     insert_returning_ids,
+    keys_in,
     update_by_id,
 )
 from clameur.listening.search_facets import brand_set, facet_code
@@ -22,15 +23,10 @@ from clameur.mentions.draft import Draft, StepContext
 from clameur.mentions.models import Author, Mention
 from clameur.tenancy.models import MentionBrand
 
-_CHUNK = 500  # bound the size of IN (...) lists
 # Bulk writes go through Core tables: the ORM's bulk paths cost more than the SQL here.
 AUTHORS = cast(Table, Author.__table__)
 MENTIONS = cast(Table, Mention.__table__)
 MENTION_BRANDS = cast(Table, MentionBrand.__table__)
-
-
-def _chunks(items: list[Any], size: int = _CHUNK) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 @dataclass(slots=True)
@@ -97,8 +93,8 @@ def dedupe(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         Mention.text,
         Mention.edit_history,
     )
-    for chunk in _chunks(list(groups)):
-        stmt = select(*columns).where(tuple_(Mention.source, Mention.external_id).in_(chunk))
+    for among in keys_in(ctx.session, (Mention.source, Mention.external_id), list(groups)):
+        stmt = select(*columns).where(among)
         if ctx.tenant_id is not None:
             stmt = stmt.where(Mention.tenant_id == ctx.tenant_id)
         for row in ctx.session.execute(stmt.order_by(Mention.id)):
@@ -211,7 +207,7 @@ def _stored_authors(
     ctx: StepContext, keys: list[tuple[int, str, str]]
 ) -> dict[tuple[int, str, str], Any]:
     found: dict[tuple[int, str, str], Any] = {}
-    for chunk in _chunks(keys):
+    for among in keys_in(ctx.session, (Author.tenant_id, Author.source, Author.handle), keys):
         stmt = select(
             Author.id,
             Author.tenant_id,
@@ -220,7 +216,7 @@ def _stored_authors(
             Author.first_seen_at,
             Author.last_seen_at,
             Author.influence_score,
-        ).where(tuple_(Author.tenant_id, Author.source, Author.handle).in_(chunk))
+        ).where(among)
         for hit in ctx.session.execute(stmt):
             found[(hit.tenant_id, hit.source, hit.handle)] = hit
     return found
