@@ -17,6 +17,7 @@ from clameur.db.bulk import (
     insert_missing_returning_ids,
     insert_returning_ids,
     insert_rows,
+    keys_in,
 )
 from clameur.detection import campaign_store as store
 from clameur.detection.campaign_models import CampaignBand, CampaignVocabulary
@@ -178,3 +179,22 @@ def test_copy_rows_and_insert_rows(db: Database, clock: FrozenClock) -> None:
     assert [tuple(r) for r in links] == [(mention_id, brand_id)]
     assert [tuple(r) for r in bands] == [(big, -big, 1), (1, 2, 3)]
     assert [tuple(r) for r in vocabulary] == [(-1, 6), (5, 1)]  # summed on conflict
+
+
+def test_keys_in_finds_exactly_the_given_keys(db: Database, clock: FrozenClock) -> None:
+    tenant = make_tenant(db, clock, "acme", {"acme": ["acme"]})
+    key = ("tenant_id", "source", "handle")
+    handles = [f"h{i}" for i in range(1_200)]  # more than one SQLite chunk
+    with session_scope(db.factory) as session:
+        insert_returning_ids(session, AUTHORS, [_author(tenant.id, h) for h in handles], key)
+    wanted = [(tenant.id, "x", h) for h in handles[::3]] + [(tenant.id, "x", "nobody")]
+    wanted += [(tenant.id, "y", "h0")]  # same handle, another source
+    columns = (Author.tenant_id, Author.source, Author.handle)
+    with db.session() as session:
+        found = [
+            row
+            for among in keys_in(session, columns, wanted)
+            for row in session.execute(select(*columns).where(among))
+        ]
+        assert keys_in(session, columns, []) == []
+    assert sorted(tuple(r) for r in found) == sorted(wanted[:-2])
