@@ -72,6 +72,12 @@ def test_the_list_shows_each_open_alert_with_severity_kind_brand_and_time(
     assert 'aria-current="page" class="active">Ouvertes<' in text, "open alerts first"
 
 
+def test_the_dashboard_describes_alerts_in_the_pages_language(db: Database, crisis: Crisis) -> None:
+    text = client(db, crisis, "viewer").get("/dashboard").text
+    assert "13 mentions négatives en 15 min au plus fort" in text, "as on the alerts page"
+    assert "negative mentions in" not in text, "not the detector's English summary"
+
+
 def test_filters_narrow_the_list_and_unknown_values_are_ignored(
     db: Database, crisis: Crisis
 ) -> None:
