@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from clameur.analysis.base import AnalysisInput
+from clameur.analysis.base import AnalysisInput, input_of
 from clameur.analysis.engine import ModelAnalyzer, sanitise
 from clameur.analysis.features import FeatureConfig, extract, normalise_batch
 from clameur.demo.generator import generate_mentions
@@ -26,25 +26,8 @@ from clameur.mentions.schemas import normalise
 
 
 def inputs(n: int) -> list[AnalysisInput]:
-    out = []
-    for record in generate_mentions(count=n, seed=7):
-        m = normalise(record)
-        out.append(
-            AnalysisInput(
-                text=m.text,
-                source=m.source,
-                created_at=m.created_at,
-                lang_hint=m.lang,
-                rating=m.rating,
-                author_followers=m.author.followers,
-                author_verified=m.author.verified,
-                author_created_at=m.author.created_at,
-                author_handle=m.author.handle,
-                author_name=m.author.name,
-                metrics=m.metrics,
-            )
-        )
-    return out
+    """What the pipeline's analyse step would give the analyzer for each mention."""
+    return [input_of(normalise(record)) for record in generate_mentions(count=n, seed=7)]
 
 
 def best(fn: Callable[[], Any], repeat: int) -> float:
