@@ -4,6 +4,7 @@ them as not negative (in the total, never in the negatives)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from clameur.clock import FrozenClock
 from clameur.db import session_scope
 from clameur.mentions.models import Mention
-from clameur.reports.dashboard import SENTIMENTS, dashboard
+from clameur.reports.dashboard import SENTIMENTS, Dashboard, dashboard
 from tests.care.test_inbox import AT, Seed
 from tests.conftest import Database, make_tenant
 
@@ -20,20 +21,24 @@ NOW = AT + timedelta(hours=2)
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def test_uncertain_is_counted_apart_and_as_not_negative(db: Database) -> None:
-    clock = FrozenClock(NOW)
-    tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
-    labels = ["negative", "negative", "uncertain", "uncertain", "uncertain", "neutral", None]
+def figures_of(db: Database, field: str, labels: Sequence[str | None]) -> Dashboard:
+    """The dashboard of a tenant whose one conversation's mentions carry ``labels`` as
+    their ``field`` (sentiment or intent), in mention order."""
+    tenant = make_tenant(db, FrozenClock(NOW), "acme", {"volta": ["volta"]})
     with session_scope(db.factory) as session:
-        seed = Seed(session, tenant.id)
-        conversation = seed.conversation(mentions=len(labels))
+        conversation = Seed(session, tenant.id).conversation(mentions=len(labels))
         mentions = session.scalars(
             select(Mention).where(Mention.conversation_id == conversation.id).order_by(Mention.id)
         ).all()
         for mention, label in zip(mentions, labels, strict=True):
-            mention.sentiment = label
+            setattr(mention, field, label)
         session.flush()
-        figures = dashboard(session, tenant.id, NOW, PARIS)
+        return dashboard(session, tenant.id, NOW, PARIS)
+
+
+def test_uncertain_is_counted_apart_and_as_not_negative(db: Database) -> None:
+    labels = ["negative", "negative", "uncertain", "uncertain", "uncertain", "neutral", None]
+    figures = figures_of(db, "sentiment", labels)
     assert "uncertain" in SENTIMENTS
     today = figures.days[-1]
     assert today.counts == {
@@ -52,31 +57,12 @@ def test_uncertain_is_counted_apart_and_as_not_negative(db: Database) -> None:
 def test_a_day_of_only_uncertain_mentions_has_no_negative_share_to_speak_of(
     db: Database,
 ) -> None:
-    clock = FrozenClock(NOW)
-    tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
-    with session_scope(db.factory) as session:
-        conversation = Seed(session, tenant.id).conversation(mentions=4)
-        for mention in session.scalars(
-            select(Mention).where(Mention.conversation_id == conversation.id)
-        ):
-            mention.sentiment = "uncertain"
-        session.flush()
-        figures = dashboard(session, tenant.id, NOW, PARIS)
+    figures = figures_of(db, "sentiment", ["uncertain"] * 4)
     assert figures.negative_share_24h == 0.0
     assert figures.days[-1].counts["uncertain"] == 4
 
 
 def test_what_customers_want_never_lists_uncertain(db: Database) -> None:
-    clock = FrozenClock(NOW)
-    tenant = make_tenant(db, clock, "acme", {"volta": ["volta"]})
     intents = ["uncertain", "uncertain", "uncertain", "complaint", "question", "complaint"]
-    with session_scope(db.factory) as session:
-        conversation = Seed(session, tenant.id).conversation(mentions=len(intents))
-        mentions = session.scalars(
-            select(Mention).where(Mention.conversation_id == conversation.id).order_by(Mention.id)
-        ).all()
-        for mention, intent in zip(mentions, intents, strict=True):
-            mention.intent = intent
-        session.flush()
-        figures = dashboard(session, tenant.id, NOW, PARIS)
+    figures = figures_of(db, "intent", intents)
     assert figures.intents == [("complaint", 2), ("question", 1)], "uncertain is not a want"
