@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -30,9 +31,11 @@ from clameur.detection.campaign_idf import (
     sampled,
 )
 from clameur.detection.campaign_models import CampaignCluster
-from clameur.detection.campaign_score import burst_seconds
+from clameur.detection.campaign_score import Facts, burst_seconds
 from clameur.detection.campaign_sketch import shingle_text
+from clameur.detection.campaign_state import Cluster
 from clameur.detection.models import Alert
+from clameur.mentions.models import Author
 from tests.conftest import Database
 from tests.detection.test_campaign import (
     CLOCK,
@@ -98,6 +101,100 @@ def test_the_same_sentence_from_many_accounts_days_apart_raises_nothing(db: Data
     assert campaigns(db, tenant_id) == []
     assert step.flagged == set()
     assert _largest_cluster(db, tenant_id) >= 20, "they do link"
+
+
+def _cluster_state(db: Database, tenant_id: int) -> tuple[CampaignCluster, dict[str, Any]]:
+    """The tenant's largest cluster, its state's accounts keyed by handle."""
+    with session_scope(db.factory) as session:
+        row = session.scalars(
+            select(CampaignCluster)
+            .where(CampaignCluster.tenant_id == tenant_id)
+            .order_by(CampaignCluster.members.desc())
+        ).first()
+        assert row is not None
+        handles = {a: h for a, h in session.execute(select(Author.id, Author.handle))}
+        session.expunge(row)
+    state = dict(row.state)
+    state["accounts"] = {handles[int(a)]: r for a, r in state["accounts"].items()}
+    state["times"] = {handles[int(a)]: t for a, t in state["times"].items()}
+    return row, state
+
+
+def test_a_cluster_keeps_only_its_window_however_long_it_lives(db: Database) -> None:
+    """A genuine phrasing (each reviewer's own small variant, so none is a copy) goes on
+    for two days, a reviewer an hour: one cluster throughout, but what it
+    stores is its last window (24 h) of accounts and members and running totals, the same
+    whatever the batches; its lifetime counts stay."""
+    rng = random.Random(11)
+    words = ["parfait", "impeccable", "top", "nickel", "super", "excellent", "bravo"]
+    texts = [f"{SENTENCE} {rng.choice(words)} {rng.choice(words)} merci {n}" for n in range(48)]
+    records = sorted(
+        (
+            {**r, "created_at": (DAY + timedelta(hours=n, minutes=rng.randrange(50))).isoformat()}
+            for n, r in enumerate(_reviewers(texts, DAY, 1, "v"))
+        ),
+        key=lambda r: r["created_at"],
+    )
+    big, small = tenant(db, "big"), tenant(db, "small")
+    replay(db, big, records, batch_size=500)
+    replay(db, small, records, batch_size=10)
+
+    row, state = _cluster_state(db, big)
+    assert campaigns(db, big) == []
+    assert row.members == 48, "one cluster of every reviewer"
+    assert row.accounts == 48
+    last = max(datetime.fromisoformat(r["created_at"]) for r in records)
+    recent = {
+        r["author"]["handle"]
+        for r in records
+        if datetime.fromisoformat(r["created_at"]) >= last - timedelta(hours=24)
+    }
+    assert len(recent) <= 25
+    assert set(state["accounts"]) == recent, "only the last window"
+    assert len(state["posts"]) == len(recent)
+    assert state["evicted"] == 48 - len(recent)
+    assert state["units"] == sum(record[-1] for record in state["accounts"].values())
+
+    _, other = _cluster_state(db, small)
+    assert other == state, "the same state with batches of 10"
+
+
+def test_a_cluster_state_round_trips_and_an_unbounded_one_still_loads() -> None:
+    """What :meth:`Cluster.dump` stores loads back as it was; a state stored before it was
+    bounded (every account ever, members' similarities without their times) loads with
+    the same totals, and leaves with the next eviction."""
+    at = int(DAY.timestamp())
+    records = [
+        Facts(1.0, 3, False, True, 1).dump(),
+        Facts(900.0, 4_000, False, False, 5).dump(),
+        Facts(None, None, False, True, 1).dump(),
+    ]
+
+    def fresh() -> Cluster:
+        return Cluster("k", None, DAY, DAY + timedelta(hours=2), np.zeros(64, dtype=np.uint32))
+
+    made = fresh()
+    for n, record in enumerate(records):
+        made.add_post(at + n * 3600, 0.6 + n / 10, n + 2)
+        made.add_account(str(n), record, at + n * 3600)
+    loaded = fresh()
+    loaded.load(orjson.loads(orjson.dumps(made.dump())))
+    assert loaded.dump() == made.dump()
+    assert (loaded.sims, loaded.rare, loaded.order) == (made.sims, made.rare, made.order)
+    assert loaded.suspects == 2
+    assert loaded.evident == 1
+
+    old = {"accounts": made.accounts, "times": made.times, "sims": made.sims, "rare": made.rare}
+    before = fresh()
+    before.load(old)
+    totals = ("units", "suspects", "evident", "sims", "rare", "sorted_times")
+    assert [getattr(before, n) for n in totals] == [getattr(made, n) for n in totals]
+    made.evict(at + 3600)
+    before.evict(at + 3600)
+    assert (made.suspects, made.evicted, len(made.posts)) == (1, 1, 2)
+    assert (before.evicted, before.accounts) == (1, made.accounts)
+    before.evict(at + 3 * 3600)  # their members had no times: the cluster's last is theirs
+    assert (before.accounts, before.sims, before.rare, before.units) == ({}, [], [], 0)
 
 
 def test_a_common_phrase_in_a_burst_is_no_campaign_but_a_text_of_its_own_is(

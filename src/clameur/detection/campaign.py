@@ -37,14 +37,17 @@ accounts sharing one headline link but score low.
 
 **State** (:mod:`clameur.detection.campaign_store`: signatures with the author's facts at
 post time, bands, clusters) lives in the database, pruned a window behind the batch's
-earliest event time. Every mention is decided after the earlier ones, from that state, so
-a replay gives the same alerts, members and flags whatever the batch size. Parameters and
-measurements: docs/detection.md ("Coordinated campaigns").
+earliest event time. A cluster decides on its last window only (the accounts and members
+within the window of its newest member, :meth:`Cluster.evict` before every join), and
+that is all it stores, with running totals: a common phrasing that gathers members for
+weeks costs each batch what its last day does. Every mention is decided after the
+earlier ones, from that state, so a replay gives the same alerts, members and flags
+whatever the batch size. Parameters and measurements: docs/detection.md ("Coordinated
+campaigns").
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
@@ -272,16 +275,16 @@ class _TenantRun:
                 row.last_at,
                 np.frombuffer(row.centre, dtype="<u4").astype(np.uint32),
                 members=row.members,
-                sims=sorted(row.state.get("sims", [])),
-                rare=sorted(row.state.get("rare", [])),
                 alert_key=row.alert_key,
                 row_id=row.id,
                 flushed_at=row.last_at if row.alert_key else None,
             )
-            times = row.state.get("times", {})
-            for author_id, record in row.state.get("accounts", {}).items():
-                cluster.add_account(author_id, record, times.get(author_id))
+            cluster.load(row.state)
             self.clusters[row.id] = cluster
+
+    def _cutoff(self, cluster: Cluster) -> int:
+        """Epoch seconds before which a cluster's accounts and members leave its window."""
+        return store.to_seconds(cluster.last_at - self.window(cluster.brand_id))
 
     # -- deciding
     def _link(self, entry: Entry, linked: list[Entry]) -> None:
@@ -327,17 +330,17 @@ class _TenantRun:
         entry.dirty = entry.stored
         if not founding:
             entry.similarity = similarity(entry.signature, cluster.centre)
-            bisect.insort(cluster.sims, entry.similarity)
-        if entry.rare is not None:
-            bisect.insort(cluster.rare, entry.rare)
         cluster.members += 1
         cluster.first_at = min(cluster.first_at, entry.created_at)
         cluster.last_at = max(cluster.last_at, entry.created_at)
-        cluster.add_account(
-            str(entry.author_id), entry.facts.dump(), store.to_seconds(entry.created_at)
-        )
         if cluster.brand_id is None:
             cluster.brand_id = entry.brand_id
+        cutoff = self._cutoff(cluster)
+        cluster.evict(cutoff)  # first: an account back after a window enters again
+        at = store.to_seconds(entry.created_at)
+        if at >= cutoff:
+            cluster.add_post(at, None if founding else entry.similarity, entry.rare)
+            cluster.add_account(str(entry.author_id), entry.facts.dump(), at)
         cluster.joined.append(entry)
         cluster.changed = True
 
@@ -346,10 +349,15 @@ class _TenantRun:
         target.members += other.members
         target.first_at = min(target.first_at, other.first_at)
         target.last_at = max(target.last_at, other.last_at)
-        target.sims = sorted(target.sims + other.sims)
-        target.rare = sorted(target.rare + other.rare)
-        for author_id, record in other.accounts.items():
-            target.add_account(author_id, record, other.times.get(author_id))
+        target.brand_id = target.brand_id if target.brand_id is not None else other.brand_id
+        cutoff = self._cutoff(target)
+        target.evict(cutoff)
+        other.evict(cutoff)
+        target.evicted += other.evicted
+        for at, sim, rare in other.posts:
+            target.add_post(at, sim, rare)
+        for author_id, at in zip(other.order, other.sorted_times, strict=True):
+            target.add_account(author_id, other.accounts[author_id], at)
         target.joined.extend(other.joined)
         target.absorbed.extend([other.row_id] if other.row_id is not None else [])
         target.absorbed.extend(other.absorbed)
@@ -367,7 +375,6 @@ class _TenantRun:
                 key=severity_rank,
             )
         other.pending, other.pending_drafts, other.pending_at = [], [], None
-        target.brand_id = target.brand_id if target.brand_id is not None else other.brand_id
         target.changed = True
 
     def _after_join(
@@ -554,10 +561,10 @@ class _TenantRun:
             "last_at": c.last_at,
             "centre": c.centre.astype("<u4").tobytes(),
             "members": c.members,
-            "accounts": len(c.accounts),
+            "accounts": c.lifetime_accounts,
             "score": c.score(),
             "alert_key": c.alert_key,
-            "state": {"accounts": c.accounts, "sims": c.sims, "rare": c.rare, "times": c.times},
+            "state": c.dump(),
         }
 
     def _signature_row(self, e: Entry) -> tuple[Any, ...]:

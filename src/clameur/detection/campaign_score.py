@@ -283,6 +283,9 @@ class ClusterView:
     """Members' rare shingles, sorted."""
     times: Sequence[int] = ()
     """Accounts' first posts (epoch seconds), sorted."""
+    earlier_accounts: int = 0
+    """Accounts whose first post left the window (``accounts`` are the window's): the
+    evidence's ``accounts`` counts them, its ``signals`` do not."""
 
 
 def _span(minutes: int) -> str:
@@ -305,14 +308,20 @@ def explain(c: ClusterView, score: float, rules: Rules) -> tuple[dict[str, Any],
     if rare is not None:
         why.append(f"texts of their own: median {rare} rare shingles in this archive")
     why += reasons(t)
+    accounts = f"{t['accounts']} accounts ({t['suspects']} suspect)"
+    if c.earlier_accounts:  # older than its window: the signals are the window's accounts'
+        accounts = (
+            f"{t['accounts'] + c.earlier_accounts} accounts ({t['accounts']} in the last "
+            f"{rules.campaign_window_hours} h, {t['suspects']} suspect)"
+        )
     summary = (
-        f"Coordinated campaign: {t['accounts']} accounts ({t['suspects']} suspect) posted "
+        f"Coordinated campaign: {accounts} posted "
         f"{c.posts} near-identical texts within {_span(minutes)} "
         f"(median similarity {sim:.2f}); " + ", ".join(why) + f". Score {score:.2f}."
     )
     evidence = {
         "cluster": c.key,
-        "accounts": t["accounts"],
+        "accounts": t["accounts"] + c.earlier_accounts,
         "posts": c.posts,
         "score": score,
         "median_similarity": round(sim, 2),

@@ -28,26 +28,42 @@ from clameur.mentions.draft import Draft
 
 @dataclass(eq=False)
 class Cluster:
+    """A cluster's decisions are made on its last window: the accounts whose first member
+    (since they entered) and the members whose own time are within the brand's
+    ``campaign_window_hours`` of its newest member (:meth:`evict`); ``members``,
+    ``first_at`` and :attr:`evicted` are lifetime figures. The state stored between
+    batches (:meth:`dump`, :meth:`load`) is that window and running totals, so it stays
+    bounded however long a common phrasing keeps gathering members."""
+
     key: str
     brand_id: int | None
     first_at: datetime
     last_at: datetime
     centre: NDArray[np.uint32]
     members: int = 0
+    """Members over the cluster's life (posts)."""
     accounts: dict[str, list[Any]] = field(default_factory=dict)
-    """Author id → :meth:`Facts.dump` of the account's first member (its suspicion last)."""
+    """Author id → :meth:`Facts.dump` of the account's first member (its suspicion last),
+    for the accounts of the window."""
     sims: list[float] = field(default_factory=list)
-    """Members' similarity to the centre, sorted."""
+    """The window's members' similarity to the centre, sorted."""
     rare: list[int] = field(default_factory=list)
-    """Members' rare shingles (:mod:`clameur.detection.campaign_idf`), sorted."""
+    """The window's members' rare shingles (:mod:`clameur.detection.campaign_idf`), sorted."""
     times: dict[str, int] = field(default_factory=dict)
     """Author id → event time (epoch seconds) of the account's first member."""
     sorted_times: list[int] = field(default_factory=list)
     """:attr:`times`' values, sorted (the burst is measured on them)."""
+    order: list[str] = field(default_factory=list)
+    """The accounts in the order of :attr:`sorted_times` (the oldest leave first)."""
+    posts: list[tuple[int, float | None, int | None]] = field(default_factory=list)
+    """The window's members as (event time, similarity, rare shingles), by time: what
+    leaves :attr:`sims` and :attr:`rare` when they leave the window."""
+    evicted: int = 0
+    """Accounts that left the window (an account back after that counts again)."""
     alert_key: str | None = None
     row_id: int | None = None
     units: int = 0
-    """Sum of the accounts' suspicion, in millionths."""
+    """Sum of the window's accounts' suspicion, in millionths."""
     suspects: int = 0
     """Accounts suspicious enough on their own (:func:`is_suspect`)."""
     evident: int = 0
@@ -82,6 +98,11 @@ class Cluster:
         mean = self.units / len(self.accounts) / 1_000_000
         return round(mean * phrasing_factor(self.sims), 4)
 
+    @property
+    def lifetime_accounts(self) -> int:
+        """Accounts gathered over the cluster's life (one back after a window twice)."""
+        return self.evicted + len(self.accounts)
+
     def view(self) -> ClusterView:
         return ClusterView(
             self.key,
@@ -92,22 +113,95 @@ class Cluster:
             self.last_at,
             rare=self.rare,
             times=self.sorted_times,
+            earlier_accounts=self.evicted,
         )
 
-    def add_account(self, author_id: str, record: list[Any], at: int | None) -> None:
+    def add_account(self, author_id: str, record: list[Any], at: int) -> None:
         if author_id not in self.accounts:
             self.accounts[author_id] = record
             self.units += record[-1]
             self.suspects += is_suspect(record[-1])
             self.evident += is_suspect(record[-1]) and shows_suspicion(record)
-            if at is not None:
-                self.times[author_id] = at
-                bisect.insort(self.sorted_times, at)
+            self.times[author_id] = at
+            i = bisect.bisect_right(self.sorted_times, at)
+            self.sorted_times.insert(i, at)
+            self.order.insert(i, author_id)
+
+    def add_post(self, at: int, sim: float | None, rare: int | None) -> None:
+        self.posts.insert(bisect.bisect_right(self.posts, at, key=_time), (at, sim, rare))
+        if sim is not None:
+            bisect.insort(self.sims, sim)
+        if rare is not None:
+            bisect.insort(self.rare, rare)
+
+    def evict(self, cutoff: int) -> None:
+        """Forget the accounts whose first member, and the members, before ``cutoff``
+        (epoch seconds): run before every join and merge, so that what a decision sees
+        depends on the members so far, not on when batches began."""
+        k = bisect.bisect_left(self.sorted_times, cutoff)
+        if k:
+            for author_id in self.order[:k]:
+                record = self.accounts.pop(author_id)
+                del self.times[author_id]
+                self.units -= record[-1]
+                self.suspects -= is_suspect(record[-1])
+                self.evident -= is_suspect(record[-1]) and shows_suspicion(record)
+            del self.order[:k], self.sorted_times[:k]
+            self.evicted += k
+        k = bisect.bisect_left(self.posts, cutoff, key=_time)
+        if k:
+            for _, sim, rare in self.posts[:k]:
+                if sim is not None:
+                    del self.sims[bisect.bisect_left(self.sims, sim)]
+                if rare is not None:
+                    del self.rare[bisect.bisect_left(self.rare, rare)]
+            del self.posts[:k]
 
     def in_burst(self, at: int, seconds: int) -> int:
         """Accounts whose first member is in the ``seconds`` up to ``at``."""
         t = self.sorted_times
         return bisect.bisect_right(t, at) - bisect.bisect_left(t, at - seconds)
+
+    def dump(self) -> dict[str, Any]:
+        """The stored state: the window (accounts, their first members' times, members)
+        and the running totals, so that loading replays nothing."""
+        return {
+            "accounts": self.accounts,
+            "times": self.times,
+            "posts": [list(p) for p in self.posts],
+            "units": self.units,
+            "suspects": self.suspects,
+            "evident": self.evident,
+            "evicted": self.evicted,
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`dump`'s state (or, once, a state stored before it was bounded:
+        every account and member ever, members without their times, taken as the
+        cluster's last; the next :meth:`evict` trims it)."""
+        if "posts" not in state:
+            at = int(self.last_at.timestamp())
+            times = state.get("times", {})
+            for author_id, record in state.get("accounts", {}).items():
+                self.add_account(author_id, record, times.get(author_id, at))
+            for sim in state.get("sims", []):
+                self.add_post(at, sim, None)
+            for rare in state.get("rare", []):
+                self.add_post(at, None, rare)
+            return
+        self.accounts, self.times = state["accounts"], state["times"]
+        ordered = sorted(zip(self.times.values(), self.times.keys(), strict=True))
+        self.sorted_times = [t for t, _ in ordered]
+        self.order = [a for _, a in ordered]
+        self.posts = [(p[0], p[1], p[2]) for p in state["posts"]]
+        self.sims = sorted(p[1] for p in self.posts if p[1] is not None)
+        self.rare = sorted(p[2] for p in self.posts if p[2] is not None)
+        self.units, self.suspects = state["units"], state["suspects"]
+        self.evident, self.evicted = state["evident"], state["evicted"]
+
+
+def _time(post: tuple[int, float | None, int | None]) -> int:
+    return post[0]
 
 
 @dataclass(eq=False)
