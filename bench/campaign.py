@@ -11,7 +11,14 @@ detector's own cost, database work included. A second import of the same records
 detector gives the rest of the pipeline for comparison. ``--profile`` profiles the
 detector's calls only.
 
+Over a long import (``--days`` spreads the mentions over that many days, ``--every``
+prints the detector's CPU time for each slice of that many mentions, with the cluster
+states it loaded: member accounts read back, bytes of JSON) it shows whether the
+detector's cost per mention grows with the archive (#18); ``--no-baseline`` skips the
+import without the detector. Pass ``PYTHONPATH=<tree>/src`` to measure another checkout.
+
     .venv/bin/python bench/campaign.py [--count 10000] [--batch 1000] [--seed 1] [--profile]
+        [--days 7] [--every 10000] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from clameur.config import Settings
 from clameur.db import create_engine_for, make_session_factory, session_scope, upgrade
 from clameur.demo.generator import generate_mentions
 from clameur.demo.load import ensure_demo_tenants
-from clameur.detection import NullDetector, alerts_of
+from clameur.detection import NullDetector, alerts_of, campaign_store
 from clameur.detection.campaign import CampaignDetector
 from clameur.detection.campaign_models import CampaignBand, CampaignCluster, CampaignSignature
 from clameur.detection.rules import load_rules
@@ -44,15 +51,32 @@ from clameur.mentions import Draft, StepContext
 from clameur.pipeline import Pipeline
 from clameur.tenancy import Tenant
 
+LOADED = {"accounts": 0, "bytes": 0}
+"""Cluster states read back by the detector (member accounts, JSON bytes), as it goes."""
+_clusters = campaign_store.clusters
+
+
+def _counted_clusters(session: Any, ids: Any) -> list[Any]:
+    rows = _clusters(session, ids)
+    for row in rows:
+        LOADED["accounts"] += len(row.state.get("accounts", {}))
+        LOADED["bytes"] += len(json.dumps(row.state))
+    return rows
+
+
+campaign_store.clusters = _counted_clusters
+
 
 class TimedCampaigns:
     """The detect step with the campaign detector only, timed."""
 
-    def __init__(self, profiler: cProfile.Profile | None) -> None:
+    def __init__(self, profiler: cProfile.Profile | None, every: int = 0) -> None:
         self.detector = CampaignDetector()
         self.wall = self.cpu = 0.0
         self.mentions = self.flagged = 0
         self.profiler = profiler
+        self.every = every
+        self.slice = {"cpu": 0.0, "mentions": 0, "accounts": 0, "bytes": 0}
 
     def detect(self, ctx: StepContext, drafts: list[Draft]) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -65,6 +89,21 @@ class TimedCampaigns:
         self.cpu += time.process_time() - cpu
         self.mentions += len(drafts)
         self.flagged += sum("campaign" in d.flags for d in drafts)
+        if self.every and self.mentions >= self.slice["mentions"] + self.every:
+            print(
+                json.dumps(
+                    {
+                        "mentions": self.mentions,
+                        "slice_cpu_s": round(self.cpu - self.slice["cpu"], 2),
+                        "slice_accounts_loaded": LOADED["accounts"] - self.slice["accounts"],
+                        "slice_state_mib": round(
+                            (LOADED["bytes"] - self.slice["bytes"]) / 2**20, 1
+                        ),
+                    }
+                ),
+                flush=True,
+            )
+            self.slice = {"cpu": self.cpu, "mentions": self.mentions, **LOADED}
 
 
 def run(url: str, records: Iterable[dict[str, Any]], batch: int, detector: Any) -> float:
@@ -99,24 +138,29 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--every", type=int, default=0)
+    parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()
     profiler = cProfile.Profile() if args.profile else None
-    timed = TimedCampaigns(profiler)
+    timed = TimedCampaigns(profiler, args.every)
     with tempfile.TemporaryDirectory(prefix="clameur-bench-") as tmp:
         # records are streamed, as `clameur import` reads a file: a list of 10,000 dicts held
         # in memory would make every garbage collection pass slower and inflate the figures
         with_detector = run(
             f"sqlite:///{Path(tmp) / 'a.db'}",
-            generate_mentions(count=args.count, seed=args.seed),
+            generate_mentions(count=args.count, seed=args.seed, days=args.days),
             args.batch,
             timed,
         )
-        without = run(
-            f"sqlite:///{Path(tmp) / 'b.db'}",
-            generate_mentions(count=args.count, seed=args.seed),
-            args.batch,
-            NullDetector(),
-        )
+        without = 0.0
+        if not args.no_baseline:
+            without = run(
+                f"sqlite:///{Path(tmp) / 'b.db'}",
+                generate_mentions(count=args.count, seed=args.seed, days=args.days),
+                args.batch,
+                NullDetector(),
+            )
     print(
         json.dumps(
             {
