@@ -20,7 +20,7 @@ from clameur.clock import FrozenClock
 from clameur.config import Settings
 from clameur.db import session_scope
 from clameur.demo import replays, replays_spikes
-from clameur.detection import alerts_of
+from clameur.detection import alerts_of, spikes_share
 from clameur.detection.spikes_share import share_threshold
 from clameur.pipeline import Pipeline
 from tests.conftest import Database, make_tenant
@@ -327,3 +327,84 @@ def test_firm_negativity_needs_two_readings_or_a_sure_tone(
     )
     draft = cast(Draft, SimpleNamespace(analysis=analysis if sentiment else None))
     assert is_firmly_negative(draft) is firm
+
+
+def _feed(
+    series: Any,
+    start: datetime,
+    minutes: float,
+    per_hour: int,
+    firm: Any,
+    found: list[tuple[datetime, Any]],
+) -> None:
+    """Mentions evenly spaced, ``firm(i)`` saying which are firmly negative, straight into
+    a series and its test (no pipeline: a direct and fast look at the windows)."""
+    from clameur.detection import spikes
+    from clameur.detection.rules import Rules
+
+    rules = Rules()
+    step = 3600 / per_hour
+    for i in range(int(minutes * per_hour / 60)):
+        at = start + timedelta(seconds=i * step)
+        window = series.add(at, firm(i), rules, firm(i))
+        verdict = spikes.judge(series, at, window, rules, share=firm(i))
+        if verdict is not None:
+            found.append((at, verdict))
+
+
+def test_the_half_hour_window_catches_a_large_shift_before_it_fills_the_hour() -> None:
+    from clameur.detection import spikes
+    from clameur.detection.rules import Rules
+
+    series = spikes.Series()
+    found: list[tuple[datetime, Any]] = []
+    _feed(series, MONDAY, 72 * 60 + 10, 40, lambda i: i % 3 == 0, found)  # a third, 3 days
+    assert found == []
+    onset = MONDAY + timedelta(hours=72, minutes=10)
+    _feed(series, onset, 60, 40, lambda i: i % 10 != 0, found)  # then 0.9 of the traffic
+    assert found
+    at, verdict = found[0]
+    assert verdict.test == "share"
+    assert verdict.share.window_minutes == 30
+    assert verdict.share.window_total >= 20  # the half hour waits for 20 mentions
+    assert onset < at <= onset + timedelta(minutes=36)
+    # A tenth of the tail probability: the half hour is a third look at the same mentions.
+    rules = Rules()
+    s = verdict.share
+    assert s.threshold == share_threshold(
+        s.window_total,
+        round(s.baseline_share, 2),
+        spikes_share._quantise(s.rho),
+        rules.share_alpha * spikes.SHARE_WINDOWS[0].alpha,
+    )
+    # The hour window alone had not seen it yet: its share was still diluted by the
+    # minutes before the onset.
+    hour = [v for _, v in found if v.share.window_minutes == 60]
+    assert not hour or found[0][0] < next(t for t, v in found if v.share.window_minutes == 60)
+
+
+def test_an_hour_closing_in_a_shift_does_not_raise_the_baseline_share_by_the_shift() -> None:
+    from clameur.detection import spikes
+    from clameur.detection.rules import Rules
+
+    rules = Rules()
+    series = spikes.Series()
+    found: list[tuple[datetime, Any]] = []
+    _feed(series, MONDAY, 72 * 60, 40, lambda i: i % 3 == 0, found)
+    hour = int((MONDAY + timedelta(hours=73)).timestamp()) // 3600
+
+    def baseline() -> float:
+        e = series.expected(hour, rules)
+        share = series.share.baseline(e.total, e.firm)
+        assert share is not None
+        return share
+
+    before = baseline()
+    # A whole hour at 0.9 (a shift the test has already raised), then the hour closes.
+    _feed(series, MONDAY + timedelta(hours=72), 60, 40, lambda i: i % 10 != 0, found)
+    series.advance(hour, rules)
+    assert series.closed == 72 + 1
+    # Folded whole, that hour would lift the next hour's baseline share by ~0.1 (through
+    # the recent hours' level: +0.12); at most two standard deviations of it are folded in.
+    assert 0.3 < before < 0.37
+    assert baseline() - before < 0.06

@@ -49,9 +49,9 @@ class Rules:
     share_window_minutes: int = 60
     """The share test (negativity shift at constant volume) reads the last this many
     minutes (a whole number of bins; docs/detection.md, "Negativity shifts")."""
-    share_alpha: float = 1e-4
+    share_alpha: float = 5e-5
     """Beta-binomial upper-tail probability below which the window's negative share is a
-    shift."""
+    shift (the hour's and the three hours' windows; the half hour takes a tenth of it)."""
     share_margin: float = 0.1
     """… and the share must exceed the baseline share by at least this much."""
     share_concentration: float = 30.0

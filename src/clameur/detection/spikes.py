@@ -20,7 +20,7 @@ what its own history expects at that hour:
   on generated replays).
 - **Share test.** When the counts are ordinary, a firmly negative mention (negative tone
   and a complaint: :func:`is_firmly_negative`) also tests the firmly negative *share* of
-  the brand's last 60 and 180 minutes against the slot's baseline share (beta-binomial
+  the brand's last 30, 60 and 180 minutes against the slot's baseline share (beta-binomial
   tail, over-dispersion learned per series:
   :mod:`clameur.detection.spikes_share`): a negativity shift at constant volume.
 - **Incident.** Every series of a brand feeds one incident per brand (``spike:<brand>``):
@@ -60,8 +60,25 @@ DETECTOR = "spike"
 ALL_SOURCES = "*"
 NO_BRAND = 0
 _HOUR = 3600
-SHARE_LONG = 3
-"""The share test's long window is this many times its short one (3 h by default)."""
+
+
+class ShareWindow(NamedTuple):
+    """One window of the share test."""
+
+    span: float
+    """Its length, in ``share_window_minutes``."""
+    alpha: float
+    """Its fraction of ``share_alpha``."""
+    least: int
+    """The fewest mentions it tests."""
+
+
+SHARE_WINDOWS = (ShareWindow(0.5, 0.1, 20), ShareWindow(1.0, 1.0, 10), ShareWindow(3.0, 1.0, 10))
+"""The share test reads the last half hour, hour and three hours (by default): the half
+hour catches a large shift soon after its onset, before the shift fills the hour, and the
+three hours a smaller one, later. The half hour is a third look at the same mentions, so it
+takes a tenth of the tail probability, and it waits for 20 mentions (a quieter brand's hour
+window does its job): docs/detection.md, "Negativity shifts"."""
 SOURCE_ALPHA = 0.1
 """A source series' count tests use this fraction of ``alpha``."""
 _MAX_CLOSE = 24 * 7 * 4
@@ -258,7 +275,12 @@ class Series:
     def _fold(self, hour: int, counts: list[int], rules: Rules) -> None:
         total, neg, firm = (float(c) for c in counts)
         e = self.expected(hour, rules)
-        self.share.fold(total, firm, self.share.baseline(e.total, e.firm), rules)
+        p0 = self.share.baseline(e.total, e.firm)
+        self.share.fold(total, firm, p0, rules)
+        # A shift must not become the norm either: an hour that closes half-way through a
+        # shift would raise the next hours' baseline share (most through the recent hours'
+        # level) just as the share windows fill with it.
+        firm = min(firm, self.share.ceiling(total, p0, rules))
         if e.basis != "cold start":  # winsorise: a spike must not become the norm
             total = min(total, 3 * e.total / e.hours + 5)
             neg = min(neg, 3 * e.negative / e.hours + 5)
@@ -291,15 +313,15 @@ class Series:
         counts[2] = min(counts[2], exact)
         counts[3] += int(firm)
         span = max(1, rules.window_minutes // rules.bin_minutes)
-        short = max(1, rules.share_window_minutes // rules.bin_minutes)
-        longest = max(span, short * SHARE_LONG)
+        spans = share_spans(rules)
+        longest = max(span, *spans)
         bins = self.bins
         if len(bins) > longest + 24:  # bins older than the longest window, now and then
             horizon = b - longest - 12
             for k in [k for k in bins if k < horizon]:
                 del bins[k]
         (count,) = _walk(bins, b, width, exact, (span,))
-        return Window(count, bins, b, width, exact, (short, short * SHARE_LONG))
+        return Window(count, bins, b, width, exact, spans)
 
 
 class Counts(NamedTuple):
@@ -314,9 +336,9 @@ class Counts(NamedTuple):
 
 
 class Window:
-    """What a mention's arrival leaves in the tested windows. The share windows (an hour
-    and three) are summed only when a test reads them: most mentions need only the count
-    window, and walking 36 bins for each made spike detection twice as costly."""
+    """What a mention's arrival leaves in the tested windows. The share windows (half an
+    hour, an hour and three) are summed only when a test reads them: most mentions need only
+    the count window, and walking 36 bins for each made spike detection twice as costly."""
 
     __slots__ = ("_args", "_shares", "count")
 
@@ -327,7 +349,7 @@ class Window:
         b: int,
         width: int,
         exact: float,
-        spans: tuple[int, int],
+        spans: tuple[int, ...],
     ) -> None:
         self.count = count
         """The count tests' window (``window_minutes``)."""
@@ -336,18 +358,27 @@ class Window:
 
     @property
     def share(self) -> Counts:
-        """The share test's window (``share_window_minutes``)…"""
-        return self._share_windows()[0]
+        """The share test's window (``share_window_minutes``)."""
+        return self.shares[1]
 
     @property
-    def share_long(self) -> Counts:
-        """… and ``SHARE_LONG`` times longer: a smaller shift is caught later, not never."""
-        return self._share_windows()[1]
-
-    def _share_windows(self) -> list[Counts]:
+    def shares(self) -> list[Counts]:
+        """The share test's windows, one per ``SHARE_WINDOWS``: a large shift is caught in
+        the half hour, a smaller one later, not never."""
         if self._shares is None:
             self._shares = _walk(*self._args)
         return self._shares
+
+
+def share_spans(rules: Rules, minutes: bool = False) -> tuple[int, ...]:
+    """The share windows (``SHARE_WINDOWS``) in bins, or in minutes; each at least a bin."""
+    bins = _share_bins(rules.share_window_minutes, rules.bin_minutes)
+    return tuple(b * rules.bin_minutes for b in bins) if minutes else bins
+
+
+@lru_cache(maxsize=64)
+def _share_bins(share_minutes: int, bin_minutes: int) -> tuple[int, ...]:
+    return tuple(max(1, round(look.span * share_minutes / bin_minutes)) for look in SHARE_WINDOWS)
 
 
 def _walk(
@@ -444,8 +475,8 @@ def judge(
         if not share or "negative_spike" not in rules.enabled:
             return None
         shift, window = None, w.share
-        short = rules.share_window_minutes
-        for window, minutes in ((w.share, short), (w.share_long, short * SHARE_LONG)):
+        minutes_of = share_spans(rules, minutes=True)
+        for window, minutes, look in zip(w.shares, minutes_of, SHARE_WINDOWS, strict=True):
             shift = judge_share(
                 series.share,
                 series.closed,
@@ -455,6 +486,8 @@ def judge(
                 window.firm,
                 rules,
                 minutes,
+                rules.share_alpha * look.alpha,
+                look.least,
             )
             if shift is not None:
                 break

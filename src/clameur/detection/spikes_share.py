@@ -5,14 +5,17 @@ negative mentions, than the hour expects). They cannot see a *shift*: the same n
 mentions an hour, but most of them complaints instead of a third. This module tests the
 share of *firmly* negative mentions (negative tone and a complaint, or either read with
 confidence: :func:`clameur.detection.spikes.is_firmly_negative`) over the last
-``share_window_minutes`` (60) and three times that against the series' baseline share at
-that hour:
+``share_window_minutes`` (60), half and three times that
+(:data:`clameur.detection.spikes.SHARE_WINDOWS`) against the series' baseline share at that
+hour:
 
 - **Baseline share** ``p0``: the negative share of the same baseline slot the count test
   uses (same hour of the week / of the day / recent hours), shrunk towards the series'
   long-run share (decayed over ~100 hours) with ``_SHRINK`` pseudo-mentions — one hour
   slot seen a few times holds few mentions, and a share learned from 40 mentions is
-  ±0.08 by chance alone.
+  ±0.08 by chance alone. A closed hour's negative mentions are folded into the slots up
+  to two standard deviations above ``p0`` (:meth:`ShareState.ceiling`): an hour that closes
+  half-way through a shift must not raise the baseline the next minutes are tested against.
 - **Over-dispersion** ``ρ``: real traffic's share varies from hour to hour more than
   coin flips do (a bad evening, a newsletter). Every closed hour adds its squared residual
   to decayed method-of-moments sums (winsorised at 3 standard deviations, so a shift does
@@ -20,7 +23,8 @@ that hour:
   with a prior of ``share_prior_hours`` pseudo-hours (each worth the series' average
   hour) at ``ρ = 1 / (1 + share_concentration)``.
 - **Test**: the window's negative count ``x`` of ``n`` is a shift when the beta-binomial
-  upper tail ``P(X ≥ x | n, p0, ρ)`` is below ``share_alpha`` (1e-4), with ``x ≥ min_count`` and
+  upper tail ``P(X ≥ x | n, p0, ρ)`` is below ``share_alpha`` (5e-5; a tenth of it in the
+  half hour), with ``x ≥ min_count`` and
   ``x / n ≥ p0 + share_margin`` (a small share change on a big brand is significant but
   not an incident). The threshold is cached per (n, p0, ρ), so the test is a comparison
   per mention.
@@ -49,6 +53,9 @@ _MIN_HOURS = 48
 """The share test waits for two days of history: it needs a baseline share to test against."""
 _MIN_N = 10
 """… and at least this many mentions in the window."""
+_CEILING_SD = 2.0
+"""A closed hour's negative mentions are folded into the baseline's slots up to this many
+standard deviations above its baseline share (:meth:`ShareState.ceiling`)."""
 
 
 @lru_cache(maxsize=32768)
@@ -127,6 +134,16 @@ class ShareState:
         value = (self.excess + prior_rho * prior_scale) / (self.scale + prior_scale)
         return min(max(value, 1e-4), 0.5)
 
+    def ceiling(self, n: float, p0: float | None, rules: Rules) -> float:
+        """The most negative mentions an hour of ``n`` folds into the baseline's slots:
+        ``_CEILING_SD`` standard deviations above the baseline share ``p0`` (of the variation
+        the series has shown or of the prior's, whichever is wider)."""
+        if p0 is None or n < 1:
+            return n
+        rho = max(self.rho(rules), 1 / (1 + rules.share_concentration))
+        sd = math.sqrt(n * p0 * (1 - p0) * (1 + (n - 1) * rho))
+        return n * p0 + _CEILING_SD * sd
+
     def fold(self, n: float, x: float, p0: float | None, rules: Rules) -> None:
         """Fold a closed hour holding ``n`` mentions, ``x`` negative; ``p0`` the baseline
         share the test used for it (None before there is one)."""
@@ -168,18 +185,21 @@ def judge_share(
     negative: int,
     rules: Rules,
     minutes: int = 0,
+    alpha: float | None = None,
+    least: int = 0,
 ) -> ShareVerdict | None:
     """Whether ``negative`` of the ``total`` mentions of a window of ``minutes`` (firmly
     negative ones) is a negativity shift. The same ``ρ`` serves every window length: the
     hours of one morning are alike (dividing it by the hours a window spans raised false
     shifts on quiet replays, on a morning of three high hours in a row)."""
-    if closed_hours < _MIN_HOURS or total < _MIN_N or negative < rules.min_count:
+    if closed_hours < _MIN_HOURS or total < max(_MIN_N, least) or negative < rules.min_count:
         return None
     p0 = state.baseline(slot_total, slot_negative)
     if p0 is None or negative / total < p0 + rules.share_margin:
         return None
     rho = state.rho(rules)
-    x = share_threshold(total, round(p0, 2), _quantise(rho), rules.share_alpha)
+    alpha = rules.share_alpha if alpha is None else alpha
+    x = share_threshold(total, round(p0, 2), _quantise(rho), alpha)
     if x == 0 or negative < x:
         return None
     return ShareVerdict(negative / total, p0, total, negative, x, rho, minutes)
