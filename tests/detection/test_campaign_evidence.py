@@ -31,10 +31,11 @@ from clameur.detection.campaign_idf import (
     sampled,
 )
 from clameur.detection.campaign_models import CampaignCluster
-from clameur.detection.campaign_score import Facts, burst_seconds
+from clameur.detection.campaign_score import Facts, burst_seconds, explain
 from clameur.detection.campaign_sketch import shingle_text
 from clameur.detection.campaign_state import Cluster
 from clameur.detection.models import Alert
+from clameur.detection.rules import Rules
 from clameur.mentions.models import Author
 from tests.conftest import Database
 from tests.detection.test_campaign import (
@@ -192,6 +193,10 @@ def test_a_cluster_state_round_trips_and_an_unbounded_one_still_loads() -> None:
     made.evict(at + 3600)
     before.evict(at + 3600)
     assert (made.suspects, made.evicted, len(made.posts)) == (1, 1, 2)
+    evidence, summary = explain(made.view(), made.score(), Rules())
+    assert evidence["accounts"] == 3, "accounts over its life"
+    assert evidence["signals"]["accounts"] == 2, "signals of the window's"
+    assert "3 accounts (2 in the last 24 h, 1 suspect)" in summary
     assert (before.evicted, before.accounts) == (1, made.accounts)
     before.evict(at + 3 * 3600)  # their members had no times: the cluster's last is theirs
     assert (before.accounts, before.sims, before.rare, before.units) == ({}, [], [], 0)
