@@ -152,7 +152,7 @@ def test_a_cluster_keeps_only_its_window_however_long_it_lives(db: Database) -> 
     }
     assert len(recent) <= 25
     assert set(state["accounts"]) == recent, "only the last window"
-    assert len(state["posts"]) == len(recent)
+    assert len(state["post_times"]) == len(recent)
     assert state["evicted"] == 48 - len(recent)
     assert state["units"] == sum(record[-1] for record in state["accounts"].values())
 
@@ -181,6 +181,12 @@ def test_a_cluster_state_round_trips_and_an_unbounded_one_still_loads() -> None:
     loaded = fresh()
     loaded.load(orjson.loads(orjson.dumps(made.dump())))
     assert loaded.dump() == made.dump()
+    triples = {k: v for k, v in made.dump().items() if not k.startswith("post_")}
+    posts = zip(made.post_times, made.post_sims, made.post_rare, strict=True)
+    triples["posts"] = [list(p) for p in posts]
+    first = fresh()  # the first bounded format, (time, similarity, rare) per member
+    first.load(triples)
+    assert first.dump() == made.dump()
     assert (loaded.sims, loaded.rare, loaded.order) == (made.sims, made.rare, made.order)
     assert loaded.suspects == 2
     assert loaded.evident == 1
@@ -192,7 +198,7 @@ def test_a_cluster_state_round_trips_and_an_unbounded_one_still_loads() -> None:
     assert [getattr(before, n) for n in totals] == [getattr(made, n) for n in totals]
     made.evict(at + 3600)
     before.evict(at + 3600)
-    assert (made.suspects, made.evicted, len(made.posts)) == (1, 1, 2)
+    assert (made.suspects, made.evicted, len(made.post_times)) == (1, 1, 2)
     evidence, summary = explain(made.view(), made.score(), Rules())
     assert evidence["accounts"] == 3, "accounts over its life"
     assert evidence["signals"]["accounts"] == 2, "signals of the window's"

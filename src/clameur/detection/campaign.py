@@ -354,7 +354,7 @@ class _TenantRun:
         target.evict(cutoff)
         other.evict(cutoff)
         target.evicted += other.evicted
-        for at, sim, rare in other.posts:
+        for at, sim, rare in zip(other.post_times, other.post_sims, other.post_rare, strict=True):
             target.add_post(at, sim, rare)
         for author_id, at in zip(other.order, other.sorted_times, strict=True):
             target.add_account(author_id, other.accounts[author_id], at)

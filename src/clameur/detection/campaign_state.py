@@ -55,9 +55,12 @@ class Cluster:
     """:attr:`times`' values, sorted (the burst is measured on them)."""
     order: list[str] = field(default_factory=list)
     """The accounts in the order of :attr:`sorted_times` (the oldest leave first)."""
-    posts: list[tuple[int, float | None, int | None]] = field(default_factory=list)
-    """The window's members as (event time, similarity, rare shingles), by time: what
-    leaves :attr:`sims` and :attr:`rare` when they leave the window."""
+    post_times: list[int] = field(default_factory=list)
+    """The window's members' event times (epoch seconds), sorted; with their similarity
+    (:attr:`post_sims`) and rare shingles (:attr:`post_rare`), in the same order: what
+    leaves :attr:`sims` and :attr:`rare` when they leave the window (None: not counted)."""
+    post_sims: list[float | None] = field(default_factory=list)
+    post_rare: list[int | None] = field(default_factory=list)
     evicted: int = 0
     """Accounts that left the window (an account back after that counts again)."""
     alert_key: str | None = None
@@ -128,7 +131,10 @@ class Cluster:
             self.order.insert(i, author_id)
 
     def add_post(self, at: int, sim: float | None, rare: int | None) -> None:
-        self.posts.insert(bisect.bisect_right(self.posts, at, key=_time), (at, sim, rare))
+        i = bisect.bisect_right(self.post_times, at)
+        self.post_times.insert(i, at)
+        self.post_sims.insert(i, sim)
+        self.post_rare.insert(i, rare)
         if sim is not None:
             bisect.insort(self.sims, sim)
         if rare is not None:
@@ -148,14 +154,15 @@ class Cluster:
                 self.evident -= is_suspect(record[-1]) and shows_suspicion(record)
             del self.order[:k], self.sorted_times[:k]
             self.evicted += k
-        k = bisect.bisect_left(self.posts, cutoff, key=_time)
+        k = bisect.bisect_left(self.post_times, cutoff)
         if k:
-            for _, sim, rare in self.posts[:k]:
+            for sim in self.post_sims[:k]:
                 if sim is not None:
                     del self.sims[bisect.bisect_left(self.sims, sim)]
+            for rare in self.post_rare[:k]:
                 if rare is not None:
                     del self.rare[bisect.bisect_left(self.rare, rare)]
-            del self.posts[:k]
+            del self.post_times[:k], self.post_sims[:k], self.post_rare[:k]
 
     def in_burst(self, at: int, seconds: int) -> int:
         """Accounts whose first member is in the ``seconds`` up to ``at``."""
@@ -168,7 +175,9 @@ class Cluster:
         return {
             "accounts": self.accounts,
             "times": self.times,
-            "posts": [list(p) for p in self.posts],
+            "post_times": self.post_times,
+            "post_sims": self.post_sims,
+            "post_rare": self.post_rare,
             "units": self.units,
             "suspects": self.suspects,
             "evident": self.evident,
@@ -179,7 +188,12 @@ class Cluster:
         """Restore :meth:`dump`'s state (or, once, a state stored before it was bounded:
         every account and member ever, members without their times, taken as the
         cluster's last; the next :meth:`evict` trims it)."""
-        if "posts" not in state:
+        if "posts" in state:  # the first bounded format: (time, sim, rare) triples
+            posts = state.pop("posts")
+            state["post_times"] = [p[0] for p in posts]
+            state["post_sims"] = [p[1] for p in posts]
+            state["post_rare"] = [p[2] for p in posts]
+        if "post_times" not in state:
             at = int(self.last_at.timestamp())
             times = state.get("times", {})
             for author_id, record in state.get("accounts", {}).items():
@@ -193,15 +207,12 @@ class Cluster:
         ordered = sorted(zip(self.times.values(), self.times.keys(), strict=True))
         self.sorted_times = [t for t, _ in ordered]
         self.order = [a for _, a in ordered]
-        self.posts = [(p[0], p[1], p[2]) for p in state["posts"]]
-        self.sims = sorted(p[1] for p in self.posts if p[1] is not None)
-        self.rare = sorted(p[2] for p in self.posts if p[2] is not None)
+        self.post_times = state["post_times"]
+        self.post_sims, self.post_rare = state["post_sims"], state["post_rare"]
+        self.sims = sorted(x for x in self.post_sims if x is not None)
+        self.rare = sorted(x for x in self.post_rare if x is not None)
         self.units, self.suspects = state["units"], state["suspects"]
         self.evident, self.evicted = state["evident"], state["evicted"]
-
-
-def _time(post: tuple[int, float | None, int | None]) -> int:
-    return post[0]
 
 
 @dataclass(eq=False)
