@@ -26,6 +26,7 @@ from clameur.tenancy import Brand, Tenant
 from clameur.web import create_app
 from tests.conftest import Database
 from tests.smtp import free_port
+from tests.web.conftest import ON_SQLITE
 from tests.web.pages import (
     PASSWORD,
     ApiDocsPage,
@@ -210,6 +211,7 @@ def test_no_role_page_and_english(
     assert os.path.exists(SHOTS)
 
 
+@ON_SQLITE
 def test_the_api_docs_render_offline_in_the_browser(
     server: str, page: Page, tmp_path: Path
 ) -> None:

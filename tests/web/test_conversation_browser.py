@@ -26,7 +26,7 @@ from clameur.db import session_scope
 from clameur.pipeline import Pipeline
 from tests.conftest import Database
 from tests.factories import acting
-from tests.web.conftest import AXE, Server, running, screenshot
+from tests.web.conftest import AXE, ON_POSTGRESQL, ON_SQLITE, Server, running, screenshot
 from tests.web.pages import PASSWORD, LoginPage
 from tests.web.ui.conversation import (
     AGENT,
@@ -92,6 +92,7 @@ def _person(people: Any, site: Site, email: str, locale: str = "fr-FR") -> Any:
     return watched
 
 
+@ON_POSTGRESQL
 def test_an_agent_answers_and_a_colleague_sees_it_live(site: Site, people: Any) -> None:
     zoe = _person(people, site, AGENT)
     marc = _person(people, site, COLLEAGUE)
@@ -128,6 +129,7 @@ def test_an_agent_answers_and_a_colleague_sees_it_live(site: Site, people: Any) 
     screenshot(zoe.page, "conversation")
 
 
+@ON_SQLITE
 def test_a_supervisor_approves_a_waiting_reply_a_viewer_cannot_reply(
     site: Site, people: Any
 ) -> None:
@@ -167,6 +169,7 @@ def test_a_supervisor_approves_a_waiting_reply_a_viewer_cannot_reply(
     screenshot(viewer.page, "conversation-viewer")
 
 
+@ON_POSTGRESQL
 def test_two_agents_answer_at_once_the_second_sees_the_first_in_english(
     site: Site, people: Any
 ) -> None:
@@ -197,6 +200,7 @@ def test_two_agents_answer_at_once_the_second_sees_the_first_in_english(
     marc.assert_clean()
 
 
+@ON_SQLITE
 def test_open_from_the_inbox_with_the_keyboard_and_insert_a_shortcode(
     site: Site, people: Any
 ) -> None:

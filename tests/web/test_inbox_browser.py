@@ -21,7 +21,7 @@ from clameur.config import Settings
 from clameur.db import session_scope
 from clameur.pipeline import Pipeline
 from tests.conftest import Database
-from tests.web.conftest import Server, axe_violations, running, screenshot
+from tests.web.conftest import ON_POSTGRESQL, ON_SQLITE, Server, axe_violations, running, screenshot
 from tests.web.pages import PASSWORD, LoginPage
 from tests.web.ui.inbox import (
     AGENT,
@@ -56,6 +56,7 @@ def site(db: Database, database_url: str, tmp_path: Path) -> Iterator[Site]:
         yield Site(server, world, pipeline)
 
 
+@ON_SQLITE
 def test_an_agent_works_the_inbox_with_the_keyboard(site: Site, people: Any) -> None:
     lea = people("fr-FR")
     LoginPage(lea.page, site.url).open().sign_in(AGENT, PASSWORD)
@@ -113,6 +114,7 @@ def test_an_agent_works_the_inbox_with_the_keyboard(site: Site, people: Any) -> 
     lea.assert_clean()
 
 
+@ON_POSTGRESQL
 def test_new_work_and_a_colleague_appear_without_reloading(
     site: Site, people: Any, tmp_path: Path
 ) -> None:
@@ -160,6 +162,7 @@ def test_new_work_and_a_colleague_appear_without_reloading(
     lea.assert_clean()
 
 
+@ON_SQLITE
 def test_the_empty_inbox_says_so_and_is_accessible(site: Site, people: Any) -> None:
     nina = people("fr-FR")
     LoginPage(nina.page, site.url).open().sign_in(NEWCOMER, PASSWORD)

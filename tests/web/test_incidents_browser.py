@@ -22,7 +22,7 @@ from clameur.mentions.models import Author, Mention
 from tests.care.test_replies import deliver, recording_registry
 from tests.conftest import Database
 from tests.factories import acting
-from tests.web.conftest import Server, running, screenshot, sign_in
+from tests.web.conftest import ON_POSTGRESQL, ON_SQLITE, Server, running, screenshot, sign_in
 from tests.web.pages import PASSWORD
 from tests.web.ui.alerts import axe
 from tests.web.ui.alerts_world import WAVE, Crisis, build_crisis
@@ -82,6 +82,7 @@ def answered_authors(db: Database, incident_id: int) -> list[int]:
         )
 
 
+@ON_POSTGRESQL
 def test_an_incidents_bulk_reply_reaches_every_author_once(site: Site, people: Any) -> None:
     sonia = person(people, site, "supervisor")
     amelie = person(people, site, "agent")
@@ -126,6 +127,7 @@ def test_an_incidents_bulk_reply_reaches_every_author_once(site: Site, people: A
     amelie.assert_clean()
 
 
+@ON_SQLITE
 def test_a_conversation_joining_the_incident_appears_live_in_english(
     site: Site, people: Any
 ) -> None:
