@@ -153,6 +153,15 @@ def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]
     templates.close()
 
 
+ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+"""A test of an outer layer (a browser flow, a command line) runs on one backend: what it adds
+to the service and page tests, which run every query on both, is its own side (scripts,
+live updates, focus and the CSP; arguments, output, exit codes). Flows about two people at
+once or live updates run on PostgreSQL (the scaled deployment), the others on SQLite (the
+laptop's)."""
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(
     request: pytest.FixtureRequest, tmp_path: Path, _templates: _Templates

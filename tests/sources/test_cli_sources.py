@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ON_SQLITE
 from tests.sources.feed_server import Doc, FeedServer, serve_feeds
+
+pytestmark = ON_SQLITE  # the sources' services run on both backends in their own tests
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

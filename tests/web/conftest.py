@@ -42,14 +42,6 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-"""A browser test runs on one backend: what it adds to the page tests (which run every page's
-queries on both, through the test client) is the browser's side — scripts, live updates,
-focus, the CSP. Tests about two people at once or live updates run on PostgreSQL (the
-scaled deployment), the others on SQLite (the laptop's)."""
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():

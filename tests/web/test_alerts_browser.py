@@ -15,8 +15,8 @@ import pytest
 
 from clameur.db import session_scope
 from clameur.detection.models import Alert
-from tests.conftest import Database
-from tests.web.conftest import ON_POSTGRESQL, Server, running, screenshot, sign_in
+from tests.conftest import ON_POSTGRESQL, Database
+from tests.web.conftest import Server, running, screenshot, sign_in
 from tests.web.pages import PASSWORD
 from tests.web.ui.alerts import AlertPage, AlertsPage, axe
 from tests.web.ui.alerts_world import Crisis, build_crisis

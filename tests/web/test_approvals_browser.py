@@ -12,8 +12,8 @@ import pytest
 
 from clameur.care.models import Reply
 from clameur.db import session_scope
-from tests.conftest import Database
-from tests.web.conftest import ON_SQLITE, Server, running, screenshot, sign_in
+from tests.conftest import ON_SQLITE, Database
+from tests.web.conftest import Server, running, screenshot, sign_in
 from tests.web.pages import PASSWORD
 from tests.web.ui.alerts import axe
 from tests.web.ui.alerts_world import Crisis, build_crisis

@@ -24,9 +24,8 @@ from clameur.detection.models import Alert
 from clameur.pipeline import Pipeline
 from clameur.tenancy import Brand, Tenant
 from clameur.web import create_app
-from tests.conftest import Database
+from tests.conftest import ON_SQLITE, Database
 from tests.smtp import free_port
-from tests.web.conftest import ON_SQLITE
 from tests.web.pages import (
     PASSWORD,
     ApiDocsPage,

@@ -13,8 +13,8 @@ import pytest
 
 from clameur.care.inbox import inbox
 from clameur.db import session_scope
-from tests.conftest import Database
-from tests.web.conftest import ON_SQLITE, Server, running, screenshot, sign_in
+from tests.conftest import ON_SQLITE, Database
+from tests.web.conftest import Server, running, screenshot, sign_in
 from tests.web.pages import PASSWORD
 from tests.web.ui.alerts import AlertPage, CampaignPage, axe
 from tests.web.ui.alerts_world import CAMPAIGN_TEXT, Crisis, build_crisis

@@ -24,9 +24,9 @@ from clameur.config import Settings
 from clameur.core.outbox import relay
 from clameur.db import session_scope
 from clameur.pipeline import Pipeline
-from tests.conftest import Database
+from tests.conftest import ON_POSTGRESQL, ON_SQLITE, Database
 from tests.factories import acting
-from tests.web.conftest import AXE, ON_POSTGRESQL, ON_SQLITE, Server, running, screenshot
+from tests.web.conftest import AXE, Server, running, screenshot
 from tests.web.pages import PASSWORD, LoginPage
 from tests.web.ui.conversation import (
     AGENT,

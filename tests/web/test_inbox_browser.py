@@ -20,8 +20,8 @@ from clameur.clock import SystemClock
 from clameur.config import Settings
 from clameur.db import session_scope
 from clameur.pipeline import Pipeline
-from tests.conftest import Database
-from tests.web.conftest import ON_POSTGRESQL, ON_SQLITE, Server, axe_violations, running, screenshot
+from tests.conftest import ON_POSTGRESQL, ON_SQLITE, Database
+from tests.web.conftest import Server, axe_violations, running, screenshot
 from tests.web.pages import PASSWORD, LoginPage
 from tests.web.ui.inbox import (
     AGENT,

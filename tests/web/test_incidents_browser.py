@@ -20,9 +20,9 @@ from clameur.clock import SystemClock
 from clameur.db import session_scope
 from clameur.mentions.models import Author, Mention
 from tests.care.test_replies import deliver, recording_registry
-from tests.conftest import Database
+from tests.conftest import ON_POSTGRESQL, ON_SQLITE, Database
 from tests.factories import acting
-from tests.web.conftest import ON_POSTGRESQL, ON_SQLITE, Server, running, screenshot, sign_in
+from tests.web.conftest import Server, running, screenshot, sign_in
 from tests.web.pages import PASSWORD
 from tests.web.ui.alerts import axe
 from tests.web.ui.alerts_world import WAVE, Crisis, build_crisis

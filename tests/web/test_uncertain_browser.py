@@ -18,8 +18,8 @@ from clameur.clock import SystemClock
 from clameur.db import session_scope
 from clameur.mentions.models import Mention
 from tests.care.test_inbox import Seed
-from tests.conftest import Database, make_tenant
-from tests.web.conftest import ON_SQLITE, Server, axe_violations, running, screenshot
+from tests.conftest import ON_SQLITE, Database, make_tenant
+from tests.web.conftest import Server, axe_violations, running, screenshot
 from tests.web.pages import PASSWORD, LoginPage, OverviewPage, make_user
 from tests.web.ui.inbox import InboxPage
 
