@@ -313,7 +313,7 @@ class Series:
         counts[2] = min(counts[2], exact)
         counts[3] += int(firm)
         span = max(1, rules.window_minutes // rules.bin_minutes)
-        spans = share_spans(rules)
+        spans = share_spans(rules.share_window_minutes, rules.bin_minutes)
         longest = max(span, *spans)
         bins = self.bins
         if len(bins) > longest + 24:  # bins older than the longest window, now and then
@@ -370,38 +370,43 @@ class Window:
         return self._shares
 
 
-def share_spans(rules: Rules, minutes: bool = False) -> tuple[int, ...]:
-    """The share windows (``SHARE_WINDOWS``) in bins, or in minutes; each at least a bin."""
-    bins = _share_bins(rules.share_window_minutes, rules.bin_minutes)
-    return tuple(b * rules.bin_minutes for b in bins) if minutes else bins
+@lru_cache(maxsize=64)
+def share_spans(share_minutes: int, bin_minutes: int) -> tuple[int, ...]:
+    """The share windows (``SHARE_WINDOWS``) in bins, each at least one (cached: it is read
+    at every mention)."""
+    return tuple(max(1, round(look.span * share_minutes / bin_minutes)) for look in SHARE_WINDOWS)
 
 
 @lru_cache(maxsize=64)
-def _share_bins(share_minutes: int, bin_minutes: int) -> tuple[int, ...]:
-    return tuple(max(1, round(look.span * share_minutes / bin_minutes)) for look in SHARE_WINDOWS)
+def share_minutes(share_minutes: int, bin_minutes: int) -> tuple[int, ...]:
+    """… and in minutes."""
+    return tuple(b * bin_minutes for b in share_spans(share_minutes, bin_minutes))
 
 
 def _walk(
     bins: dict[int, list[float]], b: int, width: int, exact: float, spans: tuple[int, ...]
 ) -> list[Counts]:
     """The counts of the windows of ``spans`` bins ending with bin ``b``, in one walk back
-    from it (the windows share their newest bins)."""
-    order = sorted(range(len(spans)), key=spans.__getitem__)
+    from it (the windows share their newest bins; a bin's first mention is earlier than any
+    newer bin's, so the oldest bin seen holds the window's first)."""
     found: list[Counts] = [Counts(0, 0, exact, 0)] * len(spans)
     total = negative = firm = 0.0
     first = exact
-    j = 0
-    for depth in range(1, max(spans) + 1):
-        k = b - depth + 1
-        c = bins.get(k)
-        if c is not None:
-            total += c[0]
-            negative += c[1]
-            firm += c[3]
-            first = min(first, c[2] or k * width)
-        while j < len(order) and spans[order[j]] == depth:
-            found[order[j]] = Counts(int(total), int(negative), first, int(firm))
-            j += 1
+    get = bins.get
+    k = b
+    for span, i in sorted(zip(spans, range(len(spans)), strict=True)):
+        stop = b - span
+        while k > stop:
+            c = get(k)
+            if c is not None:
+                total += c[0]
+                negative += c[1]
+                firm += c[3]
+                at = c[2] or k * width
+                if at < first:
+                    first = at
+            k -= 1
+        found[i] = Counts(int(total), int(negative), first, int(firm))
     return found
 
 
@@ -475,7 +480,7 @@ def judge(
         if not share or "negative_spike" not in rules.enabled:
             return None
         shift, window = None, w.share
-        minutes_of = share_spans(rules, minutes=True)
+        minutes_of = share_minutes(rules.share_window_minutes, rules.bin_minutes)
         for window, minutes, look in zip(w.shares, minutes_of, SHARE_WINDOWS, strict=True):
             shift = judge_share(
                 series.share,
