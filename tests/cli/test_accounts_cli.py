@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ON_POSTGRESQL, ON_SQLITE
+
 PASSWORD = "a long and uncommon passphrase"
 
 
@@ -39,6 +41,7 @@ def run(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     return _run
 
 
+@ON_SQLITE
 def test_users_hold_roles_in_several_tenants_and_weak_passwords_are_refused(run) -> None:  # type: ignore[no-untyped-def]
     weak = run(
         "user",
@@ -69,6 +72,7 @@ def test_users_hold_roles_in_several_tenants_and_weak_passwords_are_refused(run)
     assert [(u["email"], u["role"]) for u in beta] == [("ana@bpo.example", "supervisor")]
 
 
+@ON_POSTGRESQL
 def test_token_create_prints_the_token_once_and_revoke_stops_it(run) -> None:  # type: ignore[no-untyped-def]
     assert (
         run("user", "add", "sup@bpo.example", "--tenant", "acme", "--role", "supervisor").returncode

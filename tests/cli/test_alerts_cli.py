@@ -14,6 +14,7 @@ import pytest
 from clameur.cli.replay import parse_speed
 from clameur.demo import replays
 from clameur.errors import InvalidInputError
+from tests.conftest import ON_SQLITE
 from tests.factories import write_jsonl
 
 AT = datetime(2030, 3, 6, 9, 30, tzinfo=UTC)
@@ -47,6 +48,7 @@ def _crisis(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "crisis.jsonl", replays.merged(history, [post], replies))
 
 
+@ON_SQLITE
 def test_alerts_contract_and_replay_agree(database_url: str, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return _run(database_url, tmp_path, *args)
@@ -81,6 +83,7 @@ def test_alerts_contract_and_replay_agree(database_url: str, tmp_path: Path) -> 
     assert [{k: v for k, v in a.items() if k != "id"} for a in json.loads(replayed.stdout)] == strip
 
 
+@ON_SQLITE
 def test_alert_rules_are_checked_before_saving(database_url: str, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return _run(database_url, tmp_path, *args)

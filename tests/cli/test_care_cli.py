@@ -10,6 +10,7 @@ from pathlib import Path
 
 from clameur.db import create_engine_for, make_session_factory, session_scope
 from clameur.tenancy import get_tenant
+from tests.conftest import ON_POSTGRESQL, ON_SQLITE
 from tests.factories import record, write_jsonl
 
 
@@ -31,6 +32,7 @@ def _run(database_url: str, cwd: Path, *args: str, **env: str) -> subprocess.Com
     )
 
 
+@ON_SQLITE
 def test_conversations_contract_and_scripting(database_url: str, tmp_path: Path) -> None:
     def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return _run(database_url, tmp_path, *args, **env)
@@ -136,6 +138,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> No
         assert word in lines[0]
 
 
+@ON_POSTGRESQL
 def test_replies_assignment_and_approval_as_a_principal(database_url: str, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return _run(database_url, tmp_path, *args, CLAMEUR_PASSWORD="a long enough secret")

@@ -17,6 +17,7 @@ import pytest
 
 from clameur.cli.output import safe
 from clameur.demo import replays
+from tests.conftest import ON_SQLITE
 from tests.factories import write_jsonl
 
 AT = datetime(2030, 3, 6, 9, 30, tzinfo=UTC)
@@ -63,6 +64,7 @@ def test_safe_escapes_controls_and_bidi_but_keeps_text() -> None:
     assert safe(None) == ""
 
 
+@ON_SQLITE
 def test_human_output_is_escaped_and_json_is_exact(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("init")
     run("tenant", "add", "acme", "--name", f"Acme{HOSTILE}")
@@ -104,6 +106,7 @@ def test_human_output_is_escaped_and_json_is_exact(run, tmp_path: Path) -> None:
     assert "Acme\\x1b[2J" in human.stdout
 
 
+@ON_SQLITE
 def test_user_and_token_names_are_escaped(run) -> None:  # type: ignore[no-untyped-def]
     run("init")
     run("tenant", "add", "acme", "--name", "Acme")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import ON_SQLITE
 from tests.factories import record, write_jsonl
 
 
@@ -24,6 +25,7 @@ def _run(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProces
     )
 
 
+@ON_SQLITE
 def test_search_contract(database_url: str, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return _run(database_url, tmp_path, *args)
