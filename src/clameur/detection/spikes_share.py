@@ -6,7 +6,7 @@ mentions an hour, but most of them complaints instead of a third. This module te
 share of *firmly* negative mentions (negative tone and a complaint, or either read with
 confidence: :func:`clameur.detection.spikes.is_firmly_negative`) over the last
 ``share_window_minutes`` (60), half and three times that
-(:data:`clameur.detection.spikes.SHARE_WINDOWS`) against the series' baseline share at that
+(:data:`clameur.detection.spikes_windows.SHARE_WINDOWS`) against the series' baseline share at that
 hour:
 
 - **Baseline share** ``p0``: the negative share of the same baseline slot the count test
