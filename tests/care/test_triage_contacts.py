@@ -103,6 +103,43 @@ def test_praise_does_not_open_a_conversation_but_joins_the_customers_thread(db: 
     assert mentions["p3"] == mentions["p2"]  # the thank-you lands in the open thread
 
 
+def test_a_customer_writing_about_two_brands_of_one_client_has_a_conversation_with_each(
+    db: Database,
+) -> None:
+    clock = FrozenClock(WALL)
+    brands = {"mobile": ['"volta mobile"'], "energie": ['"volta energie"']}
+    tenant = make_tenant(db, clock, "volta", brands)
+    author = {"handle": "anais", "followers": 120}
+
+    def line(n: int, text: str, minutes: int, **extra: Any) -> dict[str, Any]:
+        at = (AT + timedelta(minutes=minutes)).isoformat()
+        record = {"source": "facebook", "external_id": f"b{n}", "text": text, "author": author}
+        return {**record, "created_at": at, **extra}
+
+    records = [
+        line(1, "Volta Mobile m'a facturé deux fois ce mois-ci, remboursez-moi", 0),
+        line(2, "Et Volta Energie me réclame une régularisation de 300 €, inadmissible", 20),
+        line(3, "Volta Mobile, toujours pas de remboursement, je résilie", 40),
+        line(4, "Pas de réponse de Volta Energie non plus", 60, in_reply_to="b2"),
+        line(5, "Merci, c'est réglé", 80, in_reply_to="b1"),  # names no brand: its thread
+    ]
+    pipeline = Pipeline(factory=db.factory, settings=Settings(batch_size=2), clock=clock)
+    assert pipeline.ingest(records, tenant.id).rejected == 0
+    with session_scope(db.factory) as session:
+        rows = session.execute(
+            select(Mention.external_id, Mention.conversation_id).where(
+                Mention.tenant_id == tenant.id
+            )
+        ).all()
+        by_id = {c.id: c for c in session.scalars(select(Conversation))}
+    thread = dict(rows)
+    assert thread["b1"] == thread["b3"] == thread["b5"]
+    assert thread["b2"] == thread["b4"]
+    assert thread["b1"] != thread["b2"]
+    names = {by_id[thread["b1"]].brand_id, by_id[thread["b2"]].brand_id}
+    assert len(names) == 2 and None not in names  # each conversation is its brand's
+
+
 def _two_customers(db: Database) -> tuple[int, dict[str, int]]:
     records = []
     for n, (source, handle, text) in enumerate(

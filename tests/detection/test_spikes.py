@@ -61,7 +61,9 @@ def test_a_wave_of_complaints_raises_one_spike_within_twenty_minutes(
     members = set(spike["evidence"]["mentions"])
     assert len(members & wave_ids) >= 0.8 * len(members)
     assert spike["evidence"]["authors"]
-    assert spike["evidence"]["top_terms"]
+    top = set(spike["evidence"]["top_terms"])
+    assert len(top) >= 5
+    assert not top & {"rien", "aucune", "depuis", "plus"}  # what it is about, not its fillers
     assert spike["count"] == len(members) > 30
 
 

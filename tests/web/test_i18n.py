@@ -4,7 +4,7 @@ user's time zone and numbers in the language's conventions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -84,6 +84,19 @@ def test_dates_follow_the_users_zone_and_numbers_the_language() -> None:
     later = datetime(2026, 12, 2, 8, 35, tzinfo=UTC)
     assert ago.render(lang="fr", now=later, at=at) == "il y a 5 minutes"
     assert ago.render(lang="en", now=later, at=at) == "5 minutes ago"
+
+
+def test_a_breached_sla_says_by_how_long_not_when() -> None:
+    env = templates.env
+    due = datetime(2026, 12, 2, 8, 30, tzinfo=UTC)
+    badge = env.from_string('{% import "macros.html" as ui with context %}{{ ui.sla(due) }}')
+    later = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    french = badge.render(lang="fr", now=later, due=due).replace("\xa0", " ")
+    assert "sla-breached" in french
+    assert "SLA dépassé de 5 jours" in french and "il y a" not in french
+    assert "SLA breached by 5 days" in badge.render(lang="en", now=later, due=due)
+    running = badge.render(lang="fr", now=due - timedelta(minutes=12), due=due).replace("\xa0", " ")
+    assert "sla-ok" in running and "dans 12 minutes" in running
 
 
 @pytest.fixture

@@ -23,8 +23,9 @@ A new mention joins:
 
 1. the conversation of the mention it replies to, when that mention is by the same author
    (a customer following up on their own post);
-2. otherwise the author's open conversation on the same source whose activity lies within
-   ``conversation_window_hours`` of the mention (event time);
+2. otherwise the author's open conversation on the same source about the same brand whose
+   activity lies within ``conversation_window_hours`` of the mention (event time): a
+   customer writing about two brands of one client has a conversation with each;
 3. otherwise a new conversation.
 
 So replies from 2,000 customers under one celebrity's post make 2,000 conversations, one
@@ -125,6 +126,46 @@ class _Thread:
         }
 
 
+def _later(thread: _Thread, held: _Thread | None) -> bool:
+    return held is None or held.last_activity_at <= thread.last_activity_at
+
+
+class _Latest:
+    """The author's latest conversation per source and brand, as the batch is threaded: a
+    customer writing about two brands of one client has two conversations (each brand has
+    its own team, queues and SLAs). A mention no brand claimed (imported with ``--tenant``)
+    joins the author's latest conversation on the source, and a conversation no brand had
+    claimed takes the brand of the first mention that names one."""
+
+    def __init__(self) -> None:
+        self._by_brand: dict[tuple[int, int, str, int | None], _Thread] = {}
+        self._any: dict[tuple[int, int, str], _Thread] = {}
+
+    def offer(self, thread: _Thread) -> None:
+        """A stored open conversation: kept when it is the latest of its key."""
+        key = (thread.tenant_id, thread.author_id, thread.source)
+        branded = (*key, thread.brand_id)
+        if _later(thread, self._by_brand.get(branded)):
+            self._by_brand[branded] = thread
+        if _later(thread, self._any.get(key)):
+            self._any[key] = thread
+
+    def get(
+        self, tenant_id: int, author_id: int, source: str, brand_id: int | None
+    ) -> _Thread | None:
+        if brand_id is None:
+            return self._any.get((tenant_id, author_id, source))
+        found = self._by_brand.get((tenant_id, author_id, source, brand_id))
+        return found or self._by_brand.get((tenant_id, author_id, source, None))
+
+    def put(self, thread: _Thread) -> None:
+        key = (thread.tenant_id, thread.author_id, thread.source)
+        if thread.brand_id is not None and self._by_brand.get((*key, None)) is thread:
+            del self._by_brand[(*key, None)]  # it has a brand now
+        self._by_brand[(*key, thread.brand_id)] = thread
+        self._any[key] = thread
+
+
 ACTIONABLE_INTENTS = frozenset({"complaint", "question", "request", "churn_threat"})
 PRIVATE_SOURCES = frozenset({"email"})
 
@@ -170,11 +211,9 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     threads = _open_threads(ctx, new, joined={c for _, c in parents.values() if c is not None})
     incidents = _incidents(ctx, new)
 
-    latest: dict[tuple[int, int, str], _Thread] = {}
+    latest = _Latest()
     for open_thread in threads.values():
-        key = (open_thread.tenant_id, open_thread.author_id, open_thread.source)
-        if key not in latest or latest[key].last_activity_at <= open_thread.last_activity_at:
-            latest[key] = open_thread
+        latest.offer(open_thread)
     by_mention: dict[tuple[int, str, str], _Thread] = {}
     created: list[_Thread] = []
     for draft in new:
@@ -190,9 +229,9 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
                 parent_author, conversation_id = parents[parent_key]
                 if parent_author == author_id and conversation_id is not None:
                     thread = threads.get(conversation_id)
-        author_key = (tenant_id, author_id, m.source)
         if thread is None:
-            candidate = latest.get(author_key)
+            brand_id = draft.brand_ids[0] if draft.brand_ids else None
+            candidate = latest.get(tenant_id, author_id, m.source, brand_id)
             if candidate is not None and abs(m.created_at - candidate.last_activity_at) <= window:
                 thread = candidate
         if thread is None:
@@ -205,7 +244,7 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
         if thread.incident_id is None and draft.alert_ids:
             thread.incident_id = incidents.get((tenant_id, draft.alert_ids[0]))
         thread.add(draft)
-        latest[author_key] = thread
+        latest.put(thread)
         by_mention[(tenant_id, m.source, m.external_id)] = thread
 
     _link_contacts(ctx, created)

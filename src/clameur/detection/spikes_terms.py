@@ -2,70 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from importlib.resources import files
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from clameur.mentions.draft import Draft
 
-_STOP = frozenset(
-    [
-        "avec",
-        "dans",
-        "pour",
-        "mais",
-        "plus",
-        "tout",
-        "tous",
-        "toute",
-        "sont",
-        "cette",
-        "votre",
-        "vous",
-        "nous",
-        "leur",
-        "leurs",
-        "elle",
-        "ils",
-        "être",
-        "avoir",
-        "fait",
-        "faire",
-        "comme",
-        "aussi",
-        "encore",
-        "alors",
-        "depuis",
-        "chez",
-        "très",
-        "bien",
-        "même",
-        "that",
-        "this",
-        "with",
-        "from",
-        "have",
-        "your",
-        "just",
-        "what",
-        "when",
-        "they",
-        "them",
-        "there",
-        "their",
-        "about",
-        "would",
-        "been",
-        "were",
-        "will",
-        "than",
-        "then",
-        "into",
-        "only",
-        "also",
-        "more",
-        "some",
-    ]
-)
+
+def _load(name: str) -> frozenset[str]:
+    text = files("clameur.detection").joinpath("lexicons", name).read_text(encoding="utf-8")
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    return frozenset(word for line in lines for word in line.split())
+
+
+_STOP: Final = _load("generic_words.txt")
+"""Function words, time words, greetings: never what an incident is about."""
 
 
 def terms_of(draft: Draft) -> list[str]:
