@@ -137,7 +137,8 @@ def test_a_customer_writing_about_two_brands_of_one_client_has_a_conversation_wi
     assert thread["b2"] == thread["b4"]
     assert thread["b1"] != thread["b2"]
     names = {by_id[thread["b1"]].brand_id, by_id[thread["b2"]].brand_id}
-    assert len(names) == 2 and None not in names  # each conversation is its brand's
+    assert len(names) == 2  # each conversation is its brand's
+    assert None not in names
 
 
 def _two_customers(db: Database) -> tuple[int, dict[str, int]]:
