@@ -47,7 +47,7 @@ from clameur.care.replies import (
     send_reply,
     set_approval_policy,
 )
-from clameur.care.suggest import suggest_for_conversation, suggest_replies
+from clameur.care.suggest import as_template, suggest_for_conversation, suggest_replies
 from clameur.clock import FrozenClock
 from clameur.config import Settings
 from clameur.core import OutboxEvent, relay
@@ -1177,3 +1177,48 @@ def test_suggestions_rank_past_answers_by_similar_questions(
     other = make_world(db, clock, "other")
     with session_scope(db.factory) as session:
         assert suggest_replies(session, other.tenant_id, "remboursement") == []
+
+
+def test_a_past_reply_is_offered_without_the_name_of_the_customer_it_was_written_to(
+    db: Database, clock: FrozenClock
+) -> None:
+    world = make_world(db, clock)
+    for handle, name, greeting in [
+        ("kkelly", "Kate Kelly", "Bonjour Kate Kelly"),
+        ("omorris", "Oliver Morris", "Bonjour Oliver"),
+    ]:
+        _answered(
+            db,
+            clock,
+            world,
+            handle,
+            [
+                (
+                    f"@{handle} remboursement pas reçu",
+                    f"{greeting}, le remboursement part demain. Agent",
+                )
+            ],
+            brand_id=world.brand_id,
+            name=name,
+        )
+    with session_scope(db.factory) as session:
+        found = suggest_replies(
+            session, world.tenant_id, "mon remboursement pas reçu", brand_id=world.brand_id
+        )
+    assert [s.text for s in found] == ["Bonjour {name}, le remboursement part demain. {agent}"]
+    assert found[0].uses == 2, "the same answer to two people is one template"
+    assert found[0].variables == ("name", "agent")
+
+
+def test_as_template_replaces_whole_names_and_handles_and_keeps_braces() -> None:
+    made = as_template(
+        "Hi Kate Kelly (@kkelly): Katerine, kkelly2 and {x} stay. Kate, thanks! Léa",
+        name="Kate Kelly",
+        handle="@kkelly",
+        agent="Léa Roy",
+    )
+    assert made == (
+        "Hi {name} (@{handle}): Katerine, kkelly2 and {{x}} stay. {name}, thanks! {agent}"
+    )
+    assert as_template("Merci {ok}", name=None, handle=None, agent=None) == "Merci {{ok}}"
+    assert as_template("Bonjour J, merci", name="J") == "Bonjour J, merci", "an initial stays"

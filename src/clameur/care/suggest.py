@@ -14,16 +14,23 @@ Similarity is the cosine of tf-idf vectors (sublinear term frequency, smoothed i
 over the candidates and the message) of folded words and word pairs — the tokens of the
 listening query language (:func:`clameur.listening.query.text.tokenize`: case- and
 accent-insensitive, ``#tags`` and ``@handles`` kept), one-letter words left out. Scores lie
-in [0, 1], so past replies and canned replies rank on one scale. Past replies with the same
-text (agents reuse answers) are one suggestion, with the number of times it was sent.
+in [0, 1], so past replies and canned replies rank on one scale.
+
+A past reply was written to someone else: it is turned back into a template before it is
+offered, the customer's name and handle it was addressed to becoming ``{name}`` and
+``{handle}`` and the agent who signed it ``{agent}`` (:func:`as_template`), so that the
+agent never sends another customer's name and the page fills in the current one. Past
+replies that are the same template (agents reuse answers) are one suggestion, with the
+number of times it was sent.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -39,7 +46,8 @@ from clameur.care.replies import (
     latest_mention,
 )
 from clameur.listening.query.text import fold, tokenize
-from clameur.mentions.models import Mention
+from clameur.mentions.models import Author, Mention
+from clameur.tenancy.models import User
 
 HISTORY = 2000
 """How many of the brand's latest sent replies are candidates."""
@@ -48,7 +56,8 @@ HISTORY = 2000
 @dataclass(frozen=True, slots=True)
 class Suggestion:
     text: str
-    """The reply's text (a canned reply's template, ``{variables}`` unfilled)."""
+    """A template, ``{variables}`` unfilled: the canned reply's, or the past reply's with the
+    names it was addressed to and signed with made variables again (:func:`as_template`)."""
     score: float
     source: str
     """``reply`` (a past answer) or ``canned``."""
@@ -62,7 +71,50 @@ class Suggestion:
     name: str | None = None
     """The canned reply's name."""
     variables: tuple[str, ...] = ()
-    """The canned reply's variables, to fill before sending."""
+    """The template's variables, to fill before sending."""
+
+
+_MIN_NAME = 2
+"""Characters of a name part, at least, for it to be made a variable (an initial is not)."""
+
+
+def _names(value: str | None) -> list[str]:
+    """``value`` and, when it has several words, its first one ("Kate" of "Kate Kelly")."""
+    value = " ".join((value or "").split())
+    if len(value) < _MIN_NAME:
+        return []
+    first = value.split(" ")[0]
+    return [value, first] if first != value and len(first) >= _MIN_NAME else [value]
+
+
+def as_template(
+    text: str,
+    *,
+    name: str | None = None,
+    handle: str | None = None,
+    agent: str | None = None,
+) -> str:
+    """``text`` as a template: braces doubled, then every whole-word occurrence of the
+    customer's ``name`` (or its first word) as ``{name}``, ``@handle`` or ``handle`` as
+    ``@{handle}`` / ``{handle}``, the ``agent``'s name (or first word) as ``{agent}``.
+    Longer values are replaced first, so "Kate Kelly" is one ``{name}``, not two."""
+    values: list[tuple[str, str]] = [(v, "{name}") for v in _names(name)]
+    values += [(v, "{agent}") for v in _names(agent)]
+    bare = (handle or "").lstrip("@")
+    if len(bare) >= _MIN_NAME:
+        values += [("@" + bare, "@{handle}"), (bare, "{handle}")]
+    out = text.replace("{", "{{").replace("}", "}}")
+    if not values:
+        return out
+    values.sort(key=lambda pair: -len(pair[0]))
+    by_value = dict(values)
+    alternatives = "|".join(re.escape(v) for v in by_value)
+    pattern = re.compile(rf"(?<![\w@])(?:{alternatives})(?!\w)")
+    return pattern.sub(lambda m: by_value[m.group(0)], out)
+
+
+def _templates(rows: Iterable[tuple[str, str | None, str | None, str | None]]) -> list[str]:
+    return [as_template(text, name=n, handle=h, agent=a) for text, n, h, a in rows]
 
 
 def features(text: str) -> Counter[str]:
@@ -118,7 +170,15 @@ def suggest_replies(
     """
     c = Conversation
     stmt = (
-        select(Reply.id, Reply.text, Reply.conversation_id, Mention.text.label("answered"))
+        select(
+            Reply.id,
+            Reply.text,
+            Reply.conversation_id,
+            Mention.text.label("answered"),
+            Author.name.label("customer"),
+            Author.handle,
+            User.name.label("agent"),
+        )
         .join(c, and_(c.id == Reply.conversation_id, c.tenant_id == Reply.tenant_id))
         .join(
             Mention,
@@ -128,6 +188,8 @@ def suggest_replies(
                 Mention.external_id == Reply.in_reply_to,
             ),
         )
+        .join(Author, and_(Author.id == Mention.author_id, Author.tenant_id == Reply.tenant_id))
+        .outerjoin(User, User.id == Reply.author_id)
         .where(Reply.tenant_id == tenant_id, Reply.status == "sent")
         .order_by(Reply.sent_at.desc(), Reply.id.desc())
         .limit(history)
@@ -155,25 +217,24 @@ def suggest_replies(
         vectors[1 + len(past) :],
     )
 
+    templates = _templates((p.text, p.customer, p.handle, p.agent) for p in past)
     best: dict[str, Suggestion] = {}
     uses: Counter[str] = Counter()
-    for row, vector in zip(past, past_vectors, strict=True):
-        key = _same_text(row.text)
+    for row, template, vector in zip(past, templates, past_vectors, strict=True):
+        key = _same_text(template)
         uses[key] += 1
         score = _cosine(query, vector)
         if key not in best or score > best[key].score:
             best[key] = Suggestion(
-                text=row.text,
+                text=template,
                 score=score,
                 source="reply",
                 reply_id=row.id,
                 conversation_id=row.conversation_id,
                 answered=row.answered,
+                variables=tuple(template_variables(template)),
             )
-    out = [
-        Suggestion(s.text, s.score, s.source, s.reply_id, s.conversation_id, s.answered, uses[key])
-        for key, s in best.items()
-    ]
+    out = [replace(s, uses=uses[key]) for key, s in best.items()]
     out += [
         Suggestion(
             text=r.text,

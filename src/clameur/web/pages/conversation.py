@@ -89,7 +89,8 @@ def suggestions(
     request: Request, conversation_id: int, page: CurrentPage, session: DbSession
 ) -> Response:
     """Suggested replies for the customer's latest message (past answers and canned
-    replies, :func:`clameur.care.suggest.suggest_for_conversation`), canned ones filled."""
+    replies, :func:`clameur.care.suggest.suggest_for_conversation`), filled in for this
+    customer and agent."""
     found = principal_of(request, page, session)
     if isinstance(found, HTMLResponse):
         return found
@@ -110,9 +111,8 @@ def suggestions(
     items: list[dict[str, Any]] = []
     for s in found_suggestions:
         text = s.text
-        if s.source == "canned":
-            with contextlib.suppress(InvalidInputError):  # unfillable: shown as written
-                text = render(s.text, variables)
+        with contextlib.suppress(InvalidInputError):  # unfillable: shown as written
+            text = render(s.text, variables)
         items.append(
             {"text": text, "source": s.source, "name": s.name, "uses": s.uses, "score": s.score}
         )
