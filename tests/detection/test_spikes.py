@@ -14,6 +14,7 @@ from clameur.db import session_scope
 from clameur.demo import replays
 from clameur.detection import alerts_of
 from clameur.detection.spikes import threshold
+from clameur.detection.spikes_terms import brand_words, distinctive
 from clameur.pipeline import Pipeline
 from tests.conftest import Database, make_tenant
 
@@ -64,6 +65,7 @@ def test_a_wave_of_complaints_raises_one_spike_within_twenty_minutes(
     top = set(spike["evidence"]["top_terms"])
     assert len(top) >= 5
     assert not top & {"rien", "aucune", "depuis", "plus"}  # what it is about, not its fillers
+    assert "volta" not in top, "every member names the brand: it is not what it is about"
     assert spike["count"] == len(members) > 30
 
 
@@ -156,3 +158,12 @@ def test_a_later_wave_is_its_own_alert_with_its_own_evidence(db: Database) -> No
     assert "negative_at" not in evidence or evidence["negative_at"] >= second_at.isoformat()
     first_ids = {r["external_id"] for r in first}
     assert not first_ids & set(evidence["mentions"])
+
+
+def test_a_brands_own_words_are_folded_like_search_keys() -> None:
+    words = brand_words(["Volta Énergie", "volta-energie"])
+    assert words == {"volta", "energie", "voltaenergie"}
+    assert distinctive(["panne", "energie", "voltaenergie", "coupure"], words) == [
+        "panne",
+        "coupure",
+    ]

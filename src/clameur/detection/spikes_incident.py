@@ -24,8 +24,9 @@ from typing import Any
 from clameur.detection.alerts import Member, open_alert, raise_or_update
 from clameur.detection.rules import Rules, severity_rank
 from clameur.detection.spikes_share import ShareVerdict
-from clameur.detection.spikes_terms import terms_of
+from clameur.detection.spikes_terms import brand_words, distinctive, terms_of
 from clameur.mentions.draft import Draft, StepContext
+from clameur.tenancy.models import Brand
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +147,9 @@ def raise_incident(ctx: StepContext, tenant_id: int, incident: Incident, rules: 
             volume_at = incident.first_at.isoformat()
     merged_terms = Counter(previous.get("terms", {})) + terms
     merged_authors = Counter(previous.get("author_counts", {})) + authors
-    top_terms = _top(merged_terms, 10)
+    brand = ctx.session.get(Brand, incident.brand_id)
+    own = brand_words([brand.name, brand.slug]) if brand is not None else frozenset()
+    top_terms = distinctive(_top(merged_terms, 10 + len(own)), own)[:10]
     shown = peaks["negative" if kind == "negative_spike" else "total"]
     what = "negative mentions" if kind == "negative_spike" else "mentions"
     if tests == ["share"] and isinstance(share, dict):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Final
 
@@ -22,3 +25,25 @@ _STOP: Final = _load("generic_words.txt")
 def terms_of(draft: Draft) -> list[str]:
     keys = draft.search_keys or frozenset()
     return sorted(k for k in keys if len(k) >= 4 and k.isalpha() and k not in _STOP)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def brand_words(names: Iterable[str]) -> frozenset[str]:
+    """The words of a brand's name and slug, folded as search keys are ("Volta Énergie" →
+    volta, energie, voltaenergie; "volta-mobile" → volta, mobile, voltamobile)."""
+    out: set[str] = set()
+    for name in names:
+        words = re.findall(r"[^\W\d_]+", _fold(name))
+        out.update(words)
+        out.add("".join(words))
+    return frozenset(w for w in out if w)
+
+
+def distinctive(terms: Iterable[str], brand: frozenset[str]) -> list[str]:
+    """``terms`` without the brand's own words: every mention of a spike names the brand,
+    which says nothing about what the incident is (nor does its hashtag, "voltamobile")."""
+    return [t for t in terms if t not in brand]
