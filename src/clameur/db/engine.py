@@ -25,9 +25,21 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns decoded by orjson, as they are encoded: what ``_json_dumps`` writes
+    (never NaN, integers within 64 bits) reads back the same as with the standard
+    ``json`` module, at a fraction of the cost (the detectors' states are read back on
+    every batch)."""
+    return orjson.loads(text)
+
+
 def create_engine_for(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys, or PostgreSQL (psycopg 3)."""
-    options: dict[str, Any] = {"echo": echo, "json_serializer": _json_dumps}
+    options: dict[str, Any] = {
+        "echo": echo,
+        "json_serializer": _json_dumps,
+        "json_deserializer": _json_loads,
+    }
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 10}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
