@@ -320,10 +320,12 @@ def test_a_row_carries_its_sla_warning_time_and_priority_reasons(db: Database) -
         ).items
     assert (item.id, paused.id) == (conv.id, waiting.id)
     assert (item.sla_due, item.sla_warn, item.sla_paused) == (due, warn, False)
+    assert item.sla_clock == "first_response", "the clock due first, named"
     assert item.priority_reasons == ["influencer", "negative"], "the top mention's reasons"
     assert item.reach == 12_000
     assert (item.sentiment, item.intent) == ("negative", "complaint"), "the latest mention's"
     assert (paused.sla_due, paused.sla_paused) == (None, True)
+    assert paused.sla_clock is None
 
 
 def test_counts_are_capped_and_read_in_one_statement(world: Fixture, db: Database) -> None:

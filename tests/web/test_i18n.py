@@ -102,6 +102,17 @@ def test_a_breached_sla_says_by_how_long_not_when() -> None:
     assert "dans 12 minutes" in running
 
 
+def test_an_inbox_sla_badge_names_the_clock_that_is_late() -> None:
+    env = templates.env
+    due = datetime(2026, 12, 2, 8, 30, tzinfo=UTC)
+    badge = env.from_string(
+        '{% import "macros.html" as ui with context %}{{ ui.sla(due, clock=_("Resolution")) }}'
+    )
+    later = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    french = badge.render(lang="fr", now=later, due=due).replace("\xa0", " ")
+    assert "Résolution</span> · SLA dépassé de 5 jours" in french
+
+
 @pytest.fixture
 def agent(db: Database, clock: object) -> Database:
     from clameur.tenancy import add_tenant

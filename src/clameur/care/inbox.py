@@ -96,6 +96,10 @@ class InboxItem:
     """When that clock turns amber (its warning time, or when it was warned)."""
     sla_paused: bool = False
     """Clocks exist but none runs (waiting on the customer)."""
+    sla_clock: str | None = None
+    """Which clock ``sla_due`` is (``first_response``, ``next_response``, ``resolution``), so
+    the badge can say which promise is late: an answered conversation's resolution clock
+    can run late beside a met first response."""
     priority_reasons: list[str] = field(default_factory=list)
     """Why it ranks where it does: the reasons of its highest-priority mention."""
     sentiment: str | None = None
@@ -384,6 +388,7 @@ def _details(session: Session, tenant_id: int, ids: list[int]) -> dict[int, Inbo
         values["priority_reasons"] = [str(r) for r in values["priority_reasons"] or []]
         values["author_verified"] = bool(values["author_verified"])
         values["sla_due"], values["sla_warn"], values["sla_paused"] = sla_times(sla)
+        values["sla_clock"] = sla_clock(sla)
         out[values["id"]] = InboxItem(**values)
     return out
 
@@ -409,18 +414,31 @@ def _instant(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
+def sla_clock(sla: dict[str, Any] | None) -> str | None:
+    """The name of the running clock whose due time :func:`sla_times` gives."""
+    return _earliest(sla)[0]
+
+
 def sla_times(sla: dict[str, Any] | None) -> tuple[datetime | None, datetime | None, bool]:
     """``(due, warn, paused)`` of ``Conversation.sla`` (the format of :mod:`clameur.care.sla`:
     ``{"clocks": {name: {"state", "due_at", "warn_at", "warned_at"…}}}``): the earliest due
     time of the running clocks, when that clock turns amber (its ``warn_at``, or when the
     sweep warned it; None once breached or without a warning), and whether clocks exist
     but all are paused (waiting on the customer)."""
+    _, due, warn, paused = _earliest(sla)
+    return due, warn, paused and due is None
+
+
+def _earliest(
+    sla: dict[str, Any] | None,
+) -> tuple[str | None, datetime | None, datetime | None, bool]:
+    """(name, due, warn) of the running clock due first, and whether any clock is paused."""
     clocks = (sla or {}).get("clocks")
     if not isinstance(clocks, dict):
-        return None, None, False
-    best: tuple[datetime, datetime | None] | None = None
+        return None, None, None, False
+    best: tuple[str, datetime, datetime | None] | None = None
     paused = False
-    for clock in clocks.values():
+    for name, clock in clocks.items():
         if not isinstance(clock, dict):
             continue
         if clock.get("state") == "paused":
@@ -431,11 +449,11 @@ def sla_times(sla: dict[str, Any] | None) -> tuple[datetime | None, datetime | N
         if due is None:
             continue
         warn = _instant(clock.get("warn_at")) or _instant(clock.get("warned_at"))
-        if best is None or due < best[0]:
-            best = (due, warn)
+        if best is None or due < best[1]:
+            best = (str(name), due, warn)
     if best is None:
-        return None, None, paused
-    return best[0], best[1], False
+        return None, None, None, paused
+    return best[0], best[1], best[2], paused
 
 
 def sla_due(sla: dict[str, Any] | None) -> datetime | None:
