@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, select, tuple_
+from sqlalchemy import Table, and_, delete, func, select
 
-from clameur.care import conversations, routing, sla
+from clameur.care import conversations, routing, sla_rows
 from clameur.care.campaigns import flag_earlier_members
 from clameur.care.incident_names import incident_title
 from clameur.care.models import (
@@ -52,7 +52,12 @@ from clameur.care.models import (
     Incident,
     Queue,
 )
-from clameur.db.bulk import insert_missing_returning_ids, insert_returning_ids, update_by_id
+from clameur.db.bulk import (
+    insert_missing_returning_ids,
+    insert_returning_ids,
+    keys_in,
+    update_by_id,
+)
 from clameur.detection.models import Alert
 from clameur.mentions.draft import Draft, StepContext
 from clameur.mentions.models import Author, Mention
@@ -265,7 +270,7 @@ def assign_conversations(ctx: StepContext, drafts: list[Draft]) -> list[Draft]:
     for tenant_id, batch in woken.items():
         conversations.wake_conversations(ctx.session, tenant_id, batch)  # open again
     for tenant_id, batch in messages.items():
-        sla.on_customer_messages(ctx.session, tenant_id, batch)  # SLA clocks start or run
+        sla_rows.record_customer_messages(ctx.session, tenant_id, batch)  # SLA clocks start or run
     _route(ctx, created)
     return drafts
 
@@ -302,16 +307,15 @@ def _stored_parents(
         }
     )
     out: dict[tuple[int, str, str], tuple[int, int | None]] = {}
-    for i in range(0, len(keys), _CHUNK):
+    key_columns = (Mention.tenant_id, Mention.source, Mention.external_id)
+    for condition in keys_in(ctx.session, key_columns, keys, chunk=_CHUNK):
         stmt = select(
             Mention.tenant_id,
             Mention.source,
             Mention.external_id,
             Mention.author_id,
             Mention.conversation_id,
-        ).where(
-            tuple_(Mention.tenant_id, Mention.source, Mention.external_id).in_(keys[i : i + _CHUNK])
-        )
+        ).where(condition)
         for row in ctx.session.execute(stmt):
             out[(row.tenant_id, row.source, row.external_id)] = (row.author_id, row.conversation_id)
     return out
@@ -329,12 +333,10 @@ def _open_threads(
     c = Conversation
     out: dict[int, _Thread] = {}
     wanted = sorted(joined or ())
+    # one statement for any number of keys on PostgreSQL (``bulk.keys_in``), chunks on SQLite
     conditions = [
-        and_(
-            tuple_(c.tenant_id, c.author_id, c.source).in_(keys[i : i + _CHUNK]),
-            c.last_activity_at >= since,
-        )
-        for i in range(0, len(keys), _CHUNK)
+        and_(keyed, c.last_activity_at >= since)
+        for keyed in keys_in(ctx.session, (c.tenant_id, c.author_id, c.source), keys, chunk=_CHUNK)
     ] + [c.id.in_(wanted[i : i + _CHUNK]) for i in range(0, len(wanted), _CHUNK)]
     for condition in conditions:
         stmt = select(

@@ -49,7 +49,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -302,7 +302,7 @@ def _fresh(sla: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _apply_targets(
-    conversation: Conversation, sla: dict[str, Any], targets: Targets, at: datetime
+    conversation: Clocked, sla: dict[str, Any], targets: Targets, at: datetime
 ) -> None:
     """Adopt the resolved policy; start the clocks that run from the opening if missing."""
     sla.update(
@@ -330,7 +330,7 @@ def _apply_targets(
 
 
 def _customer_wrote(
-    conversation: Conversation, sla: dict[str, Any], targets: Targets, at: datetime
+    conversation: Clocked, sla: dict[str, Any], targets: Targets, at: datetime
 ) -> None:
     last_agent = conversation.last_agent_at
     if last_agent is None or last_agent > at or "next_response" not in targets.seconds:
@@ -373,6 +373,65 @@ class _Calendars:
         return self._loaded.get(calendar_id or 0, ALWAYS_OPEN)
 
 
+class Clocked(Protocol):
+    """What the clocks read and write of a conversation: an ORM ``Conversation``, or the
+    plain row the pipeline's bulk path reads (``sla_rows.record_customer_messages``)."""
+
+    id: int
+    status: str
+    source: str
+    priority_level: str | None
+    opened_at: datetime
+    first_response_at: datetime | None
+    last_agent_at: datetime | None
+    last_customer_at: datetime | None
+    sla: dict[str, Any]
+
+
+def clocks_after_messages(
+    session: Session,
+    tenant_id: int,
+    found: dict[int, Clocked],
+    messages: Sequence[tuple[int, datetime]],
+) -> tuple[set[int], dict[int, dict[str, Any]]]:
+    """The clocks of ``found`` after ``messages``: the ids whose ``last_customer_at``
+    moved (set on the conversations) and the new ``sla`` of each (not yet assigned)."""
+    policies = list_policies(session, tenant_id)
+    calendars = _Calendars(
+        session,
+        tenant_id,
+        [p.calendar_id for p in policies]
+        + [c.sla.get("calendar_id") for c in found.values() if c.sla],
+    )
+    moved: set[int] = set()
+    states: dict[int, dict[str, Any]] = {}
+    for conversation_id, at in sorted(messages, key=lambda m: (_aware(m[1]), m[0])):
+        conversation = found[conversation_id]
+        if conversation.last_customer_at is None or conversation.last_customer_at < at:
+            conversation.last_customer_at = at
+            moved.add(conversation_id)
+        if conversation.status in DONE_STATUSES:
+            continue
+        sla = states.setdefault(conversation_id, _fresh(conversation.sla))
+        targets = Targets.of(
+            resolve_policy(policies, conversation.source, conversation.priority_level)
+        )
+        if sla["clocks"] and sla.get("calendar_id") != targets.calendar_id:
+            old = calendars(sla.get("calendar_id"))
+            for clock in sla["clocks"].values():
+                _checkpoint(clock, old, at)
+        _apply_targets(conversation, sla, targets, at)
+        _customer_wrote(conversation, sla, targets, at)
+    for sla in states.values():
+        _schedule(sla, calendars(sla.get("calendar_id")))
+    return moved, states
+
+
+def check_found(ids: Iterable[int], found: dict[int, Any]) -> None:
+    if missing := [i for i in ids if i not in found]:
+        raise NotFoundError(f"no conversation {', '.join(map(str, missing))} in this tenant")
+
+
 def on_customer_messages(
     session: Session, tenant_id: int, messages: Sequence[tuple[int, datetime]]
 ) -> list[Conversation]:
@@ -386,34 +445,9 @@ def on_customer_messages(
     ids = sorted({conversation_id for conversation_id, _ in messages})
     stmt = select(Conversation).where(Conversation.tenant_id == tenant_id, Conversation.id.in_(ids))
     found = {c.id: c for c in session.scalars(stmt)}
-    if missing := [i for i in ids if i not in found]:
-        raise NotFoundError(f"no conversation {', '.join(map(str, missing))} in this tenant")
-    policies = list_policies(session, tenant_id)
-    calendars = _Calendars(
-        session,
-        tenant_id,
-        [p.calendar_id for p in policies]
-        + [c.sla.get("calendar_id") for c in found.values() if c.sla],
-    )
-    states: dict[int, dict[str, Any]] = {}
-    for conversation_id, at in sorted(messages, key=lambda m: (_aware(m[1]), m[0])):
-        conversation = found[conversation_id]
-        if conversation.last_customer_at is None or conversation.last_customer_at < at:
-            conversation.last_customer_at = at
-        if conversation.status in DONE_STATUSES:
-            continue
-        sla = states.setdefault(conversation_id, _fresh(conversation.sla))
-        targets = Targets.of(
-            resolve_policy(policies, conversation.source, conversation.priority_level)
-        )
-        if sla["clocks"] and sla.get("calendar_id") != targets.calendar_id:
-            old = calendars(sla.get("calendar_id"))
-            for clock in sla["clocks"].values():
-                _checkpoint(clock, old, at)
-        _apply_targets(conversation, sla, targets, at)
-        _customer_wrote(conversation, sla, targets, at)
+    check_found(ids, found)
+    _, states = clocks_after_messages(session, tenant_id, dict(found), messages)
     for conversation_id, sla in states.items():
-        _schedule(sla, calendars(sla.get("calendar_id")))
         found[conversation_id].sla = sla
     session.flush()
     return [found[i] for i in ids]
