@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Final
+
+from clameur.listening.query.text import fold
 
 if TYPE_CHECKING:
     from clameur.mentions.draft import Draft
@@ -27,17 +28,12 @@ def terms_of(draft: Draft) -> list[str]:
     return sorted(k for k in keys if len(k) >= 4 and k.isalpha() and k not in _STOP)
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def brand_words(names: Iterable[str]) -> frozenset[str]:
     """The words of a brand's name and slug, folded as search keys are ("Volta Énergie" →
     volta, energie, voltaenergie; "volta-mobile" → volta, mobile, voltamobile)."""
     out: set[str] = set()
     for name in names:
-        words = re.findall(r"[^\W\d_]+", _fold(name))
+        words = re.findall(r"[^\W\d_]+", fold(name))
         out.update(words)
         out.add("".join(words))
     return frozenset(w for w in out if w)
